@@ -1,0 +1,37 @@
+# Flurfunk: `make run` for a node on http://127.0.0.1:8000, `make test` for the whole suite.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: install run test lint bench demo clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+run: install
+	$(BIN)/flurfunk migrate
+	$(BIN)/flurfunk serve
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+
+test: lint
+	$(BIN)/pytest
+
+bench: install
+	$(BIN)/python -m bench.run
+
+demo: install
+	$(BIN)/flurfunk demo
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""Storage: tables, the database handle, migrations, settings, time-ordered ids."""

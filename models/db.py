@@ -1,0 +1,95 @@
+"""The database handle: one async engine, read and write sessions.
+
+SQLite is the embedded default. It runs in WAL mode with a busy timeout so that CLI commands
+can write while `serve` runs; write transactions begin IMMEDIATE (taking the write lock up
+front, so two writers never deadlock upgrading a read lock) and are serialised inside a process
+by an asyncio lock, so they queue instead of spinning on SQLITE_BUSY. PostgreSQL needs neither.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+
+from models.settings import Settings
+
+SQLITE_PRAGMAS = (
+    "PRAGMA journal_mode=WAL",
+    "PRAGMA busy_timeout=10000",
+    "PRAGMA foreign_keys=ON",
+    "PRAGMA synchronous=NORMAL",
+)
+
+
+def database_url(settings: Settings) -> str:
+    if settings.database_url:
+        return settings.database_url
+    return f"sqlite+aiosqlite:///{(settings.data_dir / 'flurfunk.db').resolve()}"
+
+
+def create_engine(url: str, pool_size: int = 10) -> AsyncEngine:
+    if not url.startswith("sqlite"):
+        return create_async_engine(
+            url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
+        )
+    engine = create_async_engine(url)
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Hand transaction control to SQLAlchemy's "begin" event below.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        for pragma in SQLITE_PRAGMAS:
+            cursor.execute(pragma)
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        immediate = conn.get_execution_options().get("sqlite_immediate", False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+    return engine
+
+
+class Database:
+    """Sessions for reading and for writing; a write session commits on success."""
+
+    def __init__(self, url: str, pool_size: int = 10) -> None:
+        self.url = url
+        self.is_sqlite = url.startswith("sqlite")
+        self.engine = create_engine(url, pool_size)
+        write_engine = (
+            self.engine.execution_options(sqlite_immediate=True) if self.is_sqlite else self.engine
+        )
+        self._read = async_sessionmaker(self.engine, expire_on_commit=False, autoflush=False)
+        self._write = async_sessionmaker(write_engine, expire_on_commit=False, autoflush=False)
+        self._write_lock = asyncio.Lock() if self.is_sqlite else None
+
+    @contextlib.asynccontextmanager
+    async def read(self) -> AsyncIterator[AsyncSession]:
+        async with self._read() as session:
+            yield session
+
+    @contextlib.asynccontextmanager
+    async def write(self) -> AsyncIterator[AsyncSession]:
+        """One transaction: everything in the block commits together or not at all."""
+        async with contextlib.AsyncExitStack() as stack:
+            if self._write_lock is not None:
+                await stack.enter_async_context(self._write_lock)
+            session = await stack.enter_async_context(self._write())
+            async with session.begin():
+                yield session
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()

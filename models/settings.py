@@ -1,0 +1,41 @@
+"""The node's settings: one frozen object, built once by `web.config` and passed down."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+
+@dataclass(frozen=True)
+class Settings:
+    public_url: str = "http://127.0.0.1:8000"
+    data_dir: Path = Path("./var")
+    database_url: str = ""
+    redis_url: str = ""
+    allowlist: tuple[str, ...] = ()
+    connect_to: tuple[tuple[str, str], ...] = ()
+    ca_bundle: str = ""
+    secret_key: str = ""
+    max_status_chars: int = 5000
+    rate_limit_requests: int = 1500
+    rate_limit_window: int = 300
+    registrations_open: bool = False
+    extra: dict[str, str] = field(default_factory=dict, compare=False)
+
+    @property
+    def domain(self) -> str:
+        """host[:port] of this node: the part after the @ in handles."""
+        return urlsplit(self.public_url).netloc
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    def url(self, path: str) -> str:
+        """An absolute URL on this node; always from PUBLIC_URL, never from a Host header."""
+        return self.public_url.rstrip("/") + path
+
+    @property
+    def media_dir(self) -> Path:
+        return self.data_dir / "media"

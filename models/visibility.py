@@ -1,0 +1,71 @@
+"""Who may see which status: one rule, as a SQL condition and as a check on one row.
+
+public / unlisted: everyone. local: everyone signed in on this node (it never federates).
+private: the author, their followers and the mentioned. direct: the author and the mentioned.
+Nobody sees the statuses of an account that blocks them.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import ColumnElement, and_, exists, or_, select, true
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from models.relationship import Block, Follow
+from models.status import Mention, Status
+
+OPEN = ("public", "unlisted")
+
+
+def visible_to(viewer_id: int | None, status: type[Status] = Status) -> ColumnElement[bool]:
+    """A WHERE condition admitting the statuses `viewer_id` (None: anonymous) may see."""
+    if viewer_id is None:
+        return status.visibility.in_(OPEN)
+    follows_author = exists(
+        select(Follow.id).where(
+            Follow.account_id == viewer_id, Follow.target_account_id == status.account_id
+        )
+    )
+    mentioned = exists(
+        select(Mention.status_id).where(
+            Mention.status_id == status.id, Mention.account_id == viewer_id
+        )
+    )
+    blocked = exists(
+        select(Block.id).where(
+            Block.account_id == status.account_id, Block.target_account_id == viewer_id
+        )
+    )
+    return and_(
+        or_(
+            status.visibility.in_((*OPEN, "local")),
+            status.account_id == viewer_id,
+            and_(status.visibility == "private", follows_author),
+            mentioned,
+        ),
+        ~blocked,
+    )
+
+
+async def can_see(session: AsyncSession, viewer_id: int | None, status: Status) -> bool:
+    if viewer_id is not None and status.account_id == viewer_id:
+        return True
+    if viewer_id is None:
+        return status.visibility in OPEN
+    query = select(Status.id).where(Status.id == status.id, visible_to(viewer_id))
+    return (await session.execute(query)).first() is not None
+
+
+def not_blocked_either_way(
+    viewer_id: int | None, author_column: ColumnElement[int]
+) -> ColumnElement[bool]:
+    """Hide statuses of accounts the viewer blocks or is blocked by (timelines)."""
+    if viewer_id is None:
+        return true()
+    return ~exists(
+        select(Block.id).where(
+            or_(
+                and_(Block.account_id == viewer_id, Block.target_account_id == author_column),
+                and_(Block.account_id == author_column, Block.target_account_id == viewer_id),
+            )
+        )
+    )

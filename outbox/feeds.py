@@ -1,0 +1,148 @@
+"""Home feeds, fanned out on write: a status enters the feeds of those who should see it.
+
+Who: the author (if local), local followers of the author (for public, unlisted, private and
+local posts; a boost only where the follow shows boosts), and local mentioned accounts
+(direct and any other mention). Accounts that block the author or mute them get nothing.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import and_, delete, exists, insert, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from models.account import Account
+from models.relationship import Block, Follow, Mute
+from models.status import Mention, Status
+from models.timeline import FeedEntry
+
+BACKFILL = 40  # statuses of a newly followed account copied into the follower's feed
+
+
+async def fan_out(session: AsyncSession, status: Status) -> list[int]:
+    """Write feed entries for a new status; returns the ids of the local feeds it entered."""
+    recipients: set[int] = set()
+    author = await session.get(Account, status.account_id)
+    if author is not None and author.is_local:
+        recipients.add(author.id)
+    if status.visibility != "direct":
+        follower_query = (
+            select(Follow.account_id)
+            .join(Account, Account.id == Follow.account_id)
+            .where(Follow.target_account_id == status.account_id, Account.domain.is_(None))
+        )
+        if status.reblog_of_id is not None:
+            follower_query = follower_query.where(Follow.show_reblogs.is_(True))
+        recipients.update((await session.execute(follower_query)).scalars())
+    mentioned = (
+        await session.execute(
+            select(Mention.account_id)
+            .join(Account, Account.id == Mention.account_id)
+            .where(Mention.status_id == status.id, Account.domain.is_(None))
+        )
+    ).scalars()
+    recipients.update(mentioned)
+    if not recipients:
+        return []
+    excluded = set(
+        (
+            await session.execute(
+                select(Block.account_id)
+                .where(
+                    Block.target_account_id == status.account_id, Block.account_id.in_(recipients)
+                )
+                .union(
+                    select(Mute.account_id).where(
+                        Mute.target_account_id == status.account_id, Mute.account_id.in_(recipients)
+                    )
+                )
+            )
+        ).scalars()
+    )
+    targets = sorted(recipients - excluded)
+    if status.reblog_of_id is not None:
+        targets = await _skip_own_and_seen(session, status, targets)
+    if targets:
+        await session.execute(
+            insert(FeedEntry),
+            [
+                {"account_id": t, "status_id": status.id, "author_id": status.account_id}
+                for t in targets
+            ],
+        )
+    return targets
+
+
+async def _skip_own_and_seen(session: AsyncSession, boost: Status, targets: list[int]) -> list[int]:
+    """A boost does not show the original to its author or to someone who has it already."""
+    original = await session.get(Status, boost.reblog_of_id)
+    if original is None:
+        return []
+    already = set(
+        (
+            await session.execute(
+                select(FeedEntry.account_id).where(
+                    FeedEntry.account_id.in_(targets),
+                    FeedEntry.status_id.in_(
+                        select(Status.id).where(
+                            (Status.id == original.id) | (Status.reblog_of_id == original.id)
+                        )
+                    ),
+                )
+            )
+        ).scalars()
+    )
+    return [
+        t
+        for t in targets
+        if t == boost.account_id or (t not in already and t != original.account_id)
+    ]
+
+
+async def backfill(session: AsyncSession, follower_id: int, target_id: int) -> None:
+    """After a follow, bring the target's recent visible statuses into the follower's feed."""
+    recent = (
+        (
+            await session.execute(
+                select(Status.id)
+                .where(
+                    Status.account_id == target_id,
+                    Status.visibility.in_(("public", "unlisted", "private", "local")),
+                    ~exists(
+                        select(FeedEntry.status_id).where(
+                            and_(
+                                FeedEntry.account_id == follower_id,
+                                FeedEntry.status_id == Status.id,
+                            )
+                        )
+                    ),
+                )
+                .order_by(Status.id.desc())
+                .limit(BACKFILL)
+            )
+        )
+        .scalars()
+        .all()
+    )
+    if recent:
+        await session.execute(
+            insert(FeedEntry),
+            [
+                {"account_id": follower_id, "status_id": sid, "author_id": target_id}
+                for sid in recent
+            ],
+        )
+
+
+async def remove_author(session: AsyncSession, account_id: int, author_id: int) -> None:
+    """After an unfollow or block, drop the author's posts and boosts from a feed.
+
+    Posts that mention the reader stay: they would have arrived without the follow.
+    """
+    mentioning = select(Mention.status_id).where(Mention.account_id == account_id)
+    await session.execute(
+        delete(FeedEntry).where(
+            FeedEntry.account_id == account_id,
+            FeedEntry.author_id == author_id,
+            FeedEntry.status_id.not_in(mentioning),
+        )
+    )

@@ -1,0 +1,65 @@
+"""Notifications for local accounts, written in the transaction of the action causing them."""
+
+from __future__ import annotations
+
+from sqlalchemy import and_, delete, exists, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from models.account import Account
+from models.notification import Notification
+from models.relationship import Block, Mute
+
+
+async def notify(
+    session: AsyncSession,
+    *,
+    recipient: Account,
+    actor_id: int,
+    type: str,
+    status_id: int | None = None,
+) -> Notification | None:
+    """Notify `recipient` (if local) that `actor_id` did `type`, unless blocked or muted."""
+    if not recipient.is_local or recipient.id == actor_id:
+        return None
+    silenced = await session.scalar(
+        select(
+            exists().where(
+                or_(
+                    and_(Block.account_id == recipient.id, Block.target_account_id == actor_id),
+                    and_(Block.account_id == actor_id, Block.target_account_id == recipient.id),
+                )
+            )
+            | exists().where(
+                Mute.account_id == recipient.id,
+                Mute.target_account_id == actor_id,
+                Mute.hide_notifications.is_(True),
+            )
+        )
+    )
+    if silenced:
+        return None
+    row = Notification(
+        account_id=recipient.id, from_account_id=actor_id, type=type, status_id=status_id
+    )
+    session.add(row)
+    await session.flush()
+    return row
+
+
+async def withdraw(
+    session: AsyncSession,
+    *,
+    actor_id: int,
+    type: str,
+    status_id: int | None = None,
+    recipient_id: int | None = None,
+) -> None:
+    """Remove notifications of an action that was undone (unfavourite, unfollow, …)."""
+    query = delete(Notification).where(
+        Notification.from_account_id == actor_id, Notification.type == type
+    )
+    if status_id is not None:
+        query = query.where(Notification.status_id == status_id)
+    if recipient_id is not None:
+        query = query.where(Notification.account_id == recipient_id)
+    await session.execute(query)

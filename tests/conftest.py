@@ -1,0 +1,35 @@
+"""Shared fixtures: one running node per database backend for the whole session."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.kit import RunningNode, User, postgres_available, require_service, running_node
+
+BACKENDS = ["sqlite", "postgres"]
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def node(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+         ) -> Iterator[RunningNode]:
+    """A real `flurfunk serve` on loopback, once on SQLite and once on PostgreSQL."""
+    backend: str = request.param
+    if backend == "postgres":
+        available, reason = postgres_available()
+        require_service("PostgreSQL", available, reason)
+    tmp: Path = tmp_path_factory.mktemp(backend)
+    with running_node(tmp, backend) as running:
+        yield running
+
+
+@pytest.fixture
+def alice(node: RunningNode) -> User:
+    return node.create_user("alice")
+
+
+@pytest.fixture
+def bob(node: RunningNode) -> User:
+    return node.create_user("bob")

@@ -1,0 +1,191 @@
+"""The test kit: real nodes as real processes, named users, real clients.
+
+A `RunningNode` is `flurfunk serve` in a subprocess on a free loopback port with its own data
+directory and database; tests talk to it over HTTP exactly as a client app would.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import pytest
+
+FLURFUNK = str(Path(sys.executable).with_name("flurfunk"))
+PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def in_ci() -> bool:
+    return os.environ.get("CI", "").lower() == "true"
+
+
+def require_service(name: str, available: bool, reason: str) -> None:
+    """With CI=true a missing service fails the run; elsewhere the test is skipped."""
+    if available:
+        return
+    if in_ci():
+        pytest.fail(f"{name} is required in CI but unavailable: {reason}")
+    pytest.skip(f"{name} unavailable: {reason}")
+
+
+async def _pg(statement: str) -> None:
+    import asyncpg
+
+    conn = await asyncpg.connect(PG_ADMIN_URL, timeout=5)
+    try:
+        await conn.execute(statement)
+    finally:
+        await conn.close()
+
+
+def postgres_available() -> tuple[bool, str]:
+    try:
+        asyncio.run(_pg("SELECT 1"))
+    except Exception as exc:  # any failure to connect means "not available" here
+        return False, f"{type(exc).__name__}: {exc}"
+    return True, ""
+
+
+@contextlib.contextmanager
+def postgres_database() -> Iterator[str]:
+    """A fresh PostgreSQL database for one node, dropped afterwards."""
+    name = "flurfunk_test_" + secrets.token_hex(4)
+    asyncio.run(_pg(f'CREATE DATABASE "{name}"'))
+    try:
+        yield f"postgresql+asyncpg://postgres@127.0.0.1:5432/{name}"
+    finally:
+        asyncio.run(_pg(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@dataclass
+class User:
+    name: str
+    password: str
+    email: str
+    token: str
+    id: str = ""
+
+
+@dataclass
+class RunningNode:
+    data_dir: Path
+    database_url: str
+    port: int = field(default_factory=free_port)
+    process: subprocess.Popen[str] | None = None
+    admin_password: str = ""
+    extra_env: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        env.update(
+            FLURFUNK_PUBLIC_URL=self.url,
+            FLURFUNK_DATA_DIR=str(self.data_dir),
+            FLURFUNK_DATABASE_URL=self.database_url,
+            FLURFUNK_CONFIG=str(self.data_dir / "none.toml"),
+        )
+        env.update(self.extra_env)
+        return env
+
+    def cli(self, *args: str, stdin: str | None = None, check: bool = True
+            ) -> subprocess.CompletedProcess[str]:
+        result = subprocess.run(
+            [FLURFUNK, *args], env=self.env(), input=stdin, capture_output=True, text=True,
+            timeout=120, check=False,
+        )
+        if check and result.returncode != 0:
+            raise AssertionError(f"flurfunk {' '.join(args)} failed: {result.stderr}")
+        return result
+
+    def start(self) -> None:
+        if not self.database_url.startswith("sqlite"):
+            self.cli("migrate")
+        self.process = subprocess.Popen(
+            [FLURFUNK, "serve", "--port", str(self.port), "--log-level", "warning"],
+            env=self.env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        )
+        assert self.process.stdout is not None
+        first = self.process.stdout.readline()
+        if first.startswith("Admin account:"):
+            self.admin_password = first.split("password:")[1].strip()
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"node exited: {first}{self.process.stdout.read()}")
+            try:
+                if httpx.get(self.url + "/livez", timeout=1).status_code == 200:
+                    return
+            except httpx.TransportError:
+                time.sleep(0.1)
+        raise RuntimeError("node did not become live within 30 s")
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        if self.process is not None and self.process.stdout is not None:
+            self.process.stdout.close()
+
+    def create_user(self, prefix: str = "user", *, locked: bool = False,
+                    scopes: str = "read write follow push") -> User:
+        """A new local user with a unique name, a password, an e-mail address and a token."""
+        name = f"{prefix}{secrets.token_hex(3)}"
+        password = "pw-" + secrets.token_urlsafe(12)
+        email = f"{name}@example.com"
+        self.cli("user", "create", name, "--password", password, "--email", email)
+        token = self.cli("user", "token", name, "--scopes", scopes).stdout.strip().splitlines()[-1]
+        user = User(name=name, password=password, email=email, token=token)
+        me = self.api(user, "GET", "/api/v1/accounts/verify_credentials")
+        if me.status_code == 200:
+            user.id = me.json()["id"]
+            if locked:
+                self.api(user, "PATCH", "/api/v1/accounts/update_credentials",
+                         data={"locked": "true"}).raise_for_status()
+        return user
+
+    def api(self, user: User | None, method: str, path: str, **kwargs: object) -> httpx.Response:
+        headers = {"Authorization": f"Bearer {user.token}"} if user else {}
+        return httpx.request(method, self.url + path, headers=headers, timeout=30, **kwargs)  # type: ignore[arg-type]
+
+
+@contextlib.contextmanager
+def running_node(tmp: Path, backend: str, **extra_env: str) -> Iterator[RunningNode]:
+    data_dir = tmp / f"node-{secrets.token_hex(3)}"
+    data_dir.mkdir(parents=True)
+    with contextlib.ExitStack() as stack:
+        if backend == "postgres":
+            url = stack.enter_context(postgres_database())
+        else:
+            url = f"sqlite+aiosqlite:///{data_dir / 'flurfunk.db'}"
+        node = RunningNode(data_dir=data_dir, database_url=url, extra_env=extra_env)
+        node.start()
+        try:
+            yield node
+        finally:
+            node.stop()
+            shutil.rmtree(data_dir, ignore_errors=True)

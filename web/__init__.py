@@ -1,0 +1,1 @@
+"""The composition root: app factory, settings loading, CLI, HTTP routes."""

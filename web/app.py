@@ -1,0 +1,109 @@
+"""The application factory: settings + database + routes + middleware = one ASGI app."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.middleware.sessions import SessionMiddleware
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Mount
+from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from models.db import Database
+from models.settings import Settings
+from web.api.base import JSONResponse
+from web.api.errors import ApiError
+from web.config import load_settings
+from web.cors import PathCORSMiddleware
+from web.node import Node
+from web.ratelimit import RateLimiter, RateLimitMiddleware
+from web.routes import routes
+
+log = logging.getLogger("flurfunk.web")
+STATIC = Path(__file__).parent / "ui" / "static"
+
+
+class TrailingSlashMiddleware:
+    """Serve `/api/v1/instance/` like `/api/v1/instance` (Mastodon.py and toot add slashes)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] in ("http", "websocket"):
+            path: str = scope["path"]
+            if len(path) > 1 and path.endswith("/"):
+                scope = dict(scope, path=path.rstrip("/") or "/")
+        await self.app(scope, receive, send)
+
+
+async def api_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ApiError)
+    body: dict[str, str] = {"error": exc.message}
+    if exc.description:
+        body["error_description"] = exc.description
+    return JSONResponse(body, status_code=exc.status)
+
+
+async def http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    message = "Record not found" if exc.status_code == 404 else str(exc.detail)
+    return JSONResponse({"error": message}, status_code=exc.status_code, headers=exc.headers)
+
+
+async def server_error(request: Request, exc: Exception) -> Response:
+    log.exception("unhandled error on %s %s", request.method, request.url.path)
+    return JSONResponse({"error": "Internal server error"}, status_code=500)
+
+
+def create_app(settings: Settings | None = None) -> Starlette:
+    settings = settings or load_settings()
+    db = Database(settings.database_url)
+    node = Node(
+        settings=settings,
+        db=db,
+        rate_limiter=RateLimiter(settings.rate_limit_requests, settings.rate_limit_window),
+    )
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        yield
+        await db.dispose()
+
+    app = Starlette(
+        routes=[
+            *routes(),
+            Mount("/static", StaticFiles(directory=STATIC), name="static"),
+            Mount(
+                "/media", StaticFiles(directory=settings.media_dir, check_dir=False), name="media"
+            ),
+        ],
+        middleware=[
+            Middleware(TrailingSlashMiddleware),
+            Middleware(PathCORSMiddleware),
+            Middleware(RateLimitMiddleware),
+            Middleware(
+                SessionMiddleware,
+                secret_key=settings.secret_key,
+                session_cookie="flurfunk_session",
+                same_site="lax",
+                https_only=settings.public_url.startswith("https"),
+            ),
+        ],
+        exception_handlers={
+            ApiError: api_error,
+            HTTPException: http_error,
+            Exception: server_error,
+        },
+        lifespan=lifespan,
+    )
+    app.state.node = node
+    return app

@@ -1,0 +1,194 @@
+"""Who is calling: bearer tokens, OAuth scopes, passwords.
+
+Tokens are 43 characters of URL-safe base64 (32 random bytes) and only their SHA-256 digest is
+stored, so a leaked database does not leak working tokens.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from models.tables import AccessToken, Account, OAuthApp, User
+
+_hasher = PasswordHasher()
+
+READ_SCOPES = (
+    "accounts",
+    "blocks",
+    "bookmarks",
+    "favourites",
+    "filters",
+    "follows",
+    "lists",
+    "mutes",
+    "notifications",
+    "search",
+    "statuses",
+)
+WRITE_SCOPES = (
+    "accounts",
+    "blocks",
+    "bookmarks",
+    "conversations",
+    "favourites",
+    "filters",
+    "follows",
+    "lists",
+    "media",
+    "mutes",
+    "notifications",
+    "reports",
+    "statuses",
+)
+TOP_SCOPES = ("read", "write", "follow", "push", "profile", "admin:read", "admin:write")
+KNOWN_SCOPES = frozenset(
+    (*TOP_SCOPES, *(f"read:{s}" for s in READ_SCOPES), *(f"write:{s}" for s in WRITE_SCOPES))
+)
+# The legacy `follow` scope covers reading and changing follows, blocks and mutes.
+FOLLOW_IMPLIES = frozenset(
+    f"{mode}:{what}" for mode in ("read", "write") for what in ("follows", "blocks", "mutes")
+)
+CLI_APP_NAME = "flurfunk CLI"
+
+
+def new_token() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def check_password(password_hash: str, password: str) -> bool:
+    try:
+        return _hasher.verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def parse_scopes(text: str | None) -> list[str]:
+    return [s for s in (text or "").replace("+", " ").replace(",", " ").split() if s]
+
+
+def unknown_scopes(scopes: list[str]) -> list[str]:
+    return [s for s in scopes if s not in KNOWN_SCOPES]
+
+
+def scope_allows(granted: frozenset[str], needed: str) -> bool:
+    """Whether a token with `granted` scopes may do what needs `needed` (e.g. read:statuses)."""
+    if needed in granted:
+        return True
+    parent = needed.split(":")[0]
+    if parent in ("read", "write") and parent in granted:
+        return True
+    if needed == "profile" and "read" in granted:
+        return True
+    return "follow" in granted and needed in FOLLOW_IMPLIES
+
+
+def scopes_within(requested: list[str], allowed: list[str]) -> bool:
+    granted = frozenset(allowed)
+    return all(scope_allows(granted, s) for s in requested)
+
+
+@dataclass(frozen=True)
+class Caller:
+    """The authenticated side of a request: a token, and the account it acts for (if any)."""
+
+    token: AccessToken
+    account: Account | None
+    user: User | None
+    scopes: frozenset[str]
+
+
+async def caller_for_token(session: AsyncSession, token: str) -> Caller | None:
+    row = (
+        await session.execute(
+            select(AccessToken).where(
+                AccessToken.token_hash == digest(token), AccessToken.revoked_at.is_(None)
+            )
+        )
+    ).scalar_one_or_none()
+    if row is None:
+        return None
+    account = user = None
+    if row.account_id is not None:
+        account = await session.get(Account, row.account_id)
+        user = await session.get(User, row.account_id)
+        if account is None or user is None or user.disabled or account.suspended_at is not None:
+            return None
+    return Caller(row, account, user, frozenset(parse_scopes(row.scopes)))
+
+
+async def find_user(session: AsyncSession, login: str) -> tuple[Account, User] | None:
+    """A local user by e-mail address or user name (the sign-in forms accept either)."""
+    login = login.strip()
+    query = (
+        select(Account, User)
+        .join(User, User.account_id == Account.id)
+        .where(
+            or_(
+                func.lower(User.email) == login.lower(),
+                (func.lower(Account.username) == login.lower()) & Account.domain.is_(None),
+            )
+        )
+    )
+    row = (await session.execute(query)).first()
+    return None if row is None else (row[0], row[1])
+
+
+async def issue_token(
+    session: AsyncSession,
+    *,
+    app_id: int | None,
+    account_id: int | None,
+    scopes: list[str],
+    with_refresh: bool = True,
+) -> tuple[str, str | None, AccessToken]:
+    token = new_token()
+    refresh = new_token() if with_refresh else None
+    row = AccessToken(
+        token_hash=digest(token),
+        refresh_hash=digest(refresh) if refresh else None,
+        app_id=app_id,
+        account_id=account_id,
+        scopes=" ".join(scopes),
+    )
+    session.add(row)
+    await session.flush()
+    return token, refresh, row
+
+
+async def cli_app(session: AsyncSession) -> OAuthApp:
+    """The app that tokens from `flurfunk user token` belong to."""
+    app = (
+        (await session.execute(select(OAuthApp).where(OAuthApp.name == CLI_APP_NAME)))
+        .scalars()
+        .first()
+    )
+    if app is None:
+        app = OAuthApp(
+            name=CLI_APP_NAME,
+            redirect_uris="urn:ietf:wg:oauth:2.0:oob",
+            scopes=" ".join(TOP_SCOPES),
+            client_id=new_token(),
+            client_secret=new_token(),
+        )
+        session.add(app)
+        await session.flush()
+    return app
+
+
+CODE_LIFETIME = timedelta(minutes=10)

@@ -1,0 +1,169 @@
+"""The `flurfunk` command line; every sub-command reads the same settings."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Sequence
+
+from models.db import Database
+from models.migrate import upgrade
+from models.settings import Settings
+from outbox.accounts import (
+    AccountError,
+    count_local_accounts,
+    create_local_account,
+    random_password,
+)
+from web.auth import cli_app, find_user, hash_password, issue_token, parse_scopes, unknown_scopes
+from web.config import ConfigError, load_settings
+
+
+class CommandError(Exception):
+    """An operator mistake: printed without a traceback, exit status 2."""
+
+
+async def _ensure_admin(settings: Settings) -> str | None:
+    """On first start with no accounts: create `admin`, return the line to print once."""
+    db = Database(settings.database_url)
+    try:
+        async with db.write() as session:
+            if await count_local_accounts(session):
+                return None
+            password = random_password()
+            await create_local_account(
+                session,
+                settings,
+                username="admin",
+                password_hash=hash_password(password),
+                role="admin",
+            )
+            return f"Admin account: admin  password: {password}"
+    finally:
+        await db.dispose()
+
+
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> None:
+    import uvicorn
+
+    if settings.is_sqlite:
+        upgrade(settings.database_url)
+    line = asyncio.run(_ensure_admin(settings))
+    if line:
+        print(line, flush=True)
+    uvicorn.run(
+        "web.app:create_app",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        proxy_headers=True,
+        log_level=args.log_level,
+        lifespan="on",
+    )
+
+
+def cmd_migrate(args: argparse.Namespace, settings: Settings) -> None:
+    upgrade(settings.database_url)
+    print("database is up to date")
+
+
+async def _user_create(settings: Settings, args: argparse.Namespace, password: str) -> None:
+    db = Database(settings.database_url)
+    try:
+        async with db.write() as session:
+            await create_local_account(
+                session,
+                settings,
+                username=args.name,
+                password_hash=hash_password(password),
+                email=args.email,
+                role=args.role,
+            )
+    except AccountError as exc:
+        raise CommandError(str(exc)) from None
+    finally:
+        await db.dispose()
+
+
+def cmd_user_create(args: argparse.Namespace, settings: Settings) -> None:
+    generated = args.password is None and not args.password_stdin
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = args.password or random_password()
+    if len(password) < 8:
+        raise CommandError("the password must have at least 8 characters")
+    asyncio.run(_user_create(settings, args, password))
+    print(f"created {args.role} {args.name}")
+    if generated:
+        print(f"password: {password}")
+
+
+async def _user_token(settings: Settings, name: str, scopes: list[str]) -> str:
+    db = Database(settings.database_url)
+    try:
+        async with db.write() as session:
+            found = await find_user(session, name)
+            if found is None:
+                raise CommandError(f"no local user {name!r}")
+            app = await cli_app(session)
+            token, _, _ = await issue_token(
+                session, app_id=app.id, account_id=found[0].id, scopes=scopes, with_refresh=False
+            )
+            return token
+    finally:
+        await db.dispose()
+
+
+def cmd_user_token(args: argparse.Namespace, settings: Settings) -> None:
+    scopes = parse_scopes(args.scopes)
+    unknown = unknown_scopes(scopes)
+    if unknown or not scopes:
+        raise CommandError(f"unknown scopes: {' '.join(unknown) or '(none given)'}")
+    print(asyncio.run(_user_token(settings, args.name, scopes)))
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(prog="flurfunk", description="Flurfunk microblog node")
+    commands = root.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="run the web server (and the in-process worker)")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=int, default=1, help="web processes (default 1)")
+    serve.add_argument(
+        "--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"]
+    )
+    serve.set_defaults(func=cmd_serve)
+
+    migrate = commands.add_parser("migrate", help="bring the database schema up to date")
+    migrate.set_defaults(func=cmd_migrate)
+
+    user = commands.add_parser("user", help="manage local users").add_subparsers(
+        dest="user_command", required=True
+    )
+    create = user.add_parser("create", help="create a local user")
+    create.add_argument("name")
+    secret = create.add_mutually_exclusive_group()
+    secret.add_argument("--password")
+    secret.add_argument("--password-stdin", action="store_true")
+    create.add_argument("--email")
+    create.add_argument("--role", default="user", choices=["admin", "moderator", "user"])
+    create.set_defaults(func=cmd_user_create)
+    token = user.add_parser("token", help="print a bearer token for a user")
+    token.add_argument("name", help="user name or e-mail address")
+    token.add_argument("--scopes", default="read write follow push")
+    token.set_defaults(func=cmd_user_token)
+    return root
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = parser().parse_args(argv)
+    try:
+        settings = load_settings()
+        args.func(args, settings)
+    except (CommandError, ConfigError) as exc:
+        print(f"flurfunk: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None

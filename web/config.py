@@ -1,0 +1,126 @@
+"""Build the one Settings object from the environment and an optional flurfunk.toml."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from models.settings import Settings
+
+PREFIX = "FLURFUNK_"
+KEYS = {
+    "PUBLIC_URL": "public_url",
+    "DATA_DIR": "data_dir",
+    "DATABASE_URL": "database_url",
+    "REDIS_URL": "redis_url",
+    "ALLOWLIST": "allowlist",
+    "CONNECT_TO": "connect_to",
+    "CA_BUNDLE": "ca_bundle",
+    "SECRET_KEY": "secret_key",
+    "MAX_STATUS_CHARS": "max_status_chars",
+    "RATE_LIMIT_REQUESTS": "rate_limit_requests",
+    "RATE_LIMIT_WINDOW": "rate_limit_window",
+    "REGISTRATIONS_OPEN": "registrations_open",
+}
+
+
+class ConfigError(ValueError):
+    """A setting that cannot be used; the message names the key."""
+
+
+def _split(value: Any) -> list[str]:
+    if isinstance(value, list):
+        return [str(v).strip() for v in value if str(v).strip()]
+    return [part.strip() for part in str(value).split(",") if part.strip()]
+
+
+def _connect_to(value: Any) -> tuple[tuple[str, str], ...]:
+    pairs = []
+    for item in _split(value):
+        host, sep, target = item.partition("=")
+        if not sep or not host or not target:
+            raise ConfigError(f"CONNECT_TO: expected host[:port]=ip:port, got {item!r}")
+        pairs.append((host.strip().lower(), target.strip()))
+    return tuple(pairs)
+
+
+def _bool(key: str, value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off", ""):
+        return False
+    raise ConfigError(f"{key}: expected true or false, got {value!r}")
+
+
+def _int(key: str, value: Any) -> int:
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{key}: expected a whole number, got {value!r}") from None
+    if number <= 0:
+        raise ConfigError(f"{key}: must be positive, got {number}")
+    return number
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    with path.open("rb") as handle:
+        data = tomllib.load(handle)
+    return {str(k).upper(): v for k, v in data.items()}
+
+
+def _secret_key(data_dir: Path) -> str:
+    """The node's signing secret, generated into DATA_DIR on first start."""
+    path = data_dir / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    key = secrets.token_urlsafe(48)
+    path.write_text(key)
+    path.chmod(0o600)
+    return key
+
+
+def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    env = os.environ if environ is None else environ
+    raw: dict[str, Any] = {}
+    toml_path = Path(env.get(PREFIX + "CONFIG", "flurfunk.toml"))
+    if toml_path.is_file():
+        raw.update(_read_toml(toml_path))
+    for key in KEYS:
+        if PREFIX + key in env:
+            raw[key] = env[PREFIX + key]
+
+    public_url = str(raw.get("PUBLIC_URL", Settings.public_url)).rstrip("/")
+    parts = urlsplit(public_url)
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.path:
+        raise ConfigError(f"PUBLIC_URL: expected scheme://host[:port], got {public_url!r}")
+    data_dir = Path(str(raw.get("DATA_DIR", Settings.data_dir))).resolve()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    (data_dir / "media").mkdir(exist_ok=True)
+
+    return Settings(
+        public_url=public_url,
+        data_dir=data_dir,
+        database_url=str(raw.get("DATABASE_URL", ""))
+        or f"sqlite+aiosqlite:///{data_dir / 'flurfunk.db'}",
+        redis_url=str(raw.get("REDIS_URL", "")),
+        allowlist=tuple(p.lower() for p in _split(raw.get("ALLOWLIST", ""))),
+        connect_to=_connect_to(raw.get("CONNECT_TO", "")),
+        ca_bundle=str(raw.get("CA_BUNDLE", "")),
+        secret_key=str(raw.get("SECRET_KEY", "")) or _secret_key(data_dir),
+        max_status_chars=_int("MAX_STATUS_CHARS", raw.get("MAX_STATUS_CHARS", 5000)),
+        rate_limit_requests=_int(
+            "RATE_LIMIT_REQUESTS", raw.get("RATE_LIMIT_REQUESTS", Settings.rate_limit_requests)
+        ),
+        rate_limit_window=_int(
+            "RATE_LIMIT_WINDOW", raw.get("RATE_LIMIT_WINDOW", Settings.rate_limit_window)
+        ),
+        registrations_open=_bool("REGISTRATIONS_OPEN", raw.get("REGISTRATIONS_OPEN", False)),
+    )

@@ -1,0 +1,23 @@
+"""What every request handler may use: the settings, the database, the rate limiter."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from starlette.requests import HTTPConnection
+
+from models.db import Database
+from models.settings import Settings
+from web.ratelimit import RateLimiter
+
+
+@dataclass
+class Node:
+    settings: Settings
+    db: Database
+    rate_limiter: RateLimiter
+
+
+def node_of(conn: HTTPConnection) -> Node:
+    node: Node = conn.app.state.node
+    return node
