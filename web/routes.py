@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from starlette.routing import BaseRoute
 
+from web import health
 from web.api import (
     accounts,
     apps,
@@ -12,11 +13,11 @@ from web.api import (
     misc,
     notifications,
     oauth,
+    registrations,
     search,
     statuses,
     timelines,
 )
-from web import health
 from web.ui import pages
 
 
@@ -25,6 +26,7 @@ def routes() -> list[BaseRoute]:
         apps,
         oauth,
         instance,
+        registrations,
         accounts,
         statuses,
         timelines,

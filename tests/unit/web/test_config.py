@@ -1,0 +1,59 @@
+"""Settings come from the environment and an optional TOML file; bad values are named."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from web.config import ConfigError, load_settings
+
+
+def test_defaults_and_generated_secret(tmp_path: Path) -> None:
+    env = {"FLURFUNK_DATA_DIR": str(tmp_path), "FLURFUNK_CONFIG": str(tmp_path / "none.toml")}
+    settings = load_settings(env)
+    assert settings.public_url == "http://127.0.0.1:8000"
+    assert settings.domain == "127.0.0.1:8000"
+    assert settings.database_url == f"sqlite+aiosqlite:///{tmp_path / 'flurfunk.db'}"
+    assert settings.max_status_chars == 5000
+    assert len(settings.secret_key) > 40
+    assert load_settings(env).secret_key == settings.secret_key  # kept across restarts
+
+
+def test_toml_file_and_environment_precedence(tmp_path: Path) -> None:
+    config = tmp_path / "flurfunk.toml"
+    config.write_text(
+        'public_url = "https://hq.corp.example"\nMAX_STATUS_CHARS = 800\n'
+        'allowlist = ["sales.corp.example", "*.dev.corp.example"]\n'
+    )
+    env = {
+        "FLURFUNK_CONFIG": str(config),
+        "FLURFUNK_DATA_DIR": str(tmp_path),
+        "FLURFUNK_MAX_STATUS_CHARS": "1200",
+        "FLURFUNK_CONNECT_TO": "sales.corp.example=127.0.0.1:8002",
+    }
+    settings = load_settings(env)
+    assert settings.public_url == "https://hq.corp.example"
+    assert settings.url("/users/ada") == "https://hq.corp.example/users/ada"
+    assert settings.max_status_chars == 1200
+    assert settings.allowlist == ("sales.corp.example", "*.dev.corp.example")
+    assert settings.connect_to == (("sales.corp.example", "127.0.0.1:8002"),)
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "named"),
+    [
+        ("FLURFUNK_PUBLIC_URL", "hq.corp.example", "PUBLIC_URL"),
+        ("FLURFUNK_MAX_STATUS_CHARS", "many", "MAX_STATUS_CHARS"),
+        ("FLURFUNK_CONNECT_TO", "nohost", "CONNECT_TO"),
+        ("FLURFUNK_REGISTRATIONS_OPEN", "perhaps", "REGISTRATIONS_OPEN"),
+    ],
+)
+def test_bad_values_name_their_key(tmp_path: Path, key: str, value: str, named: str) -> None:
+    env = {
+        "FLURFUNK_DATA_DIR": str(tmp_path),
+        "FLURFUNK_CONFIG": str(tmp_path / "x.toml"),
+        key: value,
+    }
+    with pytest.raises(ConfigError, match=named):
+        load_settings(env)
