@@ -1,0 +1,92 @@
+"""Which hosts this node may federate with: exact hosts and `*.suffix` patterns, optional port.
+
+`hr.corp.example` matches that host on every port; `localhost:2909` only that port;
+`*.corp.example` matches every subdomain of corp.example (not corp.example itself).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+
+class PatternError(ValueError):
+    """A pattern that can never match anything sensible."""
+
+
+@dataclass(frozen=True)
+class Pattern:
+    host: str  # without the "*." of a wildcard
+    wildcard: bool
+    port: int | None
+
+    def matches(self, host: str, port: int | None) -> bool:
+        if self.port is not None and port != self.port:
+            return False
+        if self.wildcard:
+            return host.endswith("." + self.host)
+        return host == self.host
+
+    def __str__(self) -> str:
+        text = ("*." if self.wildcard else "") + self.host
+        return text if self.port is None else f"{text}:{self.port}"
+
+
+def split_host_port(netloc: str) -> tuple[str, int | None]:
+    """'Host.Example:8443' -> ('host.example', 8443); IPv6 literals keep their brackets."""
+    netloc = netloc.strip().lower().rstrip(".")
+    if netloc.startswith("["):
+        end = netloc.find("]")
+        host, rest = netloc[: end + 1], netloc[end + 1 :]
+        port_text = rest[1:] if rest.startswith(":") else ""
+    else:
+        host, _, port_text = netloc.partition(":")
+    if port_text:
+        if not port_text.isdigit() or not 0 < int(port_text) < 65536:
+            raise PatternError(f"invalid port in {netloc!r}")
+        return host.rstrip("."), int(port_text)
+    return host.rstrip("."), None
+
+
+def parse_pattern(text: str) -> Pattern:
+    text = text.strip().lower()
+    if "://" in text or "/" in text or not text:
+        raise PatternError(f"expected a host pattern like *.corp.example, got {text!r}")
+    host, port = split_host_port(text)
+    wildcard = host.startswith("*.")
+    if wildcard:
+        host = host[2:]
+    if not host or "*" in host or " " in host or host.startswith(".") or ".." in host:
+        raise PatternError(f"invalid host pattern {text!r}")
+    return Pattern(host, wildcard, port)
+
+
+def url_host_port(url: str) -> tuple[str, int | None]:
+    """The host and explicit-or-default port of an absolute http(s) URL."""
+    parts = urlsplit(url)
+    host, port = split_host_port(parts.netloc.rpartition("@")[2])
+    if port is None:
+        port = {"http": 80, "https": 443}.get(parts.scheme)
+    return host, port
+
+
+class Allowlist:
+    """An immutable set of patterns; build a new one when the patterns change."""
+
+    def __init__(self, patterns: Iterable[str | Pattern] = ()) -> None:
+        self.patterns = tuple(p if isinstance(p, Pattern) else parse_pattern(p) for p in patterns)
+
+    def allows(self, host: str, port: int | None = None) -> bool:
+        host = host.lower().rstrip(".")
+        return any(p.matches(host, port) for p in self.patterns)
+
+    def allows_url(self, url: str) -> bool:
+        try:
+            host, port = url_host_port(url)
+        except PatternError:
+            return False
+        return bool(host) and self.allows(host, port)
+
+    def __len__(self) -> int:
+        return len(self.patterns)

@@ -1,0 +1,335 @@
+"""HTTP signatures: draft-cavage-12 (sign and verify) and RFC 9421 (verify).
+
+Outbound requests are signed the way Mastodon signs them: RSA-SHA256 over
+`(request-target) host date digest content-type` (POST) or `(request-target) host date accept`
+(GET). Inbound, cavage signatures with rsa-sha256 or hs2019 (RSA or Ed25519 keys) and RFC 9421
+signatures are accepted. Key look-up is the caller's business: this module parses, builds
+signature bases and checks signatures with a key it is given.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from email.utils import formatdate, parsedate_to_datetime
+from urllib.parse import urlsplit
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
+
+from federation.keys import PrivateKey, PublicKey
+
+POST_HEADERS: tuple[str, ...] = ("(request-target)", "host", "date", "digest", "content-type")
+GET_HEADERS: tuple[str, ...] = ("(request-target)", "host", "date", "accept")
+
+
+class SignatureError(ValueError):
+    """A signature that is missing, malformed or does not verify; the message says which."""
+
+
+@dataclass(frozen=True)
+class ParsedSignature:
+    """What a signed request claims: who signed, what, and the signature itself."""
+
+    key_id: str
+    algorithm: str
+    covered: tuple[str, ...]
+    signature: bytes
+    base: bytes  # the exact bytes that were signed, rebuilt from this request
+    created: int | None = None
+    expires: int | None = None
+    scheme: str = "cavage"
+    params: dict[str, str] = field(default_factory=dict)
+
+
+# --- digests ---------------------------------------------------------------------------
+
+
+def digest_header(body: bytes) -> str:
+    return "SHA-256=" + base64.b64encode(hashlib.sha256(body).digest()).decode()
+
+
+def body_digest_matches(headers: Mapping[str, str], body: bytes) -> bool | None:
+    """True/False when a Digest or Content-Digest header names SHA-256/512; None when absent."""
+    found = None
+    digest = headers.get("digest")
+    if digest:
+        for part in digest.split(","):
+            name, _, value = part.strip().partition("=")
+            algorithm = {"sha-256": hashlib.sha256, "sha-512": hashlib.sha512}.get(name.lower())
+            if algorithm is not None:
+                if base64.b64encode(algorithm(body).digest()).decode() != value.strip():
+                    return False
+                found = True
+    content_digest = headers.get("content-digest")
+    if content_digest:
+        for name, value in re.findall(r"([\w-]+)=:([A-Za-z0-9+/=]*):", content_digest):
+            algorithm = {"sha-256": hashlib.sha256, "sha-512": hashlib.sha512}.get(name.lower())
+            if algorithm is not None:
+                if base64.b64encode(algorithm(body).digest()).decode() != value:
+                    return False
+                found = True
+    return found
+
+
+# --- signing (cavage) ------------------------------------------------------------------
+
+
+def http_date(timestamp: float | None = None) -> str:
+    return formatdate(timestamp, usegmt=True)
+
+
+def _request_target(method: str, url: str) -> str:
+    parts = urlsplit(url)
+    path = parts.path or "/"
+    if parts.query:
+        path += "?" + parts.query
+    return f"{method.lower()} {path}"
+
+
+def _cavage_base(
+    method: str,
+    target_url: str,
+    headers: Mapping[str, str],
+    covered: tuple[str, ...],
+    created: int | None = None,
+    expires: int | None = None,
+) -> bytes:
+    lines = []
+    for name in covered:
+        if name == "(request-target)":
+            lines.append(f"(request-target): {_request_target(method, target_url)}")
+        elif name == "(created)":
+            if created is None:
+                raise SignatureError("(created) is covered but the created parameter is missing")
+            lines.append(f"(created): {created}")
+        elif name == "(expires)":
+            if expires is None:
+                raise SignatureError("(expires) is covered but the expires parameter is missing")
+            lines.append(f"(expires): {expires}")
+        else:
+            value = headers.get(name)
+            if value is None:
+                raise SignatureError(f"the signed header {name!r} is missing")
+            lines.append(f"{name}: {value.strip()}")
+    return "\n".join(lines).encode()
+
+
+def sign_request(
+    method: str,
+    url: str,
+    headers: dict[str, str],
+    key_id: str,
+    private_key: PrivateKey,
+    body: bytes | None = None,
+) -> dict[str, str]:
+    """Add Host, Date, (Digest) and a cavage Signature header; returns the headers."""
+    if not isinstance(private_key, rsa.RSAPrivateKey):
+        raise SignatureError("outbound signatures use RSA keys")
+    headers = {k.lower(): v for k, v in headers.items()}
+    headers.setdefault("host", urlsplit(url).netloc)
+    headers.setdefault("date", http_date())
+    if method.upper() == "POST":
+        headers["digest"] = digest_header(body or b"")
+        headers.setdefault("content-type", "application/activity+json")
+        covered = POST_HEADERS
+    else:
+        headers.setdefault("accept", "application/activity+json")
+        covered = GET_HEADERS
+    base = _cavage_base(method, url, headers, covered)
+    signature = private_key.sign(base, padding.PKCS1v15(), hashes.SHA256())
+    headers["signature"] = (
+        f'keyId="{key_id}",algorithm="rsa-sha256",headers="{" ".join(covered)}",'
+        f'signature="{base64.b64encode(signature).decode()}"'
+    )
+    return headers
+
+
+# --- parsing ---------------------------------------------------------------------------
+
+_CAVAGE_PARAM = re.compile(r'\s*([a-zA-Z]+)\s*=\s*(?:"([^"]*)"|([^,]*))\s*(?:,|$)')
+
+
+def _parse_cavage(value: str) -> dict[str, str]:
+    params: dict[str, str] = {}
+    position = 0
+    while position < len(value):
+        match = _CAVAGE_PARAM.match(value, position)
+        if match is None:
+            raise SignatureError("malformed Signature header")
+        params[match.group(1)] = match.group(2) if match.group(2) is not None else match.group(3)
+        position = match.end()
+    return params
+
+
+def parse_cavage(method: str, target_url: str, headers: Mapping[str, str]) -> ParsedSignature:
+    """Parse a cavage `Signature` (or `Authorization: Signature …`) header."""
+    raw = headers.get("signature")
+    if raw is None:
+        auth = headers.get("authorization", "")
+        if auth.lower().startswith("signature "):
+            raw = auth[len("signature ") :]
+    if not raw:
+        raise SignatureError("the request is not signed")
+    params = _parse_cavage(raw)
+    try:
+        key_id, signature = params["keyId"], base64.b64decode(params["signature"], validate=True)
+    except (KeyError, ValueError):
+        raise SignatureError("the Signature header lacks keyId or a valid signature") from None
+    covered = tuple(params.get("headers", "date").lower().split())
+    created = int(params["created"]) if params.get("created", "").isdigit() else None
+    expires = int(params["expires"]) if params.get("expires", "").isdigit() else None
+    base = _cavage_base(method, target_url, headers, covered, created, expires)
+    return ParsedSignature(
+        key_id,
+        params.get("algorithm", "hs2019").lower(),
+        covered,
+        signature,
+        base,
+        created,
+        expires,
+        "cavage",
+        params,
+    )
+
+
+# RFC 9421: Signature-Input: sig1=("@method" "@target-uri");created=1;keyid="k";alg="x"
+_SF_MEMBER = re.compile(r"\s*([a-z*][a-z0-9_.*-]*)=(\([^)]*\)(?:;[^,]*)?)\s*(?:,|$)")
+_SF_SIGNATURE = re.compile(r"\s*([a-z*][a-z0-9_.*-]*)=:([A-Za-z0-9+/=]*):\s*(?:;[^,]*)?(?:,|$)")
+_SF_PARAM = re.compile(r';([a-z*][a-z0-9_.*-]*)=(?:"((?:[^"\\]|\\.)*)"|([^;]*))')
+_SF_ITEM = re.compile(r'"([^"]*)"((?:;[a-z]+(?:="[^"]*")?)*)')
+
+
+def _derived(
+    component: str, params: str, method: str, target_url: str, headers: Mapping[str, str]
+) -> str:
+    parts = urlsplit(target_url)
+    if component == "@method":
+        return method.upper()
+    if component == "@target-uri":
+        return target_url
+    if component == "@authority":
+        return parts.netloc.lower()
+    if component == "@scheme":
+        return parts.scheme.lower()
+    if component == "@path":
+        return parts.path or "/"
+    if component == "@query":
+        return "?" + parts.query
+    if component == "@request-target":
+        return (parts.path or "/") + ("?" + parts.query if parts.query else "")
+    if component.startswith("@"):
+        raise SignatureError(f"unsupported derived component {component}")
+    if params:
+        raise SignatureError(f"unsupported component parameters {params} on {component}")
+    value = headers.get(component)
+    if value is None:
+        raise SignatureError(f"the signed header {component!r} is missing")
+    return value.strip()
+
+
+def parse_rfc9421(method: str, target_url: str, headers: Mapping[str, str]) -> ParsedSignature:
+    """Parse the first signature of `Signature-Input` / `Signature` (RFC 9421)."""
+    inputs = {m.group(1): m.group(2) for m in _SF_MEMBER.finditer(headers["signature-input"])}
+    signatures = {
+        m.group(1): m.group(2) for m in _SF_SIGNATURE.finditer(headers.get("signature", ""))
+    }
+    label = next((name for name in inputs if name in signatures), None)
+    if label is None:
+        raise SignatureError("Signature-Input names no signature found in Signature")
+    signature_params = inputs[label]
+    inner, _, param_text = signature_params.partition(")")
+    items = _SF_ITEM.findall(inner[1:])
+    params = {
+        m.group(1): m.group(2) if m.group(2) is not None else m.group(3)
+        for m in _SF_PARAM.finditer(param_text)
+    }
+    lines = []
+    for component, component_params in items:
+        value = _derived(component, component_params, method, target_url, headers)
+        lines.append(f'"{component}"{component_params}: {value}')
+    lines.append(f'"@signature-params": {signature_params}')
+    try:
+        signature = base64.b64decode(signatures[label], validate=True)
+    except ValueError:
+        raise SignatureError("the signature is not valid base64") from None
+    if "keyid" not in params:
+        raise SignatureError("Signature-Input lacks keyid")
+    created = int(params["created"]) if params.get("created", "").isdigit() else None
+    expires = int(params["expires"]) if params.get("expires", "").isdigit() else None
+    return ParsedSignature(
+        params["keyid"],
+        params.get("alg", "").lower(),
+        tuple(c for c, _ in items),
+        signature,
+        "\n".join(lines).encode(),
+        created,
+        expires,
+        "rfc9421",
+        params,
+    )
+
+
+def parse(method: str, target_url: str, headers: Mapping[str, str]) -> ParsedSignature:
+    """Parse whichever signature scheme the request uses (RFC 9421 preferred)."""
+    if "signature-input" in headers:
+        return parse_rfc9421(method, target_url, headers)
+    return parse_cavage(method, target_url, headers)
+
+
+def covers_body(parsed: ParsedSignature) -> bool:
+    return "digest" in parsed.covered or "content-digest" in parsed.covered
+
+
+# --- verification ----------------------------------------------------------------------
+
+
+def verify(parsed: ParsedSignature, key: PublicKey) -> None:
+    """Raise SignatureError unless `parsed.signature` is `key`'s signature of `parsed.base`."""
+    try:
+        if isinstance(key, rsa.RSAPublicKey):
+            if parsed.algorithm == "rsa-pss-sha512":
+                key.verify(
+                    parsed.signature,
+                    parsed.base,
+                    padding.PSS(padding.MGF1(hashes.SHA512()), 64),
+                    hashes.SHA512(),
+                )
+            elif parsed.algorithm in ("rsa-sha512",):
+                key.verify(parsed.signature, parsed.base, padding.PKCS1v15(), hashes.SHA512())
+            else:  # rsa-sha256, rsa-v1_5-sha256, hs2019 (which means SHA-256 for RSA in practice)
+                key.verify(parsed.signature, parsed.base, padding.PKCS1v15(), hashes.SHA256())
+        elif isinstance(key, ed25519.Ed25519PublicKey):
+            key.verify(parsed.signature, parsed.base)
+        elif isinstance(key, ec.EllipticCurvePublicKey):
+            key.verify(parsed.signature, parsed.base, ec.ECDSA(hashes.SHA256()))
+        else:
+            raise SignatureError("unsupported key type")
+    except InvalidSignature:
+        raise SignatureError("the signature does not verify") from None
+
+
+def check_freshness(
+    parsed: ParsedSignature, headers: Mapping[str, str], now: float, window: float
+) -> None:
+    """Reject signatures whose Date (or created) lies outside `window` seconds of `now`."""
+    if parsed.created is not None:
+        moment = float(parsed.created)
+    else:
+        if "date" not in parsed.covered and parsed.scheme == "cavage":
+            raise SignatureError("the signature does not cover the Date header")
+        date = headers.get("date")
+        if not date:
+            raise SignatureError("the request has no Date header")
+        try:
+            moment = parsedate_to_datetime(date).timestamp()
+        except (TypeError, ValueError):
+            raise SignatureError("the Date header is not an HTTP date") from None
+    if abs(now - moment) > window:
+        raise SignatureError("the signature is too old or from the future")
+    if parsed.expires is not None and parsed.expires < now:
+        raise SignatureError("the signature has expired")
