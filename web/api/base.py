@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlencode
 
 import orjson
 from sqlalchemy import ColumnElement, Select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -18,6 +19,9 @@ from web.api.errors import ApiError
 from web.api.params import Params, read_params
 from web.auth import Caller, caller_for_token, scope_allows
 from web.node import Node, node_of
+
+Cursor = ColumnElement[int] | InstrumentedAttribute[int]
+AnySelect = TypeVar("AnySelect", bound=Select[*tuple[Any, ...]])
 
 
 class JSONResponse(Response):
@@ -111,7 +115,7 @@ class Page:
     limit: int
     offset: int = 0
 
-    def apply(self, query: Select[Any], column: ColumnElement[int]) -> Select[Any]:
+    def apply(self, query: AnySelect, column: Cursor) -> AnySelect:
         """Newest first; with min_id, the page right after min_id (fetched oldest first)."""
         if self.max_id is not None:
             query = query.where(column < self.max_id)
