@@ -2,6 +2,14 @@
 
 from models.account import Account, User
 from models.base import Base
+from models.federation import (
+    AllowlistAudit,
+    AllowlistEntry,
+    Delivery,
+    InboxActivity,
+    OutboxActivity,
+    PeerHost,
+)
 from models.interaction import Bookmark, Favourite, Pin
 from models.notification import Notification
 from models.oauth import AccessToken, AuthorizationCode, OAuthApp
@@ -20,16 +28,20 @@ from models.timeline import FeedEntry, FollowedTag, List, ListAccount, Marker
 __all__ = [
     "AccessToken",
     "Account",
+    "AllowlistAudit",
+    "AllowlistEntry",
     "AuthorizationCode",
     "Base",
     "Block",
     "Bookmark",
+    "Delivery",
     "Favourite",
     "FeedEntry",
     "Follow",
     "FollowRequest",
     "FollowedTag",
     "IdempotencyKey",
+    "InboxActivity",
     "List",
     "ListAccount",
     "Marker",
@@ -38,6 +50,8 @@ __all__ = [
     "Mute",
     "Notification",
     "OAuthApp",
+    "OutboxActivity",
+    "PeerHost",
     "Pin",
     "Status",
     "StatusEdit",

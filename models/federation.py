@@ -1,0 +1,104 @@
+"""Federation state: the allowlist and its audit log, activities in and out, delivery rows,
+and the health of peer hosts. Rows are the truth; queues only run them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from models.base import Base, CreatedAt, TimeOrderedId, UTCDateTime
+
+
+class AllowlistEntry(TimeOrderedId, CreatedAt, Base):
+    """A domain pattern this node may federate with (see federation.allowlist)."""
+
+    __tablename__ = "allowlist"
+
+    pattern: Mapped[str] = mapped_column(String(255), unique=True, nullable=False)
+    added_by: Mapped[str] = mapped_column(String(255), nullable=False)
+
+
+class AllowlistAudit(TimeOrderedId, CreatedAt, Base):
+    """Who changed the allowlist, when, and how: `seed`, `add` or `remove`."""
+
+    __tablename__ = "allowlist_audit"
+
+    action: Mapped[str] = mapped_column(String(16), nullable=False)
+    pattern: Mapped[str] = mapped_column(String(255), nullable=False)
+    actor: Mapped[str] = mapped_column(String(255), nullable=False)
+
+
+class InboxActivity(TimeOrderedId, Base):
+    """An activity received from another node: stored before the 202, processed after."""
+
+    __tablename__ = "inbox_activities"
+    __table_args__ = (Index("ix_inbox_activities_due", "processed_at", "next_attempt_at"),)
+
+    activity_uri: Mapped[str] = mapped_column(String(1024), unique=True, nullable=False)
+    actor_uri: Mapped[str] = mapped_column(String(1024), nullable=False)
+    type: Mapped[str] = mapped_column(String(64), nullable=False)
+    payload: Mapped[str] = mapped_column(Text, nullable=False)  # the JSON as received
+    signer_host: Mapped[str] = mapped_column(String(255), nullable=False)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    attempts: Mapped[int] = mapped_column(Integer, default=0, nullable=False)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    error: Mapped[str | None] = mapped_column(Text)
+    failed: Mapped[bool] = mapped_column(Boolean, default=False, nullable=False)
+
+
+class OutboxActivity(TimeOrderedId, CreatedAt, Base):
+    """An activity a local actor sent; its JSON is signed and POSTed by each delivery row."""
+
+    __tablename__ = "outbox_activities"
+
+    uri: Mapped[str] = mapped_column(String(1024), unique=True, nullable=False)
+    account_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    type: Mapped[str] = mapped_column(String(64), nullable=False)
+    payload: Mapped[str] = mapped_column(Text, nullable=False)
+    status_id: Mapped[int | None] = mapped_column(BigInteger, index=True)
+    public: Mapped[bool] = mapped_column(Boolean, default=False, nullable=False)
+
+
+class Delivery(TimeOrderedId, CreatedAt, Base):
+    """One activity to one inbox. `state`: pending, done or failed."""
+
+    __tablename__ = "deliveries"
+    __table_args__ = (
+        Index("ix_deliveries_due", "state", "next_attempt_at"),
+        Index("ix_deliveries_host_state", "host", "state"),
+    )
+
+    activity_id: Mapped[int] = mapped_column(
+        BigInteger,
+        ForeignKey("outbox_activities.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    )
+    inbox_url: Mapped[str] = mapped_column(String(1024), nullable=False)
+    host: Mapped[str] = mapped_column(String(255), nullable=False)
+    state: Mapped[str] = mapped_column(String(16), default="pending", nullable=False)
+    attempts: Mapped[int] = mapped_column(Integer, default=0, nullable=False)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_status: Mapped[int | None] = mapped_column(Integer)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    done_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class PeerHost(Base):
+    """How a peer host has been answering; unavailable hosts are only probed now and then."""
+
+    __tablename__ = "peer_hosts"
+
+    host: Mapped[str] = mapped_column(String(255), primary_key=True)
+    available: Mapped[bool] = mapped_column(Boolean, default=True, nullable=False)
+    failing_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_success_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_failure_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    next_probe_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
