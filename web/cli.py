@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 from collections.abc import Sequence
 
+from federation.allowlist import PatternError
+from models import allowlist as stored_allowlist
 from models.db import Database
 from models.settings import Settings
 from outbox.accounts import (
@@ -15,6 +18,7 @@ from outbox.accounts import (
     create_local_account,
     random_password,
 )
+from outbox.allowlist import normalise
 from web.auth import cli_app, find_user, hash_password, issue_token, parse_scopes, unknown_scopes
 from web.config import ConfigError, load_settings
 
@@ -23,11 +27,12 @@ class CommandError(Exception):
     """An operator mistake: printed without a traceback, exit status 2."""
 
 
-async def _ensure_admin(settings: Settings) -> str | None:
-    """On first start with no accounts: create `admin`, return the line to print once."""
+async def _first_start(settings: Settings) -> str | None:
+    """Seed the allowlist once; with no accounts, create `admin` and return the line to print."""
     db = Database(settings.database_url)
     try:
         async with db.write() as session:
+            await stored_allowlist.seed(session, [normalise(p) for p in settings.allowlist])
             if await count_local_accounts(session):
                 return None
             password = random_password()
@@ -48,7 +53,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> None:
 
     if settings.is_sqlite:
         _migrate(settings)
-    line = asyncio.run(_ensure_admin(settings))
+    line = asyncio.run(_first_start(settings))
     if line:
         print(line, flush=True)
     uvicorn.run(
@@ -131,6 +136,39 @@ def cmd_user_token(args: argparse.Namespace, settings: Settings) -> None:
     print(asyncio.run(_user_token(settings, args.name, scopes)))
 
 
+def _operator() -> str:
+    return "cli:" + (os.environ.get("SUDO_USER") or os.environ.get("USER") or "unknown")
+
+
+async def _allowlist(settings: Settings, action: str, pattern: str | None) -> list[str]:
+    db = Database(settings.database_url)
+    try:
+        async with db.write() as session:
+            if action == "list":
+                return await stored_allowlist.patterns(session)
+            assert pattern is not None
+            if action == "add":
+                changed = await stored_allowlist.add(session, pattern, _operator())
+                return [f"added {pattern}" if changed else f"{pattern} was already allowed"]
+            changed = await stored_allowlist.remove(session, pattern, _operator())
+            if not changed:
+                raise CommandError(f"{pattern} is not on the allowlist")
+            return [f"removed {pattern}"]
+    finally:
+        await db.dispose()
+
+
+def cmd_allowlist(args: argparse.Namespace, settings: Settings) -> None:
+    pattern = None
+    if args.allowlist_command != "list":
+        try:
+            pattern = normalise(args.pattern)
+        except PatternError as exc:
+            raise CommandError(str(exc)) from None
+    for line in asyncio.run(_allowlist(settings, args.allowlist_command, pattern)):
+        print(line)
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="flurfunk", description="Flurfunk microblog node")
     commands = root.add_subparsers(dest="command", required=True)
@@ -162,6 +200,14 @@ def parser() -> argparse.ArgumentParser:
     token.add_argument("name", help="user name or e-mail address")
     token.add_argument("--scopes", default="read write follow push")
     token.set_defaults(func=cmd_user_token)
+
+    allow = commands.add_parser("allowlist", help="which nodes this node may federate with")
+    allow_commands = allow.add_subparsers(dest="allowlist_command", required=True)
+    for name, text in (("add", "allow a host pattern"), ("remove", "stop federating with it")):
+        sub = allow_commands.add_parser(name, help=text)
+        sub.add_argument("pattern", help="hr.corp.example, *.corp.example or host:port")
+        sub.set_defaults(func=cmd_allowlist)
+    allow_commands.add_parser("list", help="show the patterns").set_defaults(func=cmd_allowlist)
     return root
 
 
