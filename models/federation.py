@@ -102,3 +102,17 @@ class PeerHost(Base):
     last_success_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_failure_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     next_probe_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class NodeKey(Base):
+    """Key pairs of the node itself (the instance actor that signs the node's own fetches).
+
+    In the database, not in DATA_DIR, so that every process of a scaled-out node signs with
+    the same key.
+    """
+
+    __tablename__ = "node_keys"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    private_key_pem: Mapped[str] = mapped_column(Text, nullable=False)
+    public_key_pem: Mapped[str] = mapped_column(Text, nullable=False)

@@ -7,6 +7,7 @@ from models.federation import (
     AllowlistEntry,
     Delivery,
     InboxActivity,
+    NodeKey,
     OutboxActivity,
     PeerHost,
 )
@@ -48,6 +49,7 @@ __all__ = [
     "MediaAttachment",
     "Mention",
     "Mute",
+    "NodeKey",
     "Notification",
     "OAuthApp",
     "OutboxActivity",

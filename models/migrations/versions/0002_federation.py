@@ -60,6 +60,13 @@ def upgrade() -> None:
         )
 
     op.create_table(
+        "node_keys",
+        sa.Column("name", sa.String(length=64), nullable=False),
+        sa.Column("private_key_pem", sa.Text(), nullable=False),
+        sa.Column("public_key_pem", sa.Text(), nullable=False),
+        sa.PrimaryKeyConstraint("name", name=op.f("pk_node_keys")),
+    )
+    op.create_table(
         "peer_hosts",
         sa.Column("host", sa.String(length=255), nullable=False),
         sa.Column("available", sa.Boolean(), nullable=False),
@@ -142,6 +149,7 @@ def downgrade() -> None:
 
     op.drop_table("outbox_activities")
     op.drop_table("peer_hosts")
+    op.drop_table("node_keys")
     with op.batch_alter_table("inbox_activities", schema=None) as batch_op:
         batch_op.drop_index("ix_inbox_activities_due")
 
