@@ -55,7 +55,8 @@ class OutboxActivity(TimeOrderedId, CreatedAt, Base):
 
     __tablename__ = "outbox_activities"
 
-    uri: Mapped[str] = mapped_column(String(1024), unique=True, nullable=False)
+    # Not unique: the same activity may be sent again (an Accept for a repeated Follow).
+    uri: Mapped[str] = mapped_column(String(1024), nullable=False, index=True)
     account_id: Mapped[int] = mapped_column(
         BigInteger, ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False, index=True
     )

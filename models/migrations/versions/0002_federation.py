@@ -93,12 +93,12 @@ def upgrade() -> None:
             ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_outbox_activities")),
-        sa.UniqueConstraint("uri", name=op.f("uq_outbox_activities_uri")),
     )
     with op.batch_alter_table("outbox_activities", schema=None) as batch_op:
         batch_op.create_index(
             batch_op.f("ix_outbox_activities_account_id"), ["account_id"], unique=False
         )
+        batch_op.create_index(batch_op.f("ix_outbox_activities_uri"), ["uri"], unique=False)
         batch_op.create_index(
             batch_op.f("ix_outbox_activities_status_id"), ["status_id"], unique=False
         )
@@ -144,6 +144,7 @@ def downgrade() -> None:
 
     op.drop_table("deliveries")
     with op.batch_alter_table("outbox_activities", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_outbox_activities_uri"))
         batch_op.drop_index(batch_op.f("ix_outbox_activities_status_id"))
         batch_op.drop_index(batch_op.f("ix_outbox_activities_account_id"))
 

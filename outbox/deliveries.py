@@ -1,0 +1,87 @@
+"""Queueing deliveries: one row per (activity, inbox), written in the caller's transaction.
+
+Recipients on one node share its shared inbox, except for direct messages, which go to each
+addressed actor's own inbox so that no shared-inbox fan-out can show them to anyone else.
+Hosts that are not on the allowlist get no row at all: nothing leaves unless allowed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import orjson
+from sqlalchemy import insert, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from federation.allowlist import Allowlist, PatternError, url_host_port
+from models.account import Account
+from models.base import utcnow
+from models.federation import Delivery, OutboxActivity
+from models.ids import new_id
+from models.relationship import Follow
+
+
+def inbox_of(account: Account, *, personal: bool = False) -> str | None:
+    if not personal and account.shared_inbox_url:
+        return account.shared_inbox_url
+    return account.inbox_url
+
+
+async def remote_followers(session: AsyncSession, account_id: int) -> list[Account]:
+    rows = await session.execute(
+        select(Account)
+        .join(Follow, Follow.account_id == Account.id)
+        .where(Follow.target_account_id == account_id, Account.domain.is_not(None))
+    )
+    return list(rows.scalars())
+
+
+def host_of(url: str) -> str | None:
+    try:
+        host, port = url_host_port(url)
+    except PatternError:
+        return None
+    default = {"http": 80, "https": 443}.get(url.split(":", 1)[0].lower())
+    return host if port in (None, default) else f"{host}:{port}"
+
+
+async def enqueue(
+    session: AsyncSession,
+    allowlist: Allowlist,
+    *,
+    actor: Account,
+    activity: dict[str, Any],
+    inboxes: Iterable[str | None],
+    status_id: int | None = None,
+) -> int:
+    """Store the activity and one pending delivery per allowed inbox; returns the row count."""
+    targets = sorted({i for i in inboxes if i and allowlist.allows_url(i)})
+    if not targets:
+        return 0
+    row = OutboxActivity(
+        uri=activity["id"],
+        account_id=actor.id,
+        type=activity["type"],
+        payload=orjson.dumps(activity).decode(),
+        status_id=status_id,
+    )
+    session.add(row)
+    await session.flush()
+    now = utcnow()
+    await session.execute(
+        insert(Delivery),
+        [
+            {
+                "id": new_id(),
+                "activity_id": row.id,
+                "inbox_url": url,
+                "host": host_of(url) or "",
+                "state": "pending",
+                "attempts": 0,
+                "next_attempt_at": now,
+            }
+            for url in targets
+        ],
+    )
+    return len(targets)

@@ -1,0 +1,338 @@
+"""Rows -> ActivityStreams 2.0: actors, notes and the activities that carry them.
+
+The one place where our outbound federation shapes are defined (the inbox's parse.py reads
+them back; web/api/serializers.py is the client-API counterpart).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from federation.jsonld import AS, PUBLIC
+from models.account import Account
+from models.settings import Settings
+from models.status import MediaAttachment, Status, Tag
+
+SECURITY = "https://w3id.org/security/v1"
+CONTEXT: list[Any] = [
+    AS,
+    SECURITY,
+    {
+        "toot": "http://joinmastodon.org/ns#",
+        "sensitive": "as:sensitive",
+        "Hashtag": "as:Hashtag",
+        "manuallyApprovesFollowers": "as:manuallyApprovesFollowers",
+        "featured": {"@id": "toot:featured", "@type": "@id"},
+        "discoverable": "toot:discoverable",
+        "blurhash": "toot:blurhash",
+        "focalPoint": {"@container": "@list", "@id": "toot:focalPoint"},
+        "schema": "http://schema.org#",
+        "PropertyValue": "schema:PropertyValue",
+        "value": "schema:value",
+    },
+]
+
+
+def when(value: datetime) -> str:
+    return value.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def with_context(document: dict[str, Any]) -> dict[str, Any]:
+    return {"@context": CONTEXT, **document}
+
+
+# --- actors ----------------------------------------------------------------------------
+
+
+def actor_uri(settings: Settings, account: Account) -> str:
+    return account.uri or settings.url(f"/users/{account.username}")
+
+
+def key_id(settings: Settings, account: Account) -> str:
+    return actor_uri(settings, account) + "#main-key"
+
+
+def instance_actor_uri(settings: Settings) -> str:
+    return settings.url("/actor")
+
+
+def instance_key_id(settings: Settings) -> str:
+    return instance_actor_uri(settings) + "#main-key"
+
+
+def _image(settings: Settings, path: str | None) -> dict[str, Any] | None:
+    if not path:
+        return None
+    media_type = "image/png" if path.endswith(".png") else "image/jpeg"
+    return {"type": "Image", "mediaType": media_type, "url": settings.url("/media/" + path)}
+
+
+def person(settings: Settings, account: Account) -> dict[str, Any]:
+    uri = actor_uri(settings, account)
+    document: dict[str, Any] = {
+        "id": uri,
+        "type": "Group" if account.group else ("Service" if account.bot else "Person"),
+        "preferredUsername": account.username,
+        "name": account.display_name,
+        "summary": account.note,
+        "url": account.url or settings.url(f"/@{account.username}"),
+        "inbox": uri + "/inbox",
+        "outbox": uri + "/outbox",
+        "followers": uri + "/followers",
+        "following": uri + "/following",
+        "featured": uri + "/collections/featured",
+        "endpoints": {"sharedInbox": settings.url("/inbox")},
+        "manuallyApprovesFollowers": account.locked,
+        "discoverable": account.discoverable,
+        "published": when(account.created_at),
+        "attachment": [
+            {"type": "PropertyValue", "name": f.get("name", ""), "value": f.get("value", "")}
+            for f in account.fields
+        ],
+        "publicKey": {
+            "id": uri + "#main-key",
+            "owner": uri,
+            "publicKeyPem": account.public_key_pem,
+        },
+    }
+    for key, path in (("icon", account.avatar_path), ("image", account.header_path)):
+        image = _image(settings, path)
+        if image:
+            document[key] = image
+    return with_context(document)
+
+
+def instance_actor(settings: Settings, public_key_pem: str) -> dict[str, Any]:
+    uri = instance_actor_uri(settings)
+    return with_context(
+        {
+            "id": uri,
+            "type": "Application",
+            "preferredUsername": settings.domain,
+            "name": "Flurfunk",
+            "inbox": uri + "/inbox",
+            "outbox": uri + "/outbox",
+            "endpoints": {"sharedInbox": settings.url("/inbox")},
+            "manuallyApprovesFollowers": True,
+            "url": settings.url("/about"),
+            "publicKey": {"id": uri + "#main-key", "owner": uri, "publicKeyPem": public_key_pem},
+        }
+    )
+
+
+# --- statuses --------------------------------------------------------------------------
+
+
+def status_uri(settings: Settings, author: Account, status: Status) -> str:
+    return status.uri or settings.url(f"/users/{author.username}/statuses/{status.id}")
+
+
+def addressing(
+    settings: Settings, author: Account, visibility: str, mentioned: Sequence[Account]
+) -> tuple[list[str], list[str]]:
+    """(to, cc) for a visibility; `local` posts are never rendered for federation."""
+    followers = actor_uri(settings, author) + "/followers"
+    mentions = [actor_uri(settings, a) for a in mentioned]
+    if visibility == "public":
+        return [PUBLIC], [followers, *mentions]
+    if visibility == "unlisted":
+        return [followers], [PUBLIC, *mentions]
+    if visibility == "private":
+        return [followers], mentions
+    if visibility == "direct":
+        return mentions, []
+    raise ValueError(f"{visibility} statuses do not federate")
+
+
+def handle(settings: Settings, account: Account) -> str:
+    return f"@{account.username}@{account.domain or settings.domain}"
+
+
+def note(
+    settings: Settings,
+    author: Account,
+    status: Status,
+    *,
+    parent_uri: str | None,
+    mentioned: Sequence[Account],
+    tags: Sequence[Tag],
+    media: Sequence[MediaAttachment],
+) -> dict[str, Any]:
+    to, cc = addressing(settings, author, status.visibility, mentioned)
+    document: dict[str, Any] = {
+        "id": status_uri(settings, author, status),
+        "type": "Note",
+        "attributedTo": actor_uri(settings, author),
+        "content": status.content,
+        "summary": status.spoiler_text or None,
+        "sensitive": status.sensitive,
+        "published": when(status.created_at),
+        "url": status.url or settings.url(f"/@{author.username}/{status.id}"),
+        "inReplyTo": parent_uri,
+        "to": to,
+        "cc": cc,
+        "tag": [
+            *(
+                {"type": "Mention", "href": actor_uri(settings, a), "name": handle(settings, a)}
+                for a in mentioned
+            ),
+            *(
+                {"type": "Hashtag", "href": settings.url(f"/tags/{t.name}"), "name": f"#{t.name}"}
+                for t in tags
+            ),
+        ],
+        "attachment": [document_of(settings, m) for m in media],
+    }
+    if status.language:
+        document["contentMap"] = {status.language: status.content}
+    if status.edited_at is not None:
+        document["updated"] = when(status.edited_at)
+    return document
+
+
+def document_of(settings: Settings, media: MediaAttachment) -> dict[str, Any]:
+    url = settings.url("/media/" + media.file_path) if media.file_path else media.remote_url
+    document: dict[str, Any] = {
+        "type": "Document",
+        "mediaType": media.content_type,
+        "url": url,
+        "name": media.description,
+    }
+    original = (media.meta or {}).get("original") or {}
+    if original.get("width") and original.get("height"):
+        document["width"], document["height"] = original["width"], original["height"]
+    if media.blurhash:
+        document["blurhash"] = media.blurhash
+    return document
+
+
+# --- activities ------------------------------------------------------------------------
+
+
+def create(note_document: dict[str, Any]) -> dict[str, Any]:
+    return with_context(
+        {
+            "id": note_document["id"] + "/activity",
+            "type": "Create",
+            "actor": note_document["attributedTo"],
+            "published": note_document["published"],
+            "to": note_document["to"],
+            "cc": note_document["cc"],
+            "object": note_document,
+        }
+    )
+
+
+def update(note_document: dict[str, Any], edited_at: datetime) -> dict[str, Any]:
+    return with_context(
+        {
+            "id": f"{note_document['id']}#updates/{int(edited_at.timestamp())}",
+            "type": "Update",
+            "actor": note_document["attributedTo"],
+            "published": when(edited_at),
+            "to": note_document["to"],
+            "cc": note_document["cc"],
+            "object": note_document,
+        }
+    )
+
+
+def delete(actor: str, object_uri: str, to: list[str], cc: list[str]) -> dict[str, Any]:
+    return with_context(
+        {
+            "id": object_uri + "#delete",
+            "type": "Delete",
+            "actor": actor,
+            "to": to,
+            "cc": cc,
+            "object": {"id": object_uri, "type": "Tombstone"},
+        }
+    )
+
+
+def announce(
+    activity_uri: str,
+    actor: str,
+    object_uri: str,
+    published: datetime,
+    to: list[str],
+    cc: list[str],
+) -> dict[str, Any]:
+    return with_context(
+        {
+            "id": activity_uri,
+            "type": "Announce",
+            "actor": actor,
+            "published": when(published),
+            "to": to,
+            "cc": cc,
+            "object": object_uri,
+        }
+    )
+
+
+def simple(
+    activity_type: str,
+    activity_uri: str,
+    actor: str,
+    obj: str | dict[str, Any],
+    to: list[str] | None = None,
+) -> dict[str, Any]:
+    """Follow, Like, Block, Accept, Reject and the like: an actor acting on one object."""
+    document: dict[str, Any] = {
+        "id": activity_uri,
+        "type": activity_type,
+        "actor": actor,
+        "object": obj,
+    }
+    if to:
+        document["to"] = to
+    return with_context(document)
+
+
+def undo(activity: dict[str, Any]) -> dict[str, Any]:
+    inner = {k: v for k, v in activity.items() if k != "@context"}
+    return with_context(
+        {
+            "id": inner["id"] + "/undo",
+            "type": "Undo",
+            "actor": inner["actor"],
+            "object": inner,
+            **({"to": inner["to"]} if "to" in inner else {}),
+        }
+    )
+
+
+def collection(
+    uri: str,
+    total: int,
+    first_page: str | None = None,
+    items: list[Any] | None = None,
+    ordered: bool = True,
+) -> dict[str, Any]:
+    document: dict[str, Any] = {
+        "id": uri,
+        "type": "OrderedCollection" if ordered else "Collection",
+        "totalItems": total,
+    }
+    if items is not None:
+        document["orderedItems" if ordered else "items"] = items
+    elif first_page is not None:
+        document["first"] = first_page
+    return with_context(document)
+
+
+def collection_page(
+    uri: str, part_of: str, items: list[Any], next_page: str | None
+) -> dict[str, Any]:
+    document: dict[str, Any] = {
+        "id": uri,
+        "type": "OrderedCollectionPage",
+        "partOf": part_of,
+        "orderedItems": items,
+    }
+    if next_page:
+        document["next"] = next_page
+    return with_context(document)

@@ -1,0 +1,41 @@
+"""When to try a failed delivery again, and when to give up.
+
+First retry after ~5 s, doubling with ±20 % jitter up to an hour between attempts; a peer's
+Retry-After is honoured up to that hour; after the horizon (7 days) a row is failed for good.
+"""
+
+from __future__ import annotations
+
+import random
+from datetime import datetime, timedelta
+from email.utils import parsedate_to_datetime
+
+FIRST_RETRY = 5.0
+MAX_INTERVAL = 3600.0
+HORIZON = timedelta(days=7)
+UNAVAILABLE_AFTER = timedelta(hours=1)
+PROBE_INTERVAL = timedelta(minutes=10)
+
+
+def backoff(attempts: int, rng: random.Random | None = None) -> float:
+    """Seconds to wait after the `attempts`-th failed attempt (1 = the first)."""
+    base = min(MAX_INTERVAL, FIRST_RETRY * 2 ** max(0, attempts - 1))
+    return base * (rng or random).uniform(0.8, 1.2)
+
+
+def retry_after(value: str | None, now: datetime) -> float | None:
+    """Seconds from a Retry-After header (delta-seconds or HTTP date), capped at an hour."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return min(MAX_INTERVAL, float(value))
+    try:
+        moment = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return min(MAX_INTERVAL, max(0.0, (moment - now).total_seconds()))
+
+
+def retryable_status(status: int) -> bool:
+    return status in (408, 429) or status >= 500

@@ -1,0 +1,270 @@
+"""The delivery worker: claim due rows, sign, POST, record the outcome.
+
+Rows are claimed by setting `locked_until` (with FOR UPDATE SKIP LOCKED on PostgreSQL, so
+several workers never take the same row); a worker that dies leaves its rows to be claimed
+again once the lock lapses, so a delivery is never lost — at worst it is sent twice, which
+receivers absorb by deduplicating activity ids.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import ssl
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import httpx
+from sqlalchemy import and_, or_, select, update
+
+from federation.client import FederationClient, NotAllowed, ResponseTooLarge
+from models.account import Account
+from models.base import utcnow
+from models.db import Database
+from models.federation import Delivery, OutboxActivity
+from models.settings import Settings
+from outbox.hosts import host_failed, host_is_alive, unavailable_hosts
+from outbox.render import key_id
+from outbox.retry import HORIZON, backoff, retry_after, retryable_status
+from outbox.signing import identity
+
+log = logging.getLogger("flurfunk.delivery")
+LOCK = timedelta(minutes=2)
+CONTENT_TYPE = 'application/ld+json; profile="https://www.w3.org/ns/activitystreams"'
+
+
+@dataclass
+class Job:
+    id: int
+    inbox_url: str
+    host: str
+    attempts: int
+    created_at: datetime
+    payload: bytes
+    key_id: str
+    private_key_pem: str
+
+
+@dataclass
+class Outcome:
+    job: Job
+    status: int | None = None
+    error: str | None = None
+    permanent: bool = False
+    retry_in: float | None = None
+
+    @property
+    def delivered(self) -> bool:
+        return self.status is not None and 200 <= self.status < 300
+
+
+def _due(now: datetime) -> Any:
+    return and_(
+        Delivery.state == "pending",
+        Delivery.next_attempt_at <= now,
+        or_(Delivery.locked_until.is_(None), Delivery.locked_until < now),
+    )
+
+
+class DeliveryWorker:
+    def __init__(
+        self,
+        db: Database,
+        client: FederationClient,
+        settings: Settings,
+        *,
+        batch: int = 200,
+        concurrency: int = 64,
+    ) -> None:
+        self.db = db
+        self.client = client
+        self.settings = settings
+        self.batch = batch
+        self._slots = asyncio.Semaphore(concurrency)
+        self._wake = asyncio.Event()
+
+    def wake(self) -> None:
+        """New rows are waiting: look now rather than at the next poll."""
+        self._wake.set()
+
+    async def claim(self, now: datetime, ids: list[int] | None = None) -> list[Job]:
+        async with self.db.write() as session:
+            query = select(Delivery.id).where(_due(now))
+            if ids is not None:
+                query = query.where(Delivery.id.in_(ids))
+            query = query.order_by(Delivery.next_attempt_at).limit(self.batch)
+            claimed = list(
+                (await session.execute(query.with_for_update(skip_locked=True))).scalars()
+            )
+            if not claimed:
+                return []
+            await session.execute(
+                update(Delivery).where(Delivery.id.in_(claimed)).values(locked_until=now + LOCK)
+            )
+            rows = (
+                await session.execute(
+                    select(Delivery, OutboxActivity.payload, Account)
+                    .join(OutboxActivity, OutboxActivity.id == Delivery.activity_id)
+                    .join(Account, Account.id == OutboxActivity.account_id)
+                    .where(Delivery.id.in_(claimed))
+                )
+            ).all()
+            jobs = [
+                Job(
+                    d.id,
+                    d.inbox_url,
+                    d.host,
+                    d.attempts,
+                    d.created_at,
+                    payload.encode(),
+                    key_id(self.settings, account),
+                    account.private_key_pem or "",
+                )
+                for d, payload, account in rows
+            ]
+            return await self._hold_back_unavailable(session, jobs, now)
+
+    async def _hold_back_unavailable(
+        self, session: Any, jobs: list[Job], now: datetime
+    ) -> list[Job]:
+        """Send one probe per unavailable host when its probe is due; park the rest."""
+        down = await unavailable_hosts(session, {j.host for j in jobs})
+        if not down:
+            return jobs
+        keep, parked, probing = [], [], set()
+        for job in jobs:
+            if job.host not in down:
+                keep.append(job)
+                continue
+            probe_at = down[job.host]
+            if (probe_at is None or probe_at <= now) and job.host not in probing:
+                probing.add(job.host)
+                keep.append(job)
+            else:
+                parked.append(job)
+        for job in parked:
+            probe = down[job.host]
+            await session.execute(
+                update(Delivery)
+                .where(Delivery.id == job.id)
+                .values(
+                    locked_until=None,
+                    next_attempt_at=probe if probe and probe > now else now + LOCK,
+                )
+            )
+        return keep
+
+    async def attempt(self, job: Job) -> Outcome:
+        async with self._slots:
+            try:
+                sign = identity(job.key_id, job.private_key_pem).signer()
+                fetched = await self.client.request(
+                    "POST",
+                    job.inbox_url,
+                    content=job.payload,
+                    sign=sign,
+                    headers={"content-type": CONTENT_TYPE, "accept": "application/json"},
+                    max_body=64 << 10,
+                )
+            except NotAllowed as exc:
+                return Outcome(job, error=str(exc), permanent=True)
+            except (httpx.ConnectError, ssl.SSLError) as exc:
+                # A certificate the company CA does not vouch for will not fix itself.
+                permanent = "CERTIFICATE_VERIFY_FAILED" in str(exc)
+                return Outcome(job, error=f"connect: {exc}", permanent=permanent)
+            except (httpx.HTTPError, ResponseTooLarge, OSError) as exc:
+                return Outcome(job, error=f"{type(exc).__name__}: {exc}")
+            if 200 <= fetched.status < 300:
+                return Outcome(job, status=fetched.status)
+            if retryable_status(fetched.status):
+                return Outcome(
+                    job,
+                    status=fetched.status,
+                    error=f"HTTP {fetched.status}",
+                    retry_in=retry_after(fetched.headers.get("retry-after"), utcnow()),
+                )
+            return Outcome(
+                job, status=fetched.status, error=f"HTTP {fetched.status}", permanent=True
+            )
+
+    async def record(self, outcomes: list[Outcome], now: datetime) -> None:
+        async with self.db.write() as session:
+            changes = []
+            for o in outcomes:
+                attempts = o.job.attempts + 1
+                if o.delivered:
+                    changes.append(
+                        {
+                            "id": o.job.id,
+                            "state": "done",
+                            "attempts": attempts,
+                            "locked_until": None,
+                            "last_status": o.status,
+                            "last_error": None,
+                            "done_at": now,
+                            "next_attempt_at": now,
+                        }
+                    )
+                    continue
+                given_up = o.permanent or now - o.job.created_at >= HORIZON
+                delay = o.retry_in if o.retry_in is not None else backoff(attempts)
+                changes.append(
+                    {
+                        "id": o.job.id,
+                        "state": "failed" if given_up else "pending",
+                        "attempts": attempts,
+                        "locked_until": None,
+                        "last_status": o.status,
+                        "last_error": (o.error or "")[:1000],
+                        "done_at": now if given_up else None,
+                        "next_attempt_at": now + timedelta(seconds=delay),
+                    }
+                )
+            if changes:
+                await session.execute(update(Delivery), changes)
+            answered = {
+                o.job.host
+                for o in outcomes
+                if o.status is not None and not retryable_status(o.status)
+            }
+            unreachable = {
+                o.job.host
+                for o in outcomes
+                if not o.permanent
+                and not o.delivered
+                and (o.status is None or retryable_status(o.status))
+            } - answered
+            for host in sorted(answered):
+                await host_is_alive(session, host, now)
+            for host in sorted(unreachable):
+                await host_failed(session, host, now)
+
+    async def run_once(self) -> int:
+        """Deliver one batch of due rows; returns how many were attempted."""
+        now = utcnow()
+        jobs = await self.claim(now)
+        if not jobs:
+            return 0
+        outcomes = await asyncio.gather(*(self.attempt(j) for j in jobs))
+        await self.record(list(outcomes), utcnow())
+        for o in outcomes:
+            if not o.delivered:
+                log.info("delivery %s to %s: %s", o.job.id, o.job.inbox_url, o.error)
+        return len(jobs)
+
+    async def run(self, stop: asyncio.Event, idle_poll: float = 1.0) -> None:
+        """Deliver until `stop` is set; sleeps when idle until woken or `idle_poll` passes."""
+        while not stop.is_set():
+            try:
+                worked = await self.run_once()
+            except Exception:  # the loop must outlive one bad batch; rows keep the truth
+                log.exception("delivery batch failed; rows stay pending")
+                worked = 0
+            if worked:
+                continue
+            self._wake.clear()
+            waits = [asyncio.ensure_future(self._wake.wait()), asyncio.ensure_future(stop.wait())]
+            await asyncio.wait(waits, timeout=idle_poll, return_when=asyncio.FIRST_COMPLETED)
+            for w in waits:
+                w.cancel()
