@@ -19,8 +19,9 @@ PROBE_INTERVAL = timedelta(minutes=10)
 
 def backoff(attempts: int, rng: random.Random | None = None) -> float:
     """Seconds to wait after the `attempts`-th failed attempt (1 = the first)."""
-    base = min(MAX_INTERVAL, FIRST_RETRY * 2 ** max(0, attempts - 1))
-    return base * (rng or random).uniform(0.8, 1.2)
+    base: float = min(MAX_INTERVAL, FIRST_RETRY * 2.0 ** max(0, attempts - 1))
+    jitter: float = (rng or random.Random()).uniform(0.8, 1.2)
+    return base * jitter
 
 
 def retry_after(value: str | None, now: datetime) -> float | None:
