@@ -43,6 +43,8 @@ class Account(TimeOrderedId, CreatedAt, Base):
     fields: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list, nullable=False)
     avatar_path: Mapped[str | None] = mapped_column(String(512))
     header_path: Mapped[str | None] = mapped_column(String(512))
+    avatar_remote_url: Mapped[str | None] = mapped_column(String(1024))
+    header_remote_url: Mapped[str | None] = mapped_column(String(1024))
     locked: Mapped[bool] = mapped_column(Boolean, default=False, nullable=False)
     bot: Mapped[bool] = mapped_column(Boolean, default=False, nullable=False)
     group: Mapped[bool] = mapped_column(Boolean, default=False, nullable=False)

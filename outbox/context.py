@@ -1,0 +1,26 @@
+"""What federating code needs at hand in a running process, built once by the app factory."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from federation.client import FederationClient
+from models.db import Database
+from models.settings import Settings
+from outbox.allowlist import LiveAllowlist
+from outbox.signing import Identity
+
+
+def _nothing() -> None:
+    return None
+
+
+@dataclass
+class Federation:
+    settings: Settings
+    db: Database
+    allowlist: LiveAllowlist
+    client: FederationClient
+    instance: Identity  # signs the node's own fetches (authorized fetch)
+    wake_deliveries: Callable[[], None] = field(default=_nothing)
