@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from sqlalchemy import event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -93,3 +94,11 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+
+
+def upsert(session: AsyncSession, model: Any) -> postgresql.Insert | sqlite.Insert:
+    """An INSERT that can say ON CONFLICT on either database: concurrent writers of the same
+    row (a marker, a followed tag) then neither fail nor duplicate it."""
+    if session.get_bind().dialect.name == "postgresql":
+        return postgresql.insert(model)
+    return sqlite.insert(model)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Boolean, ForeignKey, String, UniqueConstraint
+from sqlalchemy import BigInteger, Boolean, ColumnElement, ForeignKey, String, UniqueConstraint, or_
 from sqlalchemy.orm import Mapped, mapped_column
 
-from models.base import Base, CreatedAt, TimeOrderedId, UTCDateTime
+from models.base import Base, CreatedAt, TimeOrderedId, UTCDateTime, utcnow
 
 
 def _account(index: bool = False) -> Mapped[int]:
@@ -55,3 +55,12 @@ class Mute(TimeOrderedId, CreatedAt, Base):
     target_account_id: Mapped[int] = _account(index=True)
     hide_notifications: Mapped[bool] = mapped_column(Boolean, default=True, nullable=False)
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    @property
+    def in_force(self) -> bool:
+        return self.expires_at is None or self.expires_at > utcnow()
+
+
+def mute_in_force() -> ColumnElement[bool]:
+    """A mute with a duration lapses by itself: past `expires_at` the row counts as no mute."""
+    return or_(Mute.expires_at.is_(None), Mute.expires_at > utcnow())

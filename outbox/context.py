@@ -23,4 +23,6 @@ class Federation:
     allowlist: LiveAllowlist
     client: FederationClient
     instance: Identity  # signs the node's own fetches (authorized fetch)
+    instance_public_pem: str
     wake_deliveries: Callable[[], None] = field(default=_nothing)
+    wake_inbox: Callable[[], None] = field(default=_nothing)

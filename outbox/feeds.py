@@ -11,7 +11,7 @@ from sqlalchemy import and_, delete, exists, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.account import Account
-from models.relationship import Block, Follow, Mute
+from models.relationship import Block, Follow, Mute, mute_in_force
 from models.status import Mention, Status
 from models.timeline import FeedEntry
 
@@ -52,7 +52,9 @@ async def fan_out(session: AsyncSession, status: Status) -> list[int]:
                 )
                 .union(
                     select(Mute.account_id).where(
-                        Mute.target_account_id == status.account_id, Mute.account_id.in_(recipients)
+                        Mute.target_account_id == status.account_id,
+                        Mute.account_id.in_(recipients),
+                        mute_in_force(),
                     )
                 )
             )

@@ -7,7 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.account import Account
 from models.notification import Notification
-from models.relationship import Block, Mute
+from models.relationship import Block, Mute, mute_in_force
 
 
 async def notify(
@@ -33,6 +33,7 @@ async def notify(
                 Mute.account_id == recipient.id,
                 Mute.target_account_id == actor_id,
                 Mute.hide_notifications.is_(True),
+                mute_in_force(),
             )
         )
     )
@@ -63,3 +64,17 @@ async def withdraw(
     if recipient_id is not None:
         query = query.where(Notification.account_id == recipient_id)
     await session.execute(query)
+
+
+async def dismiss(session: AsyncSession, account_id: int, notification_id: int) -> bool:
+    """Remove one of the account's notifications; whether there was one."""
+    removed = await session.execute(
+        delete(Notification)
+        .where(Notification.id == notification_id, Notification.account_id == account_id)
+        .returning(Notification.id)
+    )
+    return removed.first() is not None
+
+
+async def clear(session: AsyncSession, account_id: int) -> None:
+    await session.execute(delete(Notification).where(Notification.account_id == account_id))

@@ -25,6 +25,7 @@ from models.db import Database
 from models.federation import Delivery, OutboxActivity
 from models.settings import Settings
 from outbox.hosts import host_failed, host_is_alive, unavailable_hosts
+from outbox.loop import work_until
 from outbox.render import key_id
 from outbox.retry import HORIZON, backoff, retry_after, retryable_status
 from outbox.signing import identity
@@ -254,17 +255,5 @@ class DeliveryWorker:
         return len(jobs)
 
     async def run(self, stop: asyncio.Event, idle_poll: float = 1.0) -> None:
-        """Deliver until `stop` is set; sleeps when idle until woken or `idle_poll` passes."""
-        while not stop.is_set():
-            try:
-                worked = await self.run_once()
-            except Exception:  # the loop must outlive one bad batch; rows keep the truth
-                log.exception("delivery batch failed; rows stay pending")
-                worked = 0
-            if worked:
-                continue
-            self._wake.clear()
-            waits = [asyncio.ensure_future(self._wake.wait()), asyncio.ensure_future(stop.wait())]
-            await asyncio.wait(waits, timeout=idle_poll, return_when=asyncio.FIRST_COMPLETED)
-            for w in waits:
-                w.cancel()
+        """Work until `stop` is set."""
+        await work_until(stop, self._wake, self.run_once, name="deliveries", idle_poll=idle_poll)

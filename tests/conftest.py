@@ -13,8 +13,9 @@ BACKENDS = ["sqlite", "postgres"]
 
 
 @pytest.fixture(scope="session", params=BACKENDS)
-def node(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-         ) -> Iterator[RunningNode]:
+def node(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[RunningNode]:
     """A real `flurfunk serve` on loopback, once on SQLite and once on PostgreSQL."""
     backend: str = request.param
     if backend == "postgres":

@@ -92,6 +92,8 @@ class RunningNode:
     process: subprocess.Popen[str] | None = None
     admin_password: str = ""
     extra_env: dict[str, str] = field(default_factory=dict)
+    _app: dict[str, str] | None = None
+    _app_token: str | None = None
 
     @property
     def url(self) -> str:
@@ -104,15 +106,22 @@ class RunningNode:
             FLURFUNK_DATA_DIR=str(self.data_dir),
             FLURFUNK_DATABASE_URL=self.database_url,
             FLURFUNK_CONFIG=str(self.data_dir / "none.toml"),
+            FLURFUNK_REGISTRATIONS_OPEN="true",
         )
         env.update(self.extra_env)
         return env
 
-    def cli(self, *args: str, stdin: str | None = None, check: bool = True
-            ) -> subprocess.CompletedProcess[str]:
+    def cli(
+        self, *args: str, stdin: str | None = None, check: bool = True
+    ) -> subprocess.CompletedProcess[str]:
         result = subprocess.run(
-            [FLURFUNK, *args], env=self.env(), input=stdin, capture_output=True, text=True,
-            timeout=120, check=False,
+            [FLURFUNK, *args],
+            env=self.env(),
+            input=stdin,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
         )
         if check and result.returncode != 0:
             raise AssertionError(f"flurfunk {' '.join(args)} failed: {result.stderr}")
@@ -123,7 +132,10 @@ class RunningNode:
             self.cli("migrate")
         self.process = subprocess.Popen(
             [FLURFUNK, "serve", "--port", str(self.port), "--log-level", "warning"],
-            env=self.env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            env=self.env(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
         )
         assert self.process.stdout is not None
         first = self.process.stdout.readline()
@@ -151,22 +163,91 @@ class RunningNode:
         if self.process is not None and self.process.stdout is not None:
             self.process.stdout.close()
 
-    def create_user(self, prefix: str = "user", *, locked: bool = False,
-                    scopes: str = "read write follow push") -> User:
-        """A new local user with a unique name, a password, an e-mail address and a token."""
+    def create_user(
+        self,
+        prefix: str = "user",
+        *,
+        locked: bool = False,
+        scopes: str = "read write follow push",
+        via_cli: bool = False,
+    ) -> User:
+        """A new local user with a unique name, a password, an e-mail address and a token.
+
+        Users sign up through the app API (`POST /api/v1/accounts`, test nodes open
+        registrations), which costs milliseconds; `via_cli=True` uses `flurfunk user create`
+        and `user token` instead (a second or so).
+        """
         name = f"{prefix}{secrets.token_hex(3)}"
         password = "pw-" + secrets.token_urlsafe(12)
         email = f"{name}@example.com"
-        self.cli("user", "create", name, "--password", password, "--email", email)
-        token = self.cli("user", "token", name, "--scopes", scopes).stdout.strip().splitlines()[-1]
+        if via_cli:
+            self.cli("user", "create", name, "--password", password, "--email", email)
+            token = self.cli("user", "token", name, "--scopes", scopes).stdout.strip()
+            token = token.splitlines()[-1]
+        else:
+            answer = httpx.post(
+                self.url + "/api/v1/accounts",
+                timeout=30,
+                headers={"Authorization": f"Bearer {self.app_token()}"},
+                data={"username": name, "email": email, "password": password, "agreement": "true"},
+            )
+            answer.raise_for_status()
+            token = answer.json()["access_token"]
+            if scopes != "read write follow push":
+                token = self.password_token(email, password, scopes)
         user = User(name=name, password=password, email=email, token=token)
         me = self.api(user, "GET", "/api/v1/accounts/verify_credentials")
         if me.status_code == 200:
             user.id = me.json()["id"]
-            if locked:
-                self.api(user, "PATCH", "/api/v1/accounts/update_credentials",
-                         data={"locked": "true"}).raise_for_status()
+        if locked:
+            self.api(
+                user, "PATCH", "/api/v1/accounts/update_credentials", data={"locked": "true"}
+            ).raise_for_status()
         return user
+
+    def app_token(self) -> str:
+        """A client-credentials token of a test app that may request every scope."""
+        if self._app_token is None:
+            app = httpx.post(
+                self.url + "/api/v1/apps",
+                timeout=30,
+                data={
+                    "client_name": "flurfunk tests",
+                    "redirect_uris": "urn:ietf:wg:oauth:2.0:oob",
+                    "scopes": "read write follow push",
+                },
+            ).json()
+            self._app = app
+            self._app_token = httpx.post(
+                self.url + "/oauth/token",
+                timeout=30,
+                data={
+                    "grant_type": "client_credentials",
+                    "client_id": app["client_id"],
+                    "client_secret": app["client_secret"],
+                    "scope": "read write follow push",
+                },
+            ).json()["access_token"]
+        return self._app_token
+
+    def password_token(self, login: str, password: str, scopes: str) -> str:
+        """A token with exactly `scopes`, through the test app's password grant."""
+        self.app_token()
+        assert self._app is not None
+        answer = httpx.post(
+            self.url + "/oauth/token",
+            timeout=30,
+            data={
+                "grant_type": "password",
+                "username": login,
+                "password": password,
+                "client_id": self._app["client_id"],
+                "client_secret": self._app["client_secret"],
+                "scope": scopes,
+            },
+        )
+        answer.raise_for_status()
+        return str(answer.json()["access_token"])
 
     def api(self, user: User | None, method: str, path: str, **kwargs: object) -> httpx.Response:
         headers = {"Authorization": f"Bearer {user.token}"} if user else {}

@@ -21,11 +21,13 @@ from models.db import Database
 from models.settings import Settings
 from web.api.base import JSONResponse
 from web.api.errors import ApiError
+from web.api.media import MediaFiles
 from web.config import load_settings
 from web.cors import PathCORSMiddleware
 from web.node import Node
 from web.ratelimit import RateLimiter, RateLimitMiddleware
 from web.routes import routes
+from web.runtime import running
 
 log = logging.getLogger("flurfunk.web")
 STATIC = Path(__file__).parent / "ui" / "static"
@@ -75,7 +77,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        yield
+        async with running(settings, db, in_process_workers=not settings.redis_url) as fed:
+            node.federation = fed
+            yield
         await db.dispose()
 
     app = Starlette(
@@ -83,7 +87,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             *routes(),
             Mount("/static", StaticFiles(directory=STATIC), name="static"),
             Mount(
-                "/media", StaticFiles(directory=settings.media_dir, check_dir=False), name="media"
+                "/media", MediaFiles(directory=settings.media_dir, check_dir=False), name="media"
             ),
         ],
         middleware=[

@@ -8,6 +8,7 @@ from starlette.requests import HTTPConnection
 
 from models.db import Database
 from models.settings import Settings
+from outbox.context import Federation
 from web.ratelimit import RateLimiter
 
 
@@ -16,6 +17,7 @@ class Node:
     settings: Settings
     db: Database
     rate_limiter: RateLimiter
+    federation: Federation | None = None  # set when the app starts (it needs the database)
 
 
 def node_of(conn: HTTPConnection) -> Node:

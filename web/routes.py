@@ -4,18 +4,23 @@ from __future__ import annotations
 
 from starlette.routing import BaseRoute
 
-from web import health
+from web import activitypub, health, webfinger, wellknown
 from web.api import (
     accounts,
     apps,
     instance,
+    lists,
+    markers,
     media,
     misc,
     notifications,
     oauth,
     registrations,
+    relationships,
     search,
     statuses,
+    tags,
+    tier2,
     timelines,
 )
 from web.ui import pages
@@ -23,18 +28,27 @@ from web.ui import pages
 
 def routes() -> list[BaseRoute]:
     modules = (
+        # First: the router tries routes in order, and inboxes take the most requests.
+        activitypub,
         apps,
         oauth,
         instance,
         registrations,
         accounts,
+        relationships,
         statuses,
         timelines,
+        tier2,  # before notifications: /notifications/requests is no notification id
+        lists,
+        markers,
+        tags,
         notifications,
         search,
         media,
         misc,
         pages,
         health,
+        wellknown,
+        webfinger,
     )
     return [route for module in modules for route in module.routes]

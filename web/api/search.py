@@ -1,7 +1,246 @@
-"""(to be written)"""
+"""Search (GET /api/v2/search and the legacy /api/v1/search): accounts, hashtags, statuses.
+
+Accounts match by handle or display-name prefix, the exact handle first; hashtags by name
+prefix; statuses by a plain substring of their text, only among those the caller may see,
+only for signed-in callers and only for a query of a few characters or an explicit
+`type=statuses`. A URL of this node finds the account or status it names. Resolving handles
+and URLs of other nodes is federation work: until then they simply find nothing.
+"""
 
 from __future__ import annotations
 
-from starlette.routing import BaseRoute
+import re
+from dataclasses import dataclass
+from typing import Any
 
-routes: list[BaseRoute] = []
+from sqlalchemy import ColumnElement, and_, case, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from models.settings import Settings
+from models.tables import Account, Follow, FollowedTag, Status, Tag
+from models.visibility import not_blocked_either_way, visible_to
+from web.api import serializers
+from web.api.base import Call, Page, call, ok, page_of
+from web.api.errors import ApiError, validation
+from web.auth import scope_allows
+
+TYPES = ("accounts", "hashtags", "statuses")
+MIN_STATUS_QUERY = 3  # shorter queries search statuses only when type=statuses is asked for
+MAX_QUERY = 500
+TAG_NAME = re.compile(r"^\w+$")
+STATUS_PATHS = (re.compile(r"^/@[^/]+/(\d+)$"), re.compile(r"^/users/[^/]+/statuses/(\d+)$"))
+
+
+@dataclass(frozen=True)
+class Search:
+    text: str
+    type: str | None
+    following: bool
+    account_id: int | None
+    page: Page
+    viewer_id: int | None
+    settings: Settings
+
+    def wants(self, kind: str) -> bool:
+        return self.type is None or self.type == kind
+
+    @property
+    def is_url(self) -> bool:
+        return self.text.startswith(("https://", "http://"))
+
+
+def _like_prefix(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def _read(c: Call) -> Search:
+    if c.caller is not None and not scope_allows(c.caller.scopes, "read:search"):
+        raise ApiError(403, "This action is outside the authorized scopes")
+    text = (c.params.text("q", max_length=MAX_QUERY) or "").strip()
+    if not text:
+        raise ApiError(400, "Missing search query: q")
+    kind = c.params.text("type") or None
+    if kind is not None and kind not in TYPES:
+        raise validation(f"type must be one of {', '.join(TYPES)}")
+    page = page_of(c.params, 20, 40)
+    if c.viewer_id is None:
+        # As Mastodon: what could reach other nodes or page deep needs a signed-in caller.
+        if c.params.flag("resolve"):
+            raise ApiError(
+                401,
+                "Search queries that resolve remote resources are not supported without "
+                "authentication",
+            )
+        if page.offset:
+            raise ApiError(401, "Search queries pagination is not supported without authentication")
+    return Search(
+        text=text,
+        type=kind,
+        following=c.params.flag("following"),
+        account_id=c.params.id("account_id"),
+        page=page,
+        viewer_id=c.viewer_id,
+        settings=c.node.settings,
+    )
+
+
+def _handle_condition(search: Search) -> tuple[ColumnElement[bool], ColumnElement[bool]]:
+    """(what matches, what matches exactly) for `name`, `@name`, `name@host`, a display name."""
+    name, at, domain = search.text.lstrip("@").partition("@")
+    name, domain = name.lower(), domain.lower()
+    username = func.lower(Account.username)
+    if at and domain and domain != search.settings.domain.lower():
+        return (
+            and_(
+                username.like(_like_prefix(name), escape="\\"),
+                func.lower(Account.domain).like(_like_prefix(domain), escape="\\"),
+            ),
+            and_(username == name, func.lower(Account.domain) == domain),
+        )
+    local = Account.domain.is_(None)
+    if at:
+        return and_(username.like(_like_prefix(name), escape="\\"), local), username == name
+    display = func.lower(Account.display_name)
+    prefix = _like_prefix(name)
+    matches = or_(
+        username.like(prefix, escape="\\"),
+        display.like(prefix, escape="\\"),
+        display.like("% " + prefix, escape="\\"),
+    )
+    return matches, and_(username == name, local)
+
+
+async def _accounts(session: AsyncSession, search: Search) -> list[Account]:
+    if search.is_url:
+        query = select(Account).where(or_(Account.url == search.text, Account.uri == search.text))
+        exact: Any = Account.id
+    else:
+        matches, exactly = _handle_condition(search)
+        query = select(Account).where(matches)
+        exact = case((exactly, 0), else_=1)
+    query = query.where(
+        Account.suspended_at.is_(None),
+        not_blocked_either_way(search.viewer_id, Account.id.expression),
+    )
+    if search.following and search.viewer_id is not None:
+        query = query.where(
+            Account.id.in_(
+                select(Follow.target_account_id).where(Follow.account_id == search.viewer_id)
+            )
+        )
+    query = query.order_by(
+        exact, Account.domain.is_not(None), Account.followers_count.desc(), Account.id
+    )
+    query = query.limit(search.page.limit).offset(search.page.offset)
+    return list((await session.execute(query)).scalars())
+
+
+async def _hashtags(session: AsyncSession, search: Search) -> list[Tag]:
+    name = search.text.lstrip("#").lower()
+    if search.is_url or not TAG_NAME.match(name):
+        return []
+    query = (
+        select(Tag)
+        .where(Tag.name.like(_like_prefix(name), escape="\\"))
+        .order_by(case((Tag.name == name, 0), else_=1), func.length(Tag.name), Tag.name)
+        .limit(search.page.limit)
+        .offset(search.page.offset)
+    )
+    return list((await session.execute(query)).scalars())
+
+
+def _own_status_id(search: Search) -> int | None:
+    """The id in a status URL of this node (`/@name/ID` or `/users/name/statuses/ID`)."""
+    base = search.settings.public_url.rstrip("/")
+    if not search.text.startswith(base + "/"):
+        return None
+    path = search.text[len(base) :].split("?")[0].split("#")[0]
+    for pattern in STATUS_PATHS:
+        found = pattern.match(path)
+        if found and len(found.group(1)) <= 19:
+            return int(found.group(1))
+    return None
+
+
+def _status_condition(search: Search) -> ColumnElement[bool] | None:
+    if search.is_url:
+        own = _own_status_id(search)
+        by_address = or_(Status.uri == search.text, Status.url == search.text)
+        return or_(by_address, Status.id == own) if own is not None else by_address
+    if search.type != "statuses" and len(search.text) < MIN_STATUS_QUERY:
+        return None
+    pattern = "%" + _like_prefix(search.text)
+    return or_(
+        Status.text.ilike(pattern, escape="\\"),
+        Status.spoiler_text.ilike(pattern, escape="\\"),
+        # Remote posts arrive as HTML only.
+        and_(Status.local.is_(False), Status.content.ilike(pattern, escape="\\")),
+    )
+
+
+async def _statuses(session: AsyncSession, search: Search) -> list[Status]:
+    if search.viewer_id is None:
+        return []  # as Mastodon: no full-text search for anonymous callers
+    condition = _status_condition(search)
+    if condition is None:
+        return []
+    query = select(Status).where(
+        condition,
+        Status.reblog_of_id.is_(None),
+        visible_to(search.viewer_id),
+        not_blocked_either_way(search.viewer_id, Status.account_id.expression),
+    )
+    if search.account_id is not None:
+        query = query.where(Status.account_id == search.account_id)
+    rows = (await session.execute(search.page.apply(query, Status.id))).scalars().all()
+    return search.page.settle(rows)
+
+
+async def _followed_tag_ids(session: AsyncSession, viewer_id: int, tags: list[Tag]) -> set[int]:
+    if not tags:
+        return set()
+    rows = await session.scalars(
+        select(FollowedTag.tag_id).where(
+            FollowedTag.account_id == viewer_id, FollowedTag.tag_id.in_([t.id for t in tags])
+        )
+    )
+    return set(rows)
+
+
+async def _results(c: Call) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[Tag]]:
+    search = _read(c)
+    settings = c.node.settings
+    async with c.node.db.read() as session:
+        accounts = await _accounts(session, search) if search.wants("accounts") else []
+        tags = await _hashtags(session, search) if search.wants("hashtags") else []
+        statuses = await _statuses(session, search) if search.wants("statuses") else []
+        presented = await serializers.statuses(session, settings, statuses, search.viewer_id)
+    return [serializers.account(a, settings) for a in accounts], presented, tags
+
+
+async def search_v2(request: Request) -> Response:
+    c = await call(request, optional=True)
+    accounts, statuses, tags = await _results(c)
+    settings = c.node.settings
+    hashtags = [serializers.tag(t, settings) for t in tags]
+    if c.viewer_id is not None and tags:
+        async with c.node.db.read() as session:
+            followed = await _followed_tag_ids(session, c.viewer_id, tags)
+        hashtags = [serializers.tag(t, settings, following=t.id in followed) for t in tags]
+    return ok({"accounts": accounts, "statuses": statuses, "hashtags": hashtags})
+
+
+async def search_v1(request: Request) -> Response:
+    """The pre-2.4.1 shape: hashtags as plain names."""
+    c = await call(request, optional=True)
+    accounts, statuses, tags = await _results(c)
+    return ok({"accounts": accounts, "statuses": statuses, "hashtags": [t.name for t in tags]})
+
+
+routes = [
+    Route("/api/v2/search", search_v2),
+    Route("/api/v1/search", search_v1),
+]

@@ -28,6 +28,7 @@ from models.tables import (
     OAuthApp,
     Pin,
     Status,
+    StatusEdit,
     StatusTag,
     Tag,
     User,
@@ -48,8 +49,16 @@ def media_url(settings: Settings, path: str | None, fallback: str) -> str:
 
 
 def account(a: Account, settings: Settings) -> dict[str, Any]:
-    avatar = media_url(settings, a.avatar_path, MISSING_AVATAR)
-    header = media_url(settings, a.header_path, MISSING_HEADER)
+    avatar = (
+        a.avatar_remote_url
+        if a.avatar_remote_url and not a.avatar_path
+        else media_url(settings, a.avatar_path, MISSING_AVATAR)
+    )
+    header = (
+        a.header_remote_url
+        if a.header_remote_url and not a.header_path
+        else media_url(settings, a.header_path, MISSING_HEADER)
+    )
     url = a.url or settings.url(f"/@{a.username}")
     return {
         "id": str(a.id),
@@ -102,8 +111,12 @@ def credential_account(a: Account, user: User, settings: Settings) -> dict[str, 
     prefs = user.preferences
     data["source"] = {
         "note": a.note_source,
-        "fields": [
-            {"name": f.get("name", ""), "value": f.get("value", ""), "verified_at": None}
+        "fields": [  # as typed: `value` is the rendered HTML, `source` what the owner wrote
+            {
+                "name": f.get("name", ""),
+                "value": f.get("source", f.get("value", "")),
+                "verified_at": None,
+            }
             for f in a.fields
         ],
         "privacy": prefs.get("posting:default:visibility", "public"),
@@ -120,7 +133,9 @@ def credential_account(a: Account, user: User, settings: Settings) -> dict[str, 
 
 def media(m: MediaAttachment, settings: Settings) -> dict[str, Any]:
     url = settings.url("/media/" + m.file_path) if m.file_path else m.remote_url
-    preview = settings.url("/media/" + m.preview_path) if m.preview_path else url
+    # As Mastodon: no preview image for a file that is not one (a PDF, a clip without a frame).
+    fallback = url if m.type in ("image", "gifv") else None
+    preview = settings.url("/media/" + m.preview_path) if m.preview_path else fallback
     return {
         "id": str(m.id),
         "type": m.type,
@@ -151,6 +166,25 @@ def application(app: OAuthApp | None) -> dict[str, Any] | None:
     if app is None:
         return None
     return {"name": app.name, "website": app.website}
+
+
+def registered_app(app: OAuthApp, vapid_key: str, *, credentials: bool) -> dict[str, Any]:
+    """Mastodon's Application; `credentials` adds the client id and secret (registration)."""
+    redirect_uris = app.redirect_uris.split()
+    data: dict[str, Any] = {
+        "id": str(app.id),
+        "name": app.name,
+        "website": app.website,
+        "scopes": app.scopes.split(),
+        "redirect_uri": "\n".join(redirect_uris),
+        "redirect_uris": redirect_uris,
+        "vapid_key": vapid_key,
+    }
+    if credentials:
+        data["client_id"] = app.client_id
+        data["client_secret"] = app.client_secret
+        data["client_secret_expires_at"] = 0
+    return data
 
 
 async def _by_id(session: AsyncSession, model: Any, ids: Iterable[int]) -> dict[int, Any]:
@@ -320,6 +354,34 @@ async def status(
     return (await statuses(session, settings, [row], viewer_id))[0]
 
 
+def status_source(row: Status) -> dict[str, Any]:
+    return {"id": str(row.id), "text": row.text, "spoiler_text": row.spoiler_text}
+
+
+async def status_history(
+    session: AsyncSession, settings: Settings, row: Status, revisions: Sequence[StatusEdit]
+) -> list[dict[str, Any]]:
+    """Mastodon's StatusEdit list, oldest first; attachments as each revision had them."""
+    author = account(await session.get_one(Account, row.account_id), settings)
+    media_ids = {i for r in revisions for i in r.media_ids}
+    attachments = await _by_id(session, MediaAttachment, media_ids)
+    return [
+        {
+            "content": r.content,
+            "spoiler_text": r.spoiler_text,
+            "sensitive": r.sensitive,
+            "created_at": iso(r.created_at),
+            "account": author,
+            "poll": None,
+            "media_attachments": [
+                media(attachments[i], settings) for i in r.media_ids if i in attachments
+            ],
+            "emojis": [],
+        }
+        for r in revisions
+    ]
+
+
 async def notifications(
     session: AsyncSession, settings: Settings, rows: Sequence[Notification], viewer_id: int
 ) -> list[dict[str, Any]]:
@@ -358,13 +420,9 @@ async def relationships(
             if reverse
             else (model.account_id, model.target_account_id)
         )
+        # `mine` is the viewer's side of the row: the actor, or with `reverse` the target.
         rows = (
-            await session.execute(
-                select(model).where(
-                    mine.in_(targets) if reverse else mine == viewer_id,
-                    theirs == viewer_id if reverse else theirs.in_(targets),
-                )
-            )
+            await session.execute(select(model).where(mine == viewer_id, theirs.in_(targets)))
         ).scalars()
         return {(r.account_id if reverse else r.target_account_id): r for r in rows}
 
@@ -374,7 +432,7 @@ async def relationships(
     requested_by = await pairs(FollowRequest, reverse=True)
     blocking = await pairs(Block)
     blocked_by = await pairs(Block, reverse=True)
-    muting = await pairs(Mute)
+    muting = {t: m for t, m in (await pairs(Mute)).items() if m.in_force}
     out = []
     for target in target_ids:
         follow = following.get(target)

@@ -1,7 +1,236 @@
-"""(to be written)"""
+"""Statuses: post, read, edit, delete, and a status's thread, history and source.
+
+The interactions (/favourite, /reblog, …) live in web.api.status_actions; their routes join
+these below.
+"""
 
 from __future__ import annotations
 
-from starlette.routing import BaseRoute
+import hashlib
 
-routes: list[BaseRoute] = []
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+
+from models.status import VISIBILITIES, MediaAttachment, Status, StatusEdit
+from models.thread import context as thread_context
+from models.visibility import visible_to
+from outbox.status_parts import load_visible
+from outbox.statuses import Draft, Edit, delete_status, earlier_post, edit_status, post_status
+from web.api import serializers, status_actions
+from web.api.base import call, ok
+from web.api.errors import forbidden, not_found, validation
+from web.api.params import Params, parse_id
+from web.api.status_actions import status_errors
+
+MAX_IDS = 40  # statuses fetched at once by GET /api/v1/statuses?id[]=
+MAX_KEY = 255
+
+
+def _refuse_unsupported(params: Params) -> None:
+    if params.raw("scheduled_at") not in (None, ""):
+        raise validation("scheduled posts are not supported yet")
+    if params.raw("poll") not in (None, "", {}, []):
+        raise validation("polls are not supported yet")
+
+
+def _media_ids(params: Params) -> tuple[int, ...]:
+    ids = []
+    for item in params.strings("media_ids"):
+        if not item.isdigit() or len(item) > 19:
+            raise validation(f"Media attachment not found: {item}")
+        ids.append(int(item))
+    return tuple(ids)
+
+
+def _visibility(params: Params) -> str | None:
+    visibility = params.text("visibility") or None
+    if visibility is not None and visibility not in VISIBILITIES:
+        raise validation(f"Visibility must be one of {', '.join(VISIBILITIES)}")
+    return visibility
+
+
+def _idempotency_key(request: Request) -> str | None:
+    key = request.headers.get("idempotency-key", "").strip()
+    if not key:
+        return None
+    if len(key) > MAX_KEY:
+        return hashlib.sha256(key.encode()).hexdigest()
+    return key
+
+
+def _sensitive(params: Params) -> bool | None:
+    return params.flag("sensitive") if params.raw("sensitive") not in (None, "") else None
+
+
+async def create(request: Request) -> Response:
+    c = await call(request, "write:statuses")
+    p = c.params
+    _refuse_unsupported(p)
+    key = _idempotency_key(request)
+    draft = Draft(
+        text=p.text("status", "") or "",
+        content_type=p.text("content_type") or None,
+        spoiler_text=p.text("spoiler_text", "") or "",
+        sensitive=_sensitive(p),
+        visibility=_visibility(p),
+        language=p.text("language") or None,
+        media_ids=_media_ids(p),
+        in_reply_to_id=p.id("in_reply_to_id"),
+        application_id=c.caller.token.app_id if c.caller else None,
+        idempotency_key=key,
+    )
+    settings = c.node.settings
+    try:
+        async with c.node.db.write() as session:
+            with status_errors():
+                status, _ = await post_status(session, settings, c.account, draft)
+            data = await serializers.status(session, settings, status, c.viewer_id)
+    except IntegrityError:
+        # Two requests with one Idempotency-Key raced (PostgreSQL): the first one won.
+        if key is None:
+            raise
+        async with c.node.db.read() as session:
+            earlier = await earlier_post(session, c.account.id, key)
+            if earlier is None:
+                raise
+            data = await serializers.status(session, settings, earlier, c.viewer_id)
+    return ok(data)
+
+
+async def show(request: Request) -> Response:
+    c = await call(request, "read:statuses", optional=True)
+    status_id = parse_id(request.path_params["id"])
+    async with c.node.db.read() as session:
+        with status_errors():
+            status = await load_visible(session, c.viewer_id, status_id)
+        return ok(await serializers.status(session, c.node.settings, status, c.viewer_id))
+
+
+async def several(request: Request) -> Response:
+    c = await call(request, "read:statuses", optional=True)
+    wanted = [int(i) for i in c.params.strings("id") if i.isdigit() and len(i) <= 19]
+    wanted = list(dict.fromkeys(wanted))[:MAX_IDS]
+    if not wanted:
+        return ok([])
+    async with c.node.db.read() as session:
+        rows = await session.execute(
+            select(Status).where(Status.id.in_(wanted), visible_to(c.viewer_id))
+        )
+        found = {s.id: s for s in rows.scalars()}
+        ordered = [found[i] for i in wanted if i in found]
+        return ok(await serializers.statuses(session, c.node.settings, ordered, c.viewer_id))
+
+
+async def remove(request: Request) -> Response:
+    c = await call(request, "write:statuses")
+    status_id = parse_id(request.path_params["id"])
+    async with c.node.db.write() as session:
+        status = await session.get(Status, status_id)
+        if status is None or status.account_id != c.account.id:
+            raise not_found()
+        # Presented before it goes: the answer carries `text` for delete-and-redraft.
+        data = await serializers.status(session, c.node.settings, status, c.viewer_id)
+        with status_errors():
+            await delete_status(session, c.account, status_id)
+    return ok(data)
+
+
+async def update(request: Request) -> Response:
+    c = await call(request, "write:statuses")
+    status_id = parse_id(request.path_params["id"])
+    p = c.params
+    _refuse_unsupported(p)
+    change = Edit(
+        text=p.text("status"),
+        content_type=p.text("content_type") or None,
+        spoiler_text=p.text("spoiler_text"),
+        sensitive=_sensitive(p),
+        language=p.text("language"),
+        media_ids=_media_ids(p) if "media_ids" in p else None,
+    )
+    settings = c.node.settings
+    async with c.node.db.write() as session:
+        with status_errors():
+            status = await edit_status(session, settings, c.account, status_id, change)
+        return ok(await serializers.status(session, settings, status, c.viewer_id))
+
+
+async def history(request: Request) -> Response:
+    c = await call(request, "read:statuses", optional=True)
+    status_id = parse_id(request.path_params["id"])
+    async with c.node.db.read() as session:
+        with status_errors():
+            status = await load_visible(session, c.viewer_id, status_id)
+        revisions = list(
+            (
+                await session.execute(
+                    select(StatusEdit)
+                    .where(StatusEdit.status_id == status.id)
+                    .order_by(StatusEdit.id)
+                )
+            ).scalars()
+        )
+        if not revisions:  # never edited: the one revision is the status itself
+            media_ids = (
+                await session.execute(
+                    select(MediaAttachment.id)
+                    .where(MediaAttachment.status_id == status.id)
+                    .order_by(MediaAttachment.id)
+                )
+            ).scalars()
+            revisions = [
+                StatusEdit(
+                    status_id=status.id,
+                    content=status.content,
+                    spoiler_text=status.spoiler_text,
+                    sensitive=status.sensitive,
+                    media_ids=list(media_ids),
+                    created_at=status.edited_at or status.created_at,
+                )
+            ]
+        return ok(await serializers.status_history(session, c.node.settings, status, revisions))
+
+
+async def source(request: Request) -> Response:
+    c = await call(request, "read:statuses")
+    status_id = parse_id(request.path_params["id"])
+    async with c.node.db.read() as session:
+        with status_errors():
+            status = await load_visible(session, c.viewer_id, status_id)
+    if status.account_id != c.account.id:
+        raise forbidden()
+    return ok(serializers.status_source(status))
+
+
+async def context(request: Request) -> Response:
+    c = await call(request, "read:statuses", optional=True)
+    status_id = parse_id(request.path_params["id"])
+    async with c.node.db.read() as session:
+        with status_errors():
+            status = await load_visible(session, c.viewer_id, status_id)
+        if status.reblog_of_id is not None:
+            with status_errors():
+                status = await load_visible(session, c.viewer_id, status.reblog_of_id)
+        ancestors, descendants = await thread_context(session, status, c.viewer_id)
+        presented = await serializers.statuses(
+            session, c.node.settings, [*ancestors, *descendants], c.viewer_id
+        )
+    return ok(
+        {"ancestors": presented[: len(ancestors)], "descendants": presented[len(ancestors) :]}
+    )
+
+
+routes: list[BaseRoute] = [
+    Route("/api/v1/statuses", create, methods=["POST"]),
+    Route("/api/v1/statuses", several, methods=["GET"]),
+    Route("/api/v1/statuses/{id}", show, methods=["GET"]),
+    Route("/api/v1/statuses/{id}", update, methods=["PUT"]),
+    Route("/api/v1/statuses/{id}", remove, methods=["DELETE"]),
+    Route("/api/v1/statuses/{id}/context", context, methods=["GET"]),
+    Route("/api/v1/statuses/{id}/history", history, methods=["GET"]),
+    Route("/api/v1/statuses/{id}/source", source, methods=["GET"]),
+    *status_actions.routes,
+]

@@ -1,0 +1,1 @@
+"""One small module per activity type; importing this package registers them all."""

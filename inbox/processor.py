@@ -1,0 +1,123 @@
+"""Processing stored activities: claim due rows, run their handler, record the outcome.
+
+A failing activity is retried with back-off and, after `MAX_ATTEMPTS`, kept with its error
+(failed=True) — never dropped silently.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import timedelta
+
+import orjson
+from sqlalchemy import and_, or_, select, update
+
+from inbox import handlers  # noqa: F401  (registers every handler)
+from inbox.dereference import FetchError, actor
+from inbox.dispatch import Incoming, handler_for
+from inbox.parse import Unusable
+from models.base import utcnow
+from models.federation import InboxActivity
+from outbox.context import Federation
+from outbox.loop import work_until
+from outbox.retry import backoff
+
+log = logging.getLogger("flurfunk.inbox")
+MAX_ATTEMPTS = 8
+LOCK = timedelta(minutes=2)
+
+
+class InboxProcessor:
+    def __init__(self, fed: Federation, batch: int = 50) -> None:
+        self.fed = fed
+        self.batch = batch
+        self._wake = asyncio.Event()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def claim(self) -> list[InboxActivity]:
+        now = utcnow()
+        async with self.fed.db.write() as session:
+            ids = list(
+                (
+                    await session.execute(
+                        select(InboxActivity.id)
+                        .where(
+                            InboxActivity.processed_at.is_(None),
+                            InboxActivity.failed.is_(False),
+                            InboxActivity.next_attempt_at <= now,
+                            or_(
+                                InboxActivity.locked_until.is_(None),
+                                InboxActivity.locked_until < now,
+                            ),
+                        )
+                        .order_by(InboxActivity.id)
+                        .limit(self.batch)
+                        .with_for_update(skip_locked=True)
+                    )
+                ).scalars()
+            )
+            if not ids:
+                return []
+            await session.execute(
+                update(InboxActivity)
+                .where(InboxActivity.id.in_(ids))
+                .values(locked_until=now + LOCK)
+            )
+            rows = (
+                (
+                    await session.execute(
+                        select(InboxActivity)
+                        .where(InboxActivity.id.in_(ids))
+                        .order_by(InboxActivity.id)
+                    )
+                )
+                .scalars()
+                .all()
+            )
+            return list(rows)
+
+    async def process(self, row: InboxActivity) -> None:
+        activity = orjson.loads(row.payload)
+        handler = handler_for(row.type)
+        error: str | None = None
+        if handler is not None:
+            try:
+                sender = await actor(self.fed, row.actor_uri)
+                async with self.fed.db.write() as session:
+                    await handler(Incoming(self.fed, session, activity, sender))
+            except (Unusable, FetchError) as exc:
+                error = f"unusable: {exc}"
+            except Exception as exc:  # kept with the row and retried; never lost silently
+                log.exception("processing %s %s failed", row.type, row.activity_uri)
+                error = f"{type(exc).__name__}: {exc}"
+        await self._record(row, error, permanent=error is not None and error.startswith("unusable"))
+
+    async def _record(self, row: InboxActivity, error: str | None, *, permanent: bool) -> None:
+        now = utcnow()
+        attempts = row.attempts + 1
+        values: dict[str, object] = {"attempts": attempts, "locked_until": None}
+        if error is None:
+            values.update(processed_at=now, error=None)
+        elif permanent or attempts >= MAX_ATTEMPTS:
+            values.update(failed=True, error=error[:2000])
+        else:
+            values.update(
+                error=error[:2000], next_attempt_at=now + timedelta(seconds=backoff(attempts))
+            )
+        async with self.fed.db.write() as session:
+            await session.execute(
+                update(InboxActivity).where(and_(InboxActivity.id == row.id)).values(**values)
+            )
+
+    async def run_once(self) -> int:
+        rows = await self.claim()
+        for row in rows:  # in order: a Create must be stored before its Update or Delete
+            await self.process(row)
+        return len(rows)
+
+    async def run(self, stop: asyncio.Event, idle_poll: float = 1.0) -> None:
+        """Work until `stop` is set."""
+        await work_until(stop, self._wake, self.run_once, name="inbox", idle_poll=idle_poll)

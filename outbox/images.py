@@ -1,0 +1,203 @@
+"""Uploaded images: verified by decoding, re-encoded without metadata, previewed, blurhashed.
+
+Re-encoding is what strips EXIF (GPS positions, camera serials), XMP and comments: Pillow
+writes only what it is told to, so the clean copy carries pixels, orientation already applied,
+the colour profile and transparency. Everything here is CPU-bound and synchronous; callers run
+it in a worker thread.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import struct
+from dataclasses import dataclass
+from typing import Any
+
+from PIL import Image, ImageOps
+
+# Pillow format -> (MIME type, file extension)
+IMAGE_FORMATS = {
+    "JPEG": ("image/jpeg", "jpg"),
+    "PNG": ("image/png", "png"),
+    "GIF": ("image/gif", "gif"),
+    "WEBP": ("image/webp", "webp"),
+}
+IMAGE_MATRIX_LIMIT = 33_177_600  # 7680 x 4320, as Mastodon
+ANIMATION_PIXEL_LIMIT = 10 * IMAGE_MATRIX_LIMIT  # all frames together: re-encoding costs that
+PREVIEW_EDGE = 640
+KEPT_INFO = ("icc_profile", "transparency")
+# What a broken or hostile file makes Pillow raise while identifying or decoding it.
+DECODE_ERRORS = (
+    OSError,
+    SyntaxError,
+    ValueError,
+    EOFError,
+    struct.error,
+    Image.DecompressionBombError,
+)
+
+
+class ImageError(ValueError):
+    """The upload is not an image we accept; the message is fit for the client."""
+
+
+@dataclass(frozen=True)
+class CleanImage:
+    mime: str
+    ext: str
+    data: bytes
+    preview: bytes
+    preview_ext: str
+    meta: dict[str, Any]
+    blurhash: str | None
+
+
+def dimensions(width: int, height: int) -> dict[str, Any]:
+    return {
+        "width": width,
+        "height": height,
+        "size": f"{width}x{height}",
+        "aspect": round(width / height, 6) if height else 1,
+    }
+
+
+def open_image(data: bytes) -> Image.Image:
+    """Decode fully (a file that only looks like an image fails here), within size limits."""
+    unreadable = ImageError("Validation failed: File could not be read as an image")
+    try:
+        image = Image.open(io.BytesIO(data))
+    except DECODE_ERRORS:
+        raise unreadable from None
+    if image.format not in IMAGE_FORMATS:
+        raise ImageError("Validation failed: File content type is invalid")
+    width, height = image.size
+    if width * height > IMAGE_MATRIX_LIMIT:
+        raise ImageError(
+            f"Validation failed: Image dimensions {width}x{height} exceed the limit "
+            f"of {IMAGE_MATRIX_LIMIT} pixels"
+        )
+    try:
+        frames = getattr(image, "n_frames", 1)
+        image.load()
+    except DECODE_ERRORS:
+        raise unreadable from None
+    if width * height * frames > ANIMATION_PIXEL_LIMIT:
+        raise ImageError(f"Validation failed: Animation with {frames} frames is too large")
+    return image
+
+
+def _still(image: Image.Image) -> Image.Image:
+    """The first frame, turned upright, with only the harmless metadata left."""
+    image.seek(0)
+    upright = ImageOps.exif_transpose(image)
+    assert upright is not None
+    upright.info = {key: image.info[key] for key in KEPT_INFO if key in image.info}
+    return upright
+
+
+def _encode(image: Image.Image, fmt: str, **options: Any) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, fmt, **options)
+    return buffer.getvalue()
+
+
+def _reencode(image: Image.Image) -> bytes:
+    fmt = image.format or "PNG"
+    if getattr(image, "is_animated", False):
+        # Frames keep their timing; the metadata that may identify people does not survive.
+        for key in ("exif", "xmp", "comment"):
+            image.info.pop(key, None)
+        return _encode(image, fmt, save_all=True)
+    still = _still(image)
+    icc = still.info.get("icc_profile")
+    extra: dict[str, Any] = {"icc_profile": icc} if icc else {}
+    if fmt in ("JPEG", "WEBP"):
+        extra["quality"] = 90
+    return _encode(still, fmt, **extra)
+
+
+def _preview(image: Image.Image) -> tuple[Image.Image, bytes, str]:
+    small = _still(image)
+    small.thumbnail((PREVIEW_EDGE, PREVIEW_EDGE), Image.Resampling.LANCZOS)
+    transparent = small.mode in ("RGBA", "LA", "PA") or "transparency" in small.info
+    if transparent:
+        small = small.convert("RGBA")
+        return small, _encode(small, "PNG"), "png"
+    small = small.convert("RGB")
+    return small, _encode(small, "JPEG", quality=80), "jpg"
+
+
+def clean_image(data: bytes) -> CleanImage:
+    """Verify, strip and preview one uploaded image."""
+    image = open_image(data)
+    fmt = image.format or ""
+    mime, ext = IMAGE_FORMATS[fmt]
+    try:
+        original = _reencode(image)
+        small, preview, preview_ext = _preview(image)
+        upright = _still(image).size
+    except DECODE_ERRORS:
+        raise ImageError("Validation failed: File could not be read as an image") from None
+    meta = {"original": dimensions(*upright), "small": dimensions(*small.size)}
+    return CleanImage(mime, ext, original, preview, preview_ext, meta, blurhash(small))
+
+
+# --- blurhash (https://blurha.sh): the placeholder clients paint while an image loads -------
+
+_BASE83 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz#$%*+,-.:;=?@[]^_{|}~"
+
+
+def _base83(value: int, length: int) -> str:
+    return "".join(_BASE83[(value // 83 ** (length - i)) % 83] for i in range(1, length + 1))
+
+
+def _to_linear(value: int) -> float:
+    v = value / 255
+    return v / 12.92 if v <= 0.04045 else ((v + 0.055) / 1.055) ** 2.4
+
+
+def _to_srgb(value: float) -> int:
+    v = max(0.0, min(1.0, value))
+    if v <= 0.0031308:
+        return int(v * 12.92 * 255 + 0.5)
+    return int((1.055 * v ** (1 / 2.4) - 0.055) * 255 + 0.5)
+
+
+def _ac_code(factor: tuple[float, float, float], maximum: float) -> int:
+    def quantise(v: float) -> int:
+        scaled = math.copysign(abs(v / maximum) ** 0.5, v)
+        return max(0, min(18, math.floor(scaled * 9 + 9.5)))
+
+    r, g, b = factor
+    return quantise(r) * 361 + quantise(g) * 19 + quantise(b)
+
+
+def blurhash(image: Image.Image, x_components: int = 4, y_components: int = 3) -> str:
+    tiny = image.convert("RGB").resize((32, 32), Image.Resampling.BILINEAR)
+    size = 32
+    linear = [_to_linear(v) for v in range(256)]
+    raw = tiny.tobytes()
+    pixels = [
+        (linear[raw[k]], linear[raw[k + 1]], linear[raw[k + 2]]) for k in range(0, len(raw), 3)
+    ]
+    factors: list[tuple[float, float, float]] = []
+    for j in range(y_components):
+        for i in range(x_components):
+            norm = 1 if i == 0 and j == 0 else 2
+            cos_x = [math.cos(math.pi * i * x / size) for x in range(size)]
+            cos_y = [math.cos(math.pi * j * y / size) for y in range(size)]
+            r = g = b = 0.0
+            for index, (pr, pg, pb) in enumerate(pixels):
+                basis = cos_x[index % size] * cos_y[index // size]
+                r, g, b = r + basis * pr, g + basis * pg, b + basis * pb
+            scale = norm / (size * size)
+            factors.append((r * scale, g * scale, b * scale))
+    dc, ac = factors[0], factors[1:]
+    code = _base83((x_components - 1) + (y_components - 1) * 9, 1)
+    actual_max = max((abs(v) for f in ac for v in f), default=0.0)
+    quantised_max = max(0, min(82, math.floor(actual_max * 166 - 0.5)))
+    maximum = (quantised_max + 1) / 166
+    code += _base83(quantised_max, 1)
+    code += _base83((_to_srgb(dc[0]) << 16) + (_to_srgb(dc[1]) << 8) + _to_srgb(dc[2]), 4)
+    return code + "".join(_base83(_ac_code(f, maximum), 2) for f in ac)

@@ -1,0 +1,244 @@
+"""Favourites, boosts, bookmarks and pins: what a local account does to a status.
+
+Every action is idempotent (doing it twice leaves the state of doing it once) and acts on the
+boosted status when given a boost. The status row is locked for the transaction, so counters
+stay exact when two requests race on PostgreSQL (SQLite serialises writers anyway).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import case, delete, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from models.account import Account
+from models.base import utcnow
+from models.db import upsert
+from models.ids import new_id
+from models.interaction import Bookmark, Favourite, Pin
+from models.settings import Settings
+from models.status import Status
+from outbox import feeds
+from outbox.notify import notify, withdraw
+from outbox.status_parts import InvalidStatus, NotPermitted, StatusNotFound, load_visible
+
+MAX_PINS = 5
+BOOST_VISIBILITIES = ("public", "unlisted", "private")
+
+Marker = type[Favourite] | type[Bookmark] | type[Pin]
+
+
+async def _target(session: AsyncSession, actor: Account, status_id: int) -> Status:
+    """The status acted on, locked; a boost stands for the status it boosts."""
+    status = await load_visible(session, actor.id, status_id)
+    original_id = status.reblog_of_id or status.id
+    return await load_visible(session, actor.id, original_id, lock=True)
+
+
+async def _mark(session: AsyncSession, model: Marker, actor_id: int, status_id: int) -> bool:
+    """Insert the (account, status) row unless it exists; whether it is new."""
+    statement = (
+        upsert(session, model)
+        .values(id=new_id(), account_id=actor_id, status_id=status_id, created_at=utcnow())
+        .on_conflict_do_nothing(index_elements=["account_id", "status_id"])
+        .returning(model.id)
+    )
+    return (await session.execute(statement)).first() is not None
+
+
+async def _unmark(session: AsyncSession, model: Marker, actor_id: int, status_id: int) -> bool:
+    statement = (
+        delete(model)
+        .where(model.account_id == actor_id, model.status_id == status_id)
+        .returning(model.id)
+    )
+    return (await session.execute(statement)).first() is not None
+
+
+async def _count(session: AsyncSession, status: Status, column: str, delta: int) -> None:
+    current = getattr(Status, column)
+    condition: list[Any] = [Status.id == status.id]
+    if delta < 0:
+        condition.append(current > 0)
+    await session.execute(
+        update(Status)
+        .where(*condition)
+        .values({column: current + delta})
+        .execution_options(synchronize_session=False)
+    )
+    await session.refresh(status, [column])
+
+
+async def _author(session: AsyncSession, status: Status) -> Account | None:
+    return await session.get(Account, status.account_id)
+
+
+async def _undo_target(session: AsyncSession, actor: Account, status_id: int) -> Status:
+    """For undoing: the status (or the one it boosts), even if it became invisible."""
+    status = await session.get(Status, status_id)
+    if status is None:
+        raise StatusNotFound()
+    if status.reblog_of_id is not None:
+        original = await session.get(Status, status.reblog_of_id)
+        if original is None:
+            raise StatusNotFound()
+        status = original
+    return status
+
+
+async def favourite(session: AsyncSession, actor: Account, status_id: int) -> Status:
+    status = await _target(session, actor, status_id)
+    if await _mark(session, Favourite, actor.id, status.id):
+        await _count(session, status, "favourites_count", +1)
+        author = await _author(session, status)
+        if author is not None:
+            await notify(
+                session, recipient=author, actor_id=actor.id, type="favourite", status_id=status.id
+            )
+    return status
+
+
+async def unfavourite(session: AsyncSession, actor: Account, status_id: int) -> Status:
+    status = await _undo_target(session, actor, status_id)
+    if await _unmark(session, Favourite, actor.id, status.id):
+        await _count(session, status, "favourites_count", -1)
+        await withdraw(session, actor_id=actor.id, type="favourite", status_id=status.id)
+        return status
+    return await load_visible(session, actor.id, status.id)
+
+
+async def bookmark(session: AsyncSession, actor: Account, status_id: int) -> Status:
+    status = await _target(session, actor, status_id)
+    await _mark(session, Bookmark, actor.id, status.id)
+    return status
+
+
+async def unbookmark(session: AsyncSession, actor: Account, status_id: int) -> Status:
+    status = await _undo_target(session, actor, status_id)
+    if not await _unmark(session, Bookmark, actor.id, status.id):
+        await load_visible(session, actor.id, status.id)
+    return status
+
+
+async def pin(session: AsyncSession, actor: Account, status_id: int) -> Status:
+    status = await load_visible(session, actor.id, status_id, lock=True)
+    if status.reblog_of_id is not None:
+        raise InvalidStatus("A boost cannot be pinned")
+    if status.account_id != actor.id:
+        raise InvalidStatus("Post that does not belong to you cannot be pinned")
+    if status.visibility == "direct":
+        raise InvalidStatus("Posts that are only visible to mentioned users cannot be pinned")
+    pinned = await session.scalar(
+        select(func.count()).select_from(Pin).where(Pin.account_id == actor.id)
+    )
+    already = await session.scalar(
+        select(Pin.id).where(Pin.account_id == actor.id, Pin.status_id == status.id)
+    )
+    if already is None and (pinned or 0) >= MAX_PINS:
+        raise InvalidStatus("You have already pinned the maximum number of posts")
+    await _mark(session, Pin, actor.id, status.id)
+    return status
+
+
+async def unpin(session: AsyncSession, actor: Account, status_id: int) -> Status:
+    status = await load_visible(session, actor.id, status_id)
+    await _unmark(session, Pin, actor.id, status.id)
+    return status
+
+
+async def existing_boost(session: AsyncSession, actor_id: int, original_id: int) -> Status | None:
+    return (
+        (
+            await session.execute(
+                select(Status)
+                .where(Status.account_id == actor_id, Status.reblog_of_id == original_id)
+                .order_by(Status.id)
+                .limit(1)
+            )
+        )
+        .scalars()
+        .first()
+    )
+
+
+async def reblog(
+    session: AsyncSession,
+    settings: Settings,
+    actor: Account,
+    status_id: int,
+    visibility: str | None = None,
+) -> Status:
+    """Boost a status; returns the boost (the existing one if boosted before)."""
+    if visibility is not None and visibility not in BOOST_VISIBILITIES:
+        raise InvalidStatus(f"visibility must be one of {', '.join(BOOST_VISIBILITIES)}")
+    original = await _target(session, actor, status_id)
+    if original.visibility == "direct" or (
+        original.visibility == "private" and original.account_id != actor.id
+    ):
+        raise NotPermitted()
+    earlier = await existing_boost(session, actor.id, original.id)
+    if earlier is not None:
+        return earlier
+    if original.visibility in ("private", "local"):
+        visibility = original.visibility  # a boost never widens the audience
+    boost = Status(
+        account_id=actor.id,
+        local=True,
+        reblog_of_id=original.id,
+        visibility=visibility or "public",
+        content="",
+        text="",
+    )
+    session.add(boost)
+    await session.flush()
+    boost.uri = settings.url(f"/users/{actor.username}/statuses/{boost.id}/activity")
+    boost.url = boost.uri
+    await session.execute(
+        update(Account)
+        .where(Account.id == actor.id)
+        .values(statuses_count=Account.statuses_count + 1, last_status_at=utcnow().date())
+        .execution_options(synchronize_session=False)
+    )
+    await _count(session, original, "reblogs_count", +1)
+    author = await _author(session, original)
+    if author is not None:
+        await notify(
+            session, recipient=author, actor_id=actor.id, type="reblog", status_id=original.id
+        )
+    await feeds.fan_out(session, boost)
+    return boost
+
+
+async def unreblog(session: AsyncSession, actor: Account, status_id: int) -> Status:
+    """Withdraw one's boost; returns the boosted status."""
+    original = await _undo_target(session, actor, status_id)
+    boosts = (
+        await session.execute(
+            delete(Status)
+            .where(Status.account_id == actor.id, Status.reblog_of_id == original.id)
+            .returning(Status.id)
+        )
+    ).all()
+    if not boosts:
+        return await load_visible(session, actor.id, original.id)
+    await session.execute(
+        update(Account)
+        .where(Account.id == actor.id, Account.statuses_count >= len(boosts))
+        .values(statuses_count=Account.statuses_count - len(boosts))
+        .execution_options(synchronize_session=False)
+    )
+    await session.execute(
+        update(Status)
+        .where(Status.id == original.id)
+        .values(
+            reblogs_count=case(
+                (Status.reblogs_count > len(boosts), Status.reblogs_count - len(boosts)),
+                else_=0,
+            )
+        )
+        .execution_options(synchronize_session=False)
+    )
+    await session.refresh(original, ["reblogs_count"])
+    await withdraw(session, actor_id=actor.id, type="reblog", status_id=original.id)
+    return original

@@ -1,0 +1,289 @@
+"""Media attachments: verify an upload, store it under DATA_DIR/media, record it.
+
+Images are decoded and re-encoded without metadata (outbox.images); other files must be of a
+type on the list in outbox.filetypes and are stored as sent, under an extension chosen from
+their verified type. Each attachment lives in `attachments/<id>/<random>/`, so the URLs of
+unattached or private media cannot be guessed from ids. Files are written before the row and
+removed again if the row cannot be written, so neither is left without the other.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import secrets
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from models.db import Database
+from models.ids import new_id
+from models.settings import Settings
+from models.status import MediaAttachment
+from outbox.filetypes import FileTypeError, identify, is_image
+from outbox.images import CleanImage, ImageError, clean_image
+
+MiB = 1024 * 1024
+SIZE_LIMITS = {"image": 16 * MiB, "video": 100 * MiB, "audio": 100 * MiB, "unknown": 40 * MiB}
+MAX_DESCRIPTION = 1500
+HEAD = 8192
+
+
+class MediaError(ValueError):
+    """An upload or change that is refused; the message is fit for the client."""
+
+
+@dataclass(frozen=True)
+class Upload:
+    stream: BinaryIO
+    content_type: str
+    filename: str
+
+
+@dataclass(frozen=True)
+class Attributes:
+    """What the uploader says about a file: its description and focal point."""
+
+    description: str | None
+    focus: dict[str, float] | None
+
+    def apply(self, media: MediaAttachment) -> None:
+        if self.description is not None:
+            media.description = self.description or None
+        if self.focus is not None:
+            media.focus = f"{self.focus['x']},{self.focus['y']}"
+            media.meta = {**(media.meta or {}), "focus": self.focus}
+
+
+def parse_focus(value: str) -> dict[str, float]:
+    """`"x,y"` with both in [-1, 1] (0,0 is the centre) -> the `meta.focus` object."""
+    x_text, sep, y_text = value.partition(",")
+    try:
+        x, y = float(x_text), float(y_text)
+    except ValueError:
+        x = y = math.nan
+    if not sep or not (-1 <= x <= 1 and -1 <= y <= 1):
+        raise MediaError("Validation failed: focus must be x,y with both between -1.0 and 1.0")
+    return {"x": x, "y": y}
+
+
+def attributes(description: str | None = None, focus: str | None = None) -> Attributes:
+    """Checked attributes (None: leave unchanged); statuses use this for edits of attached media."""
+    if description is not None and len(description) > MAX_DESCRIPTION:
+        raise MediaError(
+            f"Validation failed: Description is too long (maximum is {MAX_DESCRIPTION} characters)"
+        )
+    point = parse_focus(focus) if focus is not None and focus.strip() else None
+    return Attributes(description, point)
+
+
+# --- files -----------------------------------------------------------------------------
+
+
+@dataclass
+class StoredFile:
+    id: int
+    type: str
+    mime: str
+    file_path: str
+    preview_path: str | None
+    size: int
+    meta: dict[str, Any]
+    blurhash: str | None
+
+
+def _measure(stream: BinaryIO) -> tuple[int, bytes]:
+    stream.seek(0, 2)
+    size = stream.tell()
+    stream.seek(0)
+    head = stream.read(HEAD)
+    stream.seek(0)
+    return size, head
+
+
+def _check_size(size: int, kind: str) -> None:
+    limit = SIZE_LIMITS[kind]
+    if size > limit:
+        raise MediaError(f"Validation failed: File file size must be less than {limit // MiB} MB")
+
+
+def _clean(data: bytes) -> CleanImage:
+    try:
+        return clean_image(data)
+    except ImageError as exc:
+        raise MediaError(str(exc)) from None
+
+
+def _store_image(settings: Settings, media_id: int, relative: Path, data: bytes) -> StoredFile:
+    clean = _clean(data)
+    original = relative / f"original.{clean.ext}"
+    small = relative / f"small.{clean.preview_ext}"
+    (settings.media_dir / original).write_bytes(clean.data)
+    (settings.media_dir / small).write_bytes(clean.preview)
+    return StoredFile(
+        media_id,
+        "image",
+        clean.mime,
+        original.as_posix(),
+        small.as_posix(),
+        len(clean.data),
+        clean.meta,
+        clean.blurhash,
+    )
+
+
+def _store_preview(settings: Settings, relative: Path, thumbnail: Upload) -> StoredFile:
+    """A custom preview image for audio, video and documents (Mastodon's `thumbnail`)."""
+    size, head = _measure(thumbnail.stream)
+    _check_size(size, "image")
+    if not is_image(head, thumbnail.content_type, thumbnail.filename):
+        raise MediaError("Validation failed: Thumbnail content type is invalid")
+    clean = _clean(thumbnail.stream.read())
+    # A fresh name each time: a replaced preview must not hide behind a cached URL.
+    small = relative / f"small-{secrets.token_hex(4)}.{clean.preview_ext}"
+    (settings.media_dir / small).write_bytes(clean.preview)
+    meta = {"small": clean.meta["small"]}
+    return StoredFile(0, "image", clean.mime, "", small.as_posix(), 0, meta, clean.blurhash)
+
+
+def _store(settings: Settings, upload: Upload, thumbnail: Upload | None) -> StoredFile:
+    """Verify and write the files of one upload (runs in a worker thread)."""
+    size, head = _measure(upload.stream)
+    if size == 0:
+        raise MediaError("Validation failed: File can't be blank")
+    image = is_image(head, upload.content_type, upload.filename)
+    try:
+        kind = None if image else identify(head, upload.content_type, upload.filename)
+    except FileTypeError as exc:
+        raise MediaError(str(exc)) from None
+    _check_size(size, kind.type if kind else "image")
+    media_id = new_id()
+    relative = Path("attachments", str(media_id), secrets.token_hex(16))
+    (settings.media_dir / relative).mkdir(parents=True)
+    try:
+        if kind is None:
+            return _store_image(settings, media_id, relative, upload.stream.read())
+        original = relative / f"original.{kind.ext}"
+        with (settings.media_dir / original).open("wb") as target:
+            shutil.copyfileobj(upload.stream, target, MiB)
+        stored = StoredFile(
+            media_id, kind.type, kind.mime, original.as_posix(), None, size, {}, None
+        )
+        if thumbnail is not None:
+            preview = _store_preview(settings, relative, thumbnail)
+            stored.preview_path, stored.meta = preview.preview_path, preview.meta
+            stored.blurhash = preview.blurhash
+        return stored
+    except BaseException:
+        _remove(settings, relative)
+        raise
+
+
+def _remove(settings: Settings, folder: Path) -> None:
+    """Drop every file of an attachment: `folder` is its attachments/<id>/<random>."""
+    shutil.rmtree(settings.media_dir / folder.parent, ignore_errors=True)
+
+
+# --- actions ---------------------------------------------------------------------------
+
+
+async def create_media(
+    db: Database,
+    settings: Settings,
+    account_id: int,
+    upload: Upload,
+    *,
+    description: str | None = None,
+    focus: str | None = None,
+    thumbnail: Upload | None = None,
+) -> MediaAttachment:
+    """Store one upload of `account_id`, unattached until a status uses it."""
+    said = attributes(description, focus)  # refused before any work is done
+    stored = await asyncio.to_thread(_store, settings, upload, thumbnail)
+    media = MediaAttachment(
+        id=stored.id,
+        account_id=account_id,
+        type=stored.type,
+        content_type=stored.mime,
+        file_path=stored.file_path,
+        preview_path=stored.preview_path,
+        file_size=stored.size,
+        meta=stored.meta,
+        blurhash=stored.blurhash,
+    )
+    said.apply(media)
+    try:
+        async with db.write() as session:
+            session.add(media)
+    except BaseException:
+        _remove(settings, Path(stored.file_path).parent)
+        raise
+    return media
+
+
+async def _find(session: AsyncSession, account_id: int, media_id: int) -> MediaAttachment | None:
+    query = select(MediaAttachment).where(
+        MediaAttachment.id == media_id, MediaAttachment.account_id == account_id
+    )
+    media: MediaAttachment | None = (await session.execute(query)).scalar_one_or_none()
+    return media
+
+
+async def find_unattached(db: Database, account_id: int, media_id: int) -> MediaAttachment | None:
+    """One's own upload that no status uses yet: all that Mastodon lets GET and PUT reach."""
+    async with db.read() as session:
+        media = await _find(session, account_id, media_id)
+    return media if media is not None and media.status_id is None else None
+
+
+async def update_media(
+    db: Database,
+    settings: Settings,
+    account_id: int,
+    media_id: int,
+    *,
+    description: str | None = None,
+    focus: str | None = None,
+    thumbnail: Upload | None = None,
+) -> MediaAttachment | None:
+    """Change an unattached upload; None when `account_id` has no such upload."""
+    current = await find_unattached(db, account_id, media_id)
+    if current is None:
+        return None
+    said = attributes(description, focus)
+    preview = None
+    if thumbnail is not None and current.type != "image" and current.file_path:
+        relative = Path(current.file_path).parent
+        preview = await asyncio.to_thread(_store_preview, settings, relative, thumbnail)
+    replaced = None
+    async with db.write() as session:
+        media = await _find(session, account_id, media_id)
+        if media is None or media.status_id is not None:
+            return None
+        said.apply(media)
+        if preview is not None:
+            replaced = media.preview_path
+            media.preview_path = preview.preview_path
+            media.meta = {**media.meta, **preview.meta}
+            media.blurhash = preview.blurhash
+    if replaced:
+        (settings.media_dir / replaced).unlink(missing_ok=True)
+    return media
+
+
+async def delete_media(db: Database, settings: Settings, account_id: int, media_id: int) -> bool:
+    """Delete an unattached upload and its files; MediaError if a status uses it."""
+    async with db.write() as session:
+        media = await _find(session, account_id, media_id)
+        if media is None:
+            return False
+        if media.status_id is not None:
+            raise MediaError("Media attachment is currently used by a status")
+        await session.delete(media)
+    if media.file_path:
+        _remove(settings, Path(media.file_path).parent)
+    return True

@@ -1,0 +1,423 @@
+"""Posting, editing and deleting statuses.
+
+Each action runs inside the caller's write transaction: the status, its mentions, tags and
+attachments, the counters, the notifications and the home-feed entries commit together.
+Counters follow Mastodon: a direct message counts in nobody's statuses_count, and only
+replies that everyone on the node may see count in their parent's replies_count.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from models.account import Account, User
+from models.base import utcnow
+from models.notification import Notification
+from models.settings import Settings
+from models.status import IdempotencyKey, MediaAttachment, Mention, Status, StatusEdit
+from outbox import feeds
+from outbox.content import PLAIN, MentionTarget, Rendered
+from outbox.notify import notify, withdraw
+from outbox.status_parts import (
+    COUNTED,
+    VISIBILITY_ORDER,
+    InvalidStatus,
+    MentionResolver,
+    NotPermitted,
+    StatusNotFound,
+    attach_media,
+    attachable_media,
+    check_content_type,
+    check_length,
+    language_or_default,
+    load_visible,
+    notify_subscribers,
+    render_body,
+    store_mentions,
+    store_tags,
+    stricter,
+)
+
+IDEMPOTENCY_WINDOW = timedelta(hours=1)
+
+
+@dataclass(frozen=True)
+class Draft:
+    """What a client sent to POST /api/v1/statuses; None means "not given"."""
+
+    text: str = ""
+    content_type: str | None = None
+    spoiler_text: str = ""
+    sensitive: bool | None = None
+    visibility: str | None = None
+    language: str | None = None
+    media_ids: tuple[int, ...] = ()
+    in_reply_to_id: int | None = None
+    application_id: int | None = None
+    idempotency_key: str | None = None
+
+
+@dataclass(frozen=True)
+class Edit:
+    """What a client sent to PUT /api/v1/statuses/:id; None keeps the current value."""
+
+    text: str | None = None
+    content_type: str | None = None
+    spoiler_text: str | None = None
+    sensitive: bool | None = None
+    language: str | None = None
+    media_ids: tuple[int, ...] | None = None
+
+
+async def earlier_post(session: AsyncSession, account_id: int, key: str) -> Status | None:
+    """The status an Idempotency-Key created within the last hour, if any."""
+    row = await session.get(IdempotencyKey, (account_id, key))
+    if row is None or row.created_at < utcnow() - IDEMPOTENCY_WINDOW:
+        return None
+    return await session.get(Status, row.status_id)
+
+
+async def _remember_key(session: AsyncSession, account_id: int, key: str, status_id: int) -> None:
+    await session.execute(
+        delete(IdempotencyKey).where(
+            IdempotencyKey.account_id == account_id,
+            IdempotencyKey.created_at < utcnow() - IDEMPOTENCY_WINDOW,
+        )
+    )
+    session.add(IdempotencyKey(account_id=account_id, key=key, status_id=status_id))
+    await session.flush()
+
+
+async def _reply_parent(
+    session: AsyncSession, viewer_id: int, parent_id: int | None
+) -> Status | None:
+    if parent_id is None:
+        return None
+    parent = await load_visible(session, viewer_id, parent_id)
+    if parent.reblog_of_id is not None:
+        parent = await load_visible(session, viewer_id, parent.reblog_of_id)
+    return parent
+
+
+async def _visibility(
+    session: AsyncSession, author: Account, requested: str | None, parent: Status | None
+) -> str:
+    """The requested visibility, else the author's default, never wider than the parent's."""
+    if requested is not None:
+        return requested
+    user = await session.get(User, author.id)
+    default = (user.preferences if user else {}).get("posting:default:visibility")
+    if default not in VISIBILITY_ORDER:
+        default = "public"
+    return stricter(default, parent.visibility) if parent is not None else default
+
+
+async def _compose(
+    session: AsyncSession,
+    settings: Settings,
+    author: Account,
+    draft: Draft,
+    resolver: MentionResolver | None,
+) -> tuple[Status, Rendered, list[MediaAttachment], Status | None]:
+    """Check a draft and build its (unsaved) status, rendered body, attachments and parent."""
+    user = await session.get(User, author.id)
+    preferences = user.preferences if user else {}
+    text, spoiler_text = draft.text, draft.spoiler_text
+    if not text.strip() and spoiler_text.strip():
+        text, spoiler_text = spoiler_text, ""  # as Mastodon: a lone warning becomes the text
+    content_type = draft.content_type or PLAIN
+    check_content_type(content_type)
+    check_length(settings, text, spoiler_text)
+    media = await attachable_media(session, author.id, draft.media_ids)
+    if not text.strip() and not media:
+        raise InvalidStatus("Text can't be blank")
+    parent = await _reply_parent(session, author.id, draft.in_reply_to_id)
+    sensitive = draft.sensitive
+    if sensitive is None:
+        sensitive = bool(preferences.get("posting:default:sensitive", False))
+    rendered = await render_body(session, settings, author.id, text, content_type, resolver)
+    status = Status(
+        account_id=author.id,
+        local=True,
+        text=text,
+        content_type=content_type,
+        content=rendered.html,
+        spoiler_text=spoiler_text,
+        sensitive=sensitive or bool(spoiler_text),
+        visibility=await _visibility(session, author, draft.visibility, parent),
+        language=language_or_default(draft.language, preferences),
+        in_reply_to_id=parent.id if parent else None,
+        in_reply_to_account_id=parent.account_id if parent else None,
+        thread_id=(parent.thread_id or parent.id) if parent else None,
+        application_id=draft.application_id,
+    )
+    return status, rendered, media, parent
+
+
+async def post_status(
+    session: AsyncSession,
+    settings: Settings,
+    author: Account,
+    draft: Draft,
+    *,
+    resolver: MentionResolver | None = None,
+) -> tuple[Status, bool]:
+    """Post a status; returns it and whether it is new (False: an Idempotency-Key repeat)."""
+    if draft.idempotency_key:
+        earlier = await earlier_post(session, author.id, draft.idempotency_key)
+        if earlier is not None:
+            return earlier, False
+    status, rendered, media, parent = await _compose(session, settings, author, draft, resolver)
+    session.add(status)
+    await session.flush()
+    status.uri = settings.url(f"/users/{author.username}/statuses/{status.id}")
+    status.url = settings.url(f"/@{author.username}/{status.id}")
+    mentioned = await store_mentions(session, status.id, rendered.mentions)
+    await store_tags(session, status.id, rendered.tags)
+    await attach_media(session, status.id, media)
+    await _count_new(session, author, status, parent)
+    if draft.idempotency_key:
+        await _remember_key(session, author.id, draft.idempotency_key, status.id)
+    for account in mentioned:
+        await notify(
+            session, recipient=account, actor_id=author.id, type="mention", status_id=status.id
+        )
+    await feeds.fan_out(session, status)
+    await notify_subscribers(session, status)
+    return status, True
+
+
+async def _count_new(
+    session: AsyncSession, author: Account, status: Status, parent: Status | None
+) -> None:
+    if status.visibility != "direct":
+        await session.execute(
+            update(Account)
+            .where(Account.id == author.id)
+            .values(statuses_count=Account.statuses_count + 1, last_status_at=utcnow().date())
+            .execution_options(synchronize_session=False)
+        )
+    if parent is not None and status.visibility in COUNTED:
+        await session.execute(
+            update(Status)
+            .where(Status.id == parent.id)
+            .values(replies_count=Status.replies_count + 1)
+            .execution_options(synchronize_session=False)
+        )
+
+
+async def delete_status(session: AsyncSession, author: Account, status_id: int) -> Status:
+    """Delete one's own status (or boost), with its boosts and the notifications about it.
+
+    Returns the row as it was, for the delete-and-redraft answer; its attachments are left
+    unattached so that a redraft can use them again.
+    """
+    status = await session.get(Status, status_id, with_for_update=True)
+    if status is None or status.account_id != author.id:
+        raise StatusNotFound()
+    boosts = (
+        await session.execute(select(Status).where(Status.reblog_of_id == status.id))
+    ).scalars()
+    for boost in list(boosts):
+        await _discount(session, boost)
+        await session.execute(delete(Status).where(Status.id == boost.id))
+    await session.execute(delete(Notification).where(Notification.status_id == status.id))
+    await _discount(session, status)
+    await session.execute(
+        update(MediaAttachment)
+        .where(MediaAttachment.status_id == status.id)
+        .values(status_id=None)
+        .execution_options(synchronize_session=False)
+    )
+    await session.execute(delete(Status).where(Status.id == status.id))
+    return status
+
+
+async def _discount(session: AsyncSession, status: Status) -> None:
+    """Undo the counters a status added when it was posted."""
+    if status.visibility != "direct":
+        await session.execute(
+            update(Account)
+            .where(Account.id == status.account_id, Account.statuses_count > 0)
+            .values(statuses_count=Account.statuses_count - 1)
+            .execution_options(synchronize_session=False)
+        )
+    if status.reblog_of_id is not None:
+        await session.execute(
+            update(Status)
+            .where(Status.id == status.reblog_of_id, Status.reblogs_count > 0)
+            .values(reblogs_count=Status.reblogs_count - 1)
+            .execution_options(synchronize_session=False)
+        )
+        await withdraw(
+            session, actor_id=status.account_id, type="reblog", status_id=status.reblog_of_id
+        )
+    if status.in_reply_to_id is not None and status.visibility in COUNTED:
+        await session.execute(
+            update(Status)
+            .where(Status.id == status.in_reply_to_id, Status.replies_count > 0)
+            .values(replies_count=Status.replies_count - 1)
+            .execution_options(synchronize_session=False)
+        )
+
+
+def _snapshot(status: Status, media_ids: list[int], at: datetime | None = None) -> StatusEdit:
+    edit = StatusEdit(
+        status_id=status.id,
+        text=status.text,
+        content=status.content,
+        spoiler_text=status.spoiler_text,
+        sensitive=status.sensitive,
+        media_ids=media_ids,
+    )
+    if at is not None:
+        edit.created_at = at
+    return edit
+
+
+@dataclass(frozen=True)
+class _Revision:
+    text: str
+    spoiler_text: str
+    content_type: str
+    sensitive: bool
+    language: str | None
+    media: list[MediaAttachment] | None  # None: attachments unchanged
+    media_ids: list[int]
+
+
+async def _revise(
+    session: AsyncSession, settings: Settings, status: Status, change: Edit, old_media: list[int]
+) -> _Revision:
+    """The status as the edit would leave it, checked like a new post."""
+    text = status.text if change.text is None else change.text
+    spoiler_text = status.spoiler_text if change.spoiler_text is None else change.spoiler_text
+    content_type = change.content_type or status.content_type
+    check_content_type(content_type)
+    check_length(settings, text, spoiler_text)
+    media = None
+    if change.media_ids is not None:
+        media = await attachable_media(session, status.account_id, change.media_ids, status.id)
+    media_ids = old_media if media is None else [m.id for m in media]
+    if not text.strip() and not media_ids:
+        raise InvalidStatus("Text can't be blank")
+    sensitive = status.sensitive if change.sensitive is None else change.sensitive
+    if change.sensitive is not None or change.spoiler_text is not None:
+        sensitive = sensitive or bool(spoiler_text)
+    language = status.language if change.language is None else change.language or None
+    return _Revision(text, spoiler_text, content_type, sensitive, language, media, media_ids)
+
+
+def _unchanged(status: Status, revision: _Revision, old_media: list[int]) -> bool:
+    return (
+        revision.text == status.text
+        and revision.spoiler_text == status.spoiler_text
+        and revision.content_type == status.content_type
+        and revision.sensitive == status.sensitive
+        and revision.language == status.language
+        and sorted(revision.media_ids) == old_media
+    )
+
+
+async def edit_status(
+    session: AsyncSession,
+    settings: Settings,
+    author: Account,
+    status_id: int,
+    change: Edit,
+    *,
+    resolver: MentionResolver | None = None,
+) -> Status:
+    """Edit one's own status, keeping every revision; boosters get an `update` notification."""
+    status = await load_visible(session, author.id, status_id, lock=True)
+    if status.account_id != author.id:
+        raise NotPermitted()
+    if status.reblog_of_id is not None:
+        raise InvalidStatus("A boost cannot be edited")
+    attached = select(MediaAttachment.id).where(MediaAttachment.status_id == status.id)
+    old_media = list((await session.execute(attached.order_by(MediaAttachment.id))).scalars())
+    revision = await _revise(session, settings, status, change, old_media)
+    if _unchanged(status, revision, old_media):
+        return status  # nothing changed: no revision, nobody notified (as Mastodon)
+
+    has_edits = await session.scalar(
+        select(StatusEdit.id).where(StatusEdit.status_id == status.id).limit(1)
+    )
+    if has_edits is None:  # the first edit keeps the original as the oldest revision
+        session.add(_snapshot(status, old_media, at=status.created_at))
+    rendered = await render_body(
+        session, settings, author.id, revision.text, revision.content_type, resolver
+    )
+    status.text, status.spoiler_text = revision.text, revision.spoiler_text
+    status.content_type, status.content = revision.content_type, rendered.html
+    status.sensitive, status.language = revision.sensitive, revision.language
+    status.edited_at = utcnow()
+    if revision.media is not None:
+        await session.execute(
+            update(MediaAttachment)
+            .where(
+                MediaAttachment.status_id == status.id,
+                MediaAttachment.id.not_in(revision.media_ids),
+            )
+            .values(status_id=None)
+            .execution_options(synchronize_session=False)
+        )
+        await attach_media(session, status.id, revision.media)
+    session.add(_snapshot(status, revision.media_ids))
+    await session.flush()
+    await _refresh_metadata(session, status, rendered.mentions, rendered.tags)
+    await _notify_boosters(session, status)
+    return status
+
+
+async def _refresh_metadata(
+    session: AsyncSession, status: Status, mentions: list[MentionTarget], tags: list[str]
+) -> None:
+    """Replace mentions and tags; new mentions are notified.
+
+    Who could read a private or direct post stays able to (Mastodon keeps such mentions too).
+    """
+    before = set(
+        (
+            await session.execute(select(Mention.account_id).where(Mention.status_id == status.id))
+        ).scalars()
+    )
+    keep = before if status.visibility in ("private", "direct") else set()
+    await session.execute(
+        delete(Mention).where(Mention.status_id == status.id, Mention.account_id.not_in(keep))
+    )
+    mentioned = await store_mentions(session, status.id, mentions, skip=keep)
+    for account in mentioned:
+        if account.id not in before:
+            await notify(
+                session,
+                recipient=account,
+                actor_id=status.account_id,
+                type="mention",
+                status_id=status.id,
+            )
+    await store_tags(session, status.id, tags, replace=True)
+
+
+async def _notify_boosters(session: AsyncSession, status: Status) -> None:
+    boosters = (
+        await session.execute(
+            select(Account).where(
+                Account.id.in_(select(Status.account_id).where(Status.reblog_of_id == status.id)),
+                Account.domain.is_(None),
+            )
+        )
+    ).scalars()
+    await withdraw(session, actor_id=status.account_id, type="update", status_id=status.id)
+    for booster in list(boosters):
+        await notify(
+            session,
+            recipient=booster,
+            actor_id=status.account_id,
+            type="update",
+            status_id=status.id,
+        )

@@ -1,0 +1,127 @@
+"""Interactions with a status: favourite, boost, bookmark, pin (and their undo), and who
+favourited or boosted it."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Awaitable, Callable, Iterator
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+
+from models.account import Account
+from models.interaction import Favourite
+from models.status import Status
+from models.visibility import not_blocked_either_way
+from outbox import interactions
+from outbox.status_parts import InvalidStatus, NotPermitted, StatusNotFound, load_visible
+from web.api import serializers
+from web.api.base import call, ok, page_of, paginated
+from web.api.errors import forbidden, not_found, validation
+from web.api.params import parse_id
+
+ACCOUNTS_PAGE = 40
+ACCOUNTS_MAX = 80
+
+Action = Callable[[AsyncSession, Account, int], Awaitable[Status]]
+
+
+@contextlib.contextmanager
+def status_errors() -> Iterator[None]:
+    """Answer what the status actions refuse with Mastodon's status codes."""
+    try:
+        yield
+    except InvalidStatus as exc:
+        raise validation(exc.message) from None
+    except StatusNotFound:
+        raise not_found() from None
+    except NotPermitted as exc:
+        raise forbidden(exc.message or "This action is not allowed") from None
+
+
+def _endpoint(action: Action, scope: str) -> Callable[[Request], Awaitable[Response]]:
+    """POST /api/v1/statuses/:id/<action>: do it, answer the status as the caller now sees it."""
+
+    async def endpoint(request: Request) -> Response:
+        c = await call(request, scope)
+        status_id = parse_id(request.path_params["id"])
+        async with c.node.db.write() as session:
+            with status_errors():
+                status = await action(session, c.account, status_id)
+            return ok(await serializers.status(session, c.node.settings, status, c.viewer_id))
+
+    return endpoint
+
+
+async def reblog(request: Request) -> Response:
+    c = await call(request, "write:statuses")
+    status_id = parse_id(request.path_params["id"])
+    visibility = c.params.text("visibility") or None
+    settings = c.node.settings
+    async with c.node.db.write() as session:
+        with status_errors():
+            boost = await interactions.reblog(session, settings, c.account, status_id, visibility)
+        return ok(await serializers.status(session, settings, boost, c.viewer_id))
+
+
+async def _accounts(request: Request, favourites: bool) -> Response:
+    c = await call(request, "read:statuses", optional=True)
+    status_id = parse_id(request.path_params["id"])
+    page = page_of(c.params, ACCOUNTS_PAGE, ACCOUNTS_MAX)
+    async with c.node.db.read() as session:
+        with status_errors():
+            status = await load_visible(session, c.viewer_id, status_id)
+        original_id = status.reblog_of_id or status.id
+        query: Any
+        if favourites:
+            cursor = Favourite.id
+            query = select(Favourite.id, Account).join(Account, Account.id == Favourite.account_id)
+            query = query.where(Favourite.status_id == original_id)
+        else:
+            boost = aliased(Status)
+            cursor = boost.id
+            query = select(boost.id, Account).join(Account, Account.id == boost.account_id)
+            query = query.where(boost.reblog_of_id == original_id)
+        query = query.where(
+            Account.suspended_at.is_(None),
+            not_blocked_either_way(c.viewer_id, Account.id.expression),
+        )
+        rows = page.settle((await session.execute(page.apply(query, cursor))).all())
+    settings = c.node.settings
+    return paginated(
+        c, [serializers.account(a, settings) for _, a in rows], [cursor_id for cursor_id, _ in rows]
+    )
+
+
+async def favourited_by(request: Request) -> Response:
+    return await _accounts(request, favourites=True)
+
+
+async def reblogged_by(request: Request) -> Response:
+    return await _accounts(request, favourites=False)
+
+
+_ACTIONS: list[tuple[str, Action, str]] = [
+    ("favourite", interactions.favourite, "write:favourites"),
+    ("unfavourite", interactions.unfavourite, "write:favourites"),
+    ("unreblog", interactions.unreblog, "write:statuses"),
+    ("bookmark", interactions.bookmark, "write:bookmarks"),
+    ("unbookmark", interactions.unbookmark, "write:bookmarks"),
+    ("pin", interactions.pin, "write:accounts"),
+    ("unpin", interactions.unpin, "write:accounts"),
+]
+
+routes: list[BaseRoute] = [
+    *(
+        Route(f"/api/v1/statuses/{{id}}/{name}", _endpoint(action, scope), methods=["POST"])
+        for name, action, scope in _ACTIONS
+    ),
+    Route("/api/v1/statuses/{id}/reblog", reblog, methods=["POST"]),
+    Route("/api/v1/statuses/{id}/favourited_by", favourited_by, methods=["GET"]),
+    Route("/api/v1/statuses/{id}/reblogged_by", reblogged_by, methods=["GET"]),
+]

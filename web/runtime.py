@@ -1,0 +1,76 @@
+"""The background side of a serve process: federation context, delivery and inbox workers,
+and the allowlist refresher — started with the app and stopped with it."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+from federation.client import FederationClient
+from inbox.processor import InboxProcessor
+from models.db import Database
+from models.settings import Settings
+from outbox.allowlist import REFRESH_SECONDS, LiveAllowlist
+from outbox.context import Federation
+from outbox.render import instance_key_id
+from outbox.signing import identity, instance_key_pair
+from outbox.worker import DeliveryWorker
+
+log = logging.getLogger("flurfunk.runtime")
+
+
+async def build_federation(settings: Settings, db: Database) -> Federation:
+    allowlist = LiveAllowlist(db)
+    await allowlist.refresh()
+    client = FederationClient(
+        allowlist, connect_to=dict(settings.connect_to), ca_bundle=settings.ca_bundle or None
+    )
+    private_pem, public_pem = await instance_key_pair(db)
+    return Federation(
+        settings=settings,
+        db=db,
+        allowlist=allowlist,
+        client=client,
+        instance=identity(instance_key_id(settings), private_pem),
+        instance_public_pem=public_pem,
+    )
+
+
+async def _every(
+    seconds: float, stop: asyncio.Event, job: Callable[[], Awaitable[object]], name: str
+) -> None:
+    while not stop.is_set():
+        try:
+            await job()
+        except Exception:  # a periodic job must survive one failure; it runs again soon
+            log.exception("%s failed", name)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), seconds)
+
+
+@contextlib.asynccontextmanager
+async def running(
+    settings: Settings, db: Database, *, in_process_workers: bool
+) -> AsyncIterator[Federation]:
+    """Federation for the app; with `in_process_workers`, also deliver from this process."""
+    fed = await build_federation(settings, db)
+    stop = asyncio.Event()
+    tasks = [
+        asyncio.create_task(
+            _every(REFRESH_SECONDS, stop, fed.allowlist.refresh, "allowlist refresh")
+        )
+    ]
+    if in_process_workers:
+        deliveries = DeliveryWorker(db, fed.client, settings)
+        fed.wake_deliveries = deliveries.wake
+        inbox = InboxProcessor(fed)
+        fed.wake_inbox = inbox.wake
+        tasks += [asyncio.create_task(deliveries.run(stop)), asyncio.create_task(inbox.run(stop))]
+    try:
+        yield fed
+    finally:
+        stop.set()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await fed.client.aclose()
