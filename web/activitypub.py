@@ -78,17 +78,22 @@ async def local_account(request: Request) -> Account | None:
         ).scalar_one_or_none()
 
 
+async def fetchable_account(request: Request) -> Account | Response:
+    """The local account a signed GET asks about, or the error answer to give instead."""
+    account = await fetchable_account(request)
+    if isinstance(account, Response):
+        return account
+    return account
+
+
 async def actor(request: Request) -> Response:
     if not wants_activity(request):
         return RedirectResponse(
             node_of(request).settings.url(f"/@{request.path_params['username']}"), status_code=302
         )
-    verdict = await authorized(request)
-    if verdict.status != 202:
-        return error(verdict)
-    account = await local_account(request)
-    if account is None:
-        return JSONResponse({"error": "Record not found"}, status_code=404)
+    account = await fetchable_account(request)
+    if isinstance(account, Response):
+        return account
     return ActivityResponse(render.person(node_of(request).settings, account))
 
 
@@ -124,12 +129,9 @@ async def inbox(request: Request) -> Response:
 
 
 async def collection_of(request: Request, kind: str) -> Response:
-    verdict = await authorized(request)
-    if verdict.status != 202:
-        return error(verdict)
-    account = await local_account(request)
-    if account is None:
-        return JSONResponse({"error": "Record not found"}, status_code=404)
+    account = await fetchable_account(request)
+    if isinstance(account, Response):
+        return account
     settings = node_of(request).settings
     uri = render.actor_uri(settings, account) + "/" + kind
     async with node_of(request).db.read() as session:
@@ -161,12 +163,9 @@ async def following(request: Request) -> Response:
 
 
 async def outbox_collection(request: Request) -> Response:
-    verdict = await authorized(request)
-    if verdict.status != 202:
-        return error(verdict)
-    account = await local_account(request)
-    if account is None:
-        return JSONResponse({"error": "Record not found"}, status_code=404)
+    account = await fetchable_account(request)
+    if isinstance(account, Response):
+        return account
     settings = node_of(request).settings
     uri = render.actor_uri(settings, account) + "/outbox"
     async with node_of(request).db.read() as session:
@@ -196,12 +195,9 @@ async def outbox_collection(request: Request) -> Response:
 
 
 async def featured(request: Request) -> Response:
-    verdict = await authorized(request)
-    if verdict.status != 202:
-        return error(verdict)
-    account = await local_account(request)
-    if account is None:
-        return JSONResponse({"error": "Record not found"}, status_code=404)
+    account = await fetchable_account(request)
+    if isinstance(account, Response):
+        return account
     settings = node_of(request).settings
     async with node_of(request).db.read() as session:
         pinned = (
