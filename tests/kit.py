@@ -7,6 +7,7 @@ directory and database; tests talk to it over HTTP exactly as a client app would
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import os
 import secrets
@@ -15,6 +16,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -94,6 +96,8 @@ class RunningNode:
     extra_env: dict[str, str] = field(default_factory=dict)
     _app: dict[str, str] | None = None
     _app_token: str | None = None
+    output: collections.deque[str] = field(default_factory=collections.deque)
+    _drainer: threading.Thread | None = None
 
     @property
     def url(self) -> str:
@@ -137,20 +141,34 @@ class RunningNode:
             stderr=subprocess.STDOUT,
             text=True,
         )
-        assert self.process.stdout is not None
-        first = self.process.stdout.readline()
-        if first.startswith("Admin account:"):
-            self.admin_password = first.split("password:")[1].strip()
+        # Drain the node's output in the background: a full pipe would block the node.
+        self.output = collections.deque(maxlen=2000)
+        self._drainer = threading.Thread(target=self._drain, daemon=True)
+        self._drainer.start()
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"node exited: {first}{self.process.stdout.read()}")
+                raise RuntimeError("node exited:\n" + "".join(self.output))
             try:
                 if httpx.get(self.url + "/livez", timeout=1).status_code == 200:
+                    self.admin_password = next(
+                        (
+                            line.split("password:")[1].strip()
+                            for line in list(self.output)
+                            if line.startswith("Admin account:")
+                        ),
+                        "",
+                    )
                     return
             except httpx.TransportError:
                 time.sleep(0.1)
         raise RuntimeError("node did not become live within 30 s")
+
+    def _drain(self) -> None:
+        assert self.process is not None
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self.output.append(line)
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
@@ -160,6 +178,8 @@ class RunningNode:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+        if self._drainer is not None:
+            self._drainer.join(timeout=5)  # it ends at EOF, once the node has exited
         if self.process is not None and self.process.stdout is not None:
             self.process.stdout.close()
 
