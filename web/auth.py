@@ -114,21 +114,22 @@ class Caller:
 
 
 async def caller_for_token(session: AsyncSession, token: str) -> Caller | None:
-    row = (
+    """The caller behind a bearer token, in one query (it runs on every API request)."""
+    found = (
         await session.execute(
-            select(AccessToken).where(
-                AccessToken.token_hash == digest(token), AccessToken.revoked_at.is_(None)
-            )
+            select(AccessToken, Account, User)
+            .outerjoin(Account, Account.id == AccessToken.account_id)
+            .outerjoin(User, User.account_id == AccessToken.account_id)
+            .where(AccessToken.token_hash == digest(token), AccessToken.revoked_at.is_(None))
         )
-    ).scalar_one_or_none()
-    if row is None:
+    ).first()
+    if found is None:
         return None
-    account = user = None
-    if row.account_id is not None:
-        account = await session.get(Account, row.account_id)
-        user = await session.get(User, row.account_id)
-        if account is None or user is None or user.disabled or account.suspended_at is not None:
-            return None
+    row, account, user = found
+    if row.account_id is not None and (
+        account is None or user is None or user.disabled or account.suspended_at is not None
+    ):
+        return None
     return Caller(row, account, user, frozenset(parse_scopes(row.scopes)))
 
 

@@ -10,7 +10,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import literal, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.settings import Settings
@@ -195,17 +195,30 @@ async def _by_id(session: AsyncSession, model: Any, ids: Iterable[int]) -> dict[
     return {row.id: row for row in rows}
 
 
-async def _viewer_set(
-    session: AsyncSession, model: Any, viewer_id: int | None, status_ids: set[int]
-) -> set[int]:
+VIEWER_MARKS: tuple[Any, ...] = (Favourite, Bookmark, Pin)
+
+
+async def _viewer_state(
+    session: AsyncSession, viewer_id: int | None, status_ids: set[int]
+) -> tuple[set[int], set[int], set[int], set[int]]:
+    """Which of the statuses the viewer favourited, bookmarked, pinned and boosted: one query."""
+    found: tuple[set[int], set[int], set[int], set[int]] = (set(), set(), set(), set())
     if viewer_id is None or not status_ids:
-        return set()
-    rows = await session.execute(
-        select(model.status_id).where(
+        return found
+    kinds = [
+        select(literal(i), model.status_id).where(
             model.account_id == viewer_id, model.status_id.in_(status_ids)
         )
+        for i, model in enumerate(VIEWER_MARKS)
+    ]
+    boosts = select(literal(3), Status.reblog_of_id).where(
+        Status.account_id == viewer_id, Status.reblog_of_id.in_(status_ids)
     )
-    return set(rows.scalars())
+    rows = (await session.execute(union_all(*kinds, boosts))).all()
+    for kind, status_id in rows:
+        if status_id is not None:
+            found[int(kind)].add(int(status_id))
+    return found
 
 
 async def statuses(
@@ -268,22 +281,7 @@ async def statuses(
     apps = await _by_id(
         session, OAuthApp, {s.application_id for s in everything.values() if s.application_id}
     )
-    favourited = await _viewer_set(session, Favourite, viewer_id, ids)
-    bookmarked = await _viewer_set(session, Bookmark, viewer_id, ids)
-    pinned = await _viewer_set(session, Pin, viewer_id, ids)
-    reblogged: set[int] = set()
-    if viewer_id is not None and ids:
-        reblogged = {
-            i
-            for i in (
-                await session.execute(
-                    select(Status.reblog_of_id).where(
-                        Status.account_id == viewer_id, Status.reblog_of_id.in_(ids)
-                    )
-                )
-            ).scalars()
-            if i is not None
-        }
+    favourited, bookmarked, pinned, reblogged = await _viewer_state(session, viewer_id, ids)
 
     def one(s: Status) -> dict[str, Any]:
         author = accounts[s.account_id]
