@@ -1,18 +1,30 @@
-"""`make bench`: run every benchmark on SQLite and PostgreSQL and write bench/RESULTS.md."""
+"""`make bench`: run every benchmark on SQLite and PostgreSQL and write bench/RESULTS.md.
+
+Parts: inbox ingest, delivery, home timeline (`--only` picks some; the others' sections in
+RESULTS.md are kept). Every benchmark stops by itself and talks only to 127.0.0.1.
+"""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import platform
 import random
 import shutil
 import subprocess
 import tempfile
+import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
+from bench.delivery import DeliveryResult, Sink, delivery_bench
+from bench.delivery import report as delivery_report
+from bench.fakeremote import FakeRemote
+from bench.ingest import Floor, IngestResult, LocalRedis, ingest_bench
+from bench.ingest import report as ingest_report
 from bench.seed import Seeded, seed
 from bench.timeline import Latency, creation_rate, read_latency
 from models.db import Database
@@ -98,56 +110,217 @@ def timeline_bench(backend: str, url: str, work: Path, args: argparse.Namespace)
     ]
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description="Flurfunk benchmarks")
-    parser.add_argument("--accounts", type=int, default=1000)
-    parser.add_argument("--statuses", type=int, default=100_000)
-    parser.add_argument("--follows", type=int, default=30)
-    parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--posts", type=int, default=1000)
-    parser.add_argument("--concurrency", type=int, default=8)
-    parser.add_argument("--backends", default="sqlite,postgres")
-    parser.add_argument("--output", type=Path, default=RESULTS)
-    args = parser.parse_args()
+SECTIONS = {
+    "ingest": "Inbox ingest",
+    "delivery": "Delivery",
+    "timeline": "Home timeline and status creation",
+}
+NOTES = {
+    "ingest": [
+        "One `flurfunk serve` process receives signed Create activities (cavage rsa-sha256,",
+        "~1.5 KB, distinct ids, signed before the clock starts) from raw HTTP/1.1 senders over",
+        "keep-alive connections on loopback; the signer's key is fetched once from a fake",
+        "remote node through CONNECT_TO. *Stored* counts the node's inbox rows afterwards.",
+        "As `make run` starts it, the serve process also processes what it stores (that rate",
+        "is the last column); with REDIS_URL set (scale-out), processing belongs to",
+        "`flurfunk worker` processes and the serve process only receives. The floor is a bare",
+        "Starlette endpoint on uvicorn (a process of its own) that checks the digest, verifies",
+        "the signature with a cached key and parses the JSON, fed the same requests.",
+    ],
+    "delivery": [
+        "One DeliveryWorker (in the benchmark process) delivers pending rows — one Create,",
+        "spread over 12 inboxes on 3 sink hosts routed by CONNECT_TO to a raw asyncio sink",
+        "(a process of its own) that answers 202 at once — from the worker's start until the",
+        "last row is `done`. The floor is the same number of POSTs signed with the same",
+        "cached key through the same FederationClient, without the database; the plain httpx",
+        "column is the same signed POSTs through one httpx.AsyncClient with its own pool.",
+    ],
+    "timeline": [
+        "Latencies are measured by a sequential client over one keep-alive HTTP connection",
+        "on loopback, so they include HTTP parsing, authentication and serialisation; the",
+        "floor is a bare endpoint on the same server in the same run.",
+    ],
+}
 
-    sections = []
+
+def per_backend(
+    args: argparse.Namespace, measure: Callable[[str, str, Path], list[str]]
+) -> list[str]:
+    """Run `measure(backend, database_url, work_dir)` on each backend in a fresh database."""
+    lines: list[str] = []
     for backend in args.backends.split(","):
         work = Path(tempfile.mkdtemp(prefix=f"flurfunk-bench-{backend}-"))
         try:
             if backend == "postgres":
                 available, reason = postgres_available()
                 if not available:
-                    sections.append(f"**postgres**: skipped ({reason}).\n")
+                    lines.append(f"**postgres**: skipped ({reason}).\n")
                     continue
                 with postgres_database() as url:
-                    sections += timeline_bench(backend, url, work, args)
+                    lines += measure(backend, url, work)
             else:
-                url = f"sqlite+aiosqlite:///{work / 'flurfunk.db'}"
-                sections += timeline_bench(backend, url, work, args)
+                lines += measure(backend, f"sqlite+aiosqlite:///{work / 'flurfunk.db'}", work)
         finally:
             shutil.rmtree(work, ignore_errors=True)
+    return lines
 
-    commit = subprocess.run(
-        ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False
-    ).stdout.strip()
-    text = "\n".join(
-        [
-            "# Benchmark results",
-            "",
-            f"Written by `make bench` on {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, commit {commit}.",
+
+def ingest_section(args: argparse.Namespace) -> list[str]:
+    remote = FakeRemote.generate()
+    results: list[IngestResult] = []
+    with contextlib.ExitStack() as stack:
+        remote_port = stack.enter_context(remote.serving())
+        floor = Floor(remote)
+        stack.callback(floor.stop)
+        redis = LocalRedis.start()
+        if redis is not None:
+            stack.callback(redis.stop)
+
+        def measure(backend: str, url: str, work: Path) -> list[str]:
+            results.append(
+                ingest_bench(
+                    backend,
+                    url,
+                    work,
+                    remote,
+                    remote_port,
+                    floor,
+                    redis,
+                    activities=args.activities,
+                    connections=args.connections,
+                )
+            )
+            return []
+
+        skipped = per_backend(args, measure)
+        if redis is None:
+            skipped.append("scale-out rows: skipped (no redis-server on this machine)")
+    return [
+        f"{args.activities:,} activities per run, {args.connections} concurrent senders.",
+        "",
+        *ingest_report(results, skipped),
+        "",
+    ]
+
+
+def delivery_section(args: argparse.Namespace) -> list[str]:
+    results: list[DeliveryResult] = []
+    sink = Sink()
+    try:
+
+        def measure(backend: str, url: str, work: Path) -> list[str]:
+            results.append(
+                delivery_bench(
+                    backend, url, work, sink, count=args.deliveries, plain_count=args.plain_posts
+                )
+            )
+            return []
+
+        skipped = per_backend(args, measure)
+    finally:
+        sink.stop()
+    return [
+        f"{args.deliveries:,} deliveries per backend; worker batch 200, 64 POSTs in flight, "
+        "16 connections per host.",
+        "",
+        *delivery_report(results, skipped),
+        "",
+    ]
+
+
+def timeline_section(args: argparse.Namespace) -> list[str]:
+    return per_backend(args, lambda backend, url, work: timeline_bench(backend, url, work, args))
+
+
+def merged(previous: str, fresh: dict[str, list[str]]) -> str:
+    """RESULTS.md with the sections just measured replaced and the others kept as they were."""
+    kept: dict[str, list[str]] = {}
+    current: str | None = None
+    titles = {title: key for key, title in SECTIONS.items()}
+    for line in previous.splitlines():
+        if line.startswith("## "):
+            current = titles.get(line[3:].strip())
+            if current is not None:
+                kept[current] = []
+            continue
+        if current is not None:
+            kept[current].append(line)
+    out = [
+        "# Benchmark results",
+        "",
+        "Written by `make bench` (`python -m bench.run`; `--only ingest,delivery,timeline`",
+        "runs a part and keeps the other sections). Every figure stands next to its floor,",
+        "measured in the same run on the same machine.",
+        "",
+    ]
+    for key, title in SECTIONS.items():
+        body = fresh.get(key, kept.get(key))
+        if body is None:
+            continue
+        out += [f"## {title}", "", *_strip_blank_edges(body), ""]
+    return "\n".join(out)
+
+
+def _strip_blank_edges(lines: list[str]) -> list[str]:
+    while lines and not lines[0].strip():
+        lines = lines[1:]
+    while lines and not lines[-1].strip():
+        lines = lines[:-1]
+    return lines
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="Flurfunk benchmarks")
+    parser.add_argument(
+        "--only", default=",".join(SECTIONS), help="comma-separated: " + ", ".join(SECTIONS)
+    )
+    parser.add_argument("--backends", default="sqlite,postgres")
+    parser.add_argument("--output", type=Path, default=RESULTS)
+    timeline = parser.add_argument_group("home timeline")
+    timeline.add_argument("--accounts", type=int, default=1000)
+    timeline.add_argument("--statuses", type=int, default=100_000)
+    timeline.add_argument("--follows", type=int, default=30)
+    timeline.add_argument("--rounds", type=int, default=5)
+    timeline.add_argument("--posts", type=int, default=1000)
+    timeline.add_argument("--concurrency", type=int, default=8)
+    ingest = parser.add_argument_group("inbox ingest")
+    ingest.add_argument("--activities", type=int, default=10_000)
+    ingest.add_argument("--connections", type=int, default=64)
+    delivery = parser.add_argument_group("delivery")
+    delivery.add_argument("--deliveries", type=int, default=10_000)
+    delivery.add_argument("--plain-posts", type=int, default=1_000)
+    args = parser.parse_args()
+
+    wanted = [part.strip() for part in args.only.split(",") if part.strip()]
+    unknown = set(wanted) - set(SECTIONS)
+    if unknown:
+        parser.error(f"unknown part(s) {', '.join(sorted(unknown))}; known: {', '.join(SECTIONS)}")
+    run = {"ingest": ingest_section, "delivery": delivery_section, "timeline": timeline_section}
+    fresh: dict[str, list[str]] = {}
+    for key in SECTIONS:
+        if key not in wanted:
+            continue
+        started, load = time.perf_counter(), os.getloadavg()[0]
+        body = run[key](args)
+        fresh[key] = [
+            f"Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC at commit {commit()} in "
+            f"{time.perf_counter() - started:.0f} s (load average {load:.1f} before). "
             f"Machine: {machine()}.",
             "",
-            "Latencies are measured by a sequential client over one keep-alive HTTP connection",
-            "on loopback, so they include HTTP parsing, authentication and serialisation; the",
-            "floor is a bare endpoint on the same server in the same run.",
+            *NOTES[key],
             "",
-            "## Home timeline and status creation",
-            "",
-            *sections,
+            *body,
         ]
-    )
+    previous = args.output.read_text() if args.output.exists() else ""
+    text = merged(previous, fresh)
     args.output.write_text(text + "\n")
     print(text)
+
+
+def commit() -> str:
+    return subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False
+    ).stdout.strip()
 
 
 if __name__ == "__main__":

@@ -3,13 +3,13 @@
 It refuses any URL whose host the allowlist does not match — before connecting, and again on
 every redirect hop — and connects only where the host resolves or where CONNECT_TO points
 (the original host name still goes into Host, SNI and certificate verification). Each peer
-host gets its own small keep-alive pool: httpcore scans every pooled connection per request,
-so one big shared pool slows down as the number of peers grows (encode/httpx#3215).
+host gets its own small keep-alive pool with bounded concurrency (federation.http11): httpx's
+default pool scans every connection per request (encode/httpx#3215) and its client layer
+(cookie jar, header merging) costs more than signing, so requests go straight to the transport.
 """
 
 from __future__ import annotations
 
-import asyncio
 import ssl
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -18,10 +18,12 @@ from urllib.parse import urlsplit, urlunsplit
 import httpx
 
 from federation.allowlist import Allowlist, PatternError, url_host_port
+from federation.http11 import Http11Transport
 
 USER_AGENT = "Flurfunk/0.1.0"
 MAX_REDIRECTS = 3
 MAX_BODY = 4 << 20
+ROUTES_KEPT = 4096
 
 
 class NotAllowed(Exception):
@@ -44,6 +46,13 @@ class Fetched:
     url: str  # after redirects
 
 
+@dataclass(frozen=True)
+class _Route:
+    target: httpx.URL  # where to connect (CONNECT_TO applied)
+    sni: str | None  # the original host name when CONNECT_TO applies
+    netloc: str  # the original host[:port], for the Host header
+
+
 def _default_port(scheme: str) -> int:
     return 443 if scheme == "https" else 80
 
@@ -60,15 +69,10 @@ class FederationClient:
     ) -> None:
         self._allowlist = allowlist
         self._connect_to = {k.lower(): v for k, v in (connect_to or {}).items()}
-        self._verify: ssl.SSLContext | bool = (
-            ssl.create_default_context(cafile=ca_bundle) if ca_bundle else True
-        )
-        self._timeout = httpx.Timeout(timeout, connect=min(timeout, 5.0))
-        self._limits = httpx.Limits(
-            max_connections=per_host_connections, max_keepalive_connections=per_host_connections
-        )
-        self._clients: dict[tuple[str, str], httpx.AsyncClient] = {}
-        self._lock = asyncio.Lock()
+        context = ssl.create_default_context(cafile=ca_bundle or None)
+        self._transport = Http11Transport(ssl_context=context, per_host=per_host_connections)
+        self._timeout = httpx.Timeout(timeout, connect=min(timeout, 5.0)).as_dict()
+        self._routes: dict[str, _Route] = {}
 
     def allowed(self, url: str) -> bool:
         parts = urlsplit(url)
@@ -85,23 +89,17 @@ class FederationClient:
             return url, None
         return urlunsplit((parts.scheme, target, parts.path or "/", parts.query, "")), host
 
-    async def _client_for(self, scheme: str, netloc: str) -> httpx.AsyncClient:
-        key = (scheme, netloc)
-        client = self._clients.get(key)
-        if client is None:
-            async with self._lock:
-                client = self._clients.get(key)
-                if client is None:
-                    client = httpx.AsyncClient(
-                        verify=self._verify,
-                        timeout=self._timeout,
-                        limits=self._limits,
-                        follow_redirects=False,
-                        trust_env=False,
-                        headers={"User-Agent": USER_AGENT},
-                    )
-                    self._clients[key] = client
-        return client
+    def _parsed_route(self, url: str) -> _Route:
+        """`_route` with the target parsed, remembered per URL: deliveries go to the same
+        few inboxes again and again, and parsing a URL costs as much as sending on a
+        kept-alive connection."""
+        route = self._routes.get(url)
+        if route is None:
+            target, sni = self._route(url)
+            if len(self._routes) >= ROUTES_KEPT:
+                self._routes.clear()
+            route = self._routes[url] = _Route(httpx.URL(target), sni, urlsplit(url).netloc)
+        return route
 
     async def request(
         self,
@@ -120,18 +118,18 @@ class FederationClient:
                     raise NotAllowed(url)
             except PatternError:
                 raise NotAllowed(url) from None
-            send_headers = dict(headers or {})
-            send_headers["host"] = urlsplit(url).netloc
+            route = self._parsed_route(url)
+            send_headers = {"user-agent": USER_AGENT, **(headers or {})}
+            send_headers["host"] = route.netloc
             if sign is not None:
                 send_headers = sign(method, url, send_headers, content)
-            target, sni = self._route(url)
-            parts = urlsplit(target)
-            client = await self._client_for(parts.scheme, parts.netloc)
-            extensions = {"sni_hostname": sni} if sni and parts.scheme == "https" else {}
-            request = client.build_request(
-                method, target, headers=send_headers, content=content, extensions=extensions
+            extensions: dict[str, object] = {"timeout": self._timeout}
+            if route.sni:
+                extensions["sni_hostname"] = route.sni
+            request = httpx.Request(
+                method, route.target, headers=send_headers, content=content, extensions=extensions
             )
-            response = await client.send(request, stream=True)
+            response = await self._transport.handle_async_request(request)
             try:
                 if response.is_redirect and "location" in response.headers:
                     url = str(httpx.URL(url).join(response.headers["location"]))
@@ -145,9 +143,7 @@ class FederationClient:
         raise httpx.TooManyRedirects(f"more than {MAX_REDIRECTS} redirects", request=request)
 
     async def aclose(self) -> None:
-        clients, self._clients = list(self._clients.values()), {}
-        for client in clients:
-            await client.aclose()
+        await self._transport.aclose()
 
 
 async def _read_capped(response: httpx.Response, limit: int) -> bytes:

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from federation.client import Fetched, NotAllowed
 from federation.jsonld import JsonLdError, normalize
-from inbox.parse import ACTOR_TYPES, Unusable, actor_fields, authority, uri_of
+from inbox.parse import ACTOR_TYPES, Unusable, actor_fields, authority, type_of, uri_of
 from models.account import Account
 from models.base import utcnow
 from outbox.context import Federation
@@ -129,7 +129,7 @@ async def actor_for_key(fed: Federation, key_id: str, *, refresh: bool = False) 
         if account is not None and account.public_key_pem:
             return account
     document = await fetch_json(fed, owner)
-    if document.get("type") in ACTOR_TYPES:
+    if type_of(document) in ACTOR_TYPES:
         return await _store_fetched(fed, owner, document)
     owner_uri = uri_of(document.get("owner"))  # a separate key document
     if owner_uri is None or authority(owner_uri) != authority(key_id):
@@ -162,6 +162,8 @@ async def resolve_handle(fed: Federation, handle: str) -> Account | None:
     except (FetchError, NotAllowed):
         return known
     links = document.get("links")
+    if isinstance(links, dict):
+        links = [links]  # JSON-LD compaction turns a list of one link into the link
     if not isinstance(links, list):
         links = []
     self_link = next(

@@ -7,15 +7,21 @@ unusable raises `Unusable` (a 4xx for the sender, never a 5xx).
 from __future__ import annotations
 
 import html
+import re
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
+import nh3
+
 from federation.allowlist import PatternError, split_host_port
 from federation.jsonld import is_public
+from outbox.content import sanitise
 
 ACTOR_TYPES = frozenset({"Person", "Service", "Application", "Group", "Organization"})
 MAX_TEXT = 100_000
+MAX_URI = 1024  # the longest URI our columns hold; a longer one is unusable
 
 
 class Unusable(ValueError):
@@ -25,6 +31,8 @@ class Unusable(ValueError):
 def uri_of(value: Any) -> str | None:
     """The id of a reference: a URI string, or an object carrying `id` (or `href`)."""
     if isinstance(value, str):
+        if len(value) > MAX_URI:
+            return None
         return value if value.startswith(("https://", "http://")) else None
     if isinstance(value, dict):
         return uri_of(value.get("id") or value.get("href"))
@@ -34,6 +42,12 @@ def uri_of(value: Any) -> str | None:
 def uris(value: Any) -> list[str]:
     items = value if isinstance(value, list) else [value]
     return [u for u in (uri_of(i) for i in items) if u]
+
+
+def type_of(document: Any) -> str | None:
+    """A document's `type` when it is one plain string (a list or object is no type we know)."""
+    kind = document.get("type") if isinstance(document, dict) else None
+    return kind if isinstance(kind, str) else None
 
 
 def first(value: Any) -> Any:
@@ -82,7 +96,7 @@ def addressed_publicly(document: dict[str, Any]) -> tuple[bool, bool]:
 def actor_fields(document: dict[str, Any]) -> dict[str, Any]:
     """The columns of a remote Account, from its actor document."""
     uri = uri_of(document.get("id"))
-    if uri is None or document.get("type") not in ACTOR_TYPES:
+    if uri is None or type_of(document) not in ACTOR_TYPES:
         raise Unusable("not an actor document")
     username = text(document.get("preferredUsername"), 64)
     if not username:
@@ -135,5 +149,244 @@ def actor_fields(document: dict[str, Any]) -> dict[str, Any]:
 
 
 def plain_text(content_html: str) -> str:
-    """A rough plain-text rendering of remote HTML (for search and `text` fallbacks)."""
-    return html.unescape(content_html.replace("<br>", "\n").replace("</p><p>", "\n\n"))
+    """A plain-text rendering of remote HTML (for search, `text` and content warnings)."""
+    spaced = content_html.replace("<br>", "\n").replace("</p><p>", "\n\n")
+    return html.unescape(nh3.clean(spaced, tags=set()))
+
+
+# --- notes -----------------------------------------------------------------------------
+
+NOTE_TYPES = frozenset({"Note", "Article", "Page", "Question"})
+MEDIA_TYPES = frozenset({"Document", "Image", "Video", "Audio", "Link"})
+MAX_ATTACHMENTS = 4
+MAX_TAGS = 64
+MAX_ADDRESSES = 1000
+MAX_SPOILER = 5_000
+MAX_DESCRIPTION = 1_500
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+_LANGUAGE = re.compile(r"^[A-Za-z]{2,8}(-[A-Za-z0-9]{1,8})*$")
+_TAG_NAME = re.compile(r"^\w{1,255}$")
+
+
+@dataclass(frozen=True)
+class RemoteMedia:
+    """An attachment of a remote note: stored as a link to the file on its home node."""
+
+    remote_url: str
+    type: str  # Mastodon's kinds: image, video, audio, unknown (documents)
+    content_type: str
+    description: str | None
+    blurhash: str | None
+    meta: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class ParsedNote:
+    """What we keep of a Note (or Article, Page, Question), every field checked."""
+
+    uri: str
+    author_uri: str
+    url: str | None
+    content: str  # sanitised HTML
+    text: str  # the same, as plain text (search)
+    spoiler_text: str
+    sensitive: bool
+    language: str | None
+    addressed: frozenset[str]  # to, cc, bto, bcc and audience, without Public
+    public_in_to: bool
+    public_in_cc: bool
+    in_reply_to: str | None
+    published: datetime | None
+    updated: datetime | None
+    mentions: tuple[str, ...]  # actor URIs of `Mention` tags
+    hashtags: tuple[str, ...]  # lower case, without `#`
+    media: tuple[RemoteMedia, ...]
+
+    def visibility(self, followers_url: str | None) -> str:
+        """Public in `to`: public; in `cc`: unlisted; the followers collection: private;
+        otherwise only the addressed and mentioned may read it: direct."""
+        if self.public_in_to:
+            return "public"
+        if self.public_in_cc:
+            return "unlisted"
+        followers = followers_url or self.author_uri + "/followers"
+        return "private" if followers in self.addressed else "direct"
+
+
+def boost_visibility(activity: dict[str, Any]) -> str:
+    """An Announce is public, unlisted, or for the booster's followers only."""
+    public_in_to, public_in_cc = addressed_publicly(activity)
+    return "public" if public_in_to else "unlisted" if public_in_cc else "private"
+
+
+def is_note(document: Any) -> bool:
+    return type_of(document) in NOTE_TYPES
+
+
+def author_of(document: dict[str, Any]) -> str | None:
+    """The actor a note is attributed to; of several (PeerTube), the first person."""
+    candidates = _addresses(document.get("attributedTo"))[:MAX_TAGS]
+    people = [c for c in candidates if isinstance(c, dict) and c.get("type") == "Person"]
+    return next((u for u in (uri_of(c) for c in (*people, *candidates)) if u), None)
+
+
+def note_fields(document: Any, *, activity: dict[str, Any] | None = None) -> ParsedNote:
+    """The columns of a remote status; the activity's addressing stands in for a note
+    that carries none."""
+    if not is_note(document):
+        raise Unusable("not a note")
+    uri = uri_of(document.get("id"))
+    author = author_of(document)
+    if uri is None or author is None:
+        raise Unusable("the note has no id or no author")
+    addressing = document
+    if activity is not None and not any(k in document for k in ("to", "cc")):
+        addressing = activity
+    public_in_to, public_in_cc = addressed_publicly(addressing)
+    spoiler_text = plain_text(text(document.get("summary"), MAX_SPOILER)).strip()
+    published = bounded_time(document.get("published"))
+    updated = bounded_time(document.get("updated"))
+    content = _content(document)
+    return ParsedNote(
+        uri=uri,
+        author_uri=author,
+        url=_url(document.get("url")),
+        content=content,
+        text=plain_text(content).strip(),
+        spoiler_text=spoiler_text,
+        sensitive=document.get("sensitive") is True or bool(spoiler_text),
+        language=_language(document.get("contentMap")),
+        addressed=frozenset(
+            u
+            for key in ("to", "cc", "bto", "bcc", "audience")
+            for u in uris(_addresses(addressing.get(key))[:MAX_ADDRESSES])
+            if not is_public(u)
+        ),
+        public_in_to=public_in_to,
+        public_in_cc=public_in_cc,
+        in_reply_to=uri_of(first(document.get("inReplyTo"))),
+        published=published,
+        updated=updated if updated and published and updated > published else None,
+        mentions=_tagged(document, "Mention"),
+        hashtags=_hashtags(document),
+        media=_media(document),
+    )
+
+
+def _content(document: dict[str, Any]) -> str:
+    body = text(document.get("content"))
+    if not body and isinstance(document.get("contentMap"), dict):
+        body = text(next(iter(document["contentMap"].values()), ""))
+    if document.get("type") in ("Article", "Page"):
+        title = text(document.get("name"), 500)
+        if title:
+            body = f"<p><strong>{html.escape(title)}</strong></p>{body}"
+    return sanitise(body)
+
+
+def _url(value: Any) -> str | None:
+    """A note's web address; of several links, the HTML one."""
+    links = _addresses(value)[:MAX_TAGS]
+    pages = [
+        link for link in links if isinstance(link, dict) and link.get("mediaType") == "text/html"
+    ]
+    return next((u for u in (uri_of(link) for link in (*pages, *links)) if u), None)
+
+
+def bounded_time(value: Any) -> datetime | None:
+    """A timestamp no later than now and no earlier than 2000: ids are derived from it."""
+    moment = timestamp(value)
+    if moment is None:
+        return None
+    return min(max(moment, EARLIEST), datetime.now(UTC))
+
+
+def _language(content_map: Any) -> str | None:
+    if not isinstance(content_map, dict):
+        return None
+    for key in list(content_map)[:MAX_TAGS]:
+        if isinstance(key, str) and len(key) <= 16 and _LANGUAGE.match(key):
+            return key.lower()
+    return None
+
+
+def _tags(document: dict[str, Any], kind: str) -> list[dict[str, Any]]:
+    return [
+        t
+        for t in _addresses(document.get("tag"))[: MAX_TAGS * 4]
+        if isinstance(t, dict) and t.get("type") == kind
+    ]
+
+
+def _tagged(document: dict[str, Any], kind: str) -> tuple[str, ...]:
+    found = (uri_of(t.get("href")) for t in _tags(document, kind))
+    return tuple(dict.fromkeys(u for u in found if u))[:MAX_TAGS]
+
+
+def _hashtags(document: dict[str, Any]) -> tuple[str, ...]:
+    names = (text(t.get("name"), 256).removeprefix("#").lower() for t in _tags(document, "Hashtag"))
+    return tuple(dict.fromkeys(n for n in names if _TAG_NAME.match(n)))[:MAX_TAGS]
+
+
+def media_kind(media_type: str, as_type: Any) -> str:
+    """Mastodon's attachment kinds; documents (PDF, office files) are `unknown`."""
+    major = media_type.split("/", 1)[0]
+    if major in ("image", "video", "audio"):
+        return major
+    if not media_type and as_type in ("Image", "Video", "Audio"):
+        return str(as_type).lower()
+    return "unknown"
+
+
+def _media(document: dict[str, Any]) -> tuple[RemoteMedia, ...]:
+    found: list[RemoteMedia] = []
+    for item in _addresses(document.get("attachment"))[: MAX_TAGS * 4]:
+        if len(found) >= MAX_ATTACHMENTS:
+            break
+        if not isinstance(item, dict) or type_of(item) not in MEDIA_TYPES:
+            continue
+        url = _url(item.get("url") or item.get("href"))
+        media_type = text(item.get("mediaType"), 255).lower()
+        if url is None or (item.get("type") == "Link" and media_type == "text/html"):
+            continue
+        found.append(
+            RemoteMedia(
+                remote_url=url,
+                type=media_kind(media_type, item.get("type")),
+                content_type=media_type or "application/octet-stream",
+                description=text(item.get("name"), MAX_DESCRIPTION) or None,
+                blurhash=text(item.get("blurhash"), 64) or None,
+                meta=_media_meta(item),
+            )
+        )
+    return tuple(found)
+
+
+def _media_meta(item: dict[str, Any]) -> dict[str, Any]:
+    meta: dict[str, Any] = {}
+    width, height = item.get("width"), item.get("height")
+    if (
+        isinstance(width, int)
+        and isinstance(height, int)
+        and _dimension(width)
+        and _dimension(height)
+    ):
+        meta["original"] = {
+            "width": width,
+            "height": height,
+            "size": f"{width}x{height}",
+            "aspect": width / height,
+        }
+    focus = item.get("focalPoint")
+    if (
+        isinstance(focus, list)
+        and len(focus) == 2
+        and all(isinstance(f, int | float) and not isinstance(f, bool) for f in focus)
+        and all(-1.0 <= f <= 1.0 for f in focus)
+    ):
+        meta["focus"] = {"x": float(focus[0]), "y": float(focus[1])}
+    return meta
+
+
+def _dimension(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 0 < value <= 100_000

@@ -88,6 +88,7 @@ class InboxProcessor:
                 sender = await actor(self.fed, row.actor_uri)
                 async with self.fed.db.write() as session:
                     await handler(Incoming(self.fed, session, activity, sender))
+                self.fed.wake_deliveries()  # an Accept or Reject may be waiting to leave
             except (Unusable, FetchError) as exc:
                 error = f"unusable: {exc}"
             except Exception as exc:  # kept with the row and retried; never lost silently

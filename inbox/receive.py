@@ -9,15 +9,16 @@ the answer, from the stored row.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import logging
 import time
-from collections.abc import Mapping
+import weakref
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 
 from federation.client import NotAllowed
 from federation.httpsig import (
@@ -33,14 +34,15 @@ from federation.jsonld import JsonLdError, normalize
 from federation.keys import KeyFormatError, load_public_key
 from inbox.dereference import FetchError, actor_for_key
 from inbox.parse import Unusable, authority, uri_of
-from models.base import utcnow
-from models.federation import InboxActivity
+from inbox.writer import Received, Refused, writer_for
+from models.db import Database
 from outbox.context import Federation
-from outbox.hosts import host_is_alive
 
+log = logging.getLogger("flurfunk.inbox")
 MAX_BODY = 1 << 20
 MEDIA_TYPES = ("application/activity+json", "application/ld+json", "application/json")
 SIGNATURE_WINDOW = 300.0
+KEY_TTL = 30.0
 # Activities whose object (besides the activity itself) must live on the signer's host.
 CHANGES_OBJECT = frozenset({"Create", "Update", "Delete"})
 
@@ -83,18 +85,88 @@ async def check_signature(
     return signer, await _verify_with_actor_key(fed, parsed)
 
 
+class RecentKeys:
+    """Public keys of signers verified in the last `ttl` seconds, by keyId.
+
+    Looking the key up in the database costs more than verifying the signature; a rotated
+    key is noticed anyway, because a signature that fails with a remembered key is checked
+    again against the database and then a freshly fetched key. Concurrent requests that
+    need the same look-up share it: a burst from a new sender fetches its actor once.
+    """
+
+    def __init__(self, ttl: float = KEY_TTL, size: int = 10_000) -> None:
+        self.ttl = ttl
+        self.size = size
+        self._keys: dict[str, tuple[float, str]] = {}
+        self._looking_up: dict[tuple[str, bool], asyncio.Future[str]] = {}
+
+    def get(self, key_id: str) -> str | None:
+        entry = self._keys.get(key_id)
+        if entry is None or time.monotonic() - entry[0] > self.ttl:
+            return None
+        return entry[1]
+
+    def remember(self, key_id: str, pem: str) -> None:
+        if len(self._keys) >= self.size:
+            self._keys.clear()
+        self._keys[key_id] = (time.monotonic(), pem)
+
+    async def look_up(self, key_id: str, refresh: bool, find: Callable[[], Awaitable[str]]) -> str:
+        """`find()`'s result, shared with every request that asks for it meanwhile."""
+        wanted = (key_id, refresh)
+        pending = self._looking_up.get(wanted)
+        if pending is None:
+            pending = self._looking_up[wanted] = asyncio.ensure_future(find())
+            pending.add_done_callback(lambda done: self._finished(wanted, done))
+        # Shielded: a request that goes away does not cancel the others' look-up.
+        return await asyncio.shield(pending)
+
+    def _finished(self, wanted: tuple[str, bool], done: asyncio.Future[str]) -> None:
+        self._looking_up.pop(wanted, None)
+        if not done.cancelled():
+            done.exception()  # retrieved here too: every waiter may have gone away
+
+
+_recent_keys: weakref.WeakKeyDictionary[Database, RecentKeys] = weakref.WeakKeyDictionary()
+
+
+def recent_keys(db: Database) -> RecentKeys:
+    keys = _recent_keys.get(db)
+    if keys is None:
+        keys = _recent_keys[db] = RecentKeys()
+    return keys
+
+
 async def _verify_with_actor_key(fed: Federation, parsed: ParsedSignature) -> Verdict:
-    """Verify with the cached key; on failure fetch the key once more (it may have rotated)."""
+    """Verify with the remembered key, else the stored one; on failure fetch the key once
+    more (it may have rotated)."""
+    keys = recent_keys(fed.db)
+    if _verifies_with(parsed, keys.get(parsed.key_id)):
+        return Verdict(202)
     for refresh in (False, True):
-        try:
+
+        async def find(refresh: bool = refresh) -> str:
             account = await actor_for_key(fed, parsed.key_id, refresh=refresh)
-            verify(parsed, load_public_key(account.public_key_pem or ""))
-            return Verdict(202)
-        except (SignatureError, KeyFormatError):
-            continue
+            return account.public_key_pem or ""
+
+        try:
+            pem = await keys.look_up(parsed.key_id, refresh, find)
         except (FetchError, NotAllowed) as exc:
             return Verdict(401, f"the signing key could not be fetched: {exc}")
+        if _verifies_with(parsed, pem):
+            keys.remember(parsed.key_id, pem)
+            return Verdict(202)
     return Verdict(401, "the signature does not verify")
+
+
+def _verifies_with(parsed: ParsedSignature, pem: str | None) -> bool:
+    if pem is None:
+        return False
+    try:
+        verify(parsed, load_public_key(pem))
+    except (SignatureError, KeyFormatError):
+        return False
+    return True
 
 
 def origin_error(activity: dict[str, Any], signer: str) -> str | None:
@@ -102,18 +174,32 @@ def origin_error(activity: dict[str, Any], signer: str) -> str | None:
     actor = uri_of(activity.get("actor"))
     if actor is None:
         return "the activity names no actor"
-    if authority(actor) != signer:
+    if not _lives_on(actor, signer):
         return "the actor lives on another host than the signer"
     activity_id = uri_of(activity.get("id"))
-    if activity_id is not None and authority(activity_id) != signer:
+    if activity_id is not None and not _lives_on(activity_id, signer):
         return "the activity id lives on another host than the signer"
     if activity.get("type") in CHANGES_OBJECT:
         object_id = uri_of(activity.get("object"))
         if object_id is None:
             return "the activity names no object"
-        if authority(object_id) != signer:
+        if not _lives_on(object_id, signer):
             return "the object lives on another host than the signer"
     return None
+
+
+def _lives_on(uri: str, host: str) -> bool:
+    """authority(uri) == host, where `host` is an authority already; the usual spelling
+    (scheme, exactly that host, then a path) is recognised without parsing the URI."""
+    for scheme in ("https://", "http://"):
+        end = len(scheme) + len(host)
+        if (
+            uri.startswith(scheme)
+            and uri.startswith(host, len(scheme))
+            and uri[end : end + 1] in "/?#"
+        ):
+            return True
+    return authority(uri) == host
 
 
 async def receive(
@@ -143,30 +229,25 @@ async def receive(
 
 
 async def store(fed: Federation, activity: dict[str, Any], signer: str, body: bytes) -> Verdict:
-    """Store the activity once (unique by id); a duplicate is accepted and changes nothing."""
+    """Store the activity once (unique by id); a duplicate is accepted and changes nothing.
+
+    The row is committed together with those of concurrent requests (inbox.writer) before
+    the answer; an activity that could not be stored is never answered 202.
+    """
     # A transient activity without an id is deduplicated by its content.
     activity_id = uri_of(activity.get("id")) or "urn:sha256:" + hashlib.sha256(body).hexdigest()
-    now = utcnow()
+    received = Received(
+        activity_uri=activity_id,
+        actor_uri=uri_of(activity.get("actor")) or "",
+        type=str(activity["type"])[:64],
+        payload=orjson.dumps(activity).decode(),
+        signer_host=signer,
+    )
     try:
-        async with fed.db.write() as session:
-            exists = await session.scalar(
-                select(InboxActivity.id).where(InboxActivity.activity_uri == activity_id)
-            )
-            if exists is not None:
-                return Verdict(202)
-            row = InboxActivity(
-                activity_uri=activity_id,
-                actor_uri=uri_of(activity.get("actor")) or "",
-                type=str(activity["type"])[:64],
-                payload=orjson.dumps(activity).decode(),
-                signer_host=signer,
-                received_at=now,
-                next_attempt_at=now,
-            )
-            session.add(row)
-            await host_is_alive(session, signer, now)
-            await session.flush()
-            stored = row.id
-    except IntegrityError:
-        return Verdict(202)  # the same activity arrived twice at once
+        stored = await writer_for(fed.db).store(received)
+    except Refused as exc:
+        return Verdict(400, f"the activity cannot be stored: {exc}")
+    except Exception as exc:  # the database is unavailable: the sender will try again
+        log.warning("could not store %s: %s", activity_id, exc)
+        return Verdict(503, "the activity could not be stored; try again later")
     return Verdict(202, stored_id=stored)

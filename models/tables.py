@@ -14,6 +14,7 @@ from models.federation import (
 from models.interaction import Bookmark, Favourite, Pin
 from models.notification import Notification
 from models.oauth import AccessToken, AuthorizationCode, OAuthApp
+from models.poll import Poll, PollVote, ScheduledStatus
 from models.relationship import Block, Follow, FollowRequest, Mute
 from models.status import (
     IdempotencyKey,
@@ -55,6 +56,9 @@ __all__ = [
     "OutboxActivity",
     "PeerHost",
     "Pin",
+    "Poll",
+    "PollVote",
+    "ScheduledStatus",
     "Status",
     "StatusEdit",
     "StatusTag",

@@ -83,8 +83,11 @@ async def boost_document(
     assert original_author is not None
     to, cc = render.addressing(settings, booster, boost.visibility, [original_author])
     uri = render.status_uri(settings, booster, boost)
+    # A local boost's uri is its Announce's id already (as on Mastodon); older rows lack it.
+    if boost.local and not uri.endswith("/activity"):
+        uri += "/activity"
     return render.announce(
-        uri + "/activity" if boost.local else uri,
+        uri,
         render.actor_uri(settings, booster),
         render.status_uri(settings, original_author, original),
         boost.created_at,
@@ -136,3 +139,166 @@ async def status_inboxes(session: AsyncSession, status: Status) -> list[str]:
         if not account.is_local:
             inboxes.append(inbox_of(account, personal=direct))
     return sorted({i for i in inboxes if i})
+
+
+# --- statuses: Create, Update, Delete, Announce ------------------------------------------
+
+
+def _inner(activity: dict[str, Any]) -> dict[str, Any]:
+    """An activity as the object of another (Undo, Accept): without its own @context."""
+    return {k: v for k, v in activity.items() if k != "@context"}
+
+
+async def _remote(session: AsyncSession, account_ids: Iterable[int | None]) -> list[Account]:
+    ids = {i for i in account_ids if i is not None}
+    if not ids:
+        return []
+    rows = await session.execute(
+        select(Account).where(Account.id.in_(ids), Account.domain.is_not(None))
+    )
+    return list(rows.scalars())
+
+
+async def status_audience(
+    session: AsyncSession, status: Status, *, also: Iterable[Account] = ()
+) -> list[str]:
+    """Where a local status, its edits and its deletion go: `status_inboxes`, plus for public
+    and unlisted posts the remote author of the parent and remote boosters (as Mastodon), plus
+    `also` (accounts mentioned before an edit). Direct messages stay on personal inboxes."""
+    if status.visibility not in FEDERATED:
+        return []
+    direct = status.visibility == "direct"
+    inboxes: list[str | None] = list(await status_inboxes(session, status))
+    if status.visibility in ("public", "unlisted"):
+        boosters = select(Status.account_id).where(Status.reblog_of_id == status.id)
+        reached = await _remote(
+            session,
+            [status.in_reply_to_account_id, *(await session.execute(boosters)).scalars()],
+        )
+        inboxes += [inbox_of(a) for a in reached]
+    inboxes += [inbox_of(a, personal=direct) for a in also if not a.is_local]
+    return sorted({i for i in inboxes if i})
+
+
+async def create_note(
+    session: AsyncSession, fed: Federation | None, author: Account, status: Status
+) -> None:
+    """Create(Note) for a new post; `local` posts never leave the node."""
+    if fed is None or not author.is_local or status.visibility not in FEDERATED:
+        return
+    note = await note_document(session, fed.settings, status)
+    inboxes = await status_audience(session, status)
+    await send(session, fed, author, render.create(note), inboxes, status_id=status.id)
+
+
+async def update_note(
+    session: AsyncSession,
+    fed: Federation | None,
+    author: Account,
+    status: Status,
+    previously_mentioned: Iterable[Account] = (),
+) -> None:
+    """Update(Note) after an edit, also to those an edit stopped mentioning."""
+    if fed is None or not author.is_local or status.visibility not in FEDERATED:
+        return
+    note = await note_document(session, fed.settings, status)
+    activity = render.update(note, status.edited_at or status.created_at)
+    inboxes = await status_audience(session, status, also=previously_mentioned)
+    await send(session, fed, author, activity, inboxes, status_id=status.id)
+
+
+async def delete_note(
+    session: AsyncSession, fed: Federation | None, author: Account, status: Status
+) -> None:
+    """Delete(Tombstone) for a post, Undo(Announce) for a boost; call before rows go."""
+    if fed is None or not author.is_local or status.visibility not in FEDERATED:
+        return
+    if status.reblog_of_id is not None:
+        await undo_announce(session, fed, author, status)
+        return
+    settings = fed.settings
+    mentioned = await mentioned_accounts(session, status.id)
+    to, cc = render.addressing(settings, author, status.visibility, mentioned)
+    activity = render.delete(
+        render.actor_uri(settings, author), render.status_uri(settings, author, status), to, cc
+    )
+    inboxes = await status_audience(session, status)
+    await send(session, fed, author, activity, inboxes, status_id=status.id)
+
+
+async def boost_audience(session: AsyncSession, boost: Status) -> list[str]:
+    """Remote followers, and the original's remote author unless the boost is followers-only;
+    boosts of direct or local posts go nowhere."""
+    if boost.visibility not in ("public", "unlisted", "private"):
+        return []
+    inboxes = [inbox_of(f) for f in await remote_followers(session, boost.account_id)]
+    if boost.visibility != "private":
+        original = await session.get(Status, boost.reblog_of_id or 0)
+        if original is not None:
+            inboxes += [inbox_of(a) for a in await _remote(session, [original.account_id])]
+    return sorted({i for i in inboxes if i})
+
+
+async def announce(
+    session: AsyncSession, fed: Federation | None, booster: Account, boost: Status
+) -> None:
+    if fed is None or not booster.is_local:
+        return
+    activity = await boost_document(session, fed.settings, boost)
+    inboxes = await boost_audience(session, boost)
+    await send(session, fed, booster, activity, inboxes, status_id=boost.reblog_of_id)
+
+
+async def undo_announce(
+    session: AsyncSession, fed: Federation | None, booster: Account, boost: Status
+) -> None:
+    """Undo(Announce) naming the Announce as it was sent; call before the boost row goes."""
+    if fed is None or not booster.is_local:
+        return
+    activity = render.undo(await boost_document(session, fed.settings, boost))
+    inboxes = await boost_audience(session, boost)
+    await send(session, fed, booster, activity, inboxes, status_id=boost.reblog_of_id)
+
+
+# --- favourites ----------------------------------------------------------------------------
+
+
+def like_uri(settings: Settings, actor: Account, favourite_id: int) -> str:
+    return f"{render.actor_uri(settings, actor)}#likes/{favourite_id}"
+
+
+async def _like(
+    session: AsyncSession, settings: Settings, actor: Account, status: Status, uri: str
+) -> tuple[dict[str, Any], Account | None]:
+    author = await session.get(Account, status.account_id)
+    assert author is not None
+    activity = render.simple(
+        "Like",
+        uri,
+        render.actor_uri(settings, actor),
+        render.status_uri(settings, author, status),
+    )
+    return activity, None if author.is_local else author
+
+
+async def like(
+    session: AsyncSession, fed: Federation | None, actor: Account, status: Status, uri: str
+) -> None:
+    """Like to the remote author of `status`; `uri` is the Favourite row's."""
+    if fed is None or not actor.is_local:
+        return
+    activity, remote_author = await _like(session, fed.settings, actor, status, uri)
+    if remote_author is not None:
+        await send(session, fed, actor, activity, [inbox_of(remote_author, personal=True)])
+
+
+async def undo_like(
+    session: AsyncSession, fed: Federation | None, actor: Account, status: Status, uri: str
+) -> None:
+    """Undo(Like) carrying the Like with the id it was sent with."""
+    if fed is None or not actor.is_local:
+        return
+    activity, remote_author = await _like(session, fed.settings, actor, status, uri)
+    if remote_author is not None:
+        inboxes = [inbox_of(remote_author, personal=True)]
+        await send(session, fed, actor, render.undo(activity), inboxes)

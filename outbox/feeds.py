@@ -102,6 +102,9 @@ async def _skip_own_and_seen(session: AsyncSession, boost: Status, targets: list
 
 async def backfill(session: AsyncSession, follower_id: int, target_id: int) -> None:
     """After a follow, bring the target's recent visible statuses into the follower's feed."""
+    follower = await session.get(Account, follower_id)
+    if follower is None or not follower.is_local:
+        return  # a remote follower reads on its own node
     recent = (
         (
             await session.execute(

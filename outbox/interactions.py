@@ -3,6 +3,10 @@
 Every action is idempotent (doing it twice leaves the state of doing it once) and acts on the
 boosted status when given a boost. The status row is locked for the transaction, so counters
 stay exact when two requests race on PostgreSQL (SQLite serialises writers anyway).
+
+With federation (`fed`), a local account's favourites and boosts of remote posts are queued as
+Like / Announce (and their Undo) in the same transaction. The inbox calls the same actions for
+remote actors, passing the id of their activity as `uri`; those send nothing.
 """
 
 from __future__ import annotations
@@ -19,7 +23,8 @@ from models.ids import new_id
 from models.interaction import Bookmark, Favourite, Pin
 from models.settings import Settings
 from models.status import Status
-from outbox import feeds
+from outbox import federate, feeds
+from outbox.context import Federation
 from outbox.notify import notify, withdraw
 from outbox.status_parts import InvalidStatus, NotPermitted, StatusNotFound, load_visible
 
@@ -36,15 +41,18 @@ async def _target(session: AsyncSession, actor: Account, status_id: int) -> Stat
     return await load_visible(session, actor.id, original_id, lock=True)
 
 
-async def _mark(session: AsyncSession, model: Marker, actor_id: int, status_id: int) -> bool:
-    """Insert the (account, status) row unless it exists; whether it is new."""
+async def _mark(
+    session: AsyncSession, model: Marker, actor_id: int, status_id: int, **extra: Any
+) -> int | None:
+    """Insert the (account, status) row unless it exists; the new row's id, or None."""
     statement = (
         upsert(session, model)
-        .values(id=new_id(), account_id=actor_id, status_id=status_id, created_at=utcnow())
+        .values(id=new_id(), account_id=actor_id, status_id=status_id, created_at=utcnow(), **extra)
         .on_conflict_do_nothing(index_elements=["account_id", "status_id"])
         .returning(model.id)
     )
-    return (await session.execute(statement)).first() is not None
+    row = (await session.execute(statement)).first()
+    return None if row is None else int(row[0])
 
 
 async def _unmark(session: AsyncSession, model: Marker, actor_id: int, status_id: int) -> bool:
@@ -87,25 +95,56 @@ async def _undo_target(session: AsyncSession, actor: Account, status_id: int) ->
     return status
 
 
-async def favourite(session: AsyncSession, actor: Account, status_id: int) -> Status:
+async def favourite(
+    session: AsyncSession,
+    actor: Account,
+    status_id: int,
+    *,
+    fed: Federation | None = None,
+    uri: str | None = None,
+) -> Status:
+    """Favourite a status; a remote author hears a Like whose id the row keeps (`uri`)."""
     status = await _target(session, actor, status_id)
-    if await _mark(session, Favourite, actor.id, status.id):
-        await _count(session, status, "favourites_count", +1)
-        author = await _author(session, status)
-        if author is not None:
-            await notify(
-                session, recipient=author, actor_id=actor.id, type="favourite", status_id=status.id
-            )
+    favourite_id = await _mark(session, Favourite, actor.id, status.id, uri=uri)
+    if favourite_id is None:
+        return status
+    await _count(session, status, "favourites_count", +1)
+    author = await _author(session, status)
+    if author is not None:
+        await notify(
+            session, recipient=author, actor_id=actor.id, type="favourite", status_id=status.id
+        )
+    if fed is not None and actor.is_local:
+        like_uri = federate.like_uri(fed.settings, actor, favourite_id)
+        await session.execute(
+            update(Favourite)
+            .where(Favourite.id == favourite_id)
+            .values(uri=like_uri)
+            .execution_options(synchronize_session=False)
+        )
+        await federate.like(session, fed, actor, status, like_uri)
     return status
 
 
-async def unfavourite(session: AsyncSession, actor: Account, status_id: int) -> Status:
+async def unfavourite(
+    session: AsyncSession, actor: Account, status_id: int, *, fed: Federation | None = None
+) -> Status:
     status = await _undo_target(session, actor, status_id)
-    if await _unmark(session, Favourite, actor.id, status.id):
-        await _count(session, status, "favourites_count", -1)
-        await withdraw(session, actor_id=actor.id, type="favourite", status_id=status.id)
-        return status
-    return await load_visible(session, actor.id, status.id)
+    gone = (
+        await session.execute(
+            delete(Favourite)
+            .where(Favourite.account_id == actor.id, Favourite.status_id == status.id)
+            .returning(Favourite.id, Favourite.uri)
+        )
+    ).first()
+    if gone is None:
+        return await load_visible(session, actor.id, status.id)
+    await _count(session, status, "favourites_count", -1)
+    await withdraw(session, actor_id=actor.id, type="favourite", status_id=status.id)
+    if fed is not None:
+        like_uri = gone[1] or federate.like_uri(fed.settings, actor, int(gone[0]))
+        await federate.undo_like(session, fed, actor, status, like_uri)
+    return status
 
 
 async def bookmark(session: AsyncSession, actor: Account, status_id: int) -> Status:
@@ -168,8 +207,15 @@ async def reblog(
     actor: Account,
     status_id: int,
     visibility: str | None = None,
+    *,
+    fed: Federation | None = None,
+    uri: str | None = None,
 ) -> Status:
-    """Boost a status; returns the boost (the existing one if boosted before)."""
+    """Boost a status; returns the boost (the existing one if boosted before).
+
+    A local boost is announced to remote followers and the original's remote author; for a
+    remote booster `uri` is their Announce's id, which the boost row keeps.
+    """
     if visibility is not None and visibility not in BOOST_VISIBILITIES:
         raise InvalidStatus(f"visibility must be one of {', '.join(BOOST_VISIBILITIES)}")
     original = await _target(session, actor, status_id)
@@ -184,16 +230,19 @@ async def reblog(
         visibility = original.visibility  # a boost never widens the audience
     boost = Status(
         account_id=actor.id,
-        local=True,
+        local=actor.is_local,
         reblog_of_id=original.id,
         visibility=visibility or "public",
         content="",
         text="",
+        uri=None if actor.is_local else uri,
+        url=None if actor.is_local else uri,
     )
     session.add(boost)
     await session.flush()
-    boost.uri = settings.url(f"/users/{actor.username}/statuses/{boost.id}/activity")
-    boost.url = boost.uri
+    if actor.is_local:
+        boost.uri = settings.url(f"/users/{actor.username}/statuses/{boost.id}/activity")
+        boost.url = boost.uri
     await session.execute(
         update(Account)
         .where(Account.id == actor.id)
@@ -207,19 +256,19 @@ async def reblog(
             session, recipient=author, actor_id=actor.id, type="reblog", status_id=original.id
         )
     await feeds.fan_out(session, boost)
+    await federate.announce(session, fed, actor, boost)
     return boost
 
 
-async def unreblog(session: AsyncSession, actor: Account, status_id: int) -> Status:
+async def unreblog(
+    session: AsyncSession, actor: Account, status_id: int, *, fed: Federation | None = None
+) -> Status:
     """Withdraw one's boost; returns the boosted status."""
     original = await _undo_target(session, actor, status_id)
-    boosts = (
-        await session.execute(
-            delete(Status)
-            .where(Status.account_id == actor.id, Status.reblog_of_id == original.id)
-            .returning(Status.id)
-        )
-    ).all()
+    mine = (Status.account_id == actor.id, Status.reblog_of_id == original.id)
+    for boost in (await session.execute(select(Status).where(*mine))).scalars().all():
+        await federate.undo_announce(session, fed, actor, boost)
+    boosts = (await session.execute(delete(Status).where(*mine).returning(Status.id))).all()
     if not boosts:
         return await load_visible(session, actor.id, original.id)
     await session.execute(

@@ -2,7 +2,8 @@
 
 Everything is checked before anything is written: `check` refuses bad text, `read_image`
 refuses anything Pillow cannot decode, and only then are images stored and the rows changed,
-so a refused update leaves the profile exactly as it was.
+so a refused update leaves the profile exactly as it was. With federation (`fed`), the changed
+profile is sent to other nodes as Update(Person) in the same transaction.
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from models.account import Account, User
 from models.base import utcnow
 from models.settings import Settings
-from outbox import content, images, relationships
+from outbox import content, images, relationship_activities, relationships
+from outbox.context import Federation
 
 MAX_DISPLAY_NAME = 30
 MAX_NOTE = 500
@@ -167,6 +169,8 @@ async def update_profile(
     user: User,
     changes: ProfileChanges,
     stored: dict[str, str],
+    *,
+    fed: Federation | None = None,
 ) -> list[str]:
     """Apply checked changes; `stored` holds paths of images already written by store_image.
 
@@ -203,7 +207,8 @@ async def update_profile(
     _update_preferences(user, changes)
     await session.flush()
     if unlocking:
-        await relationships.authorize_all(session, account)
+        await relationships.authorize_all(session, account, fed=fed)
+    await relationship_activities.update_person(session, fed, account)
     return [path for path in replaced if path]
 
 
@@ -218,11 +223,14 @@ def _update_preferences(user: User, changes: ProfileChanges) -> None:
     user.preferences = preferences  # a new dict, so that the JSON column sees the change
 
 
-async def remove_image(session: AsyncSession, account: Account, kind: str) -> str | None:
+async def remove_image(
+    session: AsyncSession, account: Account, kind: str, *, fed: Federation | None = None
+) -> str | None:
     """Drop the avatar or header (back to the default image); the path to forget."""
     column = "avatar_path" if kind == "avatar" else "header_path"
     old: str | None = getattr(account, column)
     setattr(account, column, None)
     account.updated_at = utcnow()
     await session.flush()
+    await relationship_activities.update_person(session, fed, account)
     return old

@@ -5,12 +5,17 @@ leaves the same state as doing it once. Rows are inserted with ON CONFLICT DO NO
 deleted with RETURNING, so a counter moves only when a row really appeared or vanished, and
 followers_count / following_count stay exact even when two requests race on PostgreSQL.
 
-Delivering Follow, Accept, Undo and Block activities to remote accounts is federation's part;
-a follow of a remote account waits as a request until their server accepts it.
+With federation (`fed`), what a local account does to a remote one is queued as an activity
+in the same transaction (outbox.relationship_activities). The inbox calls the same actions with
+remote actors when their activities arrive: those send nothing, except the answer a local
+account owes (an unlocked account accepts a remote Follow at once). A follow of a remote
+account waits as a request until their server accepts it; `uri` carries activity ids (of a
+Follow or Block) so that a later Accept, Reject or Undo can name them.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -21,6 +26,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from models.account import Account
 from models.relationship import Block, Follow, FollowRequest, Mute
 from outbox import feeds
+from outbox import relationship_activities as activities
+from outbox.context import Federation
 from outbox.notify import notify, withdraw
 
 RelationshipRow = type[Follow] | type[FollowRequest] | type[Block] | type[Mute]
@@ -34,8 +41,18 @@ class NoFollowRequest(LookupError):
     """There is no pending follow request from that account."""
 
 
-async def _insert_new(session: AsyncSession, model: RelationshipRow, **values: Any) -> bool:
-    """Insert a (account, target) row unless one exists; whether it is new."""
+@dataclass(frozen=True)
+class _Ended:
+    """A follow or follow request that was just removed."""
+
+    row_id: int
+    uri: str | None
+    show_reblogs: bool
+    notify: bool
+
+
+async def _insert_new(session: AsyncSession, model: RelationshipRow, **values: Any) -> int | None:
+    """Insert a (account, target) row unless one exists; the new row's id, or None."""
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     statement = (
@@ -44,7 +61,8 @@ async def _insert_new(session: AsyncSession, model: RelationshipRow, **values: A
         .on_conflict_do_nothing(index_elements=["account_id", "target_account_id"])
         .returning(model.id)
     )
-    return (await session.execute(statement)).first() is not None
+    row = (await session.execute(statement)).first()
+    return None if row is None else int(row[0])
 
 
 def _pair(model: RelationshipRow, account_id: int, target_id: int) -> Any:
@@ -52,18 +70,19 @@ def _pair(model: RelationshipRow, account_id: int, target_id: int) -> Any:
 
 
 async def _count(session: AsyncSession, follower_id: int, target_id: int, delta: int) -> None:
-    await session.execute(
-        update(Account)
-        .where(Account.id == follower_id)
-        .values(following_count=Account.following_count + delta)
-        .execution_options(synchronize_session=False)
+    # Rows are updated in id order: when two accounts follow each other at the same moment,
+    # opposite orders would deadlock on PostgreSQL.
+    changes = sorted(
+        [(follower_id, Account.following_count), (target_id, Account.followers_count)],
+        key=lambda change: change[0],
     )
-    await session.execute(
-        update(Account)
-        .where(Account.id == target_id)
-        .values(followers_count=Account.followers_count + delta)
-        .execution_options(synchronize_session=False)
-    )
+    for account_id, column in changes:
+        await session.execute(
+            update(Account)
+            .where(Account.id == account_id)
+            .values({column: column + delta})
+            .execution_options(synchronize_session=False)
+        )
 
 
 async def blocked_either_way(session: AsyncSession, one: int, other: int) -> bool:
@@ -87,7 +106,9 @@ async def _start_following(
     show_reblogs: bool,
     notify_posts: bool,
     announce: bool,
-) -> None:
+    uri: str | None = None,
+) -> int | None:
+    """Start a follow; the new Follow row's id (None if it existed)."""
     created = await _insert_new(
         session,
         Follow,
@@ -95,45 +116,52 @@ async def _start_following(
         target_account_id=target.id,
         show_reblogs=show_reblogs,
         notify=notify_posts,
+        uri=uri,
     )
-    if not created:
-        return
+    if created is None:
+        return None
     await _count(session, follower_id, target.id, +1)
     if announce:
         await notify(session, recipient=target, actor_id=follower_id, type="follow")
     await feeds.backfill(session, follower_id, target.id)
+    return created
 
 
-async def _end_follow(session: AsyncSession, follower_id: int, target_id: int) -> bool:
-    """Remove a follow with its counters, feed entries and notification; whether one existed."""
+async def _end_follow(session: AsyncSession, follower_id: int, target_id: int) -> _Ended | None:
+    """Remove a follow with its counters, feed entries and notification; what it was."""
     gone = (
         await session.execute(
-            delete(Follow).where(_pair(Follow, follower_id, target_id)).returning(Follow.id)
+            delete(Follow)
+            .where(_pair(Follow, follower_id, target_id))
+            .returning(Follow.id, Follow.uri, Follow.show_reblogs, Follow.notify)
         )
     ).first()
     if gone is None:
-        return False
+        return None
     await _count(session, follower_id, target_id, -1)
     await feeds.remove_author(session, follower_id, target_id)
     await withdraw(session, actor_id=follower_id, type="follow", recipient_id=target_id)
-    return True
+    return _Ended(int(gone[0]), gone[1], bool(gone[2]), bool(gone[3]))
 
 
-async def _end_request(
-    session: AsyncSession, requester_id: int, target_id: int
-) -> tuple[bool, bool] | None:
-    """Remove a pending request and its notification; its (show_reblogs, notify), if any."""
+async def _end_request(session: AsyncSession, requester_id: int, target_id: int) -> _Ended | None:
+    """Remove a pending request and its notification; what it was."""
     gone = (
         await session.execute(
             delete(FollowRequest)
             .where(_pair(FollowRequest, requester_id, target_id))
-            .returning(FollowRequest.show_reblogs, FollowRequest.notify)
+            .returning(
+                FollowRequest.id,
+                FollowRequest.uri,
+                FollowRequest.show_reblogs,
+                FollowRequest.notify,
+            )
         )
     ).first()
     if gone is None:
         return None
     await withdraw(session, actor_id=requester_id, type="follow_request", recipient_id=target_id)
-    return bool(gone[0]), bool(gone[1])
+    return _Ended(int(gone[0]), gone[1], bool(gone[2]), bool(gone[3]))
 
 
 async def follow(
@@ -143,81 +171,160 @@ async def follow(
     *,
     reblogs: bool | None = None,
     notify_posts: bool | None = None,
+    fed: Federation | None = None,
+    uri: str | None = None,
 ) -> None:
     """Follow `target`, or ask to when the account is locked (or remote).
 
-    Following again only updates the options given (`reblogs`, `notify_posts`).
+    Following again only updates the options given (`reblogs`, `notify_posts`). For a remote
+    follower `uri` is the id of their Follow activity.
     """
     _refuse_self(follower, target)
     if await blocked_either_way(session, follower.id, target.id):
         raise NotPermitted("This action is not allowed")
-    options = {
+    options: dict[str, bool | str] = {
         key: value
         for key, value in (("show_reblogs", reblogs), ("notify", notify_posts))
         if value is not None
     }
+    if uri is not None:
+        options["uri"] = uri
     for model in (Follow, FollowRequest):
         existing = await session.scalar(select(model).where(_pair(model, follower.id, target.id)))
         if existing is not None:
             for key, value in options.items():
                 setattr(existing, key, value)
             await session.flush()
+            if isinstance(existing, Follow):  # a repeated Follow is accepted again (Mastodon)
+                await _accept(session, fed, target, follower, existing.uri, existing.id)
             return
     show_reblogs = True if reblogs is None else reblogs
     if target.locked or not target.is_local:
-        created = await _insert_new(
-            session,
-            FollowRequest,
-            account_id=follower.id,
-            target_account_id=target.id,
-            show_reblogs=show_reblogs,
-            notify=bool(notify_posts),
-        )
-        if created:
-            await notify(session, recipient=target, actor_id=follower.id, type="follow_request")
+        await _request(session, fed, follower, target, show_reblogs, bool(notify_posts), uri)
         return
-    await _start_following(
+    follow_id = await _start_following(
         session,
         follower.id,
         target,
         show_reblogs=show_reblogs,
         notify_posts=bool(notify_posts),
         announce=True,
+        uri=uri,
+    )
+    if follow_id is not None:
+        await _accept(session, fed, target, follower, uri, follow_id)
+
+
+async def _request(
+    session: AsyncSession,
+    fed: Federation | None,
+    follower: Account,
+    target: Account,
+    show_reblogs: bool,
+    notify_posts: bool,
+    uri: str | None,
+) -> None:
+    """A follow request; to a remote account it is their server's to accept (a Follow)."""
+    request_id = await _insert_new(
+        session,
+        FollowRequest,
+        account_id=follower.id,
+        target_account_id=target.id,
+        show_reblogs=show_reblogs,
+        notify=notify_posts,
+        uri=uri,
+    )
+    if request_id is None:
+        return
+    await notify(session, recipient=target, actor_id=follower.id, type="follow_request")
+    if fed is not None and follower.is_local and not target.is_local:
+        follow_uri = activities.follow_uri(fed.settings, follower, request_id)
+        await session.execute(
+            update(FollowRequest)
+            .where(FollowRequest.id == request_id)
+            .values(uri=follow_uri)
+            .execution_options(synchronize_session=False)
+        )
+        await activities.follow(session, fed, follower, target, follow_uri)
+
+
+async def _accept(
+    session: AsyncSession,
+    fed: Federation | None,
+    account: Account,
+    follower: Account,
+    follow_uri: str | None,
+    row_id: int,
+) -> None:
+    await activities.answer_follow(
+        session, fed, account, follower, accept=True, follow_id=follow_uri, row_id=row_id
     )
 
 
-async def unfollow(session: AsyncSession, follower: Account, target: Account) -> None:
+async def _reject(
+    session: AsyncSession,
+    fed: Federation | None,
+    account: Account,
+    follower: Account,
+    ended: _Ended,
+) -> None:
+    await activities.answer_follow(
+        session, fed, account, follower, accept=False, follow_id=ended.uri, row_id=ended.row_id
+    )
+
+
+async def unfollow(
+    session: AsyncSession, follower: Account, target: Account, *, fed: Federation | None = None
+) -> None:
     """Stop following `target`, or withdraw a request that is still pending."""
-    await _end_follow(session, follower.id, target.id)
-    await _end_request(session, follower.id, target.id)
+    for ended in (
+        await _end_follow(session, follower.id, target.id),
+        await _end_request(session, follower.id, target.id),
+    ):
+        if ended is not None:
+            await activities.undo_follow(session, fed, follower, target, ended.uri)
 
 
-async def remove_from_followers(session: AsyncSession, account: Account, follower: Account) -> None:
-    await _end_follow(session, follower.id, account.id)
+async def remove_from_followers(
+    session: AsyncSession, account: Account, follower: Account, *, fed: Federation | None = None
+) -> None:
+    """Drop a follower; a remote one's server hears a Reject of their Follow (as Mastodon)."""
+    ended = await _end_follow(session, follower.id, account.id)
+    if ended is not None:
+        await _reject(session, fed, account, follower, ended)
 
 
-async def authorize(session: AsyncSession, account: Account, requester: Account) -> None:
+async def authorize(
+    session: AsyncSession, account: Account, requester: Account, *, fed: Federation | None = None
+) -> None:
     """Accept a follow request; like Mastodon, no `follow` notification follows the accept."""
-    options = await _end_request(session, requester.id, account.id)
-    if options is None:
+    ended = await _end_request(session, requester.id, account.id)
+    if ended is None:
         raise NoFollowRequest("Record not found")
-    show_reblogs, notify_posts = options
     await _start_following(
         session,
         requester.id,
         account,
-        show_reblogs=show_reblogs,
-        notify_posts=notify_posts,
+        show_reblogs=ended.show_reblogs,
+        notify_posts=ended.notify,
         announce=False,
+        uri=ended.uri,
     )
+    await _accept(session, fed, account, requester, ended.uri, ended.row_id)
 
 
-async def reject(session: AsyncSession, account: Account, requester: Account) -> None:
-    if await _end_request(session, requester.id, account.id) is None:
+async def reject(
+    session: AsyncSession, account: Account, requester: Account, *, fed: Federation | None = None
+) -> None:
+    ended = await _end_request(session, requester.id, account.id)
+    if ended is None:
         raise NoFollowRequest("Record not found")
+    await _reject(session, fed, account, requester, ended)
 
 
-async def authorize_all(session: AsyncSession, account: Account) -> None:
+async def authorize_all(
+    session: AsyncSession, account: Account, *, fed: Federation | None = None
+) -> None:
     """An account that stops being locked lets everyone waiting in."""
     waiting = (
         await session.scalars(
@@ -227,20 +334,60 @@ async def authorize_all(session: AsyncSession, account: Account) -> None:
         )
     ).all()
     for requester in waiting:
-        await authorize(session, account, requester)
+        await authorize(session, account, requester, fed=fed)
 
 
-async def block(session: AsyncSession, account: Account, target: Account) -> None:
-    """Block `target`: follows and requests end both ways, feeds forget each other."""
+async def block(
+    session: AsyncSession,
+    account: Account,
+    target: Account,
+    *,
+    fed: Federation | None = None,
+    uri: str | None = None,
+) -> None:
+    """Block `target`: follows and requests end both ways, feeds forget each other.
+
+    A remote target's server hears Undo for our follow and Reject for theirs, then the Block.
+    For a remote blocker `uri` is the id of their Block activity.
+    """
     _refuse_self(account, target)
-    for one, other in ((account.id, target.id), (target.id, account.id)):
-        await _end_follow(session, one, other)
-        await _end_request(session, one, other)
-    await _insert_new(session, Block, account_id=account.id, target_account_id=target.id)
+    for ended in (
+        await _end_follow(session, account.id, target.id),
+        await _end_request(session, account.id, target.id),
+    ):
+        if ended is not None:
+            await activities.undo_follow(session, fed, account, target, ended.uri)
+    for ended in (
+        await _end_follow(session, target.id, account.id),
+        await _end_request(session, target.id, account.id),
+    ):
+        if ended is not None:
+            await _reject(session, fed, account, target, ended)
+    block_id = await _insert_new(
+        session, Block, account_id=account.id, target_account_id=target.id, uri=uri
+    )
+    if block_id is None or fed is None or not account.is_local or target.is_local:
+        return
+    block_uri = activities.block_uri(fed.settings, account, block_id)
+    await session.execute(
+        update(Block)
+        .where(Block.id == block_id)
+        .values(uri=block_uri)
+        .execution_options(synchronize_session=False)
+    )
+    await activities.block(session, fed, account, target, block_uri)
 
 
-async def unblock(session: AsyncSession, account: Account, target: Account) -> None:
-    await session.execute(delete(Block).where(_pair(Block, account.id, target.id)))
+async def unblock(
+    session: AsyncSession, account: Account, target: Account, *, fed: Federation | None = None
+) -> None:
+    gone = (
+        await session.execute(
+            delete(Block).where(_pair(Block, account.id, target.id)).returning(Block.uri)
+        )
+    ).first()
+    if gone is not None:
+        await activities.undo_block(session, fed, account, target, gone[0])
 
 
 async def mute(

@@ -228,7 +228,8 @@ def create(note_document: dict[str, Any]) -> dict[str, Any]:
 def update(note_document: dict[str, Any], edited_at: datetime) -> dict[str, Any]:
     return with_context(
         {
-            "id": f"{note_document['id']}#updates/{int(edited_at.timestamp())}",
+            # Milliseconds: two edits within a second must not share an id (receivers dedupe).
+            "id": f"{note_document['id']}#updates/{int(edited_at.timestamp() * 1000)}",
             "type": "Update",
             "actor": note_document["attributedTo"],
             "published": when(edited_at),

@@ -4,6 +4,9 @@ Each action runs inside the caller's write transaction: the status, its mentions
 attachments, the counters, the notifications and the home-feed entries commit together.
 Counters follow Mastodon: a direct message counts in nobody's statuses_count, and only
 replies that everyone on the node may see count in their parent's replies_count.
+With federation (`fed`), the Create, Update or Delete for other nodes is queued in the same
+transaction; `local` posts never leave the node. Remote mentions resolve only through the
+`resolver` given (which must not touch the network inside the transaction: resolve first).
 """
 
 from __future__ import annotations
@@ -19,9 +22,11 @@ from models.base import utcnow
 from models.notification import Notification
 from models.settings import Settings
 from models.status import IdempotencyKey, MediaAttachment, Mention, Status, StatusEdit
-from outbox import feeds
+from outbox import federate, feeds
 from outbox.content import PLAIN, MentionTarget, Rendered
+from outbox.context import Federation
 from outbox.notify import notify, withdraw
+from outbox.polls import PollDraft, attach_poll
 from outbox.status_parts import (
     COUNTED,
     VISIBILITY_ORDER,
@@ -59,6 +64,7 @@ class Draft:
     in_reply_to_id: int | None = None
     application_id: int | None = None
     idempotency_key: str | None = None
+    poll: PollDraft | None = None
 
 
 @dataclass(frozen=True)
@@ -165,6 +171,7 @@ async def post_status(
     draft: Draft,
     *,
     resolver: MentionResolver | None = None,
+    fed: Federation | None = None,
 ) -> tuple[Status, bool]:
     """Post a status; returns it and whether it is new (False: an Idempotency-Key repeat)."""
     if draft.idempotency_key:
@@ -179,6 +186,10 @@ async def post_status(
     mentioned = await store_mentions(session, status.id, rendered.mentions)
     await store_tags(session, status.id, rendered.tags)
     await attach_media(session, status.id, media)
+    if draft.poll is not None:
+        if media:
+            raise InvalidStatus("a status cannot have both a poll and media")
+        await attach_poll(session, status, draft.poll)
     await _count_new(session, author, status, parent)
     if draft.idempotency_key:
         await _remember_key(session, author.id, draft.idempotency_key, status.id)
@@ -188,6 +199,7 @@ async def post_status(
         )
     await feeds.fan_out(session, status)
     await notify_subscribers(session, status)
+    await federate.create_note(session, fed, author, status)
     return status, True
 
 
@@ -210,7 +222,9 @@ async def _count_new(
         )
 
 
-async def delete_status(session: AsyncSession, author: Account, status_id: int) -> Status:
+async def delete_status(
+    session: AsyncSession, author: Account, status_id: int, *, fed: Federation | None = None
+) -> Status:
     """Delete one's own status (or boost), with its boosts and the notifications about it.
 
     Returns the row as it was, for the delete-and-redraft answer; its attachments are left
@@ -219,6 +233,7 @@ async def delete_status(session: AsyncSession, author: Account, status_id: int) 
     status = await session.get(Status, status_id, with_for_update=True)
     if status is None or status.account_id != author.id:
         raise StatusNotFound()
+    await federate.delete_note(session, fed, author, status)  # while its audience is known
     boosts = (
         await session.execute(select(Status).where(Status.reblog_of_id == status.id))
     ).scalars()
@@ -331,6 +346,7 @@ async def edit_status(
     change: Edit,
     *,
     resolver: MentionResolver | None = None,
+    fed: Federation | None = None,
 ) -> Status:
     """Edit one's own status, keeping every revision; boosters get an `update` notification."""
     status = await load_visible(session, author.id, status_id, lock=True)
@@ -369,8 +385,10 @@ async def edit_status(
         await attach_media(session, status.id, revision.media)
     session.add(_snapshot(status, revision.media_ids))
     await session.flush()
+    mentioned_before = await federate.mentioned_accounts(session, status.id)
     await _refresh_metadata(session, status, rendered.mentions, rendered.tags)
     await _notify_boosters(session, status)
+    await federate.update_note(session, fed, author, status, mentioned_before)
     return status
 
 

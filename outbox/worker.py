@@ -11,12 +11,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import ssl
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
 from sqlalchemy import and_, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from federation.client import FederationClient, NotAllowed, ResponseTooLarge
 from models.account import Account
@@ -32,6 +34,8 @@ from outbox.signing import identity
 
 log = logging.getLogger("flurfunk.delivery")
 LOCK = timedelta(minutes=2)
+PIPELINE = 2  # batches in progress at once
+ALIVE_EVERY = 1.0  # seconds
 CONTENT_TYPE = 'application/ld+json; profile="https://www.w3.org/ns/activitystreams"'
 
 
@@ -68,6 +72,54 @@ def _due(now: datetime) -> Any:
     )
 
 
+async def _record_delivered(session: AsyncSession, outcomes: list[Outcome], now: datetime) -> None:
+    """Deliveries that succeeded differ only in id and status: one UPDATE per status."""
+    delivered: dict[int, list[int]] = {}
+    for o in outcomes:
+        if o.delivered and o.status is not None:
+            delivered.setdefault(o.status, []).append(o.job.id)
+    for status, ids in delivered.items():
+        await session.execute(
+            update(Delivery)
+            .where(Delivery.id.in_(ids))
+            .values(
+                state="done",
+                attempts=Delivery.attempts + 1,
+                locked_until=None,
+                last_status=status,
+                last_error=None,
+                done_at=now,
+                next_attempt_at=now,
+            )
+            .execution_options(synchronize_session=False)
+        )
+
+
+async def _record_failures(session: AsyncSession, outcomes: list[Outcome], now: datetime) -> None:
+    """Retry later with back-off (or the peer's Retry-After), or give up for good."""
+    changes = []
+    for o in outcomes:
+        if o.delivered:
+            continue
+        attempts = o.job.attempts + 1
+        given_up = o.permanent or now - o.job.created_at >= HORIZON
+        delay = o.retry_in if o.retry_in is not None else backoff(attempts)
+        changes.append(
+            {
+                "id": o.job.id,
+                "state": "failed" if given_up else "pending",
+                "attempts": attempts,
+                "locked_until": None,
+                "last_status": o.status,
+                "last_error": (o.error or "")[:1000],
+                "done_at": now if given_up else None,
+                "next_attempt_at": now + timedelta(seconds=delay),
+            }
+        )
+    if changes:
+        await session.execute(update(Delivery), changes)
+
+
 class DeliveryWorker:
     def __init__(
         self,
@@ -84,6 +136,7 @@ class DeliveryWorker:
         self.batch = batch
         self._slots = asyncio.Semaphore(concurrency)
         self._wake = asyncio.Event()
+        self._alive_at: dict[str, float] = {}  # host -> when this worker last marked it alive
 
     def wake(self) -> None:
         """New rows are waiting: look now rather than at the next poll."""
@@ -91,38 +144,49 @@ class DeliveryWorker:
 
     async def claim(self, now: datetime, ids: list[int] | None = None) -> list[Job]:
         async with self.db.write() as session:
-            query = select(Delivery.id).where(_due(now))
+            query = select(
+                Delivery.id,
+                Delivery.inbox_url,
+                Delivery.host,
+                Delivery.attempts,
+                Delivery.created_at,
+                Delivery.activity_id,
+            ).where(_due(now))
             if ids is not None:
                 query = query.where(Delivery.id.in_(ids))
             query = query.order_by(Delivery.next_attempt_at).limit(self.batch)
-            claimed = list(
-                (await session.execute(query.with_for_update(skip_locked=True))).scalars()
-            )
+            claimed = (await session.execute(query.with_for_update(skip_locked=True))).all()
             if not claimed:
                 return []
             await session.execute(
-                update(Delivery).where(Delivery.id.in_(claimed)).values(locked_until=now + LOCK)
+                update(Delivery)
+                .where(Delivery.id.in_([row.id for row in claimed]))
+                .values(locked_until=now + LOCK)
             )
-            rows = (
-                await session.execute(
-                    select(Delivery, OutboxActivity.payload, Account)
-                    .join(OutboxActivity, OutboxActivity.id == Delivery.activity_id)
-                    .join(Account, Account.id == OutboxActivity.account_id)
-                    .where(Delivery.id.in_(claimed))
-                )
-            ).all()
-            jobs = [
-                Job(
-                    d.id,
-                    d.inbox_url,
-                    d.host,
-                    d.attempts,
-                    d.created_at,
+            # A batch mostly carries a few activities to many inboxes: load each once.
+            activities = {
+                activity_id: (
                     payload.encode(),
                     key_id(self.settings, account),
                     account.private_key_pem or "",
                 )
-                for d, payload, account in rows
+                for activity_id, payload, account in await session.execute(
+                    select(OutboxActivity.id, OutboxActivity.payload, Account)
+                    .join(Account, Account.id == OutboxActivity.account_id)
+                    .where(OutboxActivity.id.in_({row.activity_id for row in claimed}))
+                )
+            }
+            jobs = [
+                Job(
+                    row.id,
+                    row.inbox_url,
+                    row.host,
+                    row.attempts,
+                    row.created_at,
+                    *activities[row.activity_id],
+                )
+                for row in claimed
+                if row.activity_id in activities
             ]
             return await self._hold_back_unavailable(session, jobs, now)
 
@@ -191,55 +255,36 @@ class DeliveryWorker:
 
     async def record(self, outcomes: list[Outcome], now: datetime) -> None:
         async with self.db.write() as session:
-            changes = []
-            for o in outcomes:
-                attempts = o.job.attempts + 1
-                if o.delivered:
-                    changes.append(
-                        {
-                            "id": o.job.id,
-                            "state": "done",
-                            "attempts": attempts,
-                            "locked_until": None,
-                            "last_status": o.status,
-                            "last_error": None,
-                            "done_at": now,
-                            "next_attempt_at": now,
-                        }
-                    )
-                    continue
-                given_up = o.permanent or now - o.job.created_at >= HORIZON
-                delay = o.retry_in if o.retry_in is not None else backoff(attempts)
-                changes.append(
-                    {
-                        "id": o.job.id,
-                        "state": "failed" if given_up else "pending",
-                        "attempts": attempts,
-                        "locked_until": None,
-                        "last_status": o.status,
-                        "last_error": (o.error or "")[:1000],
-                        "done_at": now if given_up else None,
-                        "next_attempt_at": now + timedelta(seconds=delay),
-                    }
-                )
-            if changes:
-                await session.execute(update(Delivery), changes)
-            answered = {
-                o.job.host
-                for o in outcomes
-                if o.status is not None and not retryable_status(o.status)
-            }
-            unreachable = {
-                o.job.host
-                for o in outcomes
-                if not o.permanent
-                and not o.delivered
-                and (o.status is None or retryable_status(o.status))
-            } - answered
-            for host in sorted(answered):
-                await host_is_alive(session, host, now)
-            for host in sorted(unreachable):
-                await host_failed(session, host, now)
+            await _record_delivered(session, outcomes, now)
+            await _record_failures(session, outcomes, now)
+            await self._record_host_health(session, outcomes, now)
+
+    async def _record_host_health(
+        self, session: AsyncSession, outcomes: list[Outcome], now: datetime
+    ) -> None:
+        answered = {
+            o.job.host for o in outcomes if o.status is not None and not retryable_status(o.status)
+        }
+        unreachable = {
+            o.job.host
+            for o in outcomes
+            if not o.permanent
+            and not o.delivered
+            and (o.status is None or retryable_status(o.status))
+        } - answered
+        moment = time.monotonic()
+        # A host this worker found alive a moment ago (and not failing since) is still
+        # recorded as alive: marking it again would cost two statements per batch.
+        alive = sorted(
+            h for h in answered if moment - self._alive_at.get(h, -ALIVE_EVERY) >= ALIVE_EVERY
+        )
+        for host in alive:
+            await host_is_alive(session, host, now)
+        for host in sorted(unreachable):
+            await host_failed(session, host, now)
+        self._alive_at.update(dict.fromkeys(alive, moment))
+        for host in unreachable:
+            self._alive_at.pop(host, None)
 
     async def run_once(self) -> int:
         """Deliver one batch of due rows; returns how many were attempted."""
@@ -255,5 +300,15 @@ class DeliveryWorker:
         return len(jobs)
 
     async def run(self, stop: asyncio.Event, idle_poll: float = 1.0) -> None:
-        """Work until `stop` is set."""
-        await work_until(stop, self._wake, self.run_once, name="deliveries", idle_poll=idle_poll)
+        """Work until `stop` is set.
+
+        Two loops take turns so that one batch's POSTs are in flight while the other loop
+        claims or records in the database (claims never overlap: rows are locked); together
+        they stay within the worker's `concurrency`.
+        """
+        await asyncio.gather(
+            *(
+                work_until(stop, self._wake, self.run_once, name="deliveries", idle_poll=idle_poll)
+                for _ in range(PIPELINE)
+            )
+        )

@@ -80,9 +80,12 @@ async def local_account(request: Request) -> Account | None:
 
 async def fetchable_account(request: Request) -> Account | Response:
     """The local account a signed GET asks about, or the error answer to give instead."""
-    account = await fetchable_account(request)
-    if isinstance(account, Response):
-        return account
+    verdict = await authorized(request)
+    if verdict.status != 202:
+        return error(verdict)
+    account = await local_account(request)
+    if account is None:
+        return JSONResponse({"error": "Record not found"}, status_code=404)
     return account
 
 

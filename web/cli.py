@@ -10,6 +10,7 @@ from collections.abc import Sequence
 
 from federation.allowlist import PatternError
 from models import allowlist as stored_allowlist
+from models.base import utcnow
 from models.db import Database
 from models.settings import Settings
 from outbox.accounts import (
@@ -19,6 +20,7 @@ from outbox.accounts import (
     random_password,
 )
 from outbox.allowlist import normalise
+from web import delivery_report, demo
 from web.auth import cli_app, find_user, hash_password, issue_token, parse_scopes, unknown_scopes
 from web.config import ConfigError, load_settings
 
@@ -65,6 +67,8 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> None:
         proxy_headers=True,
         log_level=args.log_level,
         lifespan="on",
+        ssl_keyfile=args.ssl_keyfile,
+        ssl_certfile=args.ssl_certfile,
     )
 
 
@@ -169,6 +173,29 @@ def cmd_allowlist(args: argparse.Namespace, settings: Settings) -> None:
         print(line)
 
 
+async def _deliveries(settings: Settings, host: str | None, failed: bool) -> list[str]:
+    db = Database(settings.database_url)
+    try:
+        async with db.read() as session:
+            if failed:
+                return delivery_report.failed_rows(await delivery_report.failed(session, host))
+            return delivery_report.summary(await delivery_report.per_host(session, host), utcnow())
+    finally:
+        await db.dispose()
+
+
+def cmd_deliveries(args: argparse.Namespace, settings: Settings) -> None:
+    for line in asyncio.run(_deliveries(settings, args.host, args.failed)):
+        print(line)
+
+
+def cmd_demo(args: argparse.Namespace, settings: Settings) -> None:
+    try:
+        demo.run(nodes=args.nodes, base_port=args.base_port)
+    except demo.DemoError as exc:
+        raise CommandError(str(exc)) from None
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="flurfunk", description="Flurfunk microblog node")
     commands = root.add_subparsers(dest="command", required=True)
@@ -180,6 +207,8 @@ def parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"]
     )
+    serve.add_argument("--ssl-keyfile", help="serve HTTPS with this private key (PEM)")
+    serve.add_argument("--ssl-certfile", help="and this certificate chain (PEM)")
     serve.set_defaults(func=cmd_serve)
 
     migrate = commands.add_parser("migrate", help="bring the database schema up to date")
@@ -208,6 +237,18 @@ def parser() -> argparse.ArgumentParser:
         sub.add_argument("pattern", help="hr.corp.example, *.corp.example or host:port")
         sub.set_defaults(func=cmd_allowlist)
     allow_commands.add_parser("list", help="show the patterns").set_defaults(func=cmd_allowlist)
+
+    deliveries = commands.add_parser(
+        "deliveries", help="pending and failed deliveries per peer host"
+    )
+    deliveries.add_argument("--failed", action="store_true", help="list the failed deliveries")
+    deliveries.add_argument("--host", help="only this peer host (host or host:port)")
+    deliveries.set_defaults(func=cmd_deliveries)
+
+    demo_command = commands.add_parser("demo", help="three federating nodes with sample users")
+    demo_command.add_argument("--nodes", type=int, default=3, choices=range(1, 7), metavar="N")
+    demo_command.add_argument("--base-port", type=int, default=8001)
+    demo_command.set_defaults(func=cmd_demo)
     return root
 
 
@@ -219,3 +260,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     except (CommandError, ConfigError) as exc:
         print(f"flurfunk: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
+
+
+if __name__ == "__main__":
+    main()

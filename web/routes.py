@@ -15,6 +15,7 @@ from web.api import (
     misc,
     notifications,
     oauth,
+    polls,
     registrations,
     relationships,
     search,
@@ -37,6 +38,7 @@ def routes() -> list[BaseRoute]:
         accounts,
         relationships,
         statuses,
+        polls,
         timelines,
         tier2,  # before notifications: /notifications/requests is no notification id
         lists,

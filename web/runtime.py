@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 
@@ -12,6 +13,7 @@ from federation.client import FederationClient
 from inbox.processor import InboxProcessor
 from models.db import Database
 from models.settings import Settings
+from outbox import periodic
 from outbox.allowlist import REFRESH_SECONDS, LiveAllowlist
 from outbox.context import Federation
 from outbox.render import instance_key_id
@@ -67,7 +69,22 @@ async def running(
         fed.wake_deliveries = deliveries.wake
         inbox = InboxProcessor(fed)
         fed.wake_inbox = inbox.wake
-        tasks += [asyncio.create_task(deliveries.run(stop)), asyncio.create_task(inbox.run(stop))]
+        tasks += [
+            asyncio.create_task(deliveries.run(stop)),
+            asyncio.create_task(inbox.run(stop)),
+            asyncio.create_task(
+                _every(
+                    periodic.INTERVAL, stop, lambda: periodic.publish_scheduled(fed), "scheduled"
+                )
+            ),
+            asyncio.create_task(
+                _every(periodic.INTERVAL, stop, lambda: periodic.close_polls(fed), "polls")
+            ),
+        ]
+    # What start-up built lives as long as the process: keep it out of the collector's full
+    # passes, which otherwise cost ~80 ms each and ~30 % of the inbox's CPU (bench/).
+    gc.collect()
+    gc.freeze()
     try:
         yield fed
     finally:

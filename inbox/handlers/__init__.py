@@ -1,1 +1,35 @@
-"""One small module per activity type; importing this package registers them all."""
+"""One small module per activity type; importing this package registers them all.
+
+Types without a handler (Add, Remove until groups arrive, and anything unknown) are stored
+and marked processed without effect.
+"""
+
+from inbox.handlers import (
+    accept,
+    announce,
+    block,
+    create,
+    delete,
+    flag,
+    follow,
+    like,
+    move,
+    reject,
+    undo,
+    update,
+)
+
+__all__ = [
+    "accept",
+    "announce",
+    "block",
+    "create",
+    "delete",
+    "flag",
+    "follow",
+    "like",
+    "move",
+    "reject",
+    "undo",
+    "update",
+]

@@ -321,16 +321,16 @@ def test_error_shapes(node: RunningNode, alice: User) -> None:
     assert create(alice, status="hi", visibility="everyone")[0] == 422
     assert create(alice, status="hi", in_reply_to_id="123456789")[0] == 404
     assert create(alice, status="hi", in_reply_to_id="abc")[0] == 404
-    assert create(alice, status="later", scheduled_at="2030-01-01T00:00:00Z")[0] == 422
+    assert create(alice, status="later", scheduled_at="next tuesday")[0] == 422
     assert create(alice, status="hi", content_type="text/bbcode")[0] == 422
     poll = node.api(
         alice,
         "POST",
         "/api/v1/statuses",
-        json={"status": "vote", "poll": {"options": ["a", "b"], "expires_in": 600}},
+        json={"status": "vote", "poll": {"options": ["only one"], "expires_in": 600}},
     )
     assert poll.status_code == 422
-    assert "not supported yet" in poll.json()["error"]
+    assert "2 to 4 options" in poll.json()["error"]
     assert create(None, status="hi")[0] == 401
     reader = node.create_user("reader", scopes="read")
     status, body = create(reader, status="hi")

@@ -28,7 +28,10 @@ from outbox import profile
 from web.api import serializers
 from web.api.base import Call, call, ok, page_of, paginated
 from web.api.errors import ApiError, not_found, validation
+from web.api.federating import federation, wake_deliveries
+from web.api.hosts import account_admitted, hidden_domains, status_admitted
 from web.api.params import Params, parse_id
+from web.api.resolve import account_by_handle, is_remote_handle
 from web.auth import scope_allows
 
 SEARCH_LIMIT = 40
@@ -135,9 +138,10 @@ async def update_credentials(request: Request) -> Response:
             assert account is not None
             assert user is not None
             replaced = await profile.update_profile(
-                session, settings, account, user, changes, stored
+                session, settings, account, user, changes, stored, fed=federation(c)
             )
             data = await _credentials(session, c, account, user)
+        wake_deliveries(c)
     except BaseException:
         for path in stored.values():
             profile.forget_image(settings, path)
@@ -154,8 +158,9 @@ async def _remove_image(request: Request, kind: str) -> Response:
         user = await session.get(User, c.account.id)
         assert account is not None
         assert user is not None
-        old = await profile.remove_image(session, account, kind)
+        old = await profile.remove_image(session, account, kind, fed=federation(c))
         data = await _credentials(session, c, account, user)
+    wake_deliveries(c)
     profile.forget_image(c.node.settings, old)
     return ok(data)
 
@@ -188,8 +193,10 @@ async def many(request: Request) -> Response:
     return ok([serializers.account(found[i], c.node.settings) for i in wanted if i in found])
 
 
-def _account_statuses_query(c: Call, author_id: int) -> Any:
-    query = select(Status).where(Status.account_id == author_id, visible_to(c.viewer_id))
+def _account_statuses_query(c: Call, author_id: int, hidden: frozenset[str]) -> Any:
+    query = select(Status).where(
+        Status.account_id == author_id, visible_to(c.viewer_id), status_admitted(hidden)
+    )
     params = c.params
     if params.flag("only_media"):
         query = query.where(exists().where(MediaAttachment.status_id == Status.id))
@@ -217,19 +224,26 @@ def _account_statuses_query(c: Call, author_id: int) -> Any:
 async def statuses(request: Request) -> Response:
     c = await call(request, "read:statuses", optional=True)
     page = page_of(c.params, 20, 40)
+    hidden = await hidden_domains(c.node)
     async with c.node.db.read() as session:
         author = await account_or_404(session, request.path_params["id"])
-        query = page.apply(_account_statuses_query(c, author.id), Status.id)
+        query = page.apply(_account_statuses_query(c, author.id, hidden), Status.id)
         rows = page.settle((await session.scalars(query)).all())
         items = await serializers.statuses(session, c.node.settings, rows, c.viewer_id)
     return paginated(c, items, [s.id for s in rows])
 
 
 async def lookup(request: Request) -> Response:
-    """`name` or `name@this.domain`; other nodes' handles need federation (WebFinger)."""
+    """`name` or `name@this.domain`; another node's handle is looked up there (WebFinger)
+    when its host is allowed, as Mastodon resolves in lookup."""
     c = await call(request, "read:accounts", optional=True)
     acct = (c.params.text("acct") or "").strip().removeprefix("@")
     name, _, host = acct.partition("@")
+    if name and is_remote_handle(c.node, acct):
+        remote = await account_by_handle(c.node, acct)
+        if remote is None or remote.suspended_at is not None:
+            raise not_found()
+        return ok(serializers.account(remote, c.node.settings))
     if not name or (host and host.lower() != c.node.settings.domain.lower()):
         raise not_found()
     async with c.node.db.read() as session:
@@ -250,12 +264,14 @@ def _like_prefix(text: str) -> str:
     return escaped + "%"
 
 
-def _search_query(c: Call, q: str) -> Any:
+def _search_query(c: Call, q: str, hidden: frozenset[str]) -> Any:
     name, _, host = q.partition("@")
     username = func.lower(Account.username)
     prefix = _like_prefix(name.lower())
     query = select(Account).where(
-        Account.suspended_at.is_(None), not_blocked_either_way(c.viewer_id, Account.id.expression)
+        Account.suspended_at.is_(None),
+        not_blocked_either_way(c.viewer_id, Account.id.expression),
+        account_admitted(hidden),
     )
     if host:
         local = host.lower() == c.node.settings.domain.lower()
@@ -289,11 +305,13 @@ async def search(request: Request) -> Response:
     q = (c.params.text("q") or "").strip().removeprefix("@")
     limit = c.params.number("limit", SEARCH_LIMIT, minimum=1, maximum=SEARCH_MAX) or SEARCH_LIMIT
     offset = c.params.number("offset", 0, minimum=0) or 0
-    c.params.flag("resolve")  # resolving remote handles comes with federation
     if not q:
         return ok([])
+    if c.params.flag("resolve") and is_remote_handle(c.node, q):
+        await account_by_handle(c.node, q)  # stored, so that the search below finds it
+    hidden = await hidden_domains(c.node)
     async with c.node.db.read() as session:
-        rows = await session.scalars(_search_query(c, q).limit(limit).offset(offset))
+        rows = await session.scalars(_search_query(c, q, hidden).limit(limit).offset(offset))
         return ok([serializers.account(a, c.node.settings) for a in rows])
 
 

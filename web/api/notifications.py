@@ -21,6 +21,7 @@ from outbox import notify
 from web.api import serializers
 from web.api.base import Call, call, ok, page_of, paginated
 from web.api.errors import not_found
+from web.api.hosts import account_admitted, hidden_domains, status_admitted
 from web.api.params import Params, parse_id
 
 PAGE = 40
@@ -46,6 +47,17 @@ def _readable(viewer_id: int, *columns: Any) -> Select[Any]:
     )
 
 
+async def _from_allowed_hosts(c: Call, query: Select[Any]) -> Select[Any]:
+    """Leave out what accounts of hosts the allowlist no longer admits did or posted."""
+    hidden = await hidden_domains(c.node)
+    if not hidden:
+        return query
+    return query.where(
+        account_admitted(hidden, Notification.from_account_id.expression),
+        or_(Notification.status_id.is_(None), status_admitted(hidden)),
+    )
+
+
 def _filtered(query: Select[Any], params: Params) -> Select[Any]:
     """`types[]` keeps, `exclude_types[]` drops, `account_id` picks one sender."""
     types = params.strings("types")
@@ -64,6 +76,7 @@ async def index(request: Request) -> Response:
     c = await call(request, "read:notifications")
     page = page_of(c.params, PAGE, PAGE_MAX)
     query = _filtered(_readable(c.account.id, Notification), c.params)
+    query = await _from_allowed_hosts(c, query)
     async with c.node.db.read() as session:
         rows = page.settle(
             (await session.execute(page.apply(query, Notification.id))).scalars().all()
@@ -76,6 +89,7 @@ async def show(request: Request) -> Response:
     c = await call(request, "read:notifications")
     notification_id = parse_id(request.path_params["id"])
     query = _readable(c.account.id, Notification).where(Notification.id == notification_id)
+    query = await _from_allowed_hosts(c, query)
     async with c.node.db.read() as session:
         row = (await session.execute(query)).scalar_one_or_none()
         items = (
@@ -92,13 +106,15 @@ async def unread_count(request: Request) -> Response:
     """How many arrived since the notifications read marker, up to `limit`."""
     c = await call(request, "read:notifications")
     limit = c.params.number("limit", UNREAD_DEFAULT, minimum=1, maximum=UNREAD_MAX)
+    query = await _from_allowed_hosts(
+        c, _filtered(_readable(c.account.id, Notification.id), c.params)
+    )
     async with c.node.db.read() as session:
         last_read = await session.scalar(
             select(Marker.last_read_id).where(
                 Marker.account_id == c.account.id, Marker.timeline == "notifications"
             )
         )
-        query = _filtered(_readable(c.account.id, Notification.id), c.params)
         if last_read is not None:
             query = query.where(Notification.id > last_read)
         count = await session.scalar(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 from sqlalchemy import select
@@ -18,10 +18,12 @@ from models.base import utcnow
 from models.relationship import mute_in_force
 from models.tables import Account, Block, Follow, FollowRequest, Mute
 from outbox import relationships as actions
+from outbox.context import Federation
 from web.api import serializers
 from web.api.accounts import account_or_404
 from web.api.base import Call, call, ok, page_of, paginated
 from web.api.errors import ApiError, forbidden, not_found
+from web.api.federating import federation, wake_deliveries
 
 ACCOUNTS_PAGE = 40
 ACCOUNTS_MAX = 80
@@ -29,6 +31,12 @@ MANY_RELATIONSHIPS = 80
 LONGEST_MUTE = 10 * 365 * 24 * 3600  # seconds; longer is as good as forever
 
 Action = Callable[[AsyncSession, Account, Account], Awaitable[None]]
+
+
+class FederatedAction(Protocol):
+    def __call__(
+        self, session: AsyncSession, account: Account, other: Account, /, *, fed: Federation | None
+    ) -> Awaitable[None]: ...
 
 
 async def _act(c: Call, target_id: Any, action: Action) -> Response:
@@ -44,6 +52,7 @@ async def _act(c: Call, target_id: Any, action: Action) -> Response:
         except actions.NoFollowRequest:
             raise not_found() from None
         relationship = (await serializers.relationships(session, me.id, [target.id]))[0]
+    wake_deliveries(c)
     return ok(relationship)
 
 
@@ -56,29 +65,37 @@ async def follow(request: Request) -> Response:
     reblogs, notify_posts = _optional_flag(c, "reblogs"), _optional_flag(c, "notify")
 
     async def act(session: AsyncSession, me: Account, target: Account) -> None:
-        await actions.follow(session, me, target, reblogs=reblogs, notify_posts=notify_posts)
+        await actions.follow(
+            session, me, target, reblogs=reblogs, notify_posts=notify_posts, fed=federation(c)
+        )
+
+    return await _act(c, request.path_params["id"], act)
+
+
+async def _federated(request: Request, scope: str, action: FederatedAction) -> Response:
+    """An action other nodes hear of (follow, block and their answers and undoing)."""
+    c = await call(request, scope)
+
+    async def act(session: AsyncSession, me: Account, target: Account) -> None:
+        await action(session, me, target, fed=federation(c))
 
     return await _act(c, request.path_params["id"], act)
 
 
 async def unfollow(request: Request) -> Response:
-    c = await call(request, "write:follows")
-    return await _act(c, request.path_params["id"], actions.unfollow)
+    return await _federated(request, "write:follows", actions.unfollow)
 
 
 async def remove_from_followers(request: Request) -> Response:
-    c = await call(request, "write:follows")
-    return await _act(c, request.path_params["id"], actions.remove_from_followers)
+    return await _federated(request, "write:follows", actions.remove_from_followers)
 
 
 async def block(request: Request) -> Response:
-    c = await call(request, "write:blocks")
-    return await _act(c, request.path_params["id"], actions.block)
+    return await _federated(request, "write:blocks", actions.block)
 
 
 async def unblock(request: Request) -> Response:
-    c = await call(request, "write:blocks")
-    return await _act(c, request.path_params["id"], actions.unblock)
+    return await _federated(request, "write:blocks", actions.unblock)
 
 
 async def mute(request: Request) -> Response:
@@ -110,13 +127,11 @@ async def note(request: Request) -> Response:
 
 
 async def authorize(request: Request) -> Response:
-    c = await call(request, "write:follows")
-    return await _act(c, request.path_params["id"], actions.authorize)
+    return await _federated(request, "write:follows", actions.authorize)
 
 
 async def reject(request: Request) -> Response:
-    c = await call(request, "write:follows")
-    return await _act(c, request.path_params["id"], actions.reject)
+    return await _federated(request, "write:follows", actions.reject)
 
 
 def _digit_ids(values: list[str]) -> list[int]:

@@ -3,12 +3,15 @@
 Accounts match by handle or display-name prefix, the exact handle first; hashtags by name
 prefix; statuses by a plain substring of their text, only among those the caller may see,
 only for signed-in callers and only for a query of a few characters or an explicit
-`type=statuses`. A URL of this node finds the account or status it names. Resolving handles
-and URLs of other nodes is federation work: until then they simply find nothing.
+`type=statuses`. A URL of this node finds the account or status it names. With
+`resolve=true` (signed-in callers only), a handle of another node is looked up via WebFinger
+and a URL of another node fetched (an actor, else a post) — only on allowed hosts. What comes
+from hosts the allowlist no longer admits is never found.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -25,6 +28,8 @@ from models.visibility import not_blocked_either_way, visible_to
 from web.api import serializers
 from web.api.base import Call, Page, call, ok, page_of
 from web.api.errors import ApiError, validation
+from web.api.hosts import account_admitted, hidden_domains, status_admitted
+from web.api.resolve import account_by_handle, account_by_url, is_remote_handle, status_by_url
 from web.auth import scope_allows
 
 TYPES = ("accounts", "hashtags", "statuses")
@@ -43,6 +48,8 @@ class Search:
     page: Page
     viewer_id: int | None
     settings: Settings
+    resolve: bool = False
+    hidden: frozenset[str] = frozenset()
 
     def wants(self, kind: str) -> bool:
         return self.type is None or self.type == kind
@@ -84,6 +91,7 @@ def _read(c: Call) -> Search:
         page=page,
         viewer_id=c.viewer_id,
         settings=c.node.settings,
+        resolve=c.params.flag("resolve"),
     )
 
 
@@ -124,6 +132,7 @@ async def _accounts(session: AsyncSession, search: Search) -> list[Account]:
     query = query.where(
         Account.suspended_at.is_(None),
         not_blocked_either_way(search.viewer_id, Account.id.expression),
+        account_admitted(search.hidden),
     )
     if search.following and search.viewer_id is not None:
         query = query.where(
@@ -192,6 +201,7 @@ async def _statuses(session: AsyncSession, search: Search) -> list[Status]:
         Status.reblog_of_id.is_(None),
         visible_to(search.viewer_id),
         not_blocked_either_way(search.viewer_id, Status.account_id.expression),
+        status_admitted(search.hidden),
     )
     if search.account_id is not None:
         query = query.where(Status.account_id == search.account_id)
@@ -210,8 +220,23 @@ async def _followed_tag_ids(session: AsyncSession, viewer_id: int, tags: list[Ta
     return set(rows)
 
 
+async def _resolve(c: Call, search: Search) -> None:
+    """Fetch and store what a handle or URL of another node names, for the search to find."""
+    if not search.resolve or search.viewer_id is None:
+        return
+    if search.is_url:
+        if search.wants("accounts") and await account_by_url(c.node, search.text) is not None:
+            return
+        if search.wants("statuses"):
+            await status_by_url(c.node, search.text)
+    elif search.wants("accounts") and is_remote_handle(c.node, search.text):
+        await account_by_handle(c.node, search.text)
+
+
 async def _results(c: Call) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[Tag]]:
     search = _read(c)
+    await _resolve(c, search)
+    search = dataclasses.replace(search, hidden=await hidden_domains(c.node))
     settings = c.node.settings
     async with c.node.db.read() as session:
         accounts = await _accounts(session, search) if search.wants("accounts") else []

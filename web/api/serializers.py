@@ -13,6 +13,8 @@ from typing import Any
 from sqlalchemy import literal, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from models.base import utcnow
+from models.poll import Poll
 from models.settings import Settings
 from models.tables import (
     Account,
@@ -33,6 +35,7 @@ from models.tables import (
     Tag,
     User,
 )
+from outbox.polls import own_votes
 
 MISSING_AVATAR = "/static/avatar.png"
 MISSING_HEADER = "/static/header.png"
@@ -221,6 +224,40 @@ async def _viewer_state(
     return found
 
 
+def poll(p: Poll, own: list[int] | None) -> dict[str, Any]:
+    """Mastodon's Poll; `own` is the viewer's choices (None: anonymous viewer)."""
+    ended = p.expires_at is not None and p.expires_at <= utcnow()
+    show_counts = not p.hide_totals or ended
+    return {
+        "id": str(p.id),
+        "expires_at": iso(p.expires_at),
+        "expired": ended,
+        "multiple": p.multiple,
+        "votes_count": p.votes_count,
+        "voters_count": p.voters_count if p.multiple else None,
+        "options": [
+            {"title": title, "votes_count": p.tallies[i] if show_counts else None}
+            for i, title in enumerate(p.options)
+        ],
+        "emojis": [],
+        **({"voted": bool(own), "own_votes": own or []} if own is not None else {}),
+    }
+
+
+async def polls_for(
+    session: AsyncSession, viewer_id: int | None, status_ids: set[int]
+) -> dict[int, dict[str, Any]]:
+    """The polls of these statuses, presented for the viewer, by status id."""
+    if not status_ids:
+        return {}
+    rows = (await session.execute(select(Poll).where(Poll.status_id.in_(status_ids)))).scalars()
+    found = {p.status_id: p for p in rows}
+    if not found:
+        return {}
+    votes = await own_votes(session, viewer_id, {p.id for p in found.values()})
+    return {sid: poll(p, votes.get(p.id, []) if viewer_id else None) for sid, p in found.items()}
+
+
 async def statuses(
     session: AsyncSession,
     settings: Settings,
@@ -282,6 +319,7 @@ async def statuses(
         session, OAuthApp, {s.application_id for s in everything.values() if s.application_id}
     )
     favourited, bookmarked, pinned, reblogged = await _viewer_state(session, viewer_id, ids)
+    polls = await polls_for(session, viewer_id, ids)
 
     def one(s: Status) -> dict[str, Any]:
         author = accounts[s.account_id]
@@ -319,7 +357,7 @@ async def statuses(
             "tags": [tag(t, settings) for t in tags_by_status.get(s.id, [])],
             "emojis": [],
             "card": None,
-            "poll": None,
+            "poll": polls.get(s.id),
             "replies_count": s.replies_count,
             "reblogs_count": s.reblogs_count,
             "favourites_count": s.favourites_count,

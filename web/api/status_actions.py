@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Awaitable, Callable, Iterator
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -19,16 +19,25 @@ from models.interaction import Favourite
 from models.status import Status
 from models.visibility import not_blocked_either_way
 from outbox import interactions
+from outbox.context import Federation
 from outbox.status_parts import InvalidStatus, NotPermitted, StatusNotFound, load_visible
 from web.api import serializers
 from web.api.base import call, ok, page_of, paginated
 from web.api.errors import forbidden, not_found, validation
+from web.api.federating import federation, wake_deliveries
 from web.api.params import parse_id
+from web.node import node_of
 
 ACCOUNTS_PAGE = 40
 ACCOUNTS_MAX = 80
 
 Action = Callable[[AsyncSession, Account, int], Awaitable[Status]]
+
+
+class FederatedAction(Protocol):
+    def __call__(
+        self, session: AsyncSession, actor: Account, status_id: int, /, *, fed: Federation | None
+    ) -> Awaitable[Status]: ...
 
 
 @contextlib.contextmanager
@@ -53,7 +62,23 @@ def _endpoint(action: Action, scope: str) -> Callable[[Request], Awaitable[Respo
         async with c.node.db.write() as session:
             with status_errors():
                 status = await action(session, c.account, status_id)
-            return ok(await serializers.status(session, c.node.settings, status, c.viewer_id))
+            data = await serializers.status(session, c.node.settings, status, c.viewer_id)
+        wake_deliveries(c)
+        return ok(data)
+
+    return endpoint
+
+
+def _federated(action: FederatedAction, scope: str) -> Callable[[Request], Awaitable[Response]]:
+    """Like `_endpoint`, for actions that other nodes hear of (favourites, boosts)."""
+
+    async def endpoint(request: Request) -> Response:
+        fed = node_of(request).federation
+
+        async def act(session: AsyncSession, actor: Account, status_id: int) -> Status:
+            return await action(session, actor, status_id, fed=fed)
+
+        return await _endpoint(act, scope)(request)
 
     return endpoint
 
@@ -65,8 +90,12 @@ async def reblog(request: Request) -> Response:
     settings = c.node.settings
     async with c.node.db.write() as session:
         with status_errors():
-            boost = await interactions.reblog(session, settings, c.account, status_id, visibility)
-        return ok(await serializers.status(session, settings, boost, c.viewer_id))
+            boost = await interactions.reblog(
+                session, settings, c.account, status_id, visibility, fed=federation(c)
+            )
+        data = await serializers.status(session, settings, boost, c.viewer_id)
+    wake_deliveries(c)
+    return ok(data)
 
 
 async def _accounts(request: Request, favourites: bool) -> Response:
@@ -106,10 +135,12 @@ async def reblogged_by(request: Request) -> Response:
     return await _accounts(request, favourites=False)
 
 
-_ACTIONS: list[tuple[str, Action, str]] = [
+_FEDERATED: list[tuple[str, FederatedAction, str]] = [
     ("favourite", interactions.favourite, "write:favourites"),
     ("unfavourite", interactions.unfavourite, "write:favourites"),
     ("unreblog", interactions.unreblog, "write:statuses"),
+]
+_ACTIONS: list[tuple[str, Action, str]] = [
     ("bookmark", interactions.bookmark, "write:bookmarks"),
     ("unbookmark", interactions.unbookmark, "write:bookmarks"),
     ("pin", interactions.pin, "write:accounts"),
@@ -117,6 +148,10 @@ _ACTIONS: list[tuple[str, Action, str]] = [
 ]
 
 routes: list[BaseRoute] = [
+    *(
+        Route(f"/api/v1/statuses/{{id}}/{name}", _federated(action, scope), methods=["POST"])
+        for name, action, scope in _FEDERATED
+    ),
     *(
         Route(f"/api/v1/statuses/{{id}}/{name}", _endpoint(action, scope), methods=["POST"])
         for name, action, scope in _ACTIONS

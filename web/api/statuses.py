@@ -7,9 +7,11 @@ these below.
 from __future__ import annotations
 
 import hashlib
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
@@ -17,23 +19,37 @@ from starlette.routing import BaseRoute, Route
 from models.status import VISIBILITIES, MediaAttachment, Status, StatusEdit
 from models.thread import context as thread_context
 from models.visibility import visible_to
+from outbox import scheduled
+from outbox.polls import PollDraft, PollProblem, poll_draft
 from outbox.status_parts import load_visible
 from outbox.statuses import Draft, Edit, delete_status, earlier_post, edit_status, post_status
 from web.api import serializers, status_actions
-from web.api.base import call, ok
+from web.api.base import Call, call, ok
 from web.api.errors import forbidden, not_found, validation
+from web.api.federating import federation, wake_deliveries
+from web.api.hosts import hidden_domains, status_admitted
 from web.api.params import Params, parse_id
+from web.api.polls import parse_time, present_scheduled
+from web.api.resolve import mention_resolver
 from web.api.status_actions import status_errors
 
 MAX_IDS = 40  # statuses fetched at once by GET /api/v1/statuses?id[]=
 MAX_KEY = 255
 
 
-def _refuse_unsupported(params: Params) -> None:
-    if params.raw("scheduled_at") not in (None, ""):
-        raise validation("scheduled posts are not supported yet")
-    if params.raw("poll") not in (None, "", {}, []):
-        raise validation("polls are not supported yet")
+def _poll(params: Params) -> PollDraft | None:
+    if params.raw("poll") in (None, "", {}, []):
+        return None
+    poll = params.sub("poll")
+    try:
+        return poll_draft(
+            poll.strings("options"),
+            poll.number("expires_in"),
+            poll.flag("multiple"),
+            poll.flag("hide_totals"),
+        )
+    except PollProblem as exc:
+        raise validation(str(exc)) from None
 
 
 def _media_ids(params: Params) -> tuple[int, ...]:
@@ -68,7 +84,6 @@ def _sensitive(params: Params) -> bool | None:
 async def create(request: Request) -> Response:
     c = await call(request, "write:statuses")
     p = c.params
-    _refuse_unsupported(p)
     key = _idempotency_key(request)
     draft = Draft(
         text=p.text("status", "") or "",
@@ -81,13 +96,20 @@ async def create(request: Request) -> Response:
         in_reply_to_id=p.id("in_reply_to_id"),
         application_id=c.caller.token.app_id if c.caller else None,
         idempotency_key=key,
+        poll=_poll(p),
     )
     settings = c.node.settings
+    if p.text("scheduled_at"):
+        return await _schedule(c, draft, parse_time(p.text("scheduled_at")))
+    resolver = await mention_resolver(c.node, [draft.text, draft.spoiler_text])
     try:
         async with c.node.db.write() as session:
             with status_errors():
-                status, _ = await post_status(session, settings, c.account, draft)
+                status, _ = await post_status(
+                    session, settings, c.account, draft, resolver=resolver, fed=federation(c)
+                )
             data = await serializers.status(session, settings, status, c.viewer_id)
+        wake_deliveries(c)
     except IntegrityError:
         # Two requests with one Idempotency-Key raced (PostgreSQL): the first one won.
         if key is None:
@@ -100,12 +122,33 @@ async def create(request: Request) -> Response:
     return ok(data)
 
 
+async def _schedule(c: Call, draft: Draft, at: datetime) -> Response:
+    """Keep the status for later (POST /api/v1/statuses with scheduled_at)."""
+    try:
+        async with c.node.db.write() as session:
+            row = await scheduled.schedule(session, c.account, at, draft)
+            return ok(await present_scheduled(session, c.node.settings, row))
+    except scheduled.ScheduleProblem as exc:
+        raise validation(str(exc)) from None
+
+
+async def _readable(c: Call, session: AsyncSession, status_id: int) -> Status:
+    """A status the caller may see, from a host that is still allowed; else 404."""
+    with status_errors():
+        status = await load_visible(session, c.viewer_id, status_id)
+    hidden = await hidden_domains(c.node)
+    if hidden:
+        query = select(Status.id).where(Status.id == status.id, status_admitted(hidden))
+        if (await session.execute(query)).first() is None:
+            raise not_found()
+    return status
+
+
 async def show(request: Request) -> Response:
     c = await call(request, "read:statuses", optional=True)
     status_id = parse_id(request.path_params["id"])
     async with c.node.db.read() as session:
-        with status_errors():
-            status = await load_visible(session, c.viewer_id, status_id)
+        status = await _readable(c, session, status_id)
         return ok(await serializers.status(session, c.node.settings, status, c.viewer_id))
 
 
@@ -115,9 +158,12 @@ async def several(request: Request) -> Response:
     wanted = list(dict.fromkeys(wanted))[:MAX_IDS]
     if not wanted:
         return ok([])
+    hidden = await hidden_domains(c.node)
     async with c.node.db.read() as session:
         rows = await session.execute(
-            select(Status).where(Status.id.in_(wanted), visible_to(c.viewer_id))
+            select(Status).where(
+                Status.id.in_(wanted), visible_to(c.viewer_id), status_admitted(hidden)
+            )
         )
         found = {s.id: s for s in rows.scalars()}
         ordered = [found[i] for i in wanted if i in found]
@@ -134,7 +180,8 @@ async def remove(request: Request) -> Response:
         # Presented before it goes: the answer carries `text` for delete-and-redraft.
         data = await serializers.status(session, c.node.settings, status, c.viewer_id)
         with status_errors():
-            await delete_status(session, c.account, status_id)
+            await delete_status(session, c.account, status_id, fed=federation(c))
+    wake_deliveries(c)
     return ok(data)
 
 
@@ -142,7 +189,8 @@ async def update(request: Request) -> Response:
     c = await call(request, "write:statuses")
     status_id = parse_id(request.path_params["id"])
     p = c.params
-    _refuse_unsupported(p)
+    if p.raw("poll") not in (None, "", {}, []):
+        raise validation("a poll cannot be changed by an edit")
     change = Edit(
         text=p.text("status"),
         content_type=p.text("content_type") or None,
@@ -152,18 +200,28 @@ async def update(request: Request) -> Response:
         media_ids=_media_ids(p) if "media_ids" in p else None,
     )
     settings = c.node.settings
+    resolver = await mention_resolver(c.node, [change.text or "", change.spoiler_text or ""])
     async with c.node.db.write() as session:
         with status_errors():
-            status = await edit_status(session, settings, c.account, status_id, change)
-        return ok(await serializers.status(session, settings, status, c.viewer_id))
+            status = await edit_status(
+                session,
+                settings,
+                c.account,
+                status_id,
+                change,
+                resolver=resolver,
+                fed=federation(c),
+            )
+        data = await serializers.status(session, settings, status, c.viewer_id)
+    wake_deliveries(c)
+    return ok(data)
 
 
 async def history(request: Request) -> Response:
     c = await call(request, "read:statuses", optional=True)
     status_id = parse_id(request.path_params["id"])
     async with c.node.db.read() as session:
-        with status_errors():
-            status = await load_visible(session, c.viewer_id, status_id)
+        status = await _readable(c, session, status_id)
         revisions = list(
             (
                 await session.execute(
@@ -209,18 +267,33 @@ async def context(request: Request) -> Response:
     c = await call(request, "read:statuses", optional=True)
     status_id = parse_id(request.path_params["id"])
     async with c.node.db.read() as session:
-        with status_errors():
-            status = await load_visible(session, c.viewer_id, status_id)
+        status = await _readable(c, session, status_id)
         if status.reblog_of_id is not None:
-            with status_errors():
-                status = await load_visible(session, c.viewer_id, status.reblog_of_id)
+            status = await _readable(c, session, status.reblog_of_id)
         ancestors, descendants = await thread_context(session, status, c.viewer_id)
+        hidden = await hidden_domains(c.node)
+        if hidden:
+            ancestors, descendants = await _admitted_only(session, hidden, ancestors, descendants)
         presented = await serializers.statuses(
             session, c.node.settings, [*ancestors, *descendants], c.viewer_id
         )
     return ok(
         {"ancestors": presented[: len(ancestors)], "descendants": presented[len(ancestors) :]}
     )
+
+
+async def _admitted_only(
+    session: AsyncSession, hidden: frozenset[str], *groups: list[Status]
+) -> tuple[list[Status], ...]:
+    ids = [s.id for group in groups for s in group]
+    admitted = set(
+        (
+            await session.execute(
+                select(Status.id).where(Status.id.in_(ids), status_admitted(hidden))
+            )
+        ).scalars()
+    )
+    return tuple([s for s in group if s.id in admitted] for group in groups)
 
 
 routes: list[BaseRoute] = [

@@ -90,7 +90,6 @@ def _routes() -> list[BaseRoute]:
         ("/api/v1/suggestions", "read:accounts"),
         ("/api/v2/suggestions", "read:accounts"),
         ("/api/v1/notifications/requests", "read:notifications"),
-        ("/api/v1/scheduled_statuses", "read:statuses"),
         ("/api/v1/domain_blocks", "read:blocks"),
     ]
     public_lists = [
@@ -112,8 +111,6 @@ def _routes() -> list[BaseRoute]:
         ("/api/v1/notifications/requests/{id}", ["GET"], "read:notifications"),
         ("/api/v1/notifications/requests/{id}/accept", ["POST"], "write:notifications"),
         ("/api/v1/notifications/requests/{id}/dismiss", ["POST"], "write:notifications"),
-        ("/api/v1/scheduled_statuses/{id}", ["GET"], "read:statuses"),
-        ("/api/v1/scheduled_statuses/{id}", ["PUT", "DELETE"], "write:statuses"),
         ("/api/v1/push/subscription", ["GET", "PUT"], "push"),
     ]
     out: list[BaseRoute] = [

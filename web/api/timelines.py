@@ -42,6 +42,7 @@ from models.visibility import visible_to
 from web.api import serializers
 from web.api.base import Call, Cursor, call, page_of, paginated
 from web.api.errors import not_found
+from web.api.hosts import hidden_domains, status_admitted
 from web.api.params import parse_id
 
 # Pages of statuses select the pagination cursor first, then the status.
@@ -85,8 +86,10 @@ def not_a_reply_to_others() -> ColumnElement[bool]:
 
 
 async def statuses_page(c: Call, query: StatusQuery, cursor: Cursor) -> Response:
-    """Answer one page of `query` (which selects the cursor, then the Status) with Link paging."""
+    """Answer one page of `query` (which selects the cursor, then the Status) with Link paging;
+    posts of hosts the allowlist no longer admits are left out."""
     page = page_of(c.params, STATUSES_PAGE, STATUSES_MAX)
+    query = query.where(status_admitted(await hidden_domains(c.node)))
     async with c.node.db.read() as session:
         rows = page.settle((await session.execute(page.apply(query, cursor))).all())
         items = await serializers.statuses(

@@ -1,0 +1,29 @@
+"""Create of a note: stored when someone here wants it (see inbox.notes), else dropped.
+
+Notes, articles, pages and questions become statuses; other objects (videos, events, …) are
+ignored. The note must be the sender's own.
+"""
+
+from __future__ import annotations
+
+from inbox.dispatch import Incoming, handles
+from inbox.notes import MAX_DEPTH, fetch, store_note
+from inbox.parse import Unusable, author_of, is_note, uri_of
+
+
+@handles("Create")
+async def create(incoming: Incoming) -> None:
+    document = incoming.object
+    if isinstance(document, str):  # only the id: fetch it from its home (the sender's host)
+        document = await fetch(incoming.fed, uri_of(document) or "")
+    if not is_note(document):
+        return
+    if author_of(document) != incoming.actor.uri:
+        raise Unusable("the note is attributed to someone other than the sender")
+    await store_note(
+        incoming.fed,
+        incoming.session,
+        document,
+        depth=MAX_DEPTH,
+        activity=incoming.activity,
+    )

@@ -1,0 +1,383 @@
+"""Remote notes -> statuses: storing what arrives (Create, an announced note, a reply's parent)
+and revising it (Update), with the feeds, counters and notifications that local posts get.
+
+Everything runs in the handler's write transaction, so nothing here may open another one:
+actors and parents are fetched over the network and stored in the same session.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import delete, exists, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from federation.client import NotAllowed
+from inbox.dereference import FetchError, fetch_json, store_actor
+from inbox.parse import (
+    ParsedNote,
+    RemoteMedia,
+    Unusable,
+    actor_fields,
+    authority,
+    is_note,
+    note_fields,
+)
+from inbox.targets import account_by_uri, status_by_uri
+from models.account import Account
+from models.base import utcnow
+from models.ids import new_id
+from models.relationship import Follow
+from models.status import MediaAttachment, Mention, Status, StatusEdit
+from outbox import feeds
+from outbox.content import MentionTarget
+from outbox.context import Federation
+from outbox.notify import notify, withdraw
+from outbox.status_parts import COUNTED, notify_subscribers, store_mentions, store_tags
+
+MAX_DEPTH = 3  # how many missing ancestors of a reply are fetched, at most
+
+
+def is_ours(fed: Federation, uri: str) -> bool:
+    return authority(uri) == authority(fed.settings.public_url)
+
+
+async def remote_actor(fed: Federation, session: AsyncSession, uri: str) -> Account:
+    """The account of a remote actor: as stored, else fetched and stored in this session."""
+    account = await account_by_uri(session, uri)
+    if account is not None:
+        return account
+    if is_ours(fed, uri):
+        raise Unusable(f"{uri} names no account of this node")
+    document = await fetch(fed, uri)
+    try:
+        fields = actor_fields(document)
+    except Unusable as exc:
+        raise FetchError(f"{uri}: {exc}") from None
+    if authority(fields["uri"]) != authority(uri):
+        raise FetchError(f"{uri} answered an actor from another host")
+    return await store_actor(session, fields)
+
+
+async def fetch(fed: Federation, uri: str) -> dict[str, Any]:
+    """A remote document, never one of ours (we have those, or they do not exist)."""
+    if is_ours(fed, uri):
+        raise FetchError(f"{uri} is not on this node")
+    try:
+        return await fetch_json(fed, uri)
+    except NotAllowed as exc:
+        raise FetchError(str(exc)) from None
+
+
+async def fetch_note(fed: Federation, uri: str) -> dict[str, Any]:
+    """A note fetched from its home: it must be a note, and its id must live where it was
+    found (a document cannot vouch for another host's object)."""
+    document = await fetch(fed, uri)
+    if not is_note(document):
+        raise FetchError(f"{uri} is not a note")
+    found = document.get("id")
+    if not isinstance(found, str) or authority(found) != authority(uri):
+        raise FetchError(f"{uri} answered an object from another host")
+    return document
+
+
+async def _local_readers(session: AsyncSession, note: ParsedNote) -> list[Account]:
+    """Local accounts the note mentions or addresses."""
+    named = {*note.mentions, *note.addressed}
+    if not named:
+        return []
+    rows = await session.execute(
+        select(Account).where(
+            Account.domain.is_(None), or_(Account.uri.in_(named), Account.url.in_(named))
+        )
+    )
+    return list(rows.scalars())
+
+
+async def _wanted(
+    session: AsyncSession, note: ParsedNote, author: Account, parent: Status | None
+) -> bool:
+    """Kept when someone here follows the author, is addressed or mentioned, or when it
+    replies to a status stored here; other unsolicited posts are dropped."""
+    if parent is not None or await _local_readers(session, note):
+        return True
+    followed = await session.scalar(
+        select(
+            exists().where(
+                Follow.target_account_id == author.id,
+                Follow.account_id.in_(select(Account.id).where(Account.domain.is_(None))),
+            )
+        )
+    )
+    return bool(followed)
+
+
+async def _parent(
+    fed: Federation, session: AsyncSession, note: ParsedNote, depth: int
+) -> Status | None:
+    """The status replied to: stored, or fetched (within `depth`); None when unavailable."""
+    parent = await status_by_uri(session, note.in_reply_to)
+    if parent is not None or note.in_reply_to is None or depth <= 0:
+        return parent
+    try:
+        document = await fetch_note(fed, note.in_reply_to)
+        return await store_note(fed, session, document, depth=depth - 1, solicited=True)
+    except (FetchError, Unusable):
+        return None  # the reply is kept without its context
+
+
+async def store_note(
+    fed: Federation,
+    session: AsyncSession,
+    note_document: object,
+    *,
+    depth: int = MAX_DEPTH,
+    solicited: bool = False,
+    activity: dict[str, Any] | None = None,
+) -> Status | None:
+    """Store a remote note once (by its id); None when nobody here wants it.
+
+    `solicited` stores it regardless (the parent of a stored reply, a note announced by
+    someone followed here).
+    """
+    note = note_fields(note_document, activity=activity)
+    existing = await status_by_uri(session, note.uri)
+    if existing is not None:
+        return existing
+    if authority(note.uri) != authority(note.author_uri):
+        raise Unusable("the note and its author live on different hosts")
+    author = await remote_actor(fed, session, note.author_uri)
+    if author.is_local or author.suspended_at is not None:
+        raise Unusable("the note's author cannot post here")
+    known_parent = await status_by_uri(session, note.in_reply_to)
+    if not solicited and not await _wanted(session, note, author, known_parent):
+        return None
+    parent = known_parent or await _parent(fed, session, note, depth)
+    status = await _insert(session, note, author, parent)
+    await _count_new(session, status, author, parent)
+    for account in await _store_mentions(session, status, note):
+        await notify(
+            session, recipient=account, actor_id=author.id, type="mention", status_id=status.id
+        )
+    await feeds.fan_out(session, status)
+    await notify_subscribers(session, status)
+    return status
+
+
+async def _insert(
+    session: AsyncSession, note: ParsedNote, author: Account, parent: Status | None
+) -> Status:
+    published = note.published or utcnow()
+    status = Status(
+        id=new_id(at_ms=int(published.timestamp() * 1000)),
+        account_id=author.id,
+        uri=note.uri,
+        url=note.url or note.uri,
+        local=False,
+        text=note.text,
+        content_type="text/html",
+        content=note.content,
+        spoiler_text=note.spoiler_text,
+        sensitive=note.sensitive,
+        visibility=note.visibility(author.followers_url),
+        language=note.language,
+        in_reply_to_id=parent.id if parent else None,
+        in_reply_to_account_id=parent.account_id if parent else None,
+        thread_id=(parent.thread_id or parent.id) if parent else None,
+        created_at=published,
+        edited_at=note.updated,
+    )
+    session.add(status)
+    await session.flush()
+    await store_tags(session, status.id, note.hashtags)
+    for media in note.media:
+        session.add(_attachment(author.id, status.id, media))
+    await session.flush()
+    return status
+
+
+def _attachment(account_id: int, status_id: int, media: RemoteMedia) -> MediaAttachment:
+    return MediaAttachment(
+        account_id=account_id,
+        status_id=status_id,
+        type=media.type,
+        content_type=media.content_type,
+        remote_url=media.remote_url,
+        description=media.description,
+        blurhash=media.blurhash,
+        meta=media.meta,
+        file_size=0,
+    )
+
+
+async def _count_new(
+    session: AsyncSession, status: Status, author: Account, parent: Status | None
+) -> None:
+    """As for local posts: direct messages count nowhere, hidden replies not in the parent."""
+    if status.visibility != "direct":
+        await session.execute(
+            update(Account)
+            .where(Account.id == author.id)
+            .values(
+                statuses_count=Account.statuses_count + 1,
+                last_status_at=status.created_at.date(),
+            )
+            .execution_options(synchronize_session=False)
+        )
+    if parent is not None and status.visibility in COUNTED:
+        await session.execute(
+            update(Status)
+            .where(Status.id == parent.id)
+            .values(replies_count=Status.replies_count + 1)
+            .execution_options(synchronize_session=False)
+        )
+
+
+async def _store_mentions(
+    session: AsyncSession, status: Status, note: ParsedNote, *, skip: set[int] | None = None
+) -> list[Account]:
+    """Mentioned accounts we know; for private and direct notes also the local accounts
+    addressed without a mention tag (as Mastodon's silent mentions), so that they may read it."""
+    named = set(note.mentions)
+    if status.visibility in ("private", "direct"):
+        named |= note.addressed
+    if not named:
+        return []
+    accounts = (
+        await session.execute(
+            select(Account).where(or_(Account.uri.in_(named), Account.url.in_(named)))
+        )
+    ).scalars()
+    targets = [MentionTarget(a.id, a.username, a.url or a.uri or "") for a in accounts]
+    return await store_mentions(session, status.id, targets, skip=skip or set())
+
+
+# --- updates ---------------------------------------------------------------------------
+
+
+def _snapshot(status: Status, media_ids: list[int]) -> StatusEdit:
+    return StatusEdit(
+        status_id=status.id,
+        text=status.text,
+        content=status.content,
+        spoiler_text=status.spoiler_text,
+        sensitive=status.sensitive,
+        media_ids=media_ids,
+    )
+
+
+def _same_media(old: list[MediaAttachment], new: tuple[RemoteMedia, ...]) -> bool:
+    return [(m.remote_url, m.description) for m in old] == [
+        (m.remote_url, m.description) for m in new
+    ]
+
+
+async def revise_note(session: AsyncSession, status: Status, note_document: object) -> bool:
+    """Apply an Update of a stored remote note; whether anything changed.
+
+    Like a local edit: the first revision keeps the original, every revision is kept for
+    /history, and local accounts who boosted it are told.
+    """
+    note = note_fields(note_document)
+    if note.uri != status.uri:
+        raise Unusable("the update names another note")
+    old_media = list(
+        (
+            await session.execute(
+                select(MediaAttachment)
+                .where(MediaAttachment.status_id == status.id)
+                .order_by(MediaAttachment.id)
+            )
+        ).scalars()
+    )
+    if (
+        note.content == status.content
+        and note.spoiler_text == status.spoiler_text
+        and note.sensitive == status.sensitive
+        and _same_media(old_media, note.media)
+    ):
+        return False
+    has_edits = await session.scalar(
+        select(StatusEdit.id).where(StatusEdit.status_id == status.id).limit(1)
+    )
+    if has_edits is None:
+        original = _snapshot(status, [m.id for m in old_media])
+        original.created_at = status.created_at
+        session.add(original)
+    status.text, status.content = note.text, note.content
+    status.spoiler_text, status.sensitive = note.spoiler_text, note.sensitive
+    status.language = note.language or status.language
+    status.edited_at = note.updated or utcnow()
+    media_ids = await _replace_media(session, status, old_media, note.media)
+    session.add(_snapshot(status, media_ids))
+    await session.flush()
+    await _refresh_mentions(session, status, note)
+    await store_tags(session, status.id, note.hashtags, replace=True)
+    await _notify_boosters(session, status)
+    return True
+
+
+async def _replace_media(
+    session: AsyncSession,
+    status: Status,
+    old: list[MediaAttachment],
+    new: tuple[RemoteMedia, ...],
+) -> list[int]:
+    """Keep attachments that stay (by URL), add new ones; dropped ones stay for /history."""
+    by_url = {m.remote_url: m for m in old}
+    kept: list[int] = []
+    for media in new:
+        row = by_url.pop(media.remote_url, None)
+        if row is None:
+            row = _attachment(status.account_id, status.id, media)
+            session.add(row)
+            await session.flush()
+        else:
+            row.description = media.description
+        kept.append(row.id)
+    for dropped in by_url.values():
+        dropped.status_id = None
+    return kept
+
+
+async def _refresh_mentions(session: AsyncSession, status: Status, note: ParsedNote) -> None:
+    """Mentions as the new revision has them; who could read a private or direct note keeps
+    it, and only the newly mentioned are notified."""
+    before = set(
+        (
+            await session.execute(select(Mention.account_id).where(Mention.status_id == status.id))
+        ).scalars()
+    )
+    keep = before if status.visibility in ("private", "direct") else set()
+    await session.execute(
+        delete(Mention).where(Mention.status_id == status.id, Mention.account_id.not_in(keep))
+    )
+    for account in await _store_mentions(session, status, note, skip=keep):
+        if account.id not in before:
+            await notify(
+                session,
+                recipient=account,
+                actor_id=status.account_id,
+                type="mention",
+                status_id=status.id,
+            )
+
+
+async def _notify_boosters(session: AsyncSession, status: Status) -> None:
+    boosters = (
+        await session.execute(
+            select(Account).where(
+                Account.id.in_(select(Status.account_id).where(Status.reblog_of_id == status.id)),
+                Account.domain.is_(None),
+            )
+        )
+    ).scalars()
+    await withdraw(session, actor_id=status.account_id, type="update", status_id=status.id)
+    for booster in list(boosters):
+        await notify(
+            session,
+            recipient=booster,
+            actor_id=status.account_id,
+            type="update",
+            status_id=status.id,
+        )

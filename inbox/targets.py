@@ -1,0 +1,99 @@
+"""What an activity names, found among our rows: local accounts, stored statuses, and the
+follows that local accounts sent (by the id we gave them, or by who and whom)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from sqlalchemy import exists, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from inbox.parse import uri_of
+from models.account import Account
+from models.relationship import Follow, FollowRequest
+from models.settings import Settings
+from models.status import Status
+
+SentFollow = Follow | FollowRequest
+FOLLOW_MODELS: tuple[type[Follow] | type[FollowRequest], ...] = (FollowRequest, Follow)
+_OUR_FOLLOW = re.compile(r"/users/[^/#]+#follows/(\d{1,20})$")
+
+
+async def status_by_uri(session: AsyncSession, uri: str | None) -> Status | None:
+    if uri is None:
+        return None
+    return (await session.execute(select(Status).where(Status.uri == uri))).scalar_one_or_none()
+
+
+async def account_by_uri(session: AsyncSession, uri: str | None) -> Account | None:
+    if uri is None:
+        return None
+    return (await session.execute(select(Account).where(Account.uri == uri))).scalar_one_or_none()
+
+
+async def local_account(session: AsyncSession, uri: str | None) -> Account | None:
+    """The local, not suspended account with this actor URI."""
+    account = await account_by_uri(session, uri)
+    if account is None or not account.is_local or account.suspended_at is not None:
+        return None
+    return account
+
+
+async def followed_here(session: AsyncSession, account_id: int) -> bool:
+    """Whether any local account follows `account_id`."""
+    local = select(Account.id).where(Account.domain.is_(None))
+    return bool(
+        await session.scalar(
+            select(
+                exists().where(Follow.target_account_id == account_id, Follow.account_id.in_(local))
+            )
+        )
+    )
+
+
+def _our_row_id(settings: Settings, uri: str | None) -> int | None:
+    """The row id in a Follow id we minted (`…/users/<name>#follows/<id>`)."""
+    if uri is None or not uri.startswith(settings.url("/users/")):
+        return None
+    match = _OUR_FOLLOW.search(uri)
+    return int(match.group(1)) if match else None
+
+
+async def follow_sent_to(
+    session: AsyncSession, settings: Settings, target: Account, named: Any
+) -> SentFollow | None:
+    """The follow (pending or accepted) from a local account to `target` that `named` — a
+    Follow id or an embedded Follow — stands for."""
+    follow_uri = uri_of(named)
+    row_id = _our_row_id(settings, follow_uri)
+    for model in FOLLOW_MODELS:
+        matches = [model.uri == follow_uri] if follow_uri else []
+        if row_id is not None:
+            matches.append(model.id == row_id)
+        for match in matches:
+            row = await _sent(session, model, target, match)
+            if row is not None:
+                return row
+    if isinstance(named, dict) and uri_of(named.get("object")) == target.uri:
+        follower = await local_account(session, uri_of(named.get("actor")))
+        if follower is not None:
+            for model in FOLLOW_MODELS:
+                pair = (model.account_id == follower.id) & (model.target_account_id == target.id)
+                row = await _sent(session, model, target, pair)
+                if row is not None:
+                    return row
+    return None
+
+
+async def _sent(
+    session: AsyncSession, model: type[SentFollow], target: Account, match: Any
+) -> SentFollow | None:
+    local = select(Account.id).where(Account.domain.is_(None))
+    rows = await session.execute(
+        select(model)
+        .where(match, model.target_account_id == target.id, model.account_id.in_(local))
+        .limit(1)
+    )
+    found = rows.scalars().first()
+    return found if isinstance(found, Follow | FollowRequest) else None
