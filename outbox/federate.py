@@ -186,8 +186,10 @@ async def create_note(
     """Create(Note) for a new post; `local` posts never leave the node."""
     if fed is None or not author.is_local or status.visibility not in FEDERATED:
         return
-    note = await note_document(session, fed.settings, status)
     inboxes = await status_audience(session, status)
+    if not inboxes:
+        return  # nobody elsewhere follows or is mentioned: nothing to render
+    note = await note_document(session, fed.settings, status)
     await send(session, fed, author, render.create(note), inboxes, status_id=status.id)
 
 
@@ -201,9 +203,11 @@ async def update_note(
     """Update(Note) after an edit, also to those an edit stopped mentioning."""
     if fed is None or not author.is_local or status.visibility not in FEDERATED:
         return
+    inboxes = await status_audience(session, status, also=previously_mentioned)
+    if not inboxes:
+        return
     note = await note_document(session, fed.settings, status)
     activity = render.update(note, status.edited_at or status.created_at)
-    inboxes = await status_audience(session, status, also=previously_mentioned)
     await send(session, fed, author, activity, inboxes, status_id=status.id)
 
 

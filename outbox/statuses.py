@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.account import Account, User
 from models.base import utcnow
+from models.ids import new_id
 from models.notification import Notification
 from models.settings import Settings
 from models.status import IdempotencyKey, MediaAttachment, Mention, Status, StatusEdit
@@ -179,10 +180,11 @@ async def post_status(
         if earlier is not None:
             return earlier, False
     status, rendered, media, parent = await _compose(session, settings, author, draft, resolver)
-    session.add(status)
-    await session.flush()
+    status.id = new_id()  # known before the INSERT, so the URIs go in with it
     status.uri = settings.url(f"/users/{author.username}/statuses/{status.id}")
     status.url = settings.url(f"/@{author.username}/{status.id}")
+    session.add(status)
+    await session.flush()
     mentioned = await store_mentions(session, status.id, rendered.mentions)
     await store_tags(session, status.id, rendered.tags)
     await attach_media(session, status.id, media)

@@ -369,6 +369,7 @@ def test_allowlist_removal_stops_federation_until_added_again(tmp_path: Path) ->
         # DESIGN §5: effective within 5 s in every running process; the content of the
         # removed host disappears from timelines.
         wait_for(lambda: in_home(hq, ada, before["uri"]) is None, "sales' post hidden on hq", 10)
+        assert sales.host not in hq.api(None, "GET", "/api/v1/instance/peers").json()
         unsent = post(hq, ada, "HQ only, sales is not allowed")
         assert pending(hq, sales.host) == 0
 
@@ -387,6 +388,7 @@ def test_allowlist_removal_stops_federation_until_added_again(tmp_path: Path) ->
         newcomer = sales.create_user("newcomer")
         wait_for(lambda: resolve(hq, ada, acct(sales, newcomer)), "hq federating with sales again")
         assert in_home(hq, ada, before["uri"]) is not None  # hidden, not lost
+        assert sales.host in hq.api(None, "GET", "/api/v1/instance/peers").json()
         again = post(hq, ada, "HQ update after the allowlist is restored")
         arrives(sales, bo, again["uri"])
         assert in_home(sales, bo, unsent["uri"]) is None

@@ -19,6 +19,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from federation.allowlist import Allowlist, split_host_port
 from models import allowlist
 from models.ids import id_for_time
 from models.settings import Settings
@@ -230,15 +231,18 @@ async def instance_v2(request: Request) -> Response:
 
 
 async def peers(request: Request) -> Response:
-    """Nodes this one federates with: allowlisted hosts and those it knows accounts of."""
+    """Nodes this one federates with: allowlisted hosts and the allowed hosts it knows
+    accounts of (a host removed from the allowlist is no peer any more)."""
     async with node_of(request).db.read() as session:
         known = set(
             await session.scalars(
                 select(distinct(Account.domain)).where(Account.domain.is_not(None))
             )
         )
-        allowed = {p for p in await allowlist.patterns(session) if "*" not in p}
-    return ok(sorted(d for d in known | allowed if d))
+        patterns = await allowlist.patterns(session)
+    current = Allowlist(patterns)
+    still_allowed = {d for d in known if d and current.allows(*split_host_port(d))}
+    return ok(sorted(still_allowed | {p for p in patterns if "*" not in p}))
 
 
 def _week_starts(now: datetime) -> list[datetime]:
