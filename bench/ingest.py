@@ -8,6 +8,10 @@ The senders are raw HTTP/1.1 clients over keep-alive connections on loopback (an
 could not send fast enough to load the node), writing requests signed before the clock starts.
 Requests name the node as http://hq.flurfunk.test:<port> (its PUBLIC_URL) in their Host header
 and signature; the node fetches the signer's key from the fake remote through CONNECT_TO.
+
+The node runs twice per backend: as `make run` starts it (it also processes what it stores,
+and the rate of that is reported too), and with REDIS_URL set, as in a scaled-out deployment
+where `flurfunk worker` processes do the processing and the serve process only receives.
 """
 
 from __future__ import annotations

@@ -29,7 +29,7 @@ from models.base import utcnow
 from models.ids import new_id
 from models.relationship import Follow
 from models.status import MediaAttachment, Mention, Status, StatusEdit
-from outbox import feeds
+from outbox import events, feeds
 from outbox.content import MentionTarget
 from outbox.context import Federation
 from outbox.notify import notify, withdraw
@@ -314,6 +314,7 @@ async def revise_note(session: AsyncSession, status: Status, note_document: obje
     await _refresh_mentions(session, status, note)
     await store_tags(session, status.id, note.hashtags, replace=True)
     await _notify_boosters(session, status)
+    events.edited(session, status)
     return True
 
 

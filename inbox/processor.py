@@ -29,9 +29,10 @@ LOCK = timedelta(minutes=2)
 
 
 class InboxProcessor:
-    def __init__(self, fed: Federation, batch: int = 50) -> None:
+    def __init__(self, fed: Federation, batch: int = 50, lease: timedelta = LOCK) -> None:
         self.fed = fed
         self.batch = batch
+        self.lease = lease  # a claim lapses after this: what a dead worker held is redone
         self._wake = asyncio.Event()
 
     def wake(self) -> None:
@@ -64,7 +65,7 @@ class InboxProcessor:
             await session.execute(
                 update(InboxActivity)
                 .where(InboxActivity.id.in_(ids))
-                .values(locked_until=now + LOCK)
+                .values(locked_until=now + self.lease)
             )
             rows = (
                 (

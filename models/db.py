@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from sqlalchemy import event
@@ -24,6 +24,8 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from models.settings import Settings
+
+AFTER_COMMIT = "flurfunk.after_commit"
 
 SQLITE_PRAGMAS = (
     "PRAGMA journal_mode=WAL",
@@ -39,10 +41,11 @@ def database_url(settings: Settings) -> str:
     return f"sqlite+aiosqlite:///{(settings.data_dir / 'flurfunk.db').resolve()}"
 
 
-def create_engine(url: str, pool_size: int = 10) -> AsyncEngine:
+def create_engine(url: str, pool_size: int = 10, max_overflow: int | None = None) -> AsyncEngine:
     if not url.startswith("sqlite"):
+        overflow = pool_size if max_overflow is None else max_overflow
         return create_async_engine(
-            url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
+            url, pool_size=pool_size, max_overflow=overflow, pool_pre_ping=True
         )
     engine = create_async_engine(url)
 
@@ -63,19 +66,30 @@ def create_engine(url: str, pool_size: int = 10) -> AsyncEngine:
     return engine
 
 
-class Database:
-    """Sessions for reading and for writing; a write session commits on success."""
+def after_commit(session: AsyncSession, fact: object) -> None:
+    """Hand `fact` to the database's `on_commit` hook once this write transaction has
+    committed; a transaction that rolls back hands over nothing."""
+    session.info.setdefault(AFTER_COMMIT, []).append(fact)
 
-    def __init__(self, url: str, pool_size: int = 10) -> None:
+
+class Database:
+    """Sessions for reading and for writing; a write session commits on success.
+
+    `on_commit`, when set, receives the facts recorded with `after_commit` by each committed
+    write transaction (the stream events are published from them).
+    """
+
+    def __init__(self, url: str, pool_size: int = 10, max_overflow: int | None = None) -> None:
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
-        self.engine = create_engine(url, pool_size)
+        self.engine = create_engine(url, pool_size, max_overflow)
         write_engine = (
             self.engine.execution_options(sqlite_immediate=True) if self.is_sqlite else self.engine
         )
         self._read = async_sessionmaker(self.engine, expire_on_commit=False, autoflush=False)
         self._write = async_sessionmaker(write_engine, expire_on_commit=False, autoflush=False)
         self._write_lock = asyncio.Lock() if self.is_sqlite else None
+        self.on_commit: Callable[[list[object]], Awaitable[None]] | None = None
 
     @contextlib.asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:
@@ -91,6 +105,10 @@ class Database:
             session = await stack.enter_async_context(self._write())
             async with session.begin():
                 yield session
+            facts: list[object] = session.info.pop(AFTER_COMMIT, [])
+        # After the lock is released: what is published may be read at once.
+        if facts and self.on_commit is not None:
+            await self.on_commit(facts)
 
     async def dispose(self) -> None:
         await self.engine.dispose()

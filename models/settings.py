@@ -21,6 +21,21 @@ class Settings:
     rate_limit_requests: int = 1500
     rate_limit_window: int = 300
     registrations_open: bool = False
+    # Scale-out (web processes and `flurfunk worker` on PostgreSQL and Redis).
+    db_pool_size: int = 10
+    db_pool_overflow: int = 10
+    worker_poll_ms: int = 10
+    worker_read_limit: int = 50
+    worker_max_jobs: int = 20
+    worker_sweep_seconds: int = 2
+    claim_lease_seconds: int = 120
+    log_format: str = "auto"  # json, text, or auto: JSON unless stdout is a terminal
+    metrics_listen: str = ""  # host:port of the serve processes' metrics listener; "" = off
+    worker_metrics_listen: str = ""  # the same for `flurfunk worker`
+    metrics_token: str = ""  # bearer token for /metrics on the main listener; "" = no /metrics
+    # Proxies whose X-Forwarded-For/-Proto are believed (addresses, networks, or "*").
+    trusted_proxies: str = "127.0.0.1,::1"
+    streaming_heartbeat: int = 15  # seconds between keep-alive comments on idle SSE streams
     extra: dict[str, str] = field(default_factory=dict, compare=False)
 
     @property

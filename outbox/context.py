@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from federation.client import FederationClient
+from models.broker import Broker, InProcessBroker
 from models.db import Database
 from models.settings import Settings
 from outbox.allowlist import LiveAllowlist
@@ -26,3 +27,4 @@ class Federation:
     instance_public_pem: str
     wake_deliveries: Callable[[], None] = field(default=_nothing)
     wake_inbox: Callable[[], None] = field(default=_nothing)
+    broker: Broker = field(default_factory=InProcessBroker)  # stream events (outbox.events)

@@ -14,12 +14,22 @@ from models.account import Account
 from models.relationship import Block, Follow, Mute, mute_in_force
 from models.status import Mention, Status
 from models.timeline import FeedEntry
+from outbox import events
 
 BACKFILL = 40  # statuses of a newly followed account copied into the follower's feed
 
 
 async def fan_out(session: AsyncSession, status: Status) -> list[int]:
-    """Write feed entries for a new status; returns the ids of the local feeds it entered."""
+    """Write feed entries for a new status; returns the ids of the local feeds it entered.
+
+    Every new status passes here, so here it is recorded for the stream events.
+    """
+    targets = await _feed_targets(session, status)
+    events.posted(session, status, targets)
+    return targets
+
+
+async def _feed_targets(session: AsyncSession, status: Status) -> list[int]:
     recipients: set[int] = set()
     author = await session.get(Account, status.account_id)
     if author is not None and author.is_local:

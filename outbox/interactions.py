@@ -23,7 +23,7 @@ from models.ids import new_id
 from models.interaction import Bookmark, Favourite, Pin
 from models.settings import Settings
 from models.status import Status
-from outbox import federate, feeds
+from outbox import events, federate, feeds
 from outbox.context import Federation
 from outbox.notify import notify, withdraw
 from outbox.status_parts import InvalidStatus, NotPermitted, StatusNotFound, load_visible
@@ -268,6 +268,7 @@ async def unreblog(
     mine = (Status.account_id == actor.id, Status.reblog_of_id == original.id)
     for boost in (await session.execute(select(Status).where(*mine))).scalars().all():
         await federate.undo_announce(session, fed, actor, boost)
+        await events.removing(session, boost)
     boosts = (await session.execute(delete(Status).where(*mine).returning(Status.id))).all()
     if not boosts:
         return await load_visible(session, actor.id, original.id)

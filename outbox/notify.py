@@ -8,6 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from models.account import Account
 from models.notification import Notification
 from models.relationship import Block, Mute, mute_in_force
+from outbox import events
 
 
 async def notify(
@@ -44,6 +45,7 @@ async def notify(
     )
     session.add(row)
     await session.flush()
+    events.notified(session, row)
     return row
 
 

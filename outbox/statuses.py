@@ -23,7 +23,7 @@ from models.ids import new_id
 from models.notification import Notification
 from models.settings import Settings
 from models.status import IdempotencyKey, MediaAttachment, Mention, Status, StatusEdit
-from outbox import federate, feeds
+from outbox import events, federate, feeds
 from outbox.content import PLAIN, MentionTarget, Rendered
 from outbox.context import Federation
 from outbox.notify import notify, withdraw
@@ -236,10 +236,12 @@ async def delete_status(
     if status is None or status.account_id != author.id:
         raise StatusNotFound()
     await federate.delete_note(session, fed, author, status)  # while its audience is known
+    await events.removing(session, status)
     boosts = (
         await session.execute(select(Status).where(Status.reblog_of_id == status.id))
     ).scalars()
     for boost in list(boosts):
+        await events.removing(session, boost)
         await _discount(session, boost)
         await session.execute(delete(Status).where(Status.id == boost.id))
     await session.execute(delete(Notification).where(Notification.status_id == status.id))
@@ -391,6 +393,7 @@ async def edit_status(
     await _refresh_metadata(session, status, rendered.mentions, rendered.tags)
     await _notify_boosters(session, status)
     await federate.update_note(session, fed, author, status, mentioned_before)
+    events.edited(session, status)
     return status
 
 

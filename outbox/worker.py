@@ -12,6 +12,7 @@ import asyncio
 import logging
 import ssl
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -37,6 +38,8 @@ LOCK = timedelta(minutes=2)
 PIPELINE = 2  # batches in progress at once
 ALIVE_EVERY = 1.0  # seconds
 CONTENT_TYPE = 'application/ld+json; profile="https://www.w3.org/ns/activitystreams"'
+# Told (peer host, outcome) after each recorded attempt; outcome: delivered, retry or failed.
+DeliveryObserver = Callable[[str, str], None]
 
 
 @dataclass
@@ -95,6 +98,16 @@ async def _record_delivered(session: AsyncSession, outcomes: list[Outcome], now:
         )
 
 
+def _gives_up(o: Outcome, now: datetime) -> bool:
+    return o.permanent or now - o.job.created_at >= HORIZON
+
+
+def _verdict(o: Outcome, now: datetime) -> str:
+    if o.delivered:
+        return "delivered"
+    return "failed" if _gives_up(o, now) else "retry"
+
+
 async def _record_failures(session: AsyncSession, outcomes: list[Outcome], now: datetime) -> None:
     """Retry later with back-off (or the peer's Retry-After), or give up for good."""
     changes = []
@@ -102,7 +115,7 @@ async def _record_failures(session: AsyncSession, outcomes: list[Outcome], now: 
         if o.delivered:
             continue
         attempts = o.job.attempts + 1
-        given_up = o.permanent or now - o.job.created_at >= HORIZON
+        given_up = _gives_up(o, now)
         delay = o.retry_in if o.retry_in is not None else backoff(attempts)
         changes.append(
             {
@@ -129,14 +142,19 @@ class DeliveryWorker:
         *,
         batch: int = 200,
         concurrency: int = 64,
+        lease: timedelta = LOCK,
+        observe: DeliveryObserver | None = None,
     ) -> None:
         self.db = db
         self.client = client
         self.settings = settings
         self.batch = batch
+        self.lease = lease  # a claim lapses after this: what a dead worker held is redone
+        self.observe = observe
         self._slots = asyncio.Semaphore(concurrency)
         self._wake = asyncio.Event()
         self._alive_at: dict[str, float] = {}  # host -> when this worker last marked it alive
+        self._recording = asyncio.Lock()
 
     def wake(self) -> None:
         """New rows are waiting: look now rather than at the next poll."""
@@ -161,7 +179,7 @@ class DeliveryWorker:
             await session.execute(
                 update(Delivery)
                 .where(Delivery.id.in_([row.id for row in claimed]))
-                .values(locked_until=now + LOCK)
+                .values(locked_until=now + self.lease)
             )
             # A batch mostly carries a few activities to many inboxes: load each once.
             activities = {
@@ -254,10 +272,14 @@ class DeliveryWorker:
             )
 
     async def record(self, outcomes: list[Outcome], now: datetime) -> None:
-        async with self.db.write() as session:
+        # One at a time: two batches of one worker must not both create a new host's row.
+        async with self._recording, self.db.write() as session:
             await _record_delivered(session, outcomes, now)
             await _record_failures(session, outcomes, now)
             await self._record_host_health(session, outcomes, now)
+        if self.observe is not None:
+            for o in outcomes:
+                self.observe(o.job.host, _verdict(o, now))
 
     async def _record_host_health(
         self, session: AsyncSession, outcomes: list[Outcome], now: datetime

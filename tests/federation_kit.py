@@ -120,6 +120,7 @@ class FedNode(RunningNode):
         if not self.database_url.startswith("sqlite"):
             self.cli("migrate")
         command = [FLURFUNK, "serve", "--port", str(self.port), "--log-level", "warning"]
+        command += self.serve_options()
         if self.tls is not None:
             command += ["--ssl-keyfile", str(self.tls.keyfile)]
             command += ["--ssl-certfile", str(self.tls.certfile)]
@@ -141,6 +142,10 @@ class FedNode(RunningNode):
         found = re.search(r"^Admin account: \S+\s+password: (\S+)", self.log_tail(), re.M)
         if found and not self.admin_password:
             self.admin_password = found.group(1)
+
+    def serve_options(self) -> list[str]:
+        """More `flurfunk serve` options (tests/scale_kit.py runs several web processes)."""
+        return []
 
     def kill(self) -> None:
         """SIGKILL: no shutdown of any kind, as when the machine loses power."""
@@ -237,7 +242,9 @@ def _wire(nodes: Mapping[str, FedNode], plans: Mapping[str, Plan]) -> None:
 
 
 @contextlib.contextmanager
-def network(tmp: Path, backend: str, plans: Mapping[str, Plan]) -> Iterator[Network]:
+def network(
+    tmp: Path, backend: str, plans: Mapping[str, Plan], kind: type[FedNode] = FedNode
+) -> Iterator[Network]:
     """Start one node per plan (in parallel), wired to each other; stop them afterwards."""
     if backend == "postgres":
         available, reason = postgres_available()
@@ -251,7 +258,7 @@ def network(tmp: Path, backend: str, plans: Mapping[str, Plan]) -> Iterator[Netw
                 url = stack.enter_context(postgres_database())
             else:
                 url = f"sqlite+aiosqlite:///{data_dir / 'flurfunk.db'}"
-            nodes[name] = FedNode(data_dir=data_dir, database_url=url, name=name, tls=plan.tls)
+            nodes[name] = kind(data_dir=data_dir, database_url=url, name=name, tls=plan.tls)
         _wire(nodes, plans)
         for node in nodes.values():
             stack.callback(node.stop)

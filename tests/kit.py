@@ -94,6 +94,7 @@ class RunningNode:
     process: subprocess.Popen[str] | None = None
     admin_password: str = ""
     extra_env: dict[str, str] = field(default_factory=dict)
+    log_level: str = "warning"  # `serve --log-level`; "info" prints a JSON access line per request
     _app: dict[str, str] | None = None
     _app_token: str | None = None
     output: collections.deque[str] = field(default_factory=collections.deque)
@@ -135,7 +136,7 @@ class RunningNode:
         if not self.database_url.startswith("sqlite"):
             self.cli("migrate")
         self.process = subprocess.Popen(
-            [FLURFUNK, "serve", "--port", str(self.port), "--log-level", "warning"],
+            [FLURFUNK, "serve", "--port", str(self.port), "--log-level", self.log_level],
             env=self.env(),
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,

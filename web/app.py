@@ -24,6 +24,8 @@ from web.api.errors import ApiError
 from web.api.media import MediaFiles
 from web.config import load_settings
 from web.cors import PathCORSMiddleware
+from web.logging import RequestObserver
+from web.metrics import listening
 from web.node import Node
 from web.ratelimit import RateLimiter, RateLimitMiddleware
 from web.routes import routes
@@ -68,7 +70,7 @@ async def server_error(request: Request, exc: Exception) -> Response:
 
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or load_settings()
-    db = Database(settings.database_url)
+    db = Database(settings.database_url, settings.db_pool_size, settings.db_pool_overflow)
     node = Node(
         settings=settings,
         db=db,
@@ -79,7 +81,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         async with running(settings, db, in_process_workers=not settings.redis_url) as fed:
             node.federation = fed
-            yield
+            async with listening(settings.metrics_listen, db):
+                yield
         await db.dispose()
 
     app = Starlette(
@@ -92,6 +95,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
         ],
         middleware=[
             Middleware(TrailingSlashMiddleware),
+            # After the slash is stripped (that copies the scope, and the router marks the
+            # matched route in the scope it gets); before everything else that may log.
+            Middleware(RequestObserver),
             Middleware(PathCORSMiddleware),
             Middleware(RateLimitMiddleware),
             Middleware(

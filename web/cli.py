@@ -53,23 +53,31 @@ async def _first_start(settings: Settings) -> str | None:
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> None:
     import uvicorn
 
-    if settings.is_sqlite:
-        _migrate(settings)
+    from web.logging import logging_config
+    from web.metrics import shared_between_processes
+
+    _check_processes(args.workers, settings)
+    _prepare_schema(settings)
     line = asyncio.run(_first_start(settings))
     if line:
         print(line, flush=True)
-    uvicorn.run(
-        "web.app:create_app",
-        factory=True,
-        host=args.host,
-        port=args.port,
-        workers=args.workers,
-        proxy_headers=True,
-        log_level=args.log_level,
-        lifespan="on",
-        ssl_keyfile=args.ssl_keyfile,
-        ssl_certfile=args.ssl_certfile,
-    )
+    with shared_between_processes(args.workers):
+        uvicorn.run(
+            "web.app:create_app",
+            factory=True,
+            host=args.host,
+            port=args.port,
+            workers=args.workers,
+            proxy_headers=True,
+            forwarded_allow_ips=settings.trusted_proxies,
+            log_level=args.log_level,
+            # Applied by uvicorn in every web process it starts.
+            log_config=logging_config(settings.log_format, args.log_level),
+            access_log=False,  # web.logging writes the access line, with the request id
+            lifespan="on",
+            ssl_keyfile=args.ssl_keyfile,
+            ssl_certfile=args.ssl_certfile,
+        )
 
 
 def _migrate(settings: Settings) -> None:
@@ -82,6 +90,54 @@ def _migrate(settings: Settings) -> None:
 def cmd_migrate(args: argparse.Namespace, settings: Settings) -> None:
     _migrate(settings)
     print("database is up to date")
+
+
+def _check_processes(workers: int, settings: Settings) -> None:
+    """Several web processes share nothing but PostgreSQL and Redis."""
+    if workers < 1:
+        raise CommandError("--workers must be at least 1")
+    if workers > 1 and settings.is_sqlite:
+        raise CommandError(
+            "--workers above 1 needs PostgreSQL (FLURFUNK_DATABASE_URL): SQLite takes one "
+            "writer at a time, so more web processes would only wait for each other"
+        )
+    if workers > 1 and not settings.redis_url:
+        raise CommandError(
+            "--workers above 1 needs FLURFUNK_REDIS_URL: the web processes hand background "
+            "work to `flurfunk worker` and share streaming events through Redis"
+        )
+
+
+def _prepare_schema(settings: Settings) -> None:
+    """SQLite (embedded) is migrated here; PostgreSQL only by `flurfunk migrate`, run once
+    before new processes roll out — a process refuses a schema older than its code."""
+    if settings.is_sqlite:
+        _migrate(settings)
+        return
+    from models.migrate import schema_problem
+
+    async def check() -> str | None:
+        db = Database(settings.database_url, pool_size=1)
+        try:
+            return await schema_problem(db)
+        finally:
+            await db.dispose()
+
+    problem = asyncio.run(check())
+    if problem:
+        raise CommandError(problem)
+
+
+def cmd_worker(args: argparse.Namespace, settings: Settings) -> None:
+    if not settings.redis_url:
+        raise CommandError(
+            "the worker needs FLURFUNK_REDIS_URL (without Redis, `flurfunk serve` does this "
+            "work itself)"
+        )
+    _prepare_schema(settings)
+    from web.worker import work
+
+    asyncio.run(work(settings))
 
 
 async def _user_create(settings: Settings, args: argparse.Namespace, password: str) -> None:
@@ -214,6 +270,14 @@ def parser() -> argparse.ArgumentParser:
     migrate = commands.add_parser("migrate", help="bring the database schema up to date")
     migrate.set_defaults(func=cmd_migrate)
 
+    worker = commands.add_parser(
+        "worker", help="deliveries and background jobs from Redis (arq; needs REDIS_URL)"
+    )
+    worker.add_argument(
+        "--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"]
+    )
+    worker.set_defaults(func=cmd_worker)
+
     user = commands.add_parser("user", help="manage local users").add_subparsers(
         dest="user_command", required=True
     )
@@ -256,6 +320,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = parser().parse_args(argv)
     try:
         settings = load_settings()
+        if args.command in ("serve", "worker"):
+            from web.logging import configure_logging
+
+            configure_logging(settings.log_format, getattr(args, "log_level", "info"))
         args.func(args, settings)
     except (CommandError, ConfigError) as exc:
         print(f"flurfunk: {exc}", file=sys.stderr)

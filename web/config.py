@@ -26,6 +26,19 @@ KEYS = {
     "RATE_LIMIT_REQUESTS": "rate_limit_requests",
     "RATE_LIMIT_WINDOW": "rate_limit_window",
     "REGISTRATIONS_OPEN": "registrations_open",
+    "DB_POOL_SIZE": "db_pool_size",
+    "DB_POOL_OVERFLOW": "db_pool_overflow",
+    "WORKER_POLL_MS": "worker_poll_ms",
+    "WORKER_READ_LIMIT": "worker_read_limit",
+    "WORKER_MAX_JOBS": "worker_max_jobs",
+    "WORKER_SWEEP_SECONDS": "worker_sweep_seconds",
+    "CLAIM_LEASE_SECONDS": "claim_lease_seconds",
+    "LOG_FORMAT": "log_format",
+    "METRICS_LISTEN": "metrics_listen",
+    "WORKER_METRICS_LISTEN": "worker_metrics_listen",
+    "METRICS_TOKEN": "metrics_token",
+    "TRUSTED_PROXIES": "trusted_proxies",
+    "STREAMING_HEARTBEAT": "streaming_heartbeat",
 }
 
 
@@ -68,6 +81,30 @@ def _int(key: str, value: Any) -> int:
     if number <= 0:
         raise ConfigError(f"{key}: must be positive, got {number}")
     return number
+
+
+def _choice(key: str, value: Any, choices: tuple[str, ...]) -> str:
+    text = str(value).strip().lower()
+    if text not in choices:
+        raise ConfigError(f"{key}: expected one of {', '.join(choices)}, got {value!r}")
+    return text
+
+
+def _listen(key: str, value: Any) -> str:
+    """host:port to listen on, or "" for off."""
+    text = str(value or "").strip()
+    if not text:
+        return ""
+    host, sep, port = text.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ConfigError(f"{key}: expected host:port, got {value!r}")
+    return text
+
+
+def _number(raw: Mapping[str, Any], key: str) -> int:
+    """A positive whole-number setting; its default is that of the Settings field."""
+    default: int = getattr(Settings, KEYS[key])
+    return _int(key, raw.get(key, default))
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
@@ -123,4 +160,17 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             "RATE_LIMIT_WINDOW", raw.get("RATE_LIMIT_WINDOW", Settings.rate_limit_window)
         ),
         registrations_open=_bool("REGISTRATIONS_OPEN", raw.get("REGISTRATIONS_OPEN", False)),
+        db_pool_size=_number(raw, "DB_POOL_SIZE"),
+        db_pool_overflow=_number(raw, "DB_POOL_OVERFLOW"),
+        worker_poll_ms=_number(raw, "WORKER_POLL_MS"),
+        worker_read_limit=_number(raw, "WORKER_READ_LIMIT"),
+        worker_max_jobs=_number(raw, "WORKER_MAX_JOBS"),
+        worker_sweep_seconds=_number(raw, "WORKER_SWEEP_SECONDS"),
+        claim_lease_seconds=_number(raw, "CLAIM_LEASE_SECONDS"),
+        log_format=_choice("LOG_FORMAT", raw.get("LOG_FORMAT", "auto"), ("auto", "json", "text")),
+        metrics_listen=_listen("METRICS_LISTEN", raw.get("METRICS_LISTEN")),
+        worker_metrics_listen=_listen("WORKER_METRICS_LISTEN", raw.get("WORKER_METRICS_LISTEN")),
+        metrics_token=str(raw.get("METRICS_TOKEN", "")).strip(),
+        trusted_proxies=",".join(_split(raw.get("TRUSTED_PROXIES", Settings.trusted_proxies))),
+        streaming_heartbeat=_number(raw, "STREAMING_HEARTBEAT"),
     )

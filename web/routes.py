@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from starlette.routing import BaseRoute
 
-from web import activitypub, health, webfinger, wellknown
+from web import activitypub, health, metrics, streaming, webfinger, wellknown
 from web.api import (
     accounts,
     apps,
@@ -50,6 +50,8 @@ def routes() -> list[BaseRoute]:
         misc,
         pages,
         health,
+        metrics,
+        streaming,
         wellknown,
         webfinger,
     )

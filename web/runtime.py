@@ -5,20 +5,25 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import gc
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import timedelta
 
 from federation.client import FederationClient
 from inbox.processor import InboxProcessor
+from models.broker import broker_for
 from models.db import Database
 from models.settings import Settings
-from outbox import periodic
+from outbox import events, periodic
 from outbox.allowlist import REFRESH_SECONDS, LiveAllowlist
 from outbox.context import Federation
+from outbox.queue import DELIVER, PROCESS_INBOX, Enqueuer, queue_name, redis_client
 from outbox.render import instance_key_id
 from outbox.signing import identity, instance_key_pair
 from outbox.worker import DeliveryWorker
+from web import metrics, streaming
 
 log = logging.getLogger("flurfunk.runtime")
 
@@ -30,6 +35,8 @@ async def build_federation(settings: Settings, db: Database) -> Federation:
         allowlist, connect_to=dict(settings.connect_to), ca_bundle=settings.ca_bundle or None
     )
     private_pem, public_pem = await instance_key_pair(db)
+    broker = broker_for(settings)
+    events.connect(db, broker)  # every commit through `db` publishes its stream events
     return Federation(
         settings=settings,
         db=db,
@@ -37,10 +44,15 @@ async def build_federation(settings: Settings, db: Database) -> Federation:
         client=client,
         instance=identity(instance_key_id(settings), private_pem),
         instance_public_pem=public_pem,
+        broker=broker,
     )
 
 
-async def _every(
+def lease(settings: Settings) -> timedelta:
+    return timedelta(seconds=settings.claim_lease_seconds)
+
+
+async def every(
     seconds: float, stop: asyncio.Event, job: Callable[[], Awaitable[object]], name: str
 ) -> None:
     while not stop.is_set():
@@ -56,38 +68,50 @@ async def _every(
 async def running(
     settings: Settings, db: Database, *, in_process_workers: bool
 ) -> AsyncIterator[Federation]:
-    """Federation for the app; with `in_process_workers`, also deliver from this process."""
+    """Federation for the app; with `in_process_workers`, also deliver from this process,
+    else with Redis, wake the workers with a job after each commit that queued work."""
     fed = await build_federation(settings, db)
     stop = asyncio.Event()
     tasks = [
         asyncio.create_task(
-            _every(REFRESH_SECONDS, stop, fed.allowlist.refresh, "allowlist refresh")
+            every(REFRESH_SECONDS, stop, fed.allowlist.refresh, "allowlist refresh")
         )
     ]
+    jobs: Enqueuer | None = None
+    if not in_process_workers and settings.redis_url:
+        jobs = Enqueuer(redis_client(settings), queue_name(settings))
+        fed.wake_deliveries = functools.partial(jobs.wake, DELIVER)
+        fed.wake_inbox = functools.partial(jobs.wake, PROCESS_INBOX)
     if in_process_workers:
-        deliveries = DeliveryWorker(db, fed.client, settings)
+        deliveries = DeliveryWorker(
+            db, fed.client, settings, lease=lease(settings), observe=metrics.delivery_outcome
+        )
         fed.wake_deliveries = deliveries.wake
-        inbox = InboxProcessor(fed)
+        inbox = InboxProcessor(fed, lease=lease(settings))
         fed.wake_inbox = inbox.wake
         tasks += [
             asyncio.create_task(deliveries.run(stop)),
             asyncio.create_task(inbox.run(stop)),
             asyncio.create_task(
-                _every(
-                    periodic.INTERVAL, stop, lambda: periodic.publish_scheduled(fed), "scheduled"
-                )
+                every(periodic.INTERVAL, stop, lambda: periodic.publish_scheduled(fed), "scheduled")
             ),
             asyncio.create_task(
-                _every(periodic.INTERVAL, stop, lambda: periodic.close_polls(fed), "polls")
+                every(periodic.INTERVAL, stop, lambda: periodic.close_polls(fed), "polls")
             ),
         ]
     # What start-up built lives as long as the process: keep it out of the collector's full
     # passes, which otherwise cost ~80 ms each and ~30 % of the inbox's CPU (bench/).
     gc.collect()
     gc.freeze()
+    keep_signals = streaming.end_streams_on_signal(fed.broker)
     try:
         yield fed
     finally:
+        keep_signals()
         stop.set()
         await asyncio.gather(*tasks, return_exceptions=True)
+        if jobs is not None:
+            await jobs.close()
         await fed.client.aclose()
+        db.on_commit = None
+        await fed.broker.close()

@@ -11,6 +11,7 @@ from models.db import create_engine
 from models.tables import Base
 
 config = context.config
+MIGRATION_LOCK = 0x466C7572_6D696772  # any constant that no other advisory lock uses
 target_metadata = Base.metadata
 
 
@@ -22,6 +23,10 @@ def _run(connection: Connection) -> None:
         compare_type=True,
     )
     with context.begin_transaction():
+        if connection.dialect.name == "postgresql":
+            # Two `flurfunk migrate` at once (two hosts rolling out) take turns; the second
+            # then finds the schema current. Released when the transaction ends.
+            connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK})")
         context.run_migrations()
 
 

@@ -1,0 +1,214 @@
+"""Stream events: what committed changes mean for the people listening.
+
+Actions record facts inside their transaction — a status entered home feeds (`posted`), was
+edited (`edited`) or is about to be deleted (`removing`), a notification was written
+(`notified`) — and the database hands them to `Publisher` once the transaction has committed,
+so a change that rolls back announces nothing. A message carries an event name and an id,
+never a rendered status: each listening connection renders it for its own viewer and checks
+again that the viewer may see it, so a channel chosen too broadly cannot leak a post.
+
+Channels: `home:<account>`, `notifications:<account>`, `direct:<account>`, `list:<list>`,
+`public`, `public:local`, `public:remote` (each also with `:media`), `hashtag:<tag>` and
+`hashtag:local:<tag>`. A delete names the channels the status went to, as known before it went.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import orjson
+from sqlalchemy import exists, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from models.account import Account
+from models.broker import Broker, Published
+from models.db import Database, after_commit
+from models.notification import Notification
+from models.status import MediaAttachment, Mention, Status, StatusTag, Tag
+from models.timeline import FeedEntry, ListAccount
+
+log = logging.getLogger("flurfunk.events")
+
+BROADCAST = ("public", "local")  # visibilities shown on public and hashtag streams
+
+
+def home(account_id: int) -> str:
+    return f"home:{account_id}"
+
+
+def notifications(account_id: int) -> str:
+    return f"notifications:{account_id}"
+
+
+def direct(account_id: int) -> str:
+    return f"direct:{account_id}"
+
+
+def list_channel(list_id: int) -> str:
+    return f"list:{list_id}"
+
+
+def hashtag(name: str, *, local: bool = False) -> str:
+    return f"hashtag:local:{name}" if local else f"hashtag:{name}"
+
+
+@dataclass(frozen=True)
+class Message:
+    """What travels on a channel: `update`, `status.update`, `delete`, `notification` or
+    `conversation`, and the id of the status or notification."""
+
+    event: str
+    id: int
+
+    def encode(self) -> bytes:
+        return orjson.dumps({"event": self.event, "id": str(self.id)})
+
+    @classmethod
+    def decode(cls, raw: bytes) -> Message | None:
+        try:
+            data = orjson.loads(raw)
+            return cls(str(data["event"]), int(data["id"]))
+        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
+            return None
+
+
+# --- facts, recorded inside the transaction -----------------------------------------------
+
+
+@dataclass(frozen=True)
+class Posted:
+    status_id: int
+    home: tuple[int, ...]  # the local feeds it entered
+
+
+@dataclass(frozen=True)
+class Edited:
+    status_id: int
+
+
+@dataclass(frozen=True)
+class Removed:
+    status_id: int
+    channels: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Notified:
+    notification_id: int
+    account_id: int
+
+
+def posted(session: AsyncSession, status: Status, home_feeds: list[int]) -> None:
+    after_commit(session, Posted(status.id, tuple(home_feeds)))
+
+
+def edited(session: AsyncSession, status: Status) -> None:
+    after_commit(session, Edited(status.id))
+
+
+def notified(session: AsyncSession, notification: Notification) -> None:
+    after_commit(session, Notified(notification.id, notification.account_id))
+
+
+async def removing(session: AsyncSession, status: Status) -> None:
+    """Call before deleting `status`: its audience is worked out while it still exists."""
+    channels = [home(a) for a in await _feeds_holding(session, status.id)]
+    channels += await broadcast_channels(session, status)
+    if status.visibility == "direct":
+        channels += [direct(a) for a in await participants(session, status)]
+    after_commit(session, Removed(status.id, tuple(dict.fromkeys(channels))))
+
+
+# --- where a status is heard ---------------------------------------------------------------
+
+
+async def _feeds_holding(session: AsyncSession, status_id: int) -> list[int]:
+    query = select(FeedEntry.account_id).where(FeedEntry.status_id == status_id)
+    return list((await session.execute(query)).scalars())
+
+
+async def broadcast_channels(session: AsyncSession, status: Status) -> list[str]:
+    """Lists that include the author; for public and local-only posts (not boosts) their
+    hashtags and, unless they reply to someone else, the public streams."""
+    lists = select(ListAccount.list_id).where(ListAccount.account_id == status.account_id)
+    channels = [list_channel(i) for i in (await session.execute(lists)).scalars()]
+    if status.reblog_of_id is not None or status.visibility not in BROADCAST:
+        return channels
+    tags = select(Tag.name).join(StatusTag, StatusTag.tag_id == Tag.id)
+    for name in (await session.execute(tags.where(StatusTag.status_id == status.id))).scalars():
+        channels.append(hashtag(name))
+        if status.local:
+            channels.append(hashtag(name, local=True))
+    if status.in_reply_to_id is not None and status.in_reply_to_account_id != status.account_id:
+        return channels
+    has_media = await session.scalar(select(exists().where(MediaAttachment.status_id == status.id)))
+    for stream in ("public", "public:local" if status.local else "public:remote"):
+        channels.append(stream)
+        if has_media:
+            channels.append(f"{stream}:media")
+    return channels
+
+
+async def participants(session: AsyncSession, status: Status) -> list[int]:
+    """Local accounts in a direct conversation: the author and the mentioned."""
+    mentioned = select(Mention.account_id).where(Mention.status_id == status.id)
+    query = select(Account.id).where(
+        Account.domain.is_(None),
+        (Account.id == status.account_id) | Account.id.in_(mentioned),
+    )
+    return list((await session.execute(query)).scalars())
+
+
+async def _status_messages(session: AsyncSession, fact: Posted | Edited) -> list[Published]:
+    status = await session.get(Status, fact.status_id)
+    if status is None:
+        return []  # deleted since; its delete event follows
+    if isinstance(fact, Posted):
+        event, feeds = "update", list(fact.home)
+    else:
+        event, feeds = "status.update", await _feeds_holding(session, status.id)
+    channels = [home(a) for a in feeds] + await broadcast_channels(session, status)
+    encoded = Message(event, status.id).encode()
+    out = [(channel, encoded) for channel in dict.fromkeys(channels)]
+    if isinstance(fact, Posted) and status.visibility == "direct":
+        conversation = Message("conversation", status.id).encode()
+        out += [(direct(a), conversation) for a in await participants(session, status)]
+    return out
+
+
+class Publisher:
+    """The database's `on_commit` hook: turns committed facts into messages on the broker."""
+
+    def __init__(self, db: Database, broker: Broker) -> None:
+        self.db = db
+        self.broker = broker
+
+    async def __call__(self, facts: list[object]) -> None:
+        try:
+            await self.broker.publish_many(await self.messages(facts))
+        except Exception:  # committed already: a lost event must not turn it into an error
+            log.exception("stream events of a committed change were lost")
+
+    async def messages(self, facts: list[object]) -> list[Published]:
+        out: list[Published] = []
+        statuses = [f for f in facts if isinstance(f, Posted | Edited)]
+        by_status: dict[int, list[Published]] = {}
+        if statuses:
+            async with self.db.read() as session:
+                for change in statuses:
+                    by_status[id(change)] = await _status_messages(session, change)
+        for fact in facts:  # in the order they happened
+            if isinstance(fact, Posted | Edited):
+                out += by_status[id(fact)]
+            elif isinstance(fact, Removed):
+                out += [(c, Message("delete", fact.status_id).encode()) for c in fact.channels]
+            elif isinstance(fact, Notified):
+                message = Message("notification", fact.notification_id).encode()
+                out.append((notifications(fact.account_id), message))
+        return out
+
+
+def connect(db: Database, broker: Broker) -> None:
+    """Publish the stream events of every write transaction committed through `db`."""
+    db.on_commit = Publisher(db, broker)
