@@ -32,7 +32,7 @@ from models.status import MediaAttachment, Mention, Status, StatusEdit
 from outbox import events, feeds
 from outbox.content import MentionTarget
 from outbox.context import Federation
-from outbox.notify import notify, withdraw
+from outbox.notify import notify, notify_boosters
 from outbox.status_parts import COUNTED, notify_subscribers, store_mentions, store_tags
 
 MAX_DEPTH = 3  # how many missing ancestors of a reply are fetched, at most
@@ -313,7 +313,7 @@ async def revise_note(session: AsyncSession, status: Status, note_document: obje
     await session.flush()
     await _refresh_mentions(session, status, note)
     await store_tags(session, status.id, note.hashtags, replace=True)
-    await _notify_boosters(session, status)
+    await notify_boosters(session, status)
     events.edited(session, status)
     return True
 
@@ -362,23 +362,3 @@ async def _refresh_mentions(session: AsyncSession, status: Status, note: ParsedN
                 type="mention",
                 status_id=status.id,
             )
-
-
-async def _notify_boosters(session: AsyncSession, status: Status) -> None:
-    boosters = (
-        await session.execute(
-            select(Account).where(
-                Account.id.in_(select(Status.account_id).where(Status.reblog_of_id == status.id)),
-                Account.domain.is_(None),
-            )
-        )
-    ).scalars()
-    await withdraw(session, actor_id=status.account_id, type="update", status_id=status.id)
-    for booster in list(boosters):
-        await notify(
-            session,
-            recipient=booster,
-            actor_id=status.account_id,
-            type="update",
-            status_id=status.id,
-        )

@@ -8,6 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from models.account import Account
 from models.notification import Notification
 from models.relationship import Block, Mute, mute_in_force
+from models.status import Status
 from outbox import events
 
 
@@ -80,3 +81,24 @@ async def dismiss(session: AsyncSession, account_id: int, notification_id: int) 
 
 async def clear(session: AsyncSession, account_id: int) -> None:
     await session.execute(delete(Notification).where(Notification.account_id == account_id))
+
+
+async def notify_boosters(session: AsyncSession, status: Status) -> None:
+    """An `update` notification to every local account that boosted an edited status."""
+    boosters = (
+        await session.execute(
+            select(Account).where(
+                Account.id.in_(select(Status.account_id).where(Status.reblog_of_id == status.id)),
+                Account.domain.is_(None),
+            )
+        )
+    ).scalars()
+    await withdraw(session, actor_id=status.account_id, type="update", status_id=status.id)
+    for booster in list(boosters):
+        await notify(
+            session,
+            recipient=booster,
+            actor_id=status.account_id,
+            type="update",
+            status_id=status.id,
+        )

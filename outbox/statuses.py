@@ -26,7 +26,7 @@ from models.status import IdempotencyKey, MediaAttachment, Mention, Status, Stat
 from outbox import events, federate, feeds
 from outbox.content import PLAIN, MentionTarget, Rendered
 from outbox.context import Federation
-from outbox.notify import notify, withdraw
+from outbox.notify import notify, notify_boosters, withdraw
 from outbox.polls import PollDraft, attach_poll
 from outbox.status_parts import (
     COUNTED,
@@ -391,7 +391,7 @@ async def edit_status(
     await session.flush()
     mentioned_before = await federate.mentioned_accounts(session, status.id)
     await _refresh_metadata(session, status, rendered.mentions, rendered.tags)
-    await _notify_boosters(session, status)
+    await notify_boosters(session, status)
     await federate.update_note(session, fed, author, status, mentioned_before)
     events.edited(session, status)
     return status
@@ -424,23 +424,3 @@ async def _refresh_metadata(
                 status_id=status.id,
             )
     await store_tags(session, status.id, tags, replace=True)
-
-
-async def _notify_boosters(session: AsyncSession, status: Status) -> None:
-    boosters = (
-        await session.execute(
-            select(Account).where(
-                Account.id.in_(select(Status.account_id).where(Status.reblog_of_id == status.id)),
-                Account.domain.is_(None),
-            )
-        )
-    ).scalars()
-    await withdraw(session, actor_id=status.account_id, type="update", status_id=status.id)
-    for booster in list(boosters):
-        await notify(
-            session,
-            recipient=booster,
-            actor_id=status.account_id,
-            type="update",
-            status_id=status.id,
-        )
