@@ -10,6 +10,7 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from models.db import upsert
 from models.federation import Delivery, PeerHost
 from outbox.retry import PROBE_INTERVAL, UNAVAILABLE_AFTER
 
@@ -17,8 +18,14 @@ from outbox.retry import PROBE_INTERVAL, UNAVAILABLE_AFTER
 async def _host(session: AsyncSession, host: str) -> PeerHost:
     row = await session.get(PeerHost, host)
     if row is None:
-        row = PeerHost(host=host, available=True)
-        session.add(row)
+        # Insert-or-ignore: another process may be creating the same host row right now.
+        await session.execute(
+            upsert(session, PeerHost)
+            .values(host=host, available=True)
+            .on_conflict_do_nothing(index_elements=["host"])
+        )
+        row = await session.get(PeerHost, host)
+        assert row is not None
     return row
 
 
