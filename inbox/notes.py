@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import delete, exists, or_, select, update
+from sqlalchemy import delete, exists, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from federation.client import NotAllowed
@@ -33,7 +33,8 @@ from outbox import events, feeds
 from outbox.content import MentionTarget
 from outbox.context import Federation
 from outbox.notify import notify, notify_boosters
-from outbox.status_parts import COUNTED, notify_subscribers, store_mentions, store_tags
+from outbox.status_parts import notify_subscribers, store_mentions, store_tags
+from outbox.statuses import count_new
 
 MAX_DEPTH = 3  # how many missing ancestors of a reply are fetched, at most
 
@@ -154,7 +155,7 @@ async def store_note(
         return None
     parent = known_parent or await _parent(fed, session, note, depth)
     status = await _insert(session, note, author, parent)
-    await _count_new(session, status, author, parent)
+    await count_new(session, author, status, parent)
     for account in await _store_mentions(session, status, note):
         await notify(
             session, recipient=account, actor_id=author.id, type="mention", status_id=status.id
@@ -208,29 +209,6 @@ def _attachment(account_id: int, status_id: int, media: RemoteMedia) -> MediaAtt
         meta=media.meta,
         file_size=0,
     )
-
-
-async def _count_new(
-    session: AsyncSession, status: Status, author: Account, parent: Status | None
-) -> None:
-    """As for local posts: direct messages count nowhere, hidden replies not in the parent."""
-    if status.visibility != "direct":
-        await session.execute(
-            update(Account)
-            .where(Account.id == author.id)
-            .values(
-                statuses_count=Account.statuses_count + 1,
-                last_status_at=status.created_at.date(),
-            )
-            .execution_options(synchronize_session=False)
-        )
-    if parent is not None and status.visibility in COUNTED:
-        await session.execute(
-            update(Status)
-            .where(Status.id == parent.id)
-            .values(replies_count=Status.replies_count + 1)
-            .execution_options(synchronize_session=False)
-        )
 
 
 async def _store_mentions(

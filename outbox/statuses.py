@@ -192,7 +192,7 @@ async def post_status(
         if media:
             raise InvalidStatus("a status cannot have both a poll and media")
         await attach_poll(session, status, draft.poll)
-    await _count_new(session, author, status, parent)
+    await count_new(session, author, status, parent)
     if draft.idempotency_key:
         await _remember_key(session, author.id, draft.idempotency_key, status.id)
     for account in mentioned:
@@ -205,14 +205,18 @@ async def post_status(
     return status, True
 
 
-async def _count_new(
+async def count_new(
     session: AsyncSession, author: Account, status: Status, parent: Status | None
 ) -> None:
+    """Counters of a new status: the author's statuses (not for direct messages) and its
+    parent's replies; shared by local posts and notes arriving from other nodes."""
     if status.visibility != "direct":
         await session.execute(
             update(Account)
             .where(Account.id == author.id)
-            .values(statuses_count=Account.statuses_count + 1, last_status_at=utcnow().date())
+            .values(
+                statuses_count=Account.statuses_count + 1, last_status_at=status.created_at.date()
+            )
             .execution_options(synchronize_session=False)
         )
     if parent is not None and status.visibility in COUNTED:
