@@ -6,14 +6,15 @@ already means what its plain keys say, so it is read as it is (microseconds). On
 whose context redefines a term we read, or names contexts we do not know, is compacted by
 pyld (milliseconds) against our own context. Contexts are never fetched: pyld's frozen loader
 serves the bundled ones and refuses the rest, and unknown context URLs are left out.
+
+pyld (with requests and lxml) is imported on the first such document only: most nodes never
+see one, and it would cost every process ~11 MB.
 """
 
 from __future__ import annotations
 
+import functools
 from typing import Any
-
-from pyld import jsonld
-from pyld.documentloader.frozen import BUNDLED_CONTEXTS, FrozenDocumentLoader
 
 AS = "https://www.w3.org/ns/activitystreams"
 PUBLIC = AS + "#Public"
@@ -105,8 +106,6 @@ OUTPUT_CONTEXT: list[Any] = [
     },
 ]
 
-_loader = FrozenDocumentLoader(documents=dict(BUNDLED_CONTEXTS))
-
 
 class JsonLdError(ValueError):
     """A document that cannot be understood as JSON-LD."""
@@ -142,21 +141,32 @@ def normalize(document: dict[str, Any]) -> dict[str, Any]:
     """The document in the plain ActivityStreams shape that the inbox reads."""
     if is_well_known(document):
         return document
+    from pyld import jsonld
+
+    bundled, loader = _pyld_contexts()
     known = [
         e
         for e in _context_entries(document.get("@context"))
-        if not isinstance(e, str) or e in BUNDLED_CONTEXTS
+        if not isinstance(e, str) or e in bundled
     ]
     if not known:
         known = [AS]  # no usable context: read the keys as ActivityStreams, like Mastodon does
     candidate = dict(document, **{"@context": known})
     try:
         compacted: dict[str, Any] = jsonld.compact(
-            candidate, {"@context": OUTPUT_CONTEXT}, options={"documentLoader": _loader}
+            candidate, {"@context": OUTPUT_CONTEXT}, options={"documentLoader": loader}
         )
     except jsonld.JsonLdError as exc:
         raise JsonLdError(f"cannot process JSON-LD: {exc}") from None
     return compacted
+
+
+@functools.cache
+def _pyld_contexts() -> tuple[frozenset[str], Any]:
+    """The context URLs pyld bundles, and a loader that serves only those."""
+    from pyld.documentloader.frozen import BUNDLED_CONTEXTS, FrozenDocumentLoader
+
+    return frozenset(BUNDLED_CONTEXTS), FrozenDocumentLoader(documents=dict(BUNDLED_CONTEXTS))
 
 
 def is_public(address: str) -> bool:

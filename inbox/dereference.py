@@ -13,6 +13,7 @@ from urllib.parse import quote, urlsplit
 
 import orjson
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from federation.client import Fetched, NotAllowed
@@ -61,25 +62,35 @@ async def fetch_json(fed: Federation, url: str, *, accept: str = ACCEPT) -> dict
 
 async def store_actor(session: AsyncSession, fields: dict[str, Any]) -> Account:
     """Insert or update the remote account described by `fields` (from parse.actor_fields)."""
-    account = (
-        await session.execute(select(Account).where(Account.uri == fields["uri"]))
-    ).scalar_one_or_none()
+    account = await _stored_actor(session, fields)
     if account is None:
-        account = (
-            await session.execute(
-                select(Account).where(
-                    Account.username == fields["username"], Account.domain == fields["domain"]
-                )
-            )
-        ).scalar_one_or_none()
-    if account is None:
-        account = Account(**fields)
-        session.add(account)
-    else:
-        for key, value in fields.items():
-            setattr(account, key, value)
+        account = Account(**fields, fetched_at=utcnow())
+        try:
+            async with session.begin_nested():  # a savepoint: the outer transaction survives
+                session.add(account)
+        except IntegrityError:
+            # Another process stored the same actor since we looked (PostgreSQL lets two
+            # fetches of a new actor race): update its row instead.
+            account = await _stored_actor(session, fields)
+            if account is None:
+                raise
+        else:
+            return account
+    for key, value in fields.items():
+        setattr(account, key, value)
     account.fetched_at = utcnow()
     await session.flush()
+    return account
+
+
+async def _stored_actor(session: AsyncSession, fields: dict[str, Any]) -> Account | None:
+    by_uri = select(Account).where(Account.uri == fields["uri"])
+    account = (await session.execute(by_uri)).scalar_one_or_none()
+    if account is None:
+        by_handle = select(Account).where(
+            Account.username == fields["username"], Account.domain == fields["domain"]
+        )
+        account = (await session.execute(by_handle)).scalar_one_or_none()
     return account
 
 

@@ -18,11 +18,14 @@ import html
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 from urllib.parse import quote, urlsplit
 
 import nh3
-from markdown_it import MarkdownIt
-from markdown_it.token import Token
+
+if TYPE_CHECKING:  # markdown-it is loaded with the first Markdown post: most nodes see none
+    from markdown_it import MarkdownIt
+    from markdown_it.token import Token
 
 PLAIN = "text/plain"
 MARKDOWN = "text/markdown"
@@ -200,6 +203,8 @@ def _plain_html(text: str, link: _Linker) -> str:
 
 @functools.cache
 def _markdown() -> MarkdownIt:
+    from markdown_it import MarkdownIt
+
     # No raw HTML and no images: a post links to pictures, it does not embed them.
     return (
         MarkdownIt("commonmark", {"html": False, "breaks": True})
@@ -209,6 +214,8 @@ def _markdown() -> MarkdownIt:
 
 
 def _link_inline(children: Iterable[Token], link: _Linker) -> list[Token]:
+    from markdown_it.token import Token
+
     out: list[Token] = []
     inside_link = 0
     for token in children:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import subprocess
 import sys
 from collections.abc import Sequence
 
@@ -111,9 +112,6 @@ def _check_processes(workers: int, settings: Settings) -> None:
 def _prepare_schema(settings: Settings) -> None:
     """SQLite (embedded) is migrated here; PostgreSQL only by `flurfunk migrate`, run once
     before new processes roll out — a process refuses a schema older than its code."""
-    if settings.is_sqlite:
-        _migrate(settings)
-        return
     from models.migrate import schema_problem
 
     async def check() -> str | None:
@@ -124,7 +122,14 @@ def _prepare_schema(settings: Settings) -> None:
             await db.dispose()
 
     problem = asyncio.run(check())
-    if problem:
+    if problem and settings.is_sqlite:
+        # In a child process, so that the long-lived server never carries Alembic and Mako.
+        migrated = subprocess.run(
+            [sys.executable, "-m", "web.cli", "migrate"], stdout=subprocess.DEVNULL, check=False
+        )
+        if migrated.returncode != 0:
+            raise CommandError("migrating the SQLite database failed (see above)")
+    elif problem:
         raise CommandError(problem)
 
 

@@ -283,6 +283,8 @@ async def _answer_scrape(
                 answer = _reply(
                     "200 OK", b"" if method == "HEAD" else body, CONTENT_TYPE_PLAIN_0_0_4
                 )
+            elif path == "/livez":  # answered by the process's event loop: it is not stuck
+                answer = _reply("200 OK", b"" if method == "HEAD" else b"OK")
             else:
                 answer = _reply("404 Not Found", b"metrics are at /metrics\n")
             writer.write(answer)
@@ -296,6 +298,7 @@ async def _answer_scrape(
 @contextlib.asynccontextmanager
 async def listening(address: str, db: Database) -> AsyncIterator[None]:
     """Serve `/metrics` on `address` (host:port) while the block runs; "" serves nothing.
+    `/livez` there is the liveness probe of a worker, which has no other listener.
 
     With several web processes each binds the port (SO_REUSEPORT) and any of them answers
     with the sum over all; a single process binds it alone, so a clash with another program

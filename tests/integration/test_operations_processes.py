@@ -51,6 +51,20 @@ def test_readyz_is_503_while_the_database_is_gone(tmp_path: Path) -> None:
         assert not series(samples, "flurfunk_delivery_queue_depth")  # no numbers, not zeros
 
 
+def test_readyz_stays_ready_but_degraded_while_redis_is_gone(tmp_path: Path) -> None:
+    """Without Redis a web process still serves everything from its database: it must not be
+    taken out of the load balancer, but the operator is told."""
+    nothing_listens = f"redis://127.0.0.1:{free_port()}/13"
+    with running_node(tmp_path, "sqlite", FLURFUNK_REDIS_URL=nothing_listens) as node:
+        answer = node.api(None, "GET", "/readyz")
+        assert (answer.status_code, answer.text) == (200, "OK, degraded: Redis unavailable")
+        assert node.api(None, "GET", "/api/v1/instance").status_code == 200
+    fresh_redis(REDIS_URL)
+    with running_node(tmp_path / "with-redis", "sqlite", FLURFUNK_REDIS_URL=REDIS_URL) as node:
+        answer = node.api(None, "GET", "/readyz")
+        assert (answer.status_code, answer.text) == (200, "OK")
+
+
 async def drop_database(name: str) -> None:
     conn = await asyncpg.connect(PG_ADMIN_URL, timeout=5)
     try:
@@ -162,6 +176,9 @@ def test_worker_serves_its_metrics(tmp_path: Path) -> None:
                     "the worker's metrics listener to answer",
                     60,
                 )
+                # The liveness probe of deploy/ (kubernetes, compose) asks the same listener.
+                alive = httpx.get(f"http://127.0.0.1:{metrics_port}/livez", timeout=5)
+                assert (alive.status_code, alive.text) == (200, "OK")
             finally:
                 worker.terminate()
                 worker.wait(30)

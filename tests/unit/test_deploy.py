@@ -174,6 +174,12 @@ def test_compose_runs_the_node_behind_a_tls_proxy(tmp_path: Path) -> None:
         assert "@postgres:5432/" in settings["FLURFUNK_DATABASE_URL"]
         assert settings["FLURFUNK_REDIS_URL"].startswith("redis://redis:6379")
         assert settings["FLURFUNK_PUBLIC_URL"] == f"https://{env['NODE_HOST']}"
+    # Each node container is health-checked where it answers: web on its port, the worker on
+    # its metrics listener (web.metrics answers /livez there).
+    worker_metrics = services["worker"]["environment"]["FLURFUNK_WORKER_METRICS_LISTEN"]
+    probes = {name: " ".join(services[name]["healthcheck"]["test"]) for name in ("web", "worker")}
+    assert f"127.0.0.1:{web.port}/readyz" in probes["web"]
+    assert f"127.0.0.1:{worker_metrics.rpartition(':')[2]}/livez" in probes["worker"]
     proxy = services["proxy"]
     assert proxy["image"].startswith("caddy:")
     assert "443:443" in proxy["ports"]

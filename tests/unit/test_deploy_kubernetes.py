@@ -114,6 +114,15 @@ def test_web_pods_are_probed_and_reached_through_service_and_ingress() -> None:
     assert notes[prefix + "proxy-buffering"] == "off"
 
 
+def test_worker_pods_are_probed_on_their_metrics_listener() -> None:
+    (worker,) = of_kind("Deployment", "flurfunk-worker")
+    (container,) = pod_spec(worker)["containers"]
+    probe = container["livenessProbe"]["httpGet"]
+    assert probe["path"] == "/livez"  # what web.metrics.listening answers besides /metrics
+    assert probe["port"] in {p["name"] for p in container["ports"]}
+    assert of_kind("ConfigMap", "flurfunk-config")[0]["data"]["FLURFUNK_WORKER_METRICS_LISTEN"]
+
+
 def test_metrics_ports_match_the_metrics_settings() -> None:
     data = of_kind("ConfigMap", "flurfunk-config")[0]["data"]
     for name, key in (

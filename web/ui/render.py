@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
@@ -13,15 +13,25 @@ from web.node import node_of
 from web.ui.i18n import Translate, choose_language, translator
 from web.ui.session import CSRF_FIELD, csrf_token
 
+if TYPE_CHECKING:
+    from jinja2 import Environment
+
 TEMPLATES = Path(__file__).parent / "templates"
 
-_environment = Environment(
-    loader=FileSystemLoader(TEMPLATES),
-    autoescape=select_autoescape(default=True),
-    undefined=StrictUndefined,
-    trim_blocks=True,
-    lstrip_blocks=True,
-)
+
+@functools.cache
+def _environment() -> Environment:
+    # Jinja is loaded with the first page: a node serving only apps and peers never needs it.
+    from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+    return Environment(
+        loader=FileSystemLoader(TEMPLATES),
+        autoescape=select_autoescape(default=True),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
 
 # Pages never load scripts, and never run inside another site's frame (clickjacking of the
 # consent button). No form-action rule: after consent the browser must follow a redirect to
@@ -53,13 +63,17 @@ def page(
     """Render a page in the visitor's language; every form gets the session's CSRF token."""
     chosen = lang or language(request)
     t: Translate = translator(chosen)
-    html = _environment.get_template(template).render(
-        t=t,
-        lang=chosen,
-        domain=node_of(request).settings.domain,
-        csrf_field=CSRF_FIELD,
-        csrf_token=csrf_token(request),
-        **context,
+    html = (
+        _environment()
+        .get_template(template)
+        .render(
+            t=t,
+            lang=chosen,
+            domain=node_of(request).settings.domain,
+            csrf_field=CSRF_FIELD,
+            csrf_token=csrf_token(request),
+            **context,
+        )
     )
     headers = dict(SECURITY_HEADERS)
     headers["Content-Language"] = chosen

@@ -10,9 +10,10 @@ from pathlib import Path
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from models.migrate import upgrade
+from models.migrate import alembic_config, head_revision, known_revisions, upgrade
 from models.tables import Base
 from tests.kit import postgres_available, postgres_database, require_service
 
@@ -65,3 +66,11 @@ def test_handles_are_unique_regardless_of_case(tmp_path: Path) -> None:
     with pytest.raises(sqlite3.IntegrityError):
         db.execute(insert, (3, "ADA", None))
     db.close()
+
+
+def test_revisions_are_read_without_alembic_as_alembic_reads_them() -> None:
+    """A serving process checks its schema from the file names alone (no Alembic loaded)."""
+    script = ScriptDirectory.from_config(alembic_config("sqlite://"))
+    chain = [revision.revision for revision in reversed(list(script.walk_revisions()))]
+    assert known_revisions() == chain
+    assert head_revision() == script.get_current_head()
