@@ -29,6 +29,7 @@ from bench.ingest import LocalRedis
 from tests.kit import free_port, postgres_available, postgres_database
 
 REPO = Path(__file__).resolve().parent.parent
+PACKAGES = ("federation", "inbox", "outbox", "models", "web")
 IDLE_SECONDS = 5.0
 # What the node is built on, imported in full by the floor process.
 STACK = (
@@ -78,14 +79,20 @@ def production_install() -> Iterator[Path]:
     """A virtual environment with Flurfunk installed without extras; yields its bin dir."""
     root = Path(tempfile.mkdtemp(prefix="flurfunk-bench-venv-"))
     try:
-        subprocess.run([sys.executable, "-m", "venv", str(root)], check=True)
+        # Built from a copy: building in place would leave build/ in the checkout.
+        source = root / "source"
+        source.mkdir()
+        for part in (*PACKAGES, "pyproject.toml", "README.md"):
+            copy = shutil.copytree if (REPO / part).is_dir() else shutil.copy
+            copy(REPO / part, source / part)
+        subprocess.run([sys.executable, "-m", "venv", str(root / "env")], check=True)
         subprocess.run(
-            [str(root / "bin" / "pip"), "install", "--quiet", str(REPO)],
+            [str(root / "env" / "bin" / "pip"), "install", "--quiet", str(source)],
             check=True,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        yield root / "bin"
+        yield root / "env" / "bin"
     finally:
         shutil.rmtree(root, ignore_errors=True)
 

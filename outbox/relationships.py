@@ -28,6 +28,7 @@ from models.relationship import Block, Follow, FollowRequest, Mute
 from outbox import feeds
 from outbox import relationship_activities as activities
 from outbox.context import Federation
+from outbox.lists import forget_member
 from outbox.notify import notify, withdraw
 
 RelationshipRow = type[Follow] | type[FollowRequest] | type[Block] | type[Mute]
@@ -128,7 +129,8 @@ async def _start_following(
 
 
 async def _end_follow(session: AsyncSession, follower_id: int, target_id: int) -> _Ended | None:
-    """Remove a follow with its counters, feed entries and notification; what it was."""
+    """Remove a follow with its counters, feed entries, list memberships and notification;
+    what it was. (As on Mastodon, a list holds only accounts its owner follows.)"""
     gone = (
         await session.execute(
             delete(Follow)
@@ -140,6 +142,7 @@ async def _end_follow(session: AsyncSession, follower_id: int, target_id: int) -
         return None
     await _count(session, follower_id, target_id, -1)
     await feeds.remove_author(session, follower_id, target_id)
+    await forget_member(session, follower_id, target_id)
     await withdraw(session, actor_id=follower_id, type="follow", recipient_id=target_id)
     return _Ended(int(gone[0]), gone[1], bool(gone[2]), bool(gone[3]))
 

@@ -297,6 +297,25 @@ def test_list_lifecycle_and_its_timeline(node: RunningNode, alice: User, bob: Us
     assert node.api(alice, "GET", "/api/v1/lists").json() == []
 
 
+def test_unfollowing_takes_the_account_off_the_followers_lists(node: RunningNode) -> None:
+    reader, writer = node.create_user("listreader"), node.create_user("listwriter")
+    follow(node, reader, writer)
+    lst = node.api(reader, "POST", "/api/v1/lists", data={"title": "Desk"}).json()
+    path = f"/api/v1/lists/{lst['id']}"
+    node.api(reader, "POST", path + "/accounts", data={"account_ids[]": writer.id})
+    assert [a["id"] for a in node.api(reader, "GET", path + "/accounts").json()] == [writer.id]
+
+    unfollowed = node.api(reader, "POST", f"/api/v1/accounts/{writer.id}/unfollow")
+    assert unfollowed.status_code == 200
+    assert node.api(reader, "GET", path + "/accounts").json() == []
+    assert node.api(reader, "GET", f"/api/v1/accounts/{writer.id}/lists").json() == []
+    post(node, writer, "after the unfollow")
+    assert ids(node.api(reader, "GET", f"/api/v1/timelines/list/{lst['id']}")) == []
+    # Following again does not put them back: lists are chosen, not restored.
+    follow(node, reader, writer)
+    assert node.api(reader, "GET", path + "/accounts").json() == []
+
+
 def test_list_rejects_bad_input_and_changes_nothing(node: RunningNode, alice: User) -> None:
     assert node.api(alice, "POST", "/api/v1/lists", data={}).status_code == 422
     too_long = node.api(alice, "POST", "/api/v1/lists", data={"title": "x" * 300})
