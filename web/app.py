@@ -54,7 +54,7 @@ async def api_error(request: Request, exc: Exception) -> Response:
     body: dict[str, str] = {"error": exc.message}
     if exc.description:
         body["error_description"] = exc.description
-    return JSONResponse(body, status_code=exc.status)
+    return JSONResponse(body, status_code=exc.status, headers=exc.headers)
 
 
 async def http_error(request: Request, exc: Exception) -> Response:

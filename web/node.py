@@ -1,14 +1,15 @@
-"""What every request handler may use: the settings, the database, the rate limiter."""
+"""What every request handler may use: the settings, the database, the rate limiters."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from starlette.requests import HTTPConnection
 
 from models.db import Database
 from models.settings import Settings
 from outbox.context import Federation
+from web.login_guard import LoginGuard
 from web.ratelimit import RateLimiter
 
 
@@ -17,6 +18,7 @@ class Node:
     settings: Settings
     db: Database
     rate_limiter: RateLimiter
+    login_guard: LoginGuard = field(default_factory=LoginGuard)
     federation: Federation | None = None  # set when the app starts (it needs the database)
 
 

@@ -675,3 +675,59 @@ def test_userinfo_describes_the_signed_in_account(node: RunningNode, alice: User
     assert info.json()["preferred_username"] == alice.name
     assert info.json()["sub"] == f"{node.url}/users/{alice.name}"
     assert httpx.get(node.url + "/oauth/userinfo").status_code == 401
+
+
+def test_password_guessing_from_one_address_is_refused_for_a_while(
+    node: RunningNode, alice: User
+) -> None:
+    """25 failed sign-ins from one address: that address is refused (even with the right
+    password) with 429 and Retry-After; colleagues elsewhere sign in as before."""
+    app = register(node)
+    guesser = {"X-Forwarded-For": "10.66.0.1"}  # the node trusts its loopback proxy
+    for n in range(25):
+        failed = httpx.post(
+            node.url + "/oauth/token",
+            headers=guesser,
+            data={
+                "grant_type": "password",
+                "client_id": app["client_id"],
+                "client_secret": app["client_secret"],
+                "username": f"nobody-{n}",
+                "password": "guess",
+            },
+        )
+        assert failed.status_code == 400, failed.text
+    right = {
+        "grant_type": "password",
+        "client_id": app["client_id"],
+        "client_secret": app["client_secret"],
+        "username": alice.email,
+        "password": alice.password,
+    }
+    refused = httpx.post(node.url + "/oauth/token", headers=guesser, data=right)
+    assert refused.status_code == 429
+    assert refused.json()["error"] == "Too many failed sign-ins"
+    assert 0 < int(refused.headers["Retry-After"]) <= 300
+    with httpx.Client(headers={**guesser, "Accept-Language": "de"}) as browser:
+        page = sign_in(browser, node, alice.email, alice.password)
+        assert page.status_code == 429
+        assert "Zu viele fehlgeschlagene Anmeldungen" in page.text
+        assert alice.name not in browser.get(node.url + "/").text
+    elsewhere = httpx.post(
+        node.url + "/oauth/token", headers={"X-Forwarded-For": "10.66.0.2"}, data=right
+    )
+    assert elsewhere.status_code == 200
+
+
+def test_guessing_one_users_password_from_many_addresses_is_refused(node: RunningNode) -> None:
+    target = node.create_user("guessed")
+    other = node.create_user("unguessed")
+    for n in range(25):
+        with httpx.Client(headers={"X-Forwarded-For": f"10.67.0.{n + 1}"}) as browser:
+            assert sign_in(browser, node, target.name, f"guess {n}").status_code == 401
+    with httpx.Client(headers={"X-Forwarded-For": "10.67.1.1"}) as browser:
+        held = sign_in(browser, node, target.name.upper(), target.password)
+        assert held.status_code == 429
+        assert "Too many failed sign-ins" in held.text
+        assert 0 < int(held.headers["Retry-After"]) <= 3600
+        assert sign_in(browser, node, other.name, other.password).status_code == 303

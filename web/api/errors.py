@@ -4,11 +4,18 @@ from __future__ import annotations
 
 
 class ApiError(Exception):
-    def __init__(self, status: int, message: str, description: str | None = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        description: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
         self.description = description  # OAuth's error_description
+        self.headers = headers
 
 
 def not_found() -> ApiError:

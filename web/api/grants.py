@@ -40,6 +40,7 @@ from web.auth import (
     unknown_scopes,
 )
 from web.auth import parse_scopes as split_scopes
+from web.login_guard import LoginGuard
 
 DEFAULT_SCOPES = ["read"]
 MAX_STATE_LENGTH = 2000
@@ -51,12 +52,23 @@ def _decoy_hash() -> str:
     return hash_password(secrets.token_urlsafe(16))
 
 
-async def verify_login(db: Database, login: str, password: str) -> Account | None:
+async def verify_login(
+    db: Database, login: str, password: str, *, guard: LoginGuard, address: str
+) -> Account | None:
     """The account whose e-mail address or user name and password these are.
 
     Argon2 runs off the event loop, and also for unknown logins, so that the answer's timing
-    does not tell which user names exist.
+    does not tell which user names exist. Raises TooManyFailures when `address` or `login`
+    failed too often lately (then the password is not even checked).
     """
+    guard.check(address, login)
+    account = await _verify_login(db, login, password)
+    if account is None:
+        guard.failed(address, login)
+    return account
+
+
+async def _verify_login(db: Database, login: str, password: str) -> Account | None:
     async with db.read() as session:
         found = await find_user(session, login) if login.strip() else None
     if found is None:

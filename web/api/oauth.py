@@ -13,6 +13,7 @@ from starlette.routing import BaseRoute, Route
 from web.api import serializers
 from web.api.apps import authenticate_client
 from web.api.base import call, ok
+from web.api.errors import ApiError
 from web.api.grants import (
     Grant,
     grant,
@@ -26,6 +27,7 @@ from web.api.grants import (
 )
 from web.api.params import Params, read_params
 from web.auth import KNOWN_SCOPES, TOP_SCOPES
+from web.login_guard import TooManyFailures, client_address
 from web.node import Node, node_of
 
 GRANT_TYPES = ["authorization_code", "password", "client_credentials", "refresh_token"]
@@ -37,9 +39,21 @@ async def _password_grant(node: Node, request: Request, params: Params) -> Grant
     async with node.db.read() as session:
         app = await authenticate_client(session, request, params)
     scopes = granted_scopes(scope_param(params), app)
-    account = await verify_login(
-        node.db, params.text("username") or "", params.text("password") or ""
-    )
+    try:
+        account = await verify_login(
+            node.db,
+            params.text("username") or "",
+            params.text("password") or "",
+            guard=node.login_guard,
+            address=client_address(request),
+        )
+    except TooManyFailures as exc:
+        raise ApiError(
+            429,
+            "Too many failed sign-ins",
+            f"Try again in {-(-exc.retry_after // 60)} minute(s).",
+            headers={"Retry-After": str(exc.retry_after)},
+        ) from None
     if account is None:
         raise oauth_error(
             "invalid_grant", "The user name or e-mail address or the password is wrong."

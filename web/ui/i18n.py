@@ -23,6 +23,11 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "The e-mail address, user name or password is wrong.",
         "E-Mail-Adresse, Benutzername oder Passwort ist falsch.",
     ),
+    "too_many_sign_ins": (
+        "Too many failed sign-ins. Please try again in {minutes} minute(s).",
+        "Zu viele fehlgeschlagene Anmeldungen. Bitte versuchen Sie es in {minutes} Minute(n) "
+        "noch einmal.",
+    ),
     "session_expired": (
         "Your session has expired. Please try again.",
         "Ihre Sitzung ist abgelaufen. Bitte versuchen Sie es noch einmal.",

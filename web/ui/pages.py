@@ -8,6 +8,7 @@ from starlette.routing import BaseRoute, Route
 
 from web.api.grants import verify_login
 from web.api.params import read_params
+from web.login_guard import TooManyFailures, client_address
 from web.node import node_of
 from web.ui import consent
 from web.ui.i18n import translator
@@ -45,7 +46,15 @@ async def sign_in_submit(request: Request) -> Response:
         return again(403, t("session_expired"))
     account = None
     if isinstance(password, str) and 0 < len(password) <= MAX_PASSWORD_LENGTH and login:
-        account = await verify_login(node_of(request).db, login, password)
+        node = node_of(request)
+        try:
+            account = await verify_login(
+                node.db, login, password, guard=node.login_guard, address=client_address(request)
+            )
+        except TooManyFailures as exc:
+            refused = again(429, t("too_many_sign_ins").format(minutes=-(-exc.retry_after // 60)))
+            refused.headers["Retry-After"] = str(exc.retry_after)
+            return refused
     if account is None:
         return again(401, t("wrong_login"))
     sign_in(request, account.id)
