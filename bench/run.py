@@ -7,11 +7,9 @@ RESULTS.md are kept). Every benchmark stops by itself and talks only to 127.0.0.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
 import os
 import platform
-import random
 import shutil
 import subprocess
 import tempfile
@@ -20,6 +18,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
+from bench import fanout, latency, timeline
 from bench.delivery import DeliveryResult, Sink, delivery_bench
 from bench.delivery import report as delivery_report
 from bench.fakeremote import FakeRemote
@@ -27,11 +26,7 @@ from bench.ingest import Floor, IngestResult, LocalRedis, ingest_bench
 from bench.ingest import report as ingest_report
 from bench.memory import memory_bench
 from bench.memory import report as memory_report
-from bench.seed import Seeded, seed
-from bench.timeline import Latency, creation_rate, read_latency
-from models.db import Database
-from models.migrate import upgrade
-from tests.kit import RunningNode, postgres_available, postgres_database
+from tests.kit import postgres_available, postgres_database
 
 RESULTS = Path(__file__).parent / "RESULTS.md"
 
@@ -52,73 +47,17 @@ def machine() -> str:
     )
 
 
-def timeline_bench(backend: str, url: str, work: Path, args: argparse.Namespace) -> list[str]:
-    upgrade(url)
-    node = RunningNode(data_dir=work, database_url=url)
-    rng = random.Random(42)
-
-    async def seed_it() -> Seeded:
-        db = Database(url)
-        try:
-            return await seed(
-                db,
-                node.url,
-                accounts=args.accounts,
-                statuses=args.statuses,
-                follows_per_account=args.follows,
-                token_accounts=200,
-                rng=rng,
-            )
-        finally:
-            await db.dispose()
-
-    seeded = asyncio.run(seed_it())
-    node.start()
-    try:
-        tokens = list(seeded.tokens.values())
-        paths = [("/api/v1/timelines/home", t) for t in tokens]
-        home = asyncio.run(read_latency(node.url, paths, rounds=args.rounds))
-        deep = asyncio.run(
-            read_latency(
-                node.url,
-                [("/api/v1/timelines/home?max_id=" + str(1 << 62), t) for t in tokens],
-                rounds=1,
-            )
-        )
-        floor = asyncio.run(
-            read_latency(node.url, [("/livez", t) for t in tokens], rounds=args.rounds)
-        )
-        rate = asyncio.run(creation_rate(node.url, tokens[:50], args.posts, args.concurrency))
-    finally:
-        node.stop()
-
-    def row(name: str, lat: Latency) -> str:
-        return f"| {backend} | {name} | {lat.p50_ms:.2f} | {lat.p99_ms:.2f} | {lat.samples} |"
-
-    return [
-        f"**{backend}**: seeded {args.accounts:,} accounts, {args.statuses:,} statuses, "
-        f"{args.follows} follows each, ~{seeded.feed_entries:,} feed entries "
-        f"in {seeded.seconds:.0f} s.",
-        "",
-        "| backend | request | p50 ms | p99 ms | samples |",
-        "|---|---|---|---|---|",
-        row("GET /api/v1/timelines/home (20 statuses)", home),
-        row("GET /api/v1/timelines/home?max_id=… (cursor)", deep),
-        row("floor: GET /livez (no database)", floor),
-        "",
-        f"Status creation through POST /api/v1/statuses, {args.concurrency} concurrent "
-        f"clients, authors with ~{args.follows} followers each: **{rate:,.0f} statuses/s**.",
-        "",
-    ]
-
-
 SECTIONS = {
     "ingest": "Inbox ingest",
     "delivery": "Delivery",
     "timeline": "Home timeline and status creation",
+    "fanout": "Fan-out to remote followers",
     "memory": "Idle memory",
+    "latency": "Cross-node latency",
 }
 NOTES = {
+    "fanout": fanout.NOTE,
+    "latency": latency.NOTE,
     "ingest": [
         "One `flurfunk serve` process receives signed Create activities (cavage rsa-sha256,",
         "~1.5 KB, distinct ids, signed before the clock starts) from raw HTTP/1.1 senders over",
@@ -168,11 +107,7 @@ NOTES = {
         "Alembic only to migrate (in a child process), Jinja with the first web page,",
         "markdown-it with the first Markdown post.",
     ],
-    "timeline": [
-        "Latencies are measured by a sequential client over one keep-alive HTTP connection",
-        "on loopback, so they include HTTP parsing, authentication and serialisation; the",
-        "floor is a bare endpoint on the same server in the same run.",
-    ],
+    "timeline": timeline.NOTE,
 }
 
 
@@ -261,10 +196,6 @@ def delivery_section(args: argparse.Namespace) -> list[str]:
     ]
 
 
-def timeline_section(args: argparse.Namespace) -> list[str]:
-    return per_backend(args, lambda backend, url, work: timeline_bench(backend, url, work, args))
-
-
 def memory_section(args: argparse.Namespace) -> list[str]:
     results, skipped = memory_bench()
     return [*memory_report(results, skipped), ""]
@@ -314,16 +245,12 @@ def main() -> None:
     )
     parser.add_argument("--backends", default="sqlite,postgres")
     parser.add_argument("--output", type=Path, default=RESULTS)
-    timeline = parser.add_argument_group("home timeline")
-    timeline.add_argument("--accounts", type=int, default=1000)
-    timeline.add_argument("--statuses", type=int, default=100_000)
-    timeline.add_argument("--follows", type=int, default=30)
-    timeline.add_argument("--rounds", type=int, default=5)
-    timeline.add_argument("--posts", type=int, default=1000)
-    timeline.add_argument("--concurrency", type=int, default=8)
+    timeline.add_arguments(parser)
     ingest = parser.add_argument_group("inbox ingest")
     ingest.add_argument("--activities", type=int, default=10_000)
     ingest.add_argument("--connections", type=int, default=64)
+    fanout.add_arguments(parser)
+    latency.add_arguments(parser)
     delivery = parser.add_argument_group("delivery")
     delivery.add_argument("--deliveries", type=int, default=10_000)
     delivery.add_argument("--plain-posts", type=int, default=1_000)
@@ -336,8 +263,10 @@ def main() -> None:
     run = {
         "ingest": ingest_section,
         "delivery": delivery_section,
-        "timeline": timeline_section,
+        "timeline": lambda args: timeline.section(args, per_backend),
+        "fanout": lambda args: fanout.section(args, per_backend),
         "memory": memory_section,
+        "latency": latency.section,
     }
     fresh: dict[str, list[str]] = {}
     for key in SECTIONS:

@@ -13,6 +13,7 @@ from sqlalchemy import delete, exists, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from federation.client import NotAllowed
+from inbox import questions
 from inbox.dereference import FetchError, fetch_json, store_actor
 from inbox.parse import (
     ParsedNote,
@@ -154,7 +155,7 @@ async def store_note(
     if not solicited and not await _wanted(session, note, author, known_parent):
         return None
     parent = known_parent or await _parent(fed, session, note, depth)
-    status = await _insert(session, note, author, parent)
+    status = await _insert(session, note, author, parent, note_document)
     await count_new(session, author, status, parent)
     for account in await _store_mentions(session, status, note):
         await notify(
@@ -166,7 +167,11 @@ async def store_note(
 
 
 async def _insert(
-    session: AsyncSession, note: ParsedNote, author: Account, parent: Status | None
+    session: AsyncSession,
+    note: ParsedNote,
+    author: Account,
+    parent: Status | None,
+    document: object,
 ) -> Status:
     published = note.published or utcnow()
     status = Status(
@@ -193,6 +198,7 @@ async def _insert(
     await store_tags(session, status.id, note.hashtags)
     for media in note.media:
         session.add(_attachment(author.id, status.id, media))
+    questions.add_poll(session, status, document)
     await session.flush()
     return status
 
@@ -259,6 +265,7 @@ async def revise_note(session: AsyncSession, status: Status, note_document: obje
     note = note_fields(note_document)
     if note.uri != status.uri:
         raise Unusable("the update names another note")
+    await questions.refresh_poll(session, status, note_document)  # new counts are no edit
     old_media = list(
         (
             await session.execute(

@@ -24,7 +24,7 @@ class Settings:
     # Scale-out (web processes and `flurfunk worker` on PostgreSQL and Redis).
     db_pool_size: int = 10
     db_pool_overflow: int = 10
-    worker_poll_ms: int = 10
+    worker_poll_ms: int = 100  # a fallback: web processes nudge the workers (web/worker.py)
     worker_read_limit: int = 50
     worker_max_jobs: int = 20
     worker_sweep_seconds: int = 2

@@ -2,6 +2,7 @@
 
 from models.account import Account, User
 from models.base import Base
+from models.conversation import ConversationMark
 from models.federation import (
     AllowlistAudit,
     AllowlistEntry,
@@ -11,6 +12,7 @@ from models.federation import (
     OutboxActivity,
     PeerHost,
 )
+from models.filters import Filter, FilterKeyword, FilterStatus
 from models.interaction import Bookmark, Favourite, Pin
 from models.notification import Notification
 from models.oauth import AccessToken, AuthorizationCode, OAuthApp
@@ -36,9 +38,13 @@ __all__ = [
     "Base",
     "Block",
     "Bookmark",
+    "ConversationMark",
     "Delivery",
     "Favourite",
     "FeedEntry",
+    "Filter",
+    "FilterKeyword",
+    "FilterStatus",
     "Follow",
     "FollowRequest",
     "FollowedTag",

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from typing import Any
 
 import orjson
-from sqlalchemy import insert, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from federation.allowlist import Allowlist, PatternError, url_host_port
@@ -21,6 +21,8 @@ from models.federation import Delivery, OutboxActivity
 from models.ids import new_id
 from models.relationship import Follow
 
+QUEUED = "flurfunk.deliveries_queued"  # session.info: this transaction queued deliveries
+
 
 def inbox_of(account: Account, *, personal: bool = False) -> str | None:
     if not personal and account.shared_inbox_url:
@@ -28,13 +30,26 @@ def inbox_of(account: Account, *, personal: bool = False) -> str | None:
     return account.inbox_url
 
 
-async def remote_followers(session: AsyncSession, account_id: int) -> list[Account]:
+async def follower_inboxes(session: AsyncSession, account_id: int) -> list[str]:
+    """The inboxes that reach every remote follower of an account: each node's shared inbox
+    once, else a follower's own (as `inbox_of`).
+
+    Collapsed in SQL: an author with 10,000 followers on 50 nodes gets 50 rows back, not
+    10,000 account objects (which took ~0.2 s of CPU per post).
+    """
+    inbox = func.coalesce(func.nullif(Account.shared_inbox_url, ""), Account.inbox_url)
     rows = await session.execute(
-        select(Account)
-        .join(Follow, Follow.account_id == Account.id)
-        .where(Follow.target_account_id == account_id, Account.domain.is_not(None))
+        select(inbox)
+        .distinct()
+        .select_from(Follow)
+        .join(Account, Account.id == Follow.account_id)
+        .where(
+            Follow.target_account_id == account_id,
+            Account.domain.is_not(None),
+            inbox.is_not(None),
+        )
     )
-    return list(rows.scalars())
+    return [url for url in rows.scalars() if url]
 
 
 def host_of(url: str) -> str | None:
@@ -84,4 +99,11 @@ async def enqueue(
             for url in targets
         ],
     )
+    session.info[QUEUED] = True
     return len(targets)
+
+
+def queued_in(session: AsyncSession) -> bool:
+    """Whether `enqueue` queued deliveries in this session (the worker is to be woken once it
+    commits)."""
+    return bool(session.info.get(QUEUED))

@@ -14,6 +14,8 @@ Channels: `home:<account>`, `notifications:<account>`, `direct:<account>`, `list
 
 from __future__ import annotations
 
+import asyncio
+import collections
 import logging
 from dataclasses import dataclass
 
@@ -56,7 +58,8 @@ def hashtag(name: str, *, local: bool = False) -> str:
 @dataclass(frozen=True)
 class Message:
     """What travels on a channel: `update`, `status.update`, `delete`, `notification` or
-    `conversation`, and the id of the status or notification."""
+    `conversation`, and the id of the status or notification; `filters_changed` and the
+    id of the account whose filters changed; or `revoked` and the id of an access token."""
 
     event: str
     id: int
@@ -99,6 +102,21 @@ class Notified:
     account_id: int
 
 
+@dataclass(frozen=True)
+class FiltersChanged:
+    account_id: int
+
+
+@dataclass(frozen=True)
+class TokenRevoked:
+    token_id: int
+
+
+def access_token(token_id: int) -> str:
+    """The channel every stream opened with this token listens on, to end when it is revoked."""
+    return f"token:{token_id}"
+
+
 def posted(session: AsyncSession, status: Status, home_feeds: list[int]) -> None:
     after_commit(session, Posted(status.id, tuple(home_feeds)))
 
@@ -109,6 +127,16 @@ def edited(session: AsyncSession, status: Status) -> None:
 
 def notified(session: AsyncSession, notification: Notification) -> None:
     after_commit(session, Notified(notification.id, notification.account_id))
+
+
+def filters_changed(session: AsyncSession, account_id: int) -> None:
+    """The account's filters changed: its `user` streams hear `filters_changed`."""
+    after_commit(session, FiltersChanged(account_id))
+
+
+def token_revoked(session: AsyncSession, token_id: int) -> None:
+    """The token stopped working: streams opened with it end, in every process."""
+    after_commit(session, TokenRevoked(token_id))
 
 
 async def removing(session: AsyncSession, status: Status) -> None:
@@ -178,17 +206,39 @@ async def _status_messages(session: AsyncSession, fact: Posted | Edited) -> list
 
 
 class Publisher:
-    """The database's `on_commit` hook: turns committed facts into messages on the broker."""
+    """The database's `on_commit` hook: turns committed facts into messages on the broker.
+
+    It publishes in the background, one transaction's facts after the other in commit order,
+    so that the committing code goes on at once — typically to wake the delivery worker,
+    which should not wait for a database read and a broker round trip first.
+    """
 
     def __init__(self, db: Database, broker: Broker) -> None:
         self.db = db
         self.broker = broker
+        self._waiting: collections.deque[list[object]] = collections.deque()
+        self._publishing: asyncio.Task[None] | None = None
 
     async def __call__(self, facts: list[object]) -> None:
+        self._waiting.append(facts)
+        if self._publishing is None:
+            self._publishing = asyncio.create_task(self._publish_waiting())
+
+    async def _publish_waiting(self) -> None:
         try:
-            await self.broker.publish_many(await self.messages(facts))
-        except Exception:  # committed already: a lost event must not turn it into an error
-            log.exception("stream events of a committed change were lost")
+            while self._waiting:
+                facts = self._waiting.popleft()
+                try:
+                    await self.broker.publish_many(await self.messages(facts))
+                except Exception:  # committed already: a lost event must not become an error
+                    log.exception("stream events of a committed change were lost")
+        finally:
+            self._publishing = None
+
+    async def flush(self) -> None:
+        """Wait until everything committed so far is published."""
+        while self._publishing is not None:
+            await asyncio.shield(self._publishing)
 
     async def messages(self, facts: list[object]) -> list[Published]:
         out: list[Published] = []
@@ -206,9 +256,22 @@ class Publisher:
             elif isinstance(fact, Notified):
                 message = Message("notification", fact.notification_id).encode()
                 out.append((notifications(fact.account_id), message))
+            elif isinstance(fact, FiltersChanged):  # the id is the account's: there is no other
+                message = Message("filters_changed", fact.account_id).encode()
+                out.append((home(fact.account_id), message))
+            elif isinstance(fact, TokenRevoked):
+                message = Message("revoked", fact.token_id).encode()
+                out.append((access_token(fact.token_id), message))
         return out
 
 
 def connect(db: Database, broker: Broker) -> None:
     """Publish the stream events of every write transaction committed through `db`."""
     db.on_commit = Publisher(db, broker)
+
+
+async def disconnect(db: Database) -> None:
+    """Publish what is still waiting, then no more (the process is stopping)."""
+    publisher, db.on_commit = db.on_commit, None
+    if isinstance(publisher, Publisher):
+        await publisher.flush()

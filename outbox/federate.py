@@ -9,11 +9,12 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.account import Account
+from models.poll import Poll
 from models.settings import Settings
 from models.status import MediaAttachment, Mention, Status, StatusTag, Tag
 from outbox import render
 from outbox.context import Federation
-from outbox.deliveries import enqueue, inbox_of, remote_followers
+from outbox.deliveries import enqueue, follower_inboxes, inbox_of
 
 FEDERATED = ("public", "unlisted", "private", "direct")
 
@@ -60,6 +61,7 @@ async def note_document(
             )
         ).scalars()
     )
+    poll = await session.scalar(select(Poll).where(Poll.status_id == status.id))
     return render.note(
         settings,
         author,
@@ -68,6 +70,7 @@ async def note_document(
         mentioned=await mentioned_accounts(session, status.id),
         tags=tags,
         media=media,
+        poll=poll,
     )
 
 
@@ -134,7 +137,7 @@ async def status_inboxes(session: AsyncSession, status: Status) -> list[str]:
     direct = status.visibility == "direct"
     inboxes: list[str | None] = []
     if not direct:
-        inboxes += [inbox_of(f) for f in await remote_followers(session, status.account_id)]
+        inboxes += await follower_inboxes(session, status.account_id)
     for account in await mentioned_accounts(session, status.id):
         if not account.is_local:
             inboxes.append(inbox_of(account, personal=direct))
@@ -235,7 +238,7 @@ async def boost_audience(session: AsyncSession, boost: Status) -> list[str]:
     boosts of direct or local posts go nowhere."""
     if boost.visibility not in ("public", "unlisted", "private"):
         return []
-    inboxes = [inbox_of(f) for f in await remote_followers(session, boost.account_id)]
+    inboxes: list[str | None] = list(await follower_inboxes(session, boost.account_id))
     if boost.visibility != "private":
         original = await session.get(Status, boost.reblog_of_id or 0)
         if original is not None:

@@ -4,17 +4,22 @@ Re-encoding is what strips EXIF (GPS positions, camera serials), XMP and comment
 writes only what it is told to, so the clean copy carries pixels, orientation already applied,
 the colour profile and transparency. Everything here is CPU-bound and synchronous; callers run
 it in a worker thread.
+
+Pillow is imported where it is used: a process that never handles an image, such as a
+worker, does not carry it.
 """
 
 from __future__ import annotations
 
+import functools
 import io
 import math
 import struct
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from PIL import Image, ImageOps
+if TYPE_CHECKING:
+    from PIL import Image
 
 # Pillow format -> (MIME type, file extension)
 IMAGE_FORMATS = {
@@ -27,15 +32,14 @@ IMAGE_MATRIX_LIMIT = 33_177_600  # 7680 x 4320, as Mastodon
 ANIMATION_PIXEL_LIMIT = 10 * IMAGE_MATRIX_LIMIT  # all frames together: re-encoding costs that
 PREVIEW_EDGE = 640
 KEPT_INFO = ("icc_profile", "transparency")
-# What a broken or hostile file makes Pillow raise while identifying or decoding it.
-DECODE_ERRORS = (
-    OSError,
-    SyntaxError,
-    ValueError,
-    EOFError,
-    struct.error,
-    Image.DecompressionBombError,
-)
+
+
+@functools.cache
+def decode_errors() -> tuple[type[Exception], ...]:
+    """What a broken or hostile file makes Pillow raise while identifying or decoding it."""
+    from PIL import Image
+
+    return (OSError, SyntaxError, ValueError, EOFError, struct.error, Image.DecompressionBombError)
 
 
 class ImageError(ValueError):
@@ -64,10 +68,12 @@ def dimensions(width: int, height: int) -> dict[str, Any]:
 
 def open_image(data: bytes) -> Image.Image:
     """Decode fully (a file that only looks like an image fails here), within size limits."""
+    from PIL import Image
+
     unreadable = ImageError("Validation failed: File could not be read as an image")
     try:
         image = Image.open(io.BytesIO(data))
-    except DECODE_ERRORS:
+    except decode_errors():
         raise unreadable from None
     if image.format not in IMAGE_FORMATS:
         raise ImageError("Validation failed: File content type is invalid")
@@ -80,7 +86,7 @@ def open_image(data: bytes) -> Image.Image:
     try:
         frames = getattr(image, "n_frames", 1)
         image.load()
-    except DECODE_ERRORS:
+    except decode_errors():
         raise unreadable from None
     if width * height * frames > ANIMATION_PIXEL_LIMIT:
         raise ImageError(f"Validation failed: Animation with {frames} frames is too large")
@@ -89,6 +95,8 @@ def open_image(data: bytes) -> Image.Image:
 
 def _still(image: Image.Image) -> Image.Image:
     """The first frame, turned upright, with only the harmless metadata left."""
+    from PIL import ImageOps
+
     image.seek(0)
     upright = ImageOps.exif_transpose(image)
     assert upright is not None
@@ -118,6 +126,8 @@ def _reencode(image: Image.Image) -> bytes:
 
 
 def _preview(image: Image.Image) -> tuple[Image.Image, bytes, str]:
+    from PIL import Image
+
     small = _still(image)
     small.thumbnail((PREVIEW_EDGE, PREVIEW_EDGE), Image.Resampling.LANCZOS)
     transparent = small.mode in ("RGBA", "LA", "PA") or "transparency" in small.info
@@ -137,7 +147,7 @@ def clean_image(data: bytes) -> CleanImage:
         original = _reencode(image)
         small, preview, preview_ext = _preview(image)
         upright = _still(image).size
-    except DECODE_ERRORS:
+    except decode_errors():
         raise ImageError("Validation failed: File could not be read as an image") from None
     meta = {"original": dimensions(*upright), "small": dimensions(*small.size)}
     return CleanImage(mime, ext, original, preview, preview_ext, meta, blurhash(small))
@@ -174,6 +184,8 @@ def _ac_code(factor: tuple[float, float, float], maximum: float) -> int:
 
 
 def blurhash(image: Image.Image, x_components: int = 4, y_components: int = 3) -> str:
+    from PIL import Image
+
     tiny = image.convert("RGB").resize((32, 32), Image.Resampling.BILINEAR)
     size = 32
     linear = [_to_linear(v) for v in range(256)]

@@ -6,6 +6,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.account import Account
 from models.poll import ScheduledStatus
+from outbox import poll_federation
 from outbox.context import Federation
 from outbox.polls import announce_ended
 from outbox.scheduled import ScheduleProblem, params_draft, publish_due
@@ -32,5 +33,10 @@ async def publish_scheduled(fed: Federation) -> int:
 
 
 async def close_polls(fed: Federation) -> int:
+    """Announce ended polls to their voters, and send the final counts of local ones."""
     async with fed.db.write() as session:
-        return await announce_ended(session)
+        ended = await announce_ended(session)
+        await poll_federation.closed(session, fed, ended)
+    if ended:
+        fed.wake_deliveries()
+    return len(ended)

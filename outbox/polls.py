@@ -102,6 +102,41 @@ async def vote(session: AsyncSession, voter: Account, poll_id: int, choices: lis
     return poll
 
 
+async def remote_vote(
+    session: AsyncSession, voter: Account, poll_id: int, option: str
+) -> Poll | None:
+    """Count one vote from another node (one per chosen option, so a poll with several
+    choices hears a voter several times); the poll, or None when the vote cannot count."""
+    poll = (
+        await session.execute(select(Poll).where(Poll.id == poll_id).with_for_update())
+    ).scalar_one_or_none()
+    status = await session.get(Status, poll.status_id) if poll else None
+    if poll is None or status is None or expired(poll) or option not in poll.options:
+        return None
+    if not await can_see(session, voter.id, status):
+        return None
+    chosen = set(
+        (
+            await session.scalars(
+                select(PollVote.choice).where(
+                    PollVote.poll_id == poll.id, PollVote.account_id == voter.id
+                )
+            )
+        ).all()
+    )
+    choice = poll.options.index(option)
+    if choice in chosen or (chosen and not poll.multiple):
+        return None
+    session.add(PollVote(poll_id=poll.id, account_id=voter.id, choice=choice))
+    tallies = list(poll.tallies)
+    tallies[choice] += 1
+    poll.tallies = tallies
+    poll.votes_count += 1
+    poll.voters_count += 0 if chosen else 1
+    await session.flush()
+    return poll
+
+
 async def own_votes(
     session: AsyncSession, viewer_id: int | None, poll_ids: set[int]
 ) -> dict[int, list[int]]:
@@ -118,8 +153,8 @@ async def own_votes(
     return votes
 
 
-async def announce_ended(session: AsyncSession, limit: int = 100) -> int:
-    """Tell authors and voters of polls that ended (a `poll` notification each)."""
+async def announce_ended(session: AsyncSession, limit: int = 100) -> list[Poll]:
+    """Tell authors and voters of polls that ended (a `poll` notification each); the polls."""
     ended = (
         (
             await session.execute(
@@ -146,7 +181,7 @@ async def announce_ended(session: AsyncSession, limit: int = 100) -> int:
             if recipient is not None and recipient.is_local:
                 await _notify_ended(session, recipient, poll)
         poll.ended_notified = True
-    return len(ended)
+    return list(ended)
 
 
 async def _notify_ended(session: AsyncSession, recipient: Account, poll: Poll) -> None:

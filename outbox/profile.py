@@ -14,7 +14,6 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
-from PIL import Image, ImageOps
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -87,6 +86,8 @@ def read_image(data: bytes, kind: str) -> ProfileImage:
 
     Runs Pillow, so call it off the event loop. Animated images keep their size and frames.
     """
+    from PIL import Image, ImageOps  # imported with the first image, see outbox.images
+
     if len(data) > MAX_IMAGE_BYTES:
         raise ProfileError(f"{kind} must be smaller than 8 MB")
     unreadable = ProfileError(f"{kind} must be a PNG, JPEG, GIF or WebP image that can be read")
@@ -113,7 +114,7 @@ def read_image(data: bytes, kind: str) -> ProfileImage:
         if fmt == "JPEG" and still.mode not in ("RGB", "L"):
             still = still.convert("RGB")
         still.save(out, fmt, **options)
-    except images.DECODE_ERRORS:
+    except images.decode_errors():
         raise unreadable from None
     return ProfileImage(out.getvalue(), images.IMAGE_FORMATS[fmt][1])
 

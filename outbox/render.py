@@ -1,7 +1,7 @@
 """Rows -> ActivityStreams 2.0: actors, notes and the activities that carry them.
 
 The one place where our outbound federation shapes are defined (the inbox's parse.py reads
-them back; web/api/serializers.py is the client-API counterpart).
+them back; web/api/serializers/ is the client-API counterpart).
 """
 
 from __future__ import annotations
@@ -12,6 +12,8 @@ from typing import Any
 
 from federation.jsonld import AS, PUBLIC
 from models.account import Account
+from models.base import utcnow
+from models.poll import Poll
 from models.settings import Settings
 from models.status import MediaAttachment, Status, Tag
 
@@ -159,7 +161,9 @@ def note(
     mentioned: Sequence[Account],
     tags: Sequence[Tag],
     media: Sequence[MediaAttachment],
+    poll: Poll | None = None,
 ) -> dict[str, Any]:
+    """The Note of a status; with a poll, a Question (as Mastodon sends polls)."""
     to, cc = addressing(settings, author, status.visibility, mentioned)
     document: dict[str, Any] = {
         "id": status_uri(settings, author, status),
@@ -189,7 +193,57 @@ def note(
         document["contentMap"] = {status.language: status.content}
     if status.edited_at is not None:
         document["updated"] = when(status.edited_at)
+    if poll is not None:
+        document.update(question(poll))
     return document
+
+
+def question(poll: Poll) -> dict[str, Any]:
+    """What makes a Note a Question: the options with their counts, and when it ends."""
+    options = [
+        {"type": "Note", "name": name, "replies": {"type": "Collection", "totalItems": count}}
+        for name, count in zip(poll.options, poll.tallies, strict=True)
+    ]
+    fields: dict[str, Any] = {
+        "type": "Question",
+        "anyOf" if poll.multiple else "oneOf": options,
+        "votersCount": poll.voters_count,
+    }
+    if poll.expires_at is not None:
+        fields["endTime"] = when(poll.expires_at)
+        if poll.expires_at <= utcnow():
+            fields["closed"] = when(poll.expires_at)
+    return fields
+
+
+def vote(
+    settings: Settings,
+    voter: Account,
+    vote_id: int,
+    option: str,
+    question_uri: str,
+    poll_author: Account,
+) -> dict[str, Any]:
+    """Create(Note) of one vote: a note named after the chosen option, in reply to the
+    Question, addressed to the poll's author only (as Mastodon votes)."""
+    note_id = actor_uri(settings, voter) + f"#votes/{vote_id}"
+    author_uri = actor_uri(settings, poll_author)
+    return with_context(
+        {
+            "id": note_id + "/activity",
+            "type": "Create",
+            "actor": actor_uri(settings, voter),
+            "to": [author_uri],
+            "object": {
+                "id": note_id,
+                "type": "Note",
+                "name": option,
+                "attributedTo": actor_uri(settings, voter),
+                "to": [author_uri],
+                "inReplyTo": question_uri,
+            },
+        }
+    )
 
 
 def document_of(settings: Settings, media: MediaAttachment) -> dict[str, Any]:

@@ -28,7 +28,7 @@ from models.db import Database
 from models.federation import Delivery, OutboxActivity
 from models.settings import Settings
 from outbox.hosts import host_failed, host_is_alive, unavailable_hosts
-from outbox.loop import work_until
+from outbox.loop import lease_only, woken
 from outbox.render import key_id
 from outbox.retry import HORIZON, backoff, retry_after, retryable_status
 from outbox.signing import identity
@@ -160,27 +160,34 @@ class DeliveryWorker:
         """New rows are waiting: look now rather than at the next poll."""
         self._wake.set()
 
-    async def claim(self, now: datetime, ids: list[int] | None = None) -> list[Job]:
+    async def claim(self, now: datetime, ids: list[int] | None = None) -> tuple[list[Job], int]:
+        """The jobs to attempt now, and how many rows were claimed (rows of unavailable hosts
+        are claimed and parked until their probe is due)."""
         async with self.db.write() as session:
-            query = select(
-                Delivery.id,
-                Delivery.inbox_url,
-                Delivery.host,
-                Delivery.attempts,
-                Delivery.created_at,
-                Delivery.activity_id,
-            ).where(_due(now))
+            await lease_only(session)
+            due = select(Delivery.id).where(_due(now))
             if ids is not None:
-                query = query.where(Delivery.id.in_(ids))
-            query = query.order_by(Delivery.next_attempt_at).limit(self.batch)
-            claimed = (await session.execute(query.with_for_update(skip_locked=True))).all()
+                due = due.where(Delivery.id.in_(ids))
+            due = due.order_by(Delivery.next_attempt_at).limit(self.batch)
+            # Claimed in one statement: the due rows nobody else holds are locked and marked.
+            claimed = (
+                await session.execute(
+                    update(Delivery)
+                    .where(Delivery.id.in_(due.with_for_update(skip_locked=True)))
+                    .values(locked_until=now + self.lease)
+                    .returning(
+                        Delivery.id,
+                        Delivery.inbox_url,
+                        Delivery.host,
+                        Delivery.attempts,
+                        Delivery.created_at,
+                        Delivery.activity_id,
+                    )
+                    .execution_options(synchronize_session=False)
+                )
+            ).all()
             if not claimed:
-                return []
-            await session.execute(
-                update(Delivery)
-                .where(Delivery.id.in_([row.id for row in claimed]))
-                .values(locked_until=now + self.lease)
-            )
+                return [], 0
             # A batch mostly carries a few activities to many inboxes: load each once.
             activities = {
                 activity_id: (
@@ -206,7 +213,7 @@ class DeliveryWorker:
                 for row in claimed
                 if row.activity_id in activities
             ]
-            return await self._hold_back_unavailable(session, jobs, now)
+            return await self._hold_back_unavailable(session, jobs, now), len(claimed)
 
     async def _hold_back_unavailable(
         self, session: Any, jobs: list[Job], now: datetime
@@ -310,27 +317,61 @@ class DeliveryWorker:
 
     async def run_once(self) -> int:
         """Deliver one batch of due rows; returns how many were attempted."""
-        now = utcnow()
-        jobs = await self.claim(now)
+        jobs, _ = await self.claim(utcnow())
+        await self.deliver(jobs)
+        return len(jobs)
+
+    async def step(self) -> int:
+        """Deliver one batch of due rows; returns how many rows were claimed (a full batch
+        may have left more that are due)."""
+        jobs, claimed = await self.claim(utcnow())
+        await self.deliver(jobs)
+        return claimed
+
+    async def deliver(self, jobs: list[Job]) -> None:
+        """POST every job at once (within the worker's concurrency), then record the outcomes."""
         if not jobs:
-            return 0
+            return
         outcomes = await asyncio.gather(*(self.attempt(j) for j in jobs))
         await self.record(list(outcomes), utcnow())
         for o in outcomes:
             if not o.delivered:
                 log.info("delivery %s to %s: %s", o.job.id, o.job.inbox_url, o.error)
-        return len(jobs)
 
     async def run(self, stop: asyncio.Event, idle_poll: float = 1.0) -> None:
         """Work until `stop` is set.
 
-        Two loops take turns so that one batch's POSTs are in flight while the other loop
-        claims or records in the database (claims never overlap: rows are locked); together
-        they stay within the worker's `concurrency`.
+        One loop claims; up to PIPELINE claimed batches are delivered at once, so that one
+        batch's POSTs are in flight while the next is claimed or recorded (claims never
+        overlap: rows are locked). A wake leads to one claim; only a full batch, which may have
+        left rows behind, leads to the next claim at once. `_wake` is cleared before a claim,
+        so a wake during it (rows committed after it looked) makes the loop claim again.
         """
-        await asyncio.gather(
-            *(
-                work_until(stop, self._wake, self.run_once, name="deliveries", idle_poll=idle_poll)
-                for _ in range(PIPELINE)
-            )
-        )
+        slots = asyncio.Semaphore(PIPELINE)
+        batches: set[asyncio.Task[None]] = set()
+
+        async def deliver(jobs: list[Job]) -> None:
+            try:
+                await self.deliver(jobs)
+            except Exception:  # the rows keep the truth: unrecorded ones are claimed again
+                log.exception("deliveries: batch failed")
+            finally:
+                slots.release()
+
+        while not stop.is_set():
+            await slots.acquire()
+            self._wake.clear()
+            try:
+                jobs, claimed = await self.claim(utcnow())
+            except Exception:  # the loop must outlive a failing database; it looks again
+                log.exception("deliveries: claim failed")
+                jobs, claimed = [], 0
+            if jobs:
+                batch = asyncio.create_task(deliver(jobs))
+                batches.add(batch)
+                batch.add_done_callback(batches.discard)
+            else:
+                slots.release()
+            if claimed < self.batch:
+                await woken(stop, self._wake, idle_poll)
+        await asyncio.gather(*batches)

@@ -13,9 +13,10 @@ from datetime import timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import func, or_, select
+from sqlalchemy import bindparam, exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from models.filters import Filter
 from models.tables import AccessToken, Account, OAuthApp, User
 
 _hasher = PasswordHasher()
@@ -111,26 +112,37 @@ class Caller:
     account: Account | None
     user: User | None
     scopes: frozenset[str]
+    # Whether the account has content filters at all: endpoints skip loading them if not.
+    has_filters: bool = True
+
+
+# Built once (SQLAlchemy then reuses its cache key): it runs on every API request. Tokens are
+# looked up in the database each time, never cached, so that a revoked token, a disabled
+# user or a suspended account stops working at once in every process.
+CALLER_BY_TOKEN = (
+    select(
+        AccessToken,
+        Account,
+        User,
+        exists().where(Filter.account_id == AccessToken.account_id).label("has_filters"),
+    )
+    .outerjoin(Account, Account.id == AccessToken.account_id)
+    .outerjoin(User, User.account_id == AccessToken.account_id)
+    .where(AccessToken.token_hash == bindparam("token_hash"), AccessToken.revoked_at.is_(None))
+)
 
 
 async def caller_for_token(session: AsyncSession, token: str) -> Caller | None:
-    """The caller behind a bearer token, in one query (it runs on every API request)."""
-    found = (
-        await session.execute(
-            select(AccessToken, Account, User)
-            .outerjoin(Account, Account.id == AccessToken.account_id)
-            .outerjoin(User, User.account_id == AccessToken.account_id)
-            .where(AccessToken.token_hash == digest(token), AccessToken.revoked_at.is_(None))
-        )
-    ).first()
+    """The caller behind a bearer token, in one query."""
+    found = (await session.execute(CALLER_BY_TOKEN, {"token_hash": digest(token)})).first()
     if found is None:
         return None
-    row, account, user = found
+    row, account, user, has_filters = found
     if row.account_id is not None and (
         account is None or user is None or user.disabled or account.suspended_at is not None
     ):
         return None
-    return Caller(row, account, user, frozenset(parse_scopes(row.scopes)))
+    return Caller(row, account, user, frozenset(parse_scopes(row.scopes)), bool(has_filters))
 
 
 async def find_user(session: AsyncSession, login: str) -> tuple[Account, User] | None:

@@ -8,6 +8,9 @@ from web import activitypub, health, metrics, streaming, webfinger, wellknown
 from web.api import (
     accounts,
     apps,
+    conversations,
+    filters,
+    filters_v1,
     instance,
     lists,
     markers,
@@ -42,6 +45,9 @@ def routes() -> list[BaseRoute]:
         timelines,
         tier2,  # before notifications: /notifications/requests is no notification id
         lists,
+        filters,
+        filters_v1,
+        conversations,
         markers,
         tags,
         notifications,

@@ -10,6 +10,7 @@ import gc
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from federation.client import FederationClient
 from inbox.processor import InboxProcessor
@@ -19,11 +20,14 @@ from models.settings import Settings
 from outbox import events, periodic
 from outbox.allowlist import REFRESH_SECONDS, LiveAllowlist
 from outbox.context import Federation
-from outbox.queue import DELIVER, PROCESS_INBOX, Enqueuer, queue_name, redis_client
+from outbox.queue import DELIVER, NUDGE, PROCESS_INBOX, queue_name
 from outbox.render import instance_key_id
 from outbox.signing import identity, instance_key_pair
 from outbox.worker import DeliveryWorker
 from web import metrics, streaming
+
+if TYPE_CHECKING:
+    from outbox.enqueue import Enqueuer
 
 log = logging.getLogger("flurfunk.runtime")
 
@@ -79,7 +83,12 @@ async def running(
     ]
     jobs: Enqueuer | None = None
     if not in_process_workers and settings.redis_url:
-        jobs = Enqueuer(redis_client(settings), queue_name(settings))
+        # Imported here: a node without Redis never loads redis-py and arq.
+        from models.redis_broker import RedisBroker
+        from outbox.enqueue import Enqueuer, redis_client
+
+        nudges = fed.broker.wire_name(NUDGE) if isinstance(fed.broker, RedisBroker) else None
+        jobs = Enqueuer(redis_client(settings), queue_name(settings), nudges)
         fed.wake_deliveries = functools.partial(jobs.wake, DELIVER)
         fed.wake_inbox = functools.partial(jobs.wake, PROCESS_INBOX)
     if in_process_workers:
@@ -113,5 +122,5 @@ async def running(
         if jobs is not None:
             await jobs.close()
         await fed.client.aclose()
-        db.on_commit = None
+        await events.disconnect(db)  # what committed is published before the broker closes
         await fed.broker.close()

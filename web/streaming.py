@@ -186,6 +186,8 @@ class EventStream(Response):
                 if not _broker(self.node).ending:
                     log.info("SSE listener dropped: too far behind")
                 raise
+            if channel in self.viewer.revocation:
+                return  # the token was revoked: the stream ends (a reconnect gets 401)
             event = await _render(self.node, self.viewer, channel, raw)
             if event is not None:
                 name, data = event
@@ -219,7 +221,7 @@ async def event_stream(request: Request) -> Response:
     except StreamError as exc:
         raise ApiError(exc.status, exc.message) from None
     subscription = broker.subscribe()
-    await subscription.add(*stream.channels)
+    await subscription.add(*stream.channels, *viewer.revocation)
     return EventStream(node, viewer, subscription)
 
 
@@ -290,6 +292,8 @@ class Multiplex:
     async def pump(self) -> None:
         while True:
             channel, raw = await self.subscription.get()
+            if channel in self.viewer.revocation:
+                raise TokenRevoked
             listening = [s for s in self.streams.values() if channel in s.channels]
             if not listening:
                 continue
@@ -297,8 +301,11 @@ class Multiplex:
             if event is None:
                 continue
             name, payload = event
+            frame: dict[str, Any] = {"event": name}
+            if payload != streams.NO_PAYLOAD:  # as Mastodon: an event without data has none
+                frame["payload"] = payload
             for stream in listening:
-                await self.send({"stream": list(stream.key), "event": name, "payload": payload})
+                await self.send({"stream": list(stream.key), **frame})
 
 
 def _offered_protocol(ws: WebSocket) -> str | None:
@@ -324,8 +331,13 @@ async def websocket_stream(ws: WebSocket) -> None:
         await _multiplex(ws, broker, Multiplex(ws, node, viewer))
 
 
+class TokenRevoked(Exception):
+    """The connection's token was revoked while it was open."""
+
+
 async def _multiplex(ws: WebSocket, broker: Broker, connection: Multiplex) -> None:
     async with connection.subscription:
+        await connection.subscription.add(*connection.viewer.revocation)
         if ws.query_params.get("stream"):
             await connection.subscribe(ws.query_params)
         pump = asyncio.create_task(connection.pump())
@@ -342,6 +354,9 @@ async def _multiplex(ws: WebSocket, broker: Broker, connection: Multiplex) -> No
                 log.info("WebSocket listener dropped: too far behind")
             with contextlib.suppress(TimeoutError, OSError, RuntimeError):
                 await asyncio.wait_for(ws.close(code=code), 1)
+        elif isinstance(ended, TokenRevoked):
+            with contextlib.suppress(TimeoutError, OSError, RuntimeError):
+                await asyncio.wait_for(ws.close(code=1008, reason="access token revoked"), 1)
         elif ended is not None and not isinstance(ended, WebSocketDisconnect):
             raise ended  # a bug: let the server log it
 

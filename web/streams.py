@@ -21,13 +21,12 @@ import orjson
 from sqlalchemy import Select, exists, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from models.account import Account
 from models.notification import Notification
 from models.status import Mention, Status, StatusTag, Tag
 from models.timeline import List, ListAccount
 from models.visibility import not_blocked_either_way, visible_to
 from outbox import events
-from web.api import serializers
+from web.api import conversations, filtering, serializers
 from web.api.hosts import account_admitted, hidden_domains, status_admitted
 from web.api.timelines import (
     home_query,
@@ -45,6 +44,7 @@ PUBLIC = frozenset(
 HASHTAG = frozenset(("hashtag", "hashtag:local"))
 PERSONAL = frozenset(("user", "user:notification", "list", "direct"))
 STREAMS = PUBLIC | HASHTAG | PERSONAL
+NO_PAYLOAD = "undefined"  # what Mastodon sends as the data of an event without one
 
 
 class StreamError(Exception):
@@ -69,6 +69,11 @@ class Viewer:
 
     def may(self, scope: str) -> bool:
         return self.caller is not None and scope_allows(self.caller.scopes, scope)
+
+    @property
+    def revocation(self) -> tuple[str, ...]:
+        """The channel that announces this viewer's token revoked (the stream then ends)."""
+        return (events.access_token(self.caller.token.id),) if self.caller else ()
 
 
 @dataclass(frozen=True)
@@ -268,26 +273,14 @@ async def _notification(
 
 
 async def _conversation(
-    session: AsyncSession, node: Node, viewer_id: int, status: Status, last: dict[str, Any]
+    session: AsyncSession, node: Node, viewer_id: int, status: Status
 ) -> dict[str, Any]:
-    """Mastodon's Conversation: the thread, the others in it, and this status."""
-    mentioned = select(Mention.account_id).where(Mention.status_id == status.id)
-    others = (
-        await session.execute(
-            select(Account)
-            .where(
-                or_(Account.id == status.account_id, Account.id.in_(mentioned)),
-                Account.id != viewer_id,
-            )
-            .order_by(Account.id)
-        )
-    ).scalars()
-    return {
-        "id": str(status.thread_id or status.id),
-        "unread": status.account_id != viewer_id,
-        "accounts": [serializers.account(a, node.settings) for a in others],
-        "last_status": last,
-    }
+    """Mastodon's Conversation, as /api/v1/conversations shows it, with this status last."""
+    thread = status.thread_id or status.id
+    (conversation,) = await conversations.present(
+        session, node.settings, viewer_id, [(thread, status.id)]
+    )
+    return conversation
 
 
 async def render(node: Node, viewer: Viewer, channel: str, raw: bytes) -> tuple[str, str] | None:
@@ -298,6 +291,8 @@ async def render(node: Node, viewer: Viewer, channel: str, raw: bytes) -> tuple[
     if message.event == "delete":
         return "delete", str(message.id)  # a bare id: there is nothing left to check
     viewer_id = viewer.account_id
+    if message.event == "filters_changed":  # for the account's own `user` stream only
+        return ("filters_changed", NO_PAYLOAD) if _own(channel, "home:", viewer_id) else None
     async with node.db.read() as session:
         payload: dict[str, Any] | None
         if message.event == "notification":
@@ -310,10 +305,14 @@ async def render(node: Node, viewer: Viewer, channel: str, raw: bytes) -> tuple[
             status = await admitted_status(session, channel, viewer_id, message.id, hidden)
             if status is None:
                 return None
-            payload = (await serializers.statuses(session, node.settings, [status], viewer_id))[0]
             if message.event == "conversation":
                 assert viewer_id is not None
-                payload = await _conversation(session, node, viewer_id, status, payload)
+                payload = await _conversation(session, node, viewer_id, status)
+            else:
+                rendered = await serializers.statuses(session, node.settings, [status], viewer_id)
+                payload = rendered[0]
+        if payload is not None:
+            payload = await filtering.streamed(session, viewer_id, channel, message.event, payload)
     if payload is None:
         return None
     return message.event, orjson.dumps(payload).decode()

@@ -10,11 +10,15 @@ jobs lost with Redis, retries that came due, rows a dead worker held until their
 away a worker keeps working at the sweep's pace, and takes jobs again once Redis is back.
 
 Latency: arq looks for new jobs every `poll_delay` (its default 0.5 s adds 250 ms to every
-hop on average). WORKER_POLL_MS defaults to 10 ms: a job waits 5 ms on average, 10 ms at
-most, for one ZRANGEBYSCORE per 10 ms per idle worker (~100 small Redis commands a second).
-A poll takes up to WORKER_READ_LIMIT jobs, so polling caps a worker at READ_LIMIT / POLL
-jobs a second (5,000 with the defaults) — far above what jobs cost (~0.9 ms of arq's Redis
-round trips each, ~1,000 a second), and a job is not a delivery: one job drains every due row.
+hop on average). So a web process follows each job with a nudge on the node's broker
+(outbox/queue.py NUDGE, Redis pub/sub) and a worker looks at once when nudged: a job waits
+for one pub/sub message, well under a millisecond, instead of half a poll. The poll
+(WORKER_POLL_MS, 100 ms) only catches jobs whose nudge was lost (the worker's subscriber
+connection was down), for one ZRANGEBYSCORE per 100 ms per idle worker. A look takes up to
+WORKER_READ_LIMIT jobs, so polling alone would cap a worker at READ_LIMIT / POLL jobs a second
+(500 with the defaults; a nudged look comes on top) — in line with what jobs cost (~0.9 ms of
+arq's Redis round trips each, ~1,000 a second), and a job is not a delivery: one job drains
+every due row.
 """
 
 from __future__ import annotations
@@ -33,19 +37,15 @@ from redis.exceptions import RedisError
 from sqlalchemy import text
 
 from inbox.processor import InboxProcessor
+from models.broker import Broker, SubscriptionDropped
 from models.db import Database
 from models.settings import Settings
-from outbox import periodic
+from outbox import events, periodic
 from outbox.allowlist import REFRESH_SECONDS
 from outbox.context import Federation
-from outbox.queue import (
-    DELIVER,
-    PROCESS_INBOX,
-    Pump,
-    cancel_and_wait,
-    queue_name,
-    redis_client,
-)
+from outbox.enqueue import redis_client
+from outbox.loop import woken
+from outbox.queue import DELIVER, NUDGE, PROCESS_INBOX, Pump, cancel_and_wait, queue_name
 from outbox.worker import PIPELINE, DeliveryWorker
 from web import metrics
 from web.runtime import build_federation, every, lease
@@ -85,8 +85,8 @@ class Background:
             db, fed.client, settings, lease=lease(settings), observe=metrics.delivery_outcome
         )
         processor = InboxProcessor(fed, lease=lease(settings))
-        self.deliveries = Pump("deliveries", sender.run_once, width=PIPELINE)
-        self.inbox = Pump("inbox", in_turn(db, processor.run_once))
+        self.deliveries = Pump("deliveries", sender.step, width=PIPELINE, batch=sender.batch)
+        self.inbox = Pump("inbox", in_turn(db, processor.run_once), batch=processor.batch)
         # What this process queues itself (an Accept, a scheduled post) it sends itself.
         fed.wake_deliveries = self.deliveries.wake
         fed.wake_inbox = self.inbox.wake
@@ -121,8 +121,40 @@ async def process_inbox(ctx: dict[str, Any]) -> int:
     return await _until_idle(background.inbox)
 
 
-def arq_worker(settings: Settings, background: Background, redis: ArqRedis) -> Worker:
-    return Worker(
+class NudgedWorker(Worker):
+    """arq's worker, which looks for jobs every `poll_delay` and also as soon as `nudged` is
+    set (a web process says it enqueued one)."""
+
+    def __init__(self, *args: Any, nudged: asyncio.Event, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.nudged = nudged
+
+    async def main(self) -> None:
+        # arq's own main() without what we do not use (start-up hooks, burst mode); only the
+        # pause between two looks differs.
+        self.ctx["redis"] = self.pool
+        stopped = asyncio.Event()  # never set: the task is cancelled to stop
+        while True:
+            self.nudged.clear()  # before looking: a nudge from now on is for a newer job
+            await self._poll_iteration()
+            await woken(stopped, self.nudged, self.poll_delay_s)
+
+
+async def listen_for_nudges(broker: Broker, nudged: asyncio.Event) -> None:
+    """Set `nudged` whenever a web process of this node enqueued a job, until the broker
+    ends its streams (the process is stopping)."""
+    async with broker.subscribe() as subscription:
+        await subscription.add(NUDGE)
+        with contextlib.suppress(SubscriptionDropped):
+            while True:
+                await subscription.get()
+                nudged.set()
+
+
+def arq_worker(
+    settings: Settings, background: Background, redis: ArqRedis, nudged: asyncio.Event
+) -> Worker:
+    return NudgedWorker(
         functions=[func(deliver, name=DELIVER), func(process_inbox, name=PROCESS_INBOX)],
         queue_name=queue_name(settings),
         redis_pool=redis,
@@ -135,6 +167,7 @@ def arq_worker(settings: Settings, background: Background, redis: ArqRedis) -> W
         keep_result=0,  # nobody asks for results: the rows say what happened
         health_check_interval=HEALTH_EVERY,
         log_results=False,
+        nudged=nudged,
     )
 
 
@@ -156,6 +189,17 @@ async def _dismiss(worker: Worker, main: asyncio.Task[None], redis: ArqRedis) ->
 
 async def take_jobs(settings: Settings, background: Background, stop: asyncio.Event) -> None:
     """Take arq jobs until `stop`; when Redis goes away, start again once it answers."""
+    nudged = asyncio.Event()
+    listener = asyncio.create_task(listen_for_nudges(background.fed.broker, nudged))
+    try:
+        await _take_jobs(settings, background, stop, nudged)
+    finally:
+        await cancel_and_wait([listener])
+
+
+async def _take_jobs(
+    settings: Settings, background: Background, stop: asyncio.Event, nudged: asyncio.Event
+) -> None:
     failures = 0
     while not stop.is_set():
         redis = redis_client(settings)
@@ -163,7 +207,7 @@ async def take_jobs(settings: Settings, background: Background, stop: asyncio.Ev
             if failures:
                 log.warning("Redis answers again: taking jobs")
             failures = 0
-            worker = arq_worker(settings, background, redis)
+            worker = arq_worker(settings, background, redis, nudged)
             main = asyncio.create_task(worker.main())
             halt = asyncio.create_task(stop.wait())
             await asyncio.wait({main, halt}, return_when=asyncio.FIRST_COMPLETED)
@@ -220,7 +264,7 @@ async def work(settings: Settings) -> None:
         await asyncio.gather(jobs, *tasks, return_exceptions=True)
         await background.close()
         await fed.client.aclose()
-        db.on_commit = None
+        await events.disconnect(db)  # what committed is published before the broker closes
         await fed.broker.close()
         await db.dispose()
         log.info("worker stopped")

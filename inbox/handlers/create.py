@@ -1,7 +1,7 @@
 """Create of a note: stored when someone here wants it (see inbox.notes), else dropped.
 
 Notes, articles, pages and questions become statuses; other objects (videos, events, …) are
-ignored. The note must be the sender's own.
+ignored. The note must be the sender's own. A vote on one of our polls is counted instead.
 """
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ from __future__ import annotations
 from inbox.dispatch import Incoming, handles
 from inbox.notes import MAX_DEPTH, fetch, store_note
 from inbox.parse import Unusable, author_of, is_note, uri_of
+from inbox.questions import count_vote
 
 
 @handles("Create")
@@ -20,6 +21,8 @@ async def create(incoming: Incoming) -> None:
         return
     if author_of(document) != incoming.actor.uri:
         raise Unusable("the note is attributed to someone other than the sender")
+    if await count_vote(incoming, document):
+        return  # a vote on one of our polls, not a post
     await store_note(
         incoming.fed,
         incoming.session,

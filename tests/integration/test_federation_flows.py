@@ -472,3 +472,61 @@ def test_demo_runs_three_federating_nodes_until_ctrl_c(tmp_path: Path) -> None:
     for port in range(base, base + 3):
         with pytest.raises(httpx.ConnectError):
             httpx.get(f"http://127.0.0.1:{port}/livez", timeout=2)
+
+
+def test_polls_are_voted_on_across_nodes(net: Network) -> None:
+    """A poll on hq reaches sales as a poll; votes from either node count once, on hq, and
+    everyone sees the same numbers; the vote itself never shows up as a post."""
+    hq, sales = net["hq"], net["sales"]
+    ada, cy = hq.create_user("pollada"), hq.create_user("pollcy")
+    bo, di = sales.create_user("pollbo"), sales.create_user("polldi")
+    follows(sales, bo, hq, ada)
+    follows(sales, di, hq, ada)
+    original = post(
+        hq, ada, "Summer party: where?", poll={"options": ["Lake", "Roof"], "expires_in": 3600}
+    )
+    copy = arrives(sales, bo, original["uri"])
+    assert [o["title"] for o in copy["poll"]["options"]] == ["Lake", "Roof"]
+    assert copy["poll"]["expires_at"][:16] == original["poll"]["expires_at"][:16]
+    assert (copy["poll"]["votes_count"], copy["poll"]["voted"]) == (0, False)
+
+    voted = sales.api(
+        bo, "POST", f"/api/v1/polls/{copy['poll']['id']}/votes", json={"choices": [1]}
+    )
+    assert voted.status_code == 200, voted.text
+    assert (voted.json()["own_votes"], voted.json()["votes_count"]) == ([1], 1)
+
+    def poll_on(node: FedNode, user: User, status_id: str) -> dict[str, Any]:
+        return dict(_poll_of(status(node, user, status_id)))
+
+    wait_for(
+        lambda: [o["votes_count"] for o in poll_on(hq, ada, original["id"])["options"]] == [0, 1],
+        "bo's vote counted on hq",
+    )
+    assert poll_on(hq, ada, original["id"])["votes_count"] == 1
+
+    local = hq.api(
+        cy, "POST", f"/api/v1/polls/{original['poll']['id']}/votes", json={"choices": [0]}
+    )
+    assert local.status_code == 200, local.text
+    wait_for(
+        lambda: [o["votes_count"] for o in poll_on(sales, di, copy["id"])["options"]] == [1, 1],
+        "hq's new counts on sales",
+    )
+    seen_by_bo = poll_on(sales, bo, copy["id"])
+    assert (seen_by_bo["voted"], seen_by_bo["own_votes"], seen_by_bo["votes_count"]) == (
+        True,
+        [1],
+        2,
+    )
+    again = sales.api(
+        bo, "POST", f"/api/v1/polls/{copy['poll']['id']}/votes", json={"choices": [0]}
+    )
+    assert again.status_code == 422
+    assert not notified(hq, ada, "mention", acct(sales, bo))  # a vote is no post
+
+
+def _poll_of(answer: httpx.Response) -> dict[str, Any]:
+    assert answer.status_code == 200, answer.text
+    poll: dict[str, Any] = answer.json()["poll"]
+    return poll

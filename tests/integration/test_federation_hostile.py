@@ -217,3 +217,40 @@ def test_replayed_create_notifies_once(scene: Scene) -> None:
         "the mention in the second Create",
     )
     assert len(notified(hq, alice, "mention", by, first["object"]["id"])) == 1
+
+
+def test_votes_that_cannot_count_are_dropped_and_a_vote_counts_once(scene: Scene) -> None:
+    """Mallory votes twice, for an option that does not exist, and on a poll that is not one:
+    only the first vote counts, nothing becomes a post, nothing fails."""
+    hq = scene.hq
+    alice = hq.create_user("pollster")  # her notifications must stay empty
+    alice_uri = f"{hq.public_url}/users/{alice.name}"
+    poll_post = post(
+        hq, alice, "Tea or coffee?", poll={"options": ["Tea", "Coffee"], "expires_in": 3600}
+    )
+    plain = post(hq, alice, "No poll here")
+
+    def vote(option: str, question: str) -> dict[str, Any]:
+        note = {
+            "id": f"{scene.mallory.uri}#votes/{secrets.token_hex(6)}",
+            "type": "Note",
+            "name": option,
+            "attributedTo": scene.mallory.uri,
+            "to": [alice_uri],
+            "inReplyTo": question,
+        }
+        return scene.mallory.activity("Create", note, to=[alice_uri])
+
+    for option, question in (
+        ("Coffee", poll_post["uri"]),
+        ("Tea", poll_post["uri"]),  # a second vote in a one-choice poll
+        ("Cocoa", poll_post["uri"]),
+        ("Coffee", plain["uri"]),
+    ):
+        assert scene.mallory.post(hq, vote(option, question)).status_code == 202
+    nothing_changed(scene)  # the control Like was processed after every vote above
+    poll = status(hq, alice, poll_post["id"]).json()["poll"]
+    assert [o["votes_count"] for o in poll["options"]] == [0, 1]
+    assert hq.api(alice, "GET", "/api/v1/notifications").json() == []
+    replies = hq.api(alice, "GET", f"/api/v1/statuses/{poll_post['id']}/context").json()
+    assert replies["descendants"] == []

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from websockets.exceptions import InvalidStatus
+from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import connect
 from websockets.typing import Subprotocol
 
@@ -250,6 +250,45 @@ def test_websocket_authentication(node: RunningNode, alice: User) -> None:
         frames(by_query, is_update_of(status_id))
 
 
+def test_streams_of_a_revoked_token_end_at_once(node: RunningNode, alice: User) -> None:
+    """An app's token revoked (signed out, or its refresh token used) ends the SSE and
+    WebSocket streams opened with it, instead of letting them run until they reconnect."""
+    app = httpx.post(
+        node.url + "/api/v1/apps",
+        json={"client_name": "Revoked", "redirect_uris": "urn:ietf:wg:oauth:2.0:oob"},
+    ).json()
+    credentials = {"client_id": app["client_id"], "client_secret": app["client_secret"]}
+    grant = httpx.post(
+        node.url + "/oauth/token",
+        data={
+            "grant_type": "password",
+            "username": alice.email,
+            "password": alice.password,
+            "scope": "read",
+            **credentials,
+        },
+    ).json()
+    token = grant["access_token"]
+    sse_url = node.url + "/api/v1/streaming/user"
+    with (
+        httpx.stream("GET", sse_url, params={"access_token": token}, timeout=30) as sse,
+        connect(ws_url(node, f"?stream=user&access_token={token}")) as ws,
+    ):
+        lines = sse.iter_lines()
+        assert next(lines).startswith(":")  # the stream is open
+        settled(ws)
+        revoked = httpx.post(node.url + "/oauth/revoke", data={"token": token, **credentials})
+        assert revoked.status_code == 200
+        rest = list(lines)  # returns once the node ends the response
+        assert not [line for line in rest if line.startswith("event:")]
+        with pytest.raises(ConnectionClosed) as closed:
+            ws.recv(timeout=30)  # nothing else was posted: the next thing is the close
+        assert closed.value.rcvd is not None
+        assert closed.value.rcvd.code == 1008
+    again = httpx.get(sse_url, params={"access_token": token})
+    assert again.status_code == 401
+
+
 # --- privacy ----------------------------------------------------------------------------------
 
 
@@ -310,6 +349,9 @@ def test_private_direct_and_local_posts_reach_only_those_allowed(node: RunningNo
         assert secret in shown("recipient direct")
         conversation = next(d for n, d in heard["recipient direct"].events if n == "conversation")
         assert author.id in {a["id"] for a in conversation["accounts"]}
+        assert (conversation["unread"], conversation["last_status"]["id"]) == (True, secret)
+        listed = node.api(recipient, "GET", "/api/v1/conversations").json()
+        assert conversation["id"] in {c["id"] for c in listed}  # one id, stream and REST
         assert secret not in shown("outsider direct")
         assert local_only in shown("outsider public")  # signed in here: local posts are theirs
         assert not {private, secret} & shown("outsider public")

@@ -14,7 +14,8 @@ from collections.abc import AsyncIterator
 import pytest
 import redis.asyncio as aioredis
 
-from models.broker import Broker, InProcessBroker, RedisBroker, Subscription, SubscriptionDropped
+from models.broker import Broker, InProcessBroker, Subscription, SubscriptionDropped
+from models.redis_broker import RedisBroker
 from tests.kit import require_service
 
 REDIS_URL = "redis://127.0.0.1:6379/1"

@@ -10,7 +10,8 @@ import pytest
 from arq.connections import ArqRedis
 
 from models.settings import Settings
-from outbox.queue import BACKLOG, DELIVER, Enqueuer, Pump, redis_client
+from outbox.enqueue import BACKLOG, Enqueuer, redis_client
+from outbox.queue import DELIVER, Pump
 from tests.kit import free_port
 from tests.scale_kit import SHARED_REDIS, fresh_redis
 

@@ -25,7 +25,7 @@ from models.tables import (
 )
 from models.visibility import not_blocked_either_way, visible_to
 from outbox import profile
-from web.api import serializers
+from web.api import filtering, serializers
 from web.api.base import Call, call, ok, page_of, paginated
 from web.api.errors import ApiError, not_found, validation
 from web.api.federating import federation, wake_deliveries
@@ -230,6 +230,7 @@ async def statuses(request: Request) -> Response:
         query = page.apply(_account_statuses_query(c, author.id, hidden), Status.id)
         rows = page.settle((await session.scalars(query)).all())
         items = await serializers.statuses(session, c.node.settings, rows, c.viewer_id)
+    items = await filtering.statuses(c, "account", items)
     return paginated(c, items, [s.id for s in rows])
 
 

@@ -25,6 +25,7 @@ from starlette.concurrency import run_in_threadpool
 from models.base import utcnow
 from models.db import Database
 from models.tables import AccessToken, Account, AuthorizationCode, OAuthApp
+from outbox import events
 from web.api.apps import OOB, find_app
 from web.api.errors import ApiError
 from web.api.params import Params
@@ -338,6 +339,7 @@ async def rotate_refresh_token(session: AsyncSession, app: OAuthApp, params: Par
     )
     if getattr(revoked, "rowcount", 0) != 1:
         raise oauth_error("invalid_grant", "The refresh token is invalid, expired or revoked.")
+    events.token_revoked(session, old.id)
     return await grant(session, app, old.account_id, scopes)
 
 
@@ -356,3 +358,4 @@ async def revoke(session: AsyncSession, app: OAuthApp, token: str) -> None:
     if row.app_id != app.id:
         raise oauth_error("unauthorized_client", "You are not authorized to revoke this token", 403)
     row.revoked_at = utcnow()
+    events.token_revoked(session, row.id)

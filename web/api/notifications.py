@@ -18,7 +18,7 @@ from models.status import Status
 from models.timeline import Marker
 from models.visibility import not_blocked_either_way, visible_to
 from outbox import notify
-from web.api import serializers
+from web.api import filtering, serializers
 from web.api.base import Call, call, ok, page_of, paginated
 from web.api.errors import not_found
 from web.api.hosts import account_admitted, hidden_domains, status_admitted
@@ -82,6 +82,7 @@ async def index(request: Request) -> Response:
             (await session.execute(page.apply(query, Notification.id))).scalars().all()
         )
         items = await serializers.notifications(session, c.node.settings, rows, c.account.id)
+    items = await filtering.notifications(c, items)
     return paginated(c, items, [n.id for n in rows])
 
 

@@ -14,10 +14,11 @@ from models.poll import Poll, ScheduledStatus
 from models.settings import Settings
 from models.status import MediaAttachment, Status
 from models.visibility import can_see
-from outbox import polls, scheduled
+from outbox import poll_federation, polls, scheduled
 from web.api import serializers
 from web.api.base import call, ok, page_of, paginated
 from web.api.errors import not_found, validation
+from web.api.federating import federation, wake_deliveries
 from web.api.params import parse_id
 from web.node import node_of
 
@@ -47,11 +48,13 @@ async def vote(request: Request) -> Response:
         raise validation("choices must be option numbers") from None
     try:
         async with c.node.db.write() as session:
-            await polls.vote(session, c.account, poll_id, choices)
+            poll = await polls.vote(session, c.account, poll_id, choices)
+            await poll_federation.votes_cast(session, federation(c), c.account, poll)
     except LookupError:
         raise not_found() from None
     except polls.PollProblem as exc:
         raise validation(str(exc)) from None
+    wake_deliveries(c)
     return ok(await _present_poll(request, poll_id, c.viewer_id))
 
 

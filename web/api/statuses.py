@@ -23,7 +23,7 @@ from outbox import scheduled
 from outbox.polls import PollDraft, PollProblem, poll_draft
 from outbox.status_parts import load_visible
 from outbox.statuses import Draft, Edit, delete_status, earlier_post, edit_status, post_status
-from web.api import serializers, status_actions
+from web.api import filtering, serializers, status_actions
 from web.api.base import Call, call, ok
 from web.api.errors import forbidden, not_found, validation
 from web.api.federating import federation, wake_deliveries
@@ -277,9 +277,7 @@ async def context(request: Request) -> Response:
         presented = await serializers.statuses(
             session, c.node.settings, [*ancestors, *descendants], c.viewer_id
         )
-    return ok(
-        {"ancestors": presented[: len(ancestors)], "descendants": presented[len(ancestors) :]}
-    )
+    return ok(await filtering.thread(c, presented[: len(ancestors)], presented[len(ancestors) :]))
 
 
 async def _admitted_only(

@@ -83,9 +83,6 @@ async def notification_policy(request: Request) -> Response:
 
 def _routes() -> list[BaseRoute]:
     empty_list = [
-        ("/api/v1/filters", "read:filters"),
-        ("/api/v2/filters", "read:filters"),
-        ("/api/v1/conversations", "read:statuses"),
         ("/api/v1/announcements", "read"),
         ("/api/v1/suggestions", "read:accounts"),
         ("/api/v2/suggestions", "read:accounts"),
@@ -100,12 +97,6 @@ def _routes() -> list[BaseRoute]:
         "/api/v1/trends/links",
     ]
     records = [
-        ("/api/v1/filters/{id}", ["GET"], "read:filters"),
-        ("/api/v1/filters/{id}", ["PUT", "DELETE"], "write:filters"),
-        ("/api/v2/filters/{id}", ["GET"], "read:filters"),
-        ("/api/v2/filters/{id}", ["PUT", "DELETE"], "write:filters"),
-        ("/api/v1/conversations/{id}", ["DELETE"], "write:conversations"),
-        ("/api/v1/conversations/{id}/read", ["POST"], "write:conversations"),
         ("/api/v1/announcements/{id}/dismiss", ["POST"], "write:accounts"),
         ("/api/v1/announcements/{id}/reactions/{name}", ["PUT", "DELETE"], "write:favourites"),
         ("/api/v1/notifications/requests/{id}", ["GET"], "read:notifications"),
@@ -144,8 +135,6 @@ def _routes() -> list[BaseRoute]:
             unsupported("push", "Push subscriptions"),
             methods=["POST"],
         ),
-        Route("/api/v1/filters", unsupported("write:filters", "Filters"), methods=["POST"]),
-        Route("/api/v2/filters", unsupported("write:filters", "Filters"), methods=["POST"]),
     ]
     out += [Route(path, missing(scope), methods=methods) for path, methods, scope in records]
     return out

@@ -7,11 +7,17 @@ neither as posts nor as the originals of boosts.
 
 from __future__ import annotations
 
+import functools
+from datetime import datetime
+from typing import Any
+
 from sqlalchemy import (
+    BigInteger,
     ColumnElement,
     CompoundSelect,
     Select,
     and_,
+    bindparam,
     exists,
     false,
     or_,
@@ -19,11 +25,14 @@ from sqlalchemy import (
     true,
     union,
 )
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
+from sqlalchemy.sql.elements import BindParameter
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from models.base import UTCDateTime, utcnow
 from models.relationship import mute_in_force
 from models.tables import (
     Block,
@@ -39,36 +48,47 @@ from models.tables import (
     Tag,
 )
 from models.visibility import visible_to
-from web.api import serializers
-from web.api.base import Call, Cursor, call, page_of, paginated
+from web.api import filtering, serializers
+from web.api.base import Call, Cursor, Page, call, page_of, paginated
 from web.api.errors import not_found
 from web.api.hosts import hidden_domains, status_admitted
 from web.api.params import parse_id
+from web.node import node_of
 
 # Pages of statuses select the pagination cursor first, then the status.
 StatusQuery = Select[int, Status]
+CURSOR = "page_cursor"  # the label of a page's cursor column when it is not the status id
 STATUSES_PAGE = 20
 STATUSES_MAX = 40
 
+# A viewer and a point in time: values, or bind parameters in statements built once.
+Viewer = int | BindParameter[int]
+Instant = datetime | BindParameter[datetime]
+# One alias for every query: SQLAlchemy adapts a new alias's columns anew, ~1 ms of CPU.
+_ORIGINAL = aliased(Status)
 
-def hidden_authors(viewer_id: int) -> CompoundSelect[int]:
-    """Accounts whose posts the viewer never sees in timelines: blocked either way, or muted."""
+
+def hidden_authors(viewer_id: Viewer, now: Instant | None = None) -> CompoundSelect[int]:
+    """Accounts whose posts the viewer never sees in timelines: blocked either way, or muted
+    (a mute with a duration counts until `now`, by default the time the query is built)."""
+    muting = (
+        mute_in_force() if now is None else or_(Mute.expires_at.is_(None), Mute.expires_at > now)
+    )
     return union(
         select(Block.target_account_id).where(Block.account_id == viewer_id),
         select(Block.account_id).where(Block.target_account_id == viewer_id),
-        select(Mute.target_account_id).where(Mute.account_id == viewer_id, mute_in_force()),
+        select(Mute.target_account_id).where(Mute.account_id == viewer_id, muting),
     )
 
 
-def shown_to(viewer_id: int | None) -> ColumnElement[bool]:
+def shown_to(viewer_id: Viewer | None, now: Instant | None = None) -> ColumnElement[bool]:
     """Neither the status nor, for a boost, its original comes from a hidden account."""
     if viewer_id is None:
         return true()
-    hidden = hidden_authors(viewer_id)
-    original = aliased(Status)
+    hidden = hidden_authors(viewer_id, now)
     # Per boost one primary-key look-up of its original's author; plain posts skip it.
     original_author = (
-        select(original.account_id).where(original.id == Status.reblog_of_id).scalar_subquery()
+        select(_ORIGINAL.account_id).where(_ORIGINAL.id == Status.reblog_of_id).scalar_subquery()
     )
     return and_(
         Status.account_id.not_in(hidden),
@@ -87,21 +107,39 @@ def not_a_reply_to_others() -> ColumnElement[bool]:
 
 async def statuses_page(c: Call, query: StatusQuery, cursor: Cursor) -> Response:
     """Answer one page of `query` (which selects the cursor, then the Status) with Link paging;
-    posts of hosts the allowlist no longer admits are left out."""
+    posts of hosts the allowlist no longer admits are left out.
+
+    The page is read as Core rows of the status columns, which the serializers present
+    without building ORM objects, plus the cursor (the status id in timelines; the bookmark
+    or favourite id in those lists, which page by when a status was saved)."""
     page = page_of(c.params, STATUSES_PAGE, STATUSES_MAX)
     query = query.where(status_admitted(await hidden_domains(c.node)))
-    async with c.node.db.read() as session:
-        rows = page.settle((await session.execute(page.apply(query, cursor))).all())
-        items = await serializers.statuses(
-            session, c.node.settings, [row[1] for row in rows], c.viewer_id
-        )
-    return paginated(c, items, [row[0] for row in rows])
+    columns = query.with_only_columns(*serializers.STATUS_COLUMNS, cursor.label(CURSOR))
+    return await answer_page(c, page, page.apply(columns, cursor), {})
+
+
+async def answer_page(
+    c: Call,
+    page: Page,
+    statement: Select[Any],
+    params: dict[str, Any],
+    session: AsyncSession | None = None,
+) -> Response:
+    """Run a page statement that selects the status columns and answer it, presented (in
+    `session` if given, else in a session of its own)."""
+    if session is None:
+        async with c.node.db.read() as own_session:
+            return await answer_page(c, page, statement, params, own_session)
+    connection = await session.connection()
+    rows = page.settle((await connection.execute(statement, params)).all())
+    items = await serializers.statuses(session, c.node.settings, rows, c.viewer_id)
+    return paginated(c, items, [row._mapping.get(CURSOR, row.id) for row in rows])
 
 
 # --- home --------------------------------------------------------------------------------
 
 
-def exclusive_list_members(viewer_id: int) -> Select[int]:
+def exclusive_list_members(viewer_id: Viewer) -> Select[int]:
     """Accounts the viewer reads only in an exclusive list, not at home."""
     return (
         select(ListAccount.account_id)
@@ -110,14 +148,14 @@ def exclusive_list_members(viewer_id: int) -> Select[int]:
     )
 
 
-def home_query(viewer_id: int) -> StatusQuery:
+def home_query(viewer_id: Viewer, now: Instant | None = None) -> StatusQuery:
     """One range scan on the viewer's feed entries, joined to the statuses still there."""
     return (
         select(FeedEntry.status_id, Status)
         .join(Status, Status.id == FeedEntry.status_id)
         .where(
             FeedEntry.account_id == viewer_id,
-            shown_to(viewer_id),
+            shown_to(viewer_id, now),
             or_(
                 Status.account_id == viewer_id,
                 Status.account_id.not_in(exclusive_list_members(viewer_id)),
@@ -126,9 +164,52 @@ def home_query(viewer_id: int) -> StatusQuery:
     )
 
 
+@functools.cache
+def home_page_statement(max_id: bool, since_id: bool, min_id: bool) -> Select[Any]:
+    """The home page statement for a combination of cursors, built once with bind parameters
+    (viewer, now, max_id, since_id, min_id, limit, offset): the hottest read of the API then
+    costs SQLAlchemy neither building nor a cache key, only binding."""
+    cursor = FeedEntry.status_id
+    query = home_query(
+        bindparam("viewer", type_=BigInteger), bindparam("now", type_=UTCDateTime)
+    ).with_only_columns(*serializers.STATUS_COLUMNS)
+    if max_id:
+        query = query.where(cursor < bindparam("max_id", type_=BigInteger))
+    if since_id:
+        query = query.where(cursor > bindparam("since_id", type_=BigInteger))
+    if min_id:
+        query = query.where(cursor > bindparam("min_id", type_=BigInteger))
+    query = query.order_by(cursor.asc() if min_id else cursor.desc())
+    return query.limit(bindparam("limit", type_=BigInteger)).offset(
+        bindparam("offset", type_=BigInteger)
+    )
+
+
 async def home(request: Request) -> Response:
-    c = await call(request, "read:statuses")
-    return await statuses_page(c, home_query(c.account.id), FeedEntry.status_id)
+    # The hottest read of the API: the token and the page share one pooled session.
+    db = node_of(request).db
+    async with db.read() as session:
+        if not db.is_sqlite:
+            # Its statements need no common snapshot, so no transaction: autocommit saves
+            # the BEGIN and ROLLBACK round trips. (Not on SQLite, whose engine emits its own
+            # BEGIN, which autocommit would leave open.)
+            await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+        c = await call(request, "read:statuses", session=session)
+        page = page_of(c.params, STATUSES_PAGE, STATUSES_MAX)
+        cursors = {"max_id": page.max_id, "since_id": page.since_id, "min_id": page.min_id}
+        statement = home_page_statement(*(value is not None for value in cursors.values()))
+        hidden = await hidden_domains(c.node)
+        if hidden:
+            statement = statement.where(status_admitted(hidden))
+        params = {
+            "viewer": c.account.id,
+            "now": utcnow(),
+            "limit": page.limit,
+            "offset": page.offset,
+        }
+        params.update((key, value) for key, value in cursors.items() if value is not None)
+        answer = await answer_page(c, page, statement, params, session)
+    return await filtering.page(c, "home", answer)
 
 
 # --- public and hashtag ------------------------------------------------------------------
@@ -160,7 +241,7 @@ def broadcast_query(c: Call) -> StatusQuery:
 async def public(request: Request) -> Response:
     c = await call(request, "read:statuses", optional=True)
     query = broadcast_query(c).where(not_a_reply_to_others())
-    return await statuses_page(c, query, Status.id)
+    return await filtering.page(c, "public", await statuses_page(c, query, Status.id))
 
 
 def tag_names(names: list[str]) -> set[str]:
@@ -197,7 +278,7 @@ async def hashtag(request: Request) -> Response:
     none_ids = [known[n] for n in none_names if n in known]
     if none_ids:
         query = query.where(~tagged(none_ids))
-    return await statuses_page(c, query, Status.id)
+    return await filtering.page(c, "public", await statuses_page(c, query, Status.id))
 
 
 # --- list and direct ---------------------------------------------------------------------
@@ -234,7 +315,7 @@ async def list_timeline(request: Request) -> Response:
         shown_to(c.account.id),
         replies_allowed(lst, members),
     )
-    return await statuses_page(c, query, Status.id)
+    return await filtering.page(c, "home", await statuses_page(c, query, Status.id))
 
 
 async def direct(request: Request) -> Response:

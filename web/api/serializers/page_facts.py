@@ -1,0 +1,253 @@
+"""Everything a page of statuses needs besides its own rows, in as few statements as possible.
+
+A timeline page costs, whatever its length: the originals of its boosts (only when it has
+boosts), one UNION ALL that answers at once which statuses have media, mentions, tags or a
+poll and which ones the viewer favourited, bookmarked, pinned or boosted (carrying the
+mentioned account ids and the tag names along), one query for every account the page shows,
+and the details of media and polls only when some status has them. All of it is Core: rows,
+not ORM objects, and only the columns the API shows (an account's private key stays put).
+
+Inside a write transaction an object the session already holds wins over its row, exactly as
+an ORM query would have returned it (a counter bumped but not yet flushed shows as bumped).
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Collection, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    CompoundSelect,
+    Integer,
+    Row,
+    Select,
+    String,
+    any_,
+    bindparam,
+    cast,
+    inspect,
+    literal_column,
+    null,
+    select,
+    union_all,
+)
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
+
+from models.account import Account
+from models.interaction import Bookmark, Favourite, Pin
+from models.oauth import OAuthApp
+from models.poll import Poll
+from models.status import MediaAttachment, Mention, Status, StatusTag, Tag
+from outbox.polls import own_votes
+from web.api.serializers.entities import AccountFields, MediaFields, PollFields, TagRef, poll
+
+StatusFields = Status | Row[Any]
+
+_accounts = Account.__table__.c
+ACCOUNT_COLUMNS = tuple(
+    _accounts[name]
+    for name in (
+        "id",
+        "username",
+        "domain",
+        "display_name",
+        "note",
+        "fields",
+        "avatar_path",
+        "header_path",
+        "avatar_remote_url",
+        "header_remote_url",
+        "locked",
+        "bot",
+        "group",
+        "discoverable",
+        "created_at",
+        "last_status_at",
+        "statuses_count",
+        "followers_count",
+        "following_count",
+        "uri",
+        "url",
+    )
+)
+STATUS_COLUMNS = tuple(Status.__table__.c)
+MEDIA_COLUMNS = tuple(MediaAttachment.__table__.c)
+POLL_COLUMNS = tuple(Poll.__table__.c)
+APP_COLUMNS = (OAuthApp.__table__.c.id, OAuthApp.__table__.c.name, OAuthApp.__table__.c.website)
+
+# Kinds of rows in the facts query: the viewer's marks first, then what statuses carry.
+FAVOURITED, BOOKMARKED, PINNED, REBLOGGED, MEDIA, MENTION, TAG, POLL = range(8)
+
+_VIEWER = bindparam("viewer", type_=BigInteger)
+_NO_REF = cast(null(), BigInteger)
+_NO_NAME = cast(null(), String)
+
+
+_HasClause = ColumnElement[Any] | InstrumentedAttribute[Any]
+
+
+def _kind(kind: int) -> Any:
+    return literal_column(str(kind), Integer).label("kind")
+
+
+def _among(column: _HasClause, postgres: bool) -> ColumnElement[bool]:
+    """`column` is one of the bound `ids`: `= ANY(array)` on PostgreSQL (one parameter, so the
+    statement's text is the same for every page), an expanding IN on SQLite."""
+    if postgres:
+        return column == any_(bindparam("ids", type_=postgresql.ARRAY(BigInteger)))
+    return column.in_(bindparam("ids", expanding=True))
+
+
+def _carried(postgres: bool) -> list[Any]:
+    """What every status may carry, keyed by status id: (kind, status_id, ref, name)."""
+    return [
+        select(_kind(MEDIA), MediaAttachment.status_id, MediaAttachment.id, _NO_NAME).where(
+            _among(MediaAttachment.status_id, postgres)
+        ),
+        select(_kind(MENTION), Mention.status_id, Mention.account_id, _NO_NAME).where(
+            _among(Mention.status_id, postgres)
+        ),
+        select(_kind(TAG), StatusTag.status_id, Tag.id, Tag.name)
+        .join(Tag, Tag.id == StatusTag.tag_id)
+        .where(_among(StatusTag.status_id, postgres)),
+        select(_kind(POLL), Poll.status_id, Poll.id, _NO_NAME).where(
+            _among(Poll.status_id, postgres)
+        ),
+    ]
+
+
+def _marks(postgres: bool) -> list[Any]:
+    """The viewer's favourites, bookmarks, pins and boosts among the statuses."""
+    kinds: list[Any] = [
+        select(_kind(kind), model.status_id, _NO_REF, _NO_NAME).where(
+            model.account_id == _VIEWER, _among(model.status_id, postgres)
+        )
+        for kind, model in ((FAVOURITED, Favourite), (BOOKMARKED, Bookmark), (PINNED, Pin))
+    ]
+    kinds.append(
+        select(_kind(REBLOGGED), Status.reblog_of_id, _NO_REF, _NO_NAME).where(
+            Status.account_id == _VIEWER, _among(Status.reblog_of_id, postgres)
+        )
+    )
+    return kinds
+
+
+# Statements are built once per database kind (SQLAlchemy then reuses their cache keys and
+# compiled forms); a page only binds its ids and the viewer.
+@functools.cache
+def facts_statement(postgres: bool, with_viewer: bool) -> CompoundSelect[Any]:
+    marks = _marks(postgres) if with_viewer else []
+    return union_all(*marks, *_carried(postgres))
+
+
+@functools.cache
+def _by_id_statement(model: Any, columns: tuple[Any, ...], postgres: bool) -> Select[Any]:
+    return select(*columns).where(_among(model.__table__.c.id, postgres))
+
+
+@dataclass
+class PageFacts:
+    originals: dict[int, StatusFields] = field(default_factory=dict)
+    accounts: dict[int, AccountFields] = field(default_factory=dict)
+    media: dict[int, list[MediaFields]] = field(default_factory=dict)
+    mentions: dict[int, list[int]] = field(default_factory=dict)  # status -> account ids
+    tags: dict[int, list[TagRef]] = field(default_factory=dict)
+    polls: dict[int, dict[str, Any]] = field(default_factory=dict)  # presented, by status
+    apps: dict[int, Row[Any]] = field(default_factory=dict)
+    marks: tuple[set[int], set[int], set[int], set[int]] = field(
+        default_factory=lambda: (set(), set(), set(), set())
+    )
+
+
+def _live(session: AsyncSession, model: Any, rows: Iterable[Row[Any]]) -> list[Any]:
+    """Rows, each replaced by the session's own object for it if the session holds one
+    whose attributes are all loaded (an expired one would need a lazy load, not possible
+    under asyncio; its row is as fresh)."""
+    held: dict[int, Any] = {}
+    for obj in session.identity_map.values():
+        state = inspect(obj)
+        if state.class_ is model and state.identity and not state.expired_attributes:
+            held[state.identity[0]] = obj
+    if not held:
+        return list(rows)
+    return [held.get(row.id, row) for row in rows]
+
+
+async def _by_id(
+    session: AsyncSession,
+    conn: AsyncConnection,
+    model: Any,
+    columns: tuple[Any, ...],
+    ids: Collection[int],
+) -> dict[int, Any]:
+    if not ids:
+        return {}
+    statement = _by_id_statement(model, columns, conn.dialect.name == "postgresql")
+    rows = await conn.execute(statement, {"ids": list(ids)})
+    return {row.id: row for row in _live(session, model, rows)}
+
+
+async def load(
+    session: AsyncSession, rows: Sequence[StatusFields], viewer_id: int | None
+) -> PageFacts:
+    facts = PageFacts()
+    if not rows:
+        return facts
+    conn = await session.connection()
+    boosted = {s.reblog_of_id for s in rows if s.reblog_of_id is not None}
+    facts.originals = await _by_id(session, conn, Status, STATUS_COLUMNS, boosted)
+    everything = [*rows, *facts.originals.values()]
+    ids = list({s.id for s in everything})
+
+    statement = facts_statement(conn.dialect.name == "postgresql", viewer_id is not None)
+    found = await conn.execute(statement, {"ids": ids, "viewer": viewer_id})
+    media_ids: list[int] = []
+    poll_ids: list[int] = []
+    mentioned: set[int] = set()
+    for kind, status_id, ref, name in sorted(found, key=lambda r: (r[0], r[1], r[2] or 0)):
+        if kind < MEDIA:
+            if status_id is not None:
+                facts.marks[kind].add(status_id)
+        elif kind == MEDIA:
+            media_ids.append(ref)
+        elif kind == MENTION:
+            facts.mentions.setdefault(status_id, []).append(ref)
+            mentioned.add(ref)
+        elif kind == TAG:
+            facts.tags.setdefault(status_id, []).append(TagRef(ref, name))
+        else:
+            poll_ids.append(ref)
+
+    authors = {s.account_id for s in everything}
+    facts.accounts = await _by_id(session, conn, Account, ACCOUNT_COLUMNS, authors | mentioned)
+    if media_ids:
+        attachments = await _by_id(session, conn, MediaAttachment, MEDIA_COLUMNS, media_ids)
+        for media_id in sorted(attachments):
+            m = attachments[media_id]
+            facts.media.setdefault(m.status_id or 0, []).append(m)
+    if poll_ids:
+        facts.polls = await _polls(session, conn, viewer_id, poll_ids)
+    own_apps = {
+        s.application_id
+        for s in everything
+        if s.application_id and s.local and s.account_id == viewer_id
+    }
+    if own_apps:
+        facts.apps = await _by_id(session, conn, OAuthApp, APP_COLUMNS, own_apps)
+    return facts
+
+
+async def _polls(
+    session: AsyncSession, conn: AsyncConnection, viewer_id: int | None, poll_ids: list[int]
+) -> dict[int, dict[str, Any]]:
+    found: dict[int, PollFields] = await _by_id(session, conn, Poll, POLL_COLUMNS, poll_ids)
+    votes = await own_votes(session, viewer_id, set(found))
+    return {
+        p.status_id: poll(p, votes.get(p.id, []) if viewer_id else None) for p in found.values()
+    }

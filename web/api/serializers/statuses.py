@@ -1,0 +1,151 @@
+"""Statuses -> Mastodon's Status entity, a page at a time, for one viewer.
+
+`statuses` takes ORM objects or Core rows with Status's columns (timelines pass rows) and
+loads what they need in a few batched statements (see page_facts); each account on the page
+is presented once and shared by every status that shows it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from models.account import Account
+from models.settings import Settings
+from models.status import MediaAttachment, Status, StatusEdit
+from web.api.serializers.entities import account, application, handle, iso, media, tag
+from web.api.serializers.page_facts import PageFacts, StatusFields, load
+
+
+class _Presenter:
+    """Builds the Status entities of one page from its rows and their facts."""
+
+    def __init__(self, settings: Settings, facts: PageFacts, viewer_id: int | None) -> None:
+        self.settings = settings
+        self.facts = facts
+        self.viewer_id = viewer_id
+        self._accounts: dict[int, dict[str, Any]] = {}
+
+    def account(self, account_id: int) -> dict[str, Any]:
+        presented = self._accounts.get(account_id)
+        if presented is None:
+            presented = account(self.facts.accounts[account_id], self.settings)
+            self._accounts[account_id] = presented
+        return presented
+
+    def mention(self, account_id: int) -> dict[str, Any] | None:
+        m = self.facts.accounts.get(account_id)
+        if m is None:
+            return None
+        return {
+            "id": str(m.id),
+            "username": m.username,
+            "acct": handle(m.username, m.domain),
+            "url": m.url or self.settings.url(f"/@{m.username}"),
+        }
+
+    def status(self, s: StatusFields) -> dict[str, Any]:
+        settings, facts, viewer_id = self.settings, self.facts, self.viewer_id
+        author = facts.accounts[s.account_id]
+        uri = s.uri or settings.url(f"/users/{author.username}/statuses/{s.id}")
+        mentions = (self.mention(a) for a in facts.mentions.get(s.id, ()))
+        data: dict[str, Any] = {
+            "id": str(s.id),
+            "uri": uri,
+            "url": s.url or (settings.url(f"/@{author.username}/{s.id}") if s.local else uri),
+            "created_at": iso(s.created_at),
+            "account": self.account(s.account_id),
+            "content": s.content,
+            "text": s.text if viewer_id == s.account_id else None,
+            "visibility": s.visibility,
+            "sensitive": s.sensitive,
+            "spoiler_text": s.spoiler_text,
+            "language": s.language,
+            "in_reply_to_id": str(s.in_reply_to_id) if s.in_reply_to_id else None,
+            "in_reply_to_account_id": str(s.in_reply_to_account_id)
+            if s.in_reply_to_account_id
+            else None,
+            "reblog": None,
+            "application": application(facts.apps.get(s.application_id or 0))
+            if s.local and viewer_id == s.account_id
+            else None,
+            "media_attachments": [media(m, settings) for m in facts.media.get(s.id, ())],
+            "mentions": [m for m in mentions if m is not None],
+            "tags": [tag(t, settings) for t in facts.tags.get(s.id, ())],
+            "emojis": [],
+            "card": None,
+            "poll": facts.polls.get(s.id),
+            "replies_count": s.replies_count,
+            "reblogs_count": s.reblogs_count,
+            "favourites_count": s.favourites_count,
+            "edited_at": iso(s.edited_at),
+            "filtered": [],
+        }
+        if viewer_id is not None:
+            favourited, bookmarked, pinned, reblogged = facts.marks
+            data.update(
+                favourited=s.id in favourited,
+                reblogged=s.id in reblogged,
+                muted=False,
+                bookmarked=s.id in bookmarked,
+                pinned=s.id in pinned,
+            )
+        return data
+
+
+async def statuses(
+    session: AsyncSession,
+    settings: Settings,
+    rows: Sequence[StatusFields],
+    viewer_id: int | None,
+) -> list[dict[str, Any]]:
+    """Present a page of statuses (boosts embed the boosted status) for one viewer."""
+    facts = await load(session, rows, viewer_id)
+    present = _Presenter(settings, facts, viewer_id)
+    out = []
+    for s in rows:
+        data = present.status(s)
+        original = facts.originals.get(s.reblog_of_id) if s.reblog_of_id is not None else None
+        if original is not None:
+            data["reblog"] = present.status(original)
+            data["content"] = ""
+        out.append(data)
+    return out
+
+
+async def status(
+    session: AsyncSession, settings: Settings, row: StatusFields, viewer_id: int | None
+) -> dict[str, Any]:
+    return (await statuses(session, settings, [row], viewer_id))[0]
+
+
+async def status_history(
+    session: AsyncSession, settings: Settings, row: Status, revisions: Sequence[StatusEdit]
+) -> list[dict[str, Any]]:
+    """Mastodon's StatusEdit list, oldest first; attachments as each revision had them."""
+    author = account(await session.get_one(Account, row.account_id), settings)
+    media_ids = {i for r in revisions for i in r.media_ids}
+    attachments: dict[int, MediaAttachment] = {}
+    if media_ids:
+        found = await session.execute(
+            select(MediaAttachment).where(MediaAttachment.id.in_(media_ids))
+        )
+        attachments = {m.id: m for m in found.scalars()}
+    return [
+        {
+            "content": r.content,
+            "spoiler_text": r.spoiler_text,
+            "sensitive": r.sensitive,
+            "created_at": iso(r.created_at),
+            "account": author,
+            "poll": None,
+            "media_attachments": [
+                media(attachments[i], settings) for i in r.media_ids if i in attachments
+            ],
+            "emojis": [],
+        }
+        for r in revisions
+    ]
