@@ -1,6 +1,7 @@
 """`make bench`: run every benchmark on SQLite and PostgreSQL and write bench/RESULTS.md.
 
-Parts: inbox ingest, delivery, home timeline (`--only` picks some; the others' sections in
+Parts: inbox ingest, delivery, home timeline, fan-out, idle memory, cross-node latency
+(`--only ingest,delivery,timeline,fanout,memory,latency` picks some; the others' sections in
 RESULTS.md are kept). Every benchmark stops by itself and talks only to 127.0.0.1.
 """
 
