@@ -8,6 +8,7 @@ Hosts that are not on the allowlist get no row at all: nothing leaves unless all
 from __future__ import annotations
 
 from collections.abc import Iterable
+from contextvars import ContextVar
 from typing import Any
 
 import orjson
@@ -100,7 +101,22 @@ async def enqueue(
         ],
     )
     session.info[QUEUED] = True
+    _queued_by_this_task.set(True)
     return len(targets)
+
+
+# Set by `enqueue` for the task (one request) that queued deliveries: the request then wakes
+# the delivery worker, and a request that queued none (a post nobody elsewhere follows) does
+# not make it claim in vain — with workers, that would be one Redis job per post.
+_queued_by_this_task: ContextVar[bool] = ContextVar("deliveries_queued", default=False)
+
+
+def take_queued() -> bool:
+    """Whether this task queued deliveries since it last asked."""
+    queued = _queued_by_this_task.get()
+    if queued:
+        _queued_by_this_task.set(False)
+    return queued
 
 
 def queued_in(session: AsyncSession) -> bool:
