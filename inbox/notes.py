@@ -29,11 +29,12 @@ from models.account import Account
 from models.base import utcnow
 from models.ids import new_id
 from models.relationship import Follow
-from models.status import MediaAttachment, Mention, Status, StatusEdit
+from models.status import MediaAttachment, Mention, Status
 from outbox import events, feeds
 from outbox.content import MentionTarget
 from outbox.context import Federation
 from outbox.notify import notify, notify_boosters
+from outbox.status_edits import keep_original, snapshot
 from outbox.status_parts import notify_subscribers, store_mentions, store_tags
 from outbox.statuses import count_new
 
@@ -239,17 +240,6 @@ async def _store_mentions(
 # --- updates ---------------------------------------------------------------------------
 
 
-def _snapshot(status: Status, media_ids: list[int]) -> StatusEdit:
-    return StatusEdit(
-        status_id=status.id,
-        text=status.text,
-        content=status.content,
-        spoiler_text=status.spoiler_text,
-        sensitive=status.sensitive,
-        media_ids=media_ids,
-    )
-
-
 def _same_media(old: list[MediaAttachment], new: tuple[RemoteMedia, ...]) -> bool:
     return [(m.remote_url, m.description) for m in old] == [
         (m.remote_url, m.description) for m in new
@@ -282,19 +272,13 @@ async def revise_note(session: AsyncSession, status: Status, note_document: obje
         and _same_media(old_media, note.media)
     ):
         return False
-    has_edits = await session.scalar(
-        select(StatusEdit.id).where(StatusEdit.status_id == status.id).limit(1)
-    )
-    if has_edits is None:
-        original = _snapshot(status, [m.id for m in old_media])
-        original.created_at = status.created_at
-        session.add(original)
+    await keep_original(session, status, [m.id for m in old_media])
     status.text, status.content = note.text, note.content
     status.spoiler_text, status.sensitive = note.spoiler_text, note.sensitive
     status.language = note.language or status.language
     status.edited_at = note.updated or utcnow()
     media_ids = await _replace_media(session, status, old_media, note.media)
-    session.add(_snapshot(status, media_ids))
+    session.add(snapshot(status, media_ids))
     await session.flush()
     await _refresh_mentions(session, status, note)
     await store_tags(session, status.id, note.hashtags, replace=True)

@@ -21,8 +21,9 @@ from models.thread import context as thread_context
 from models.visibility import visible_to
 from outbox import scheduled
 from outbox.polls import PollDraft, PollProblem, poll_draft
+from outbox.status_edits import Edit, edit_status
 from outbox.status_parts import load_visible
-from outbox.statuses import Draft, Edit, delete_status, earlier_post, edit_status, post_status
+from outbox.statuses import Draft, delete_status, earlier_post, post_status
 from web.api import filtering, serializers, status_actions
 from web.api.base import Call, call, ok
 from web.api.errors import forbidden, not_found, validation
