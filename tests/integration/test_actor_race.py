@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from inbox.dereference import store_actor
 from models.account import Account
@@ -49,7 +49,7 @@ async def race(url: str) -> tuple[int, str]:
         one = asyncio.create_task(first())
         two = asyncio.create_task(second())
         await first_stored.wait()
-        await asyncio.sleep(0.3)  # the second is now waiting on the unique index
+        await _until_someone_waits_on_a_lock(db)  # the second INSERT, on the unique index
         release_first.set()
         await asyncio.gather(one, two)
         async with db.read() as session:
@@ -58,6 +58,21 @@ async def race(url: str) -> tuple[int, str]:
         return int(count or 0), str(name)
     finally:
         await db.dispose()
+
+
+async def _until_someone_waits_on_a_lock(db: Database) -> None:
+    for _ in range(200):
+        async with db.read() as session:
+            waiting = await session.scalar(
+                text(
+                    "SELECT count(*) FROM pg_stat_activity"
+                    " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+                )
+            )
+        if waiting:
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError("the second store never waited for the first: no race was run")
 
 
 def test_concurrent_stores_of_a_new_actor_keep_one_row_with_the_latest_fields() -> None:
