@@ -72,7 +72,7 @@ async def _threads(
             query = query.order_by(newest.desc())
         query = query.limit(page.limit)
     async with c.node.db.read() as session:
-        rows = [(int(t), int(n)) for t, n in (await session.execute(query)).tuples()]
+        rows = [(int(t), int(n)) for t, n in (await session.execute(query))]
     return sorted(rows, key=lambda row: row[1], reverse=True)
 
 
@@ -95,7 +95,7 @@ async def present(
         .where(in_threads)
     )
     others: dict[int, set[int]] = {t: set() for t in ids}
-    for t, who in (await session.execute(authors.union(mentioned))).tuples():
+    for t, who in await session.execute(authors.union(mentioned)):
         if who != viewer_id:
             others[int(t)].add(int(who))
     wanted = {who for group in others.values() for who in group} | {viewer_id}
@@ -122,7 +122,7 @@ async def present(
                 .where(in_threads)
                 .group_by(thread)
             )
-        ).tuples()
+        )
         if other > max(mine, read_to)
     }
     newest_rows = (

@@ -253,7 +253,7 @@ async def tag_ids(c: Call, names: set[str]) -> dict[str, int]:
         return {}
     async with c.node.db.read() as session:
         rows = await session.execute(select(Tag.name, Tag.id).where(Tag.name.in_(names)))
-        return {name: tag_id for name, tag_id in rows.tuples()}
+        return {name: tag_id for name, tag_id in rows}
 
 
 def tagged(tag_ids: list[int]) -> ColumnElement[bool]:
