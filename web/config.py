@@ -124,8 +124,7 @@ def _secret_key(data_dir: Path) -> str:
     return key
 
 
-def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
-    env = os.environ if environ is None else environ
+def _raw(env: Mapping[str, str]) -> dict[str, Any]:
     raw: dict[str, Any] = {}
     toml_path = Path(env.get(PREFIX + "CONFIG", "flurfunk.toml"))
     if toml_path.is_file():
@@ -133,6 +132,16 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     for key in KEYS:
         if PREFIX + key in env:
             raw[key] = env[PREFIX + key]
+    return raw
+
+
+def public_url_given(environ: Mapping[str, str] | None = None) -> bool:
+    """Whether PUBLIC_URL was set (environment or flurfunk.toml), not left to its default."""
+    return "PUBLIC_URL" in _raw(os.environ if environ is None else environ)
+
+
+def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    raw = _raw(os.environ if environ is None else environ)
 
     public_url = str(raw.get("PUBLIC_URL", Settings.public_url)).rstrip("/")
     parts = urlsplit(public_url)
