@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Integer, String, Text, delete, select
+from sqlalchemy import BigInteger, Integer, String, Text, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -110,6 +110,11 @@ NODE_KEYS = ("name", "description", "contact_email")
 async def node_settings(session: AsyncSession) -> dict[str, str]:
     rows = await session.execute(select(NodeSetting.key, NodeSetting.value))
     return {key: value for key, value in rows.tuples()}
+
+
+async def node_settings_updated(session: AsyncSession) -> datetime | None:
+    """When the admin last changed the node's description (None: never)."""
+    return await session.scalar(select(func.max(NodeSetting.updated_at)))
 
 
 async def set_node_setting(session: AsyncSession, key: str, value: str) -> None:
