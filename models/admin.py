@@ -109,7 +109,7 @@ NODE_KEYS = ("name", "description", "contact_email")
 
 async def node_settings(session: AsyncSession) -> dict[str, str]:
     rows = await session.execute(select(NodeSetting.key, NodeSetting.value))
-    return {key: value for key, value in rows.tuples()}
+    return {str(key): str(value) for key, value in rows.all()}
 
 
 async def node_settings_updated(session: AsyncSession) -> datetime | None:

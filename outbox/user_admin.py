@@ -117,7 +117,7 @@ async def list_users(session: AsyncSession, search: str = "") -> list[UserSummar
             a.statuses_count,
             used,
         )
-        for a, u, used in (await session.execute(query)).tuples()
+        for a, u, used in (await session.execute(query)).all()
     ]
 
 
