@@ -3,28 +3,42 @@ nodes that know it, through one federated Delete of the actor."""
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 
 import pytest
 
 from tests.federation_kit import (
+    FedNode,
     Network,
     Plan,
     arrives,
     follows,
     in_home,
     me,
-    network,
     post,
     wait_for,
 )
+from tests.federation_kit import _wire as wire
 
 
 @pytest.fixture(scope="module")
 def net(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Network]:
+    """hq and sales allow each other; started one after the other (a busy machine starts two
+    nodes at once slower than the kit waits for one)."""
+    tmp = tmp_path_factory.mktemp("user-delete")
     plans = {"hq": Plan(allow=("sales",)), "sales": Plan(allow=("hq",))}
-    with network(tmp_path_factory.mktemp("user-delete"), "sqlite", plans) as running:
-        yield running
+    nodes: dict[str, FedNode] = {}
+    for name in plans:
+        (tmp / name).mkdir()
+        url = f"sqlite+aiosqlite:///{tmp / name / 'flurfunk.db'}"
+        nodes[name] = FedNode(data_dir=tmp / name, database_url=url, name=name)
+    wire(nodes, plans)
+    with contextlib.ExitStack() as stack:
+        for node in nodes.values():
+            stack.callback(node.stop)
+            node.start()
+        yield Network(nodes)
 
 
 def test_deleted_user_disappears_on_the_other_node(net: Network) -> None:
