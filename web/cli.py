@@ -19,7 +19,13 @@ from outbox.allowlist import normalise
 from web import delivery_report, demo
 from web.auth import cli_app, find_user, hash_password, issue_token, parse_scopes, unknown_scopes
 from web.cli_admin import CommandError, add_node_commands, add_user_commands, operator
-from web.config import ConfigError, load_settings, public_url_given
+from web.config import (
+    ConfigError,
+    load_settings,
+    public_url_given,
+    remember_served_url,
+    served_url,
+)
 
 
 async def _first_start(settings: Settings) -> str | None:
@@ -76,24 +82,34 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> None:
 
 def _public_url_for(args: argparse.Namespace, settings: Settings) -> Settings:
     """Without PUBLIC_URL set, the node is where `serve` listens: ids, handles and links then
-    name that port (they named port 8000 whatever --port said). Set in the environment, so
-    that the web processes uvicorn starts read it too."""
+    name that port (they named port 8000 whatever --port said). Kept in DATA_DIR for the
+    other commands, and set in the environment for the web processes uvicorn starts."""
     if public_url_given():
         return settings
     scheme = "https" if args.ssl_certfile else "http"
     host = args.host
     if host in ("0.0.0.0", "::", ""):
         host = "127.0.0.1"
-        print(
-            f"flurfunk: warning: FLURFUNK_PUBLIC_URL is not set and --host {args.host} says "
-            f"nothing about the name others reach this node by: ids and links will use "
-            f"{scheme}://{host}:{args.port}; set FLURFUNK_PUBLIC_URL",
-            file=sys.stderr,
+        _warn(
+            f"FLURFUNK_PUBLIC_URL is not set and --host {args.host} says nothing about the "
+            f"name others reach this node by: ids and links use {scheme}://{host}:{args.port}"
         )
     elif ":" in host:
         host = f"[{host}]"
-    os.environ["FLURFUNK_PUBLIC_URL"] = f"{scheme}://{host}:{args.port}"
+    url = f"{scheme}://{host}:{args.port}"
+    before = served_url(settings.data_dir)
+    if before and before != url:
+        _warn(
+            f"this node was served as {before} before and is now {url}: other nodes and apps "
+            f"know it by the old address; set FLURFUNK_PUBLIC_URL={before} to keep it"
+        )
+    remember_served_url(settings.data_dir, url)
+    os.environ["FLURFUNK_PUBLIC_URL"] = url
     return load_settings()
+
+
+def _warn(message: str) -> None:
+    print(f"flurfunk: warning: {message}", file=sys.stderr, flush=True)
 
 
 def _migrate(settings: Settings) -> None:

@@ -234,7 +234,8 @@ class UnsetUrlNode(RunningNode):
 def test_serve_on_another_port_hands_out_urls_for_that_port(
     fresh_env: dict[str, str], tmp_path: Path
 ) -> None:
-    """Without PUBLIC_URL, ids and links name the port `serve --port` listens on."""
+    """Without PUBLIC_URL, ids and links name the port `serve --port` listens on, also for
+    accounts the CLI creates."""
     node = UnsetUrlNode(data_dir=tmp_path, database_url=f"sqlite+aiosqlite:///{tmp_path}/f.db")
     node.base_env = fresh_env
     node.start()
@@ -248,6 +249,13 @@ def test_serve_on_another_port_hands_out_urls_for_that_port(
         )
         assert webfinger.status_code == 200
         assert f"http://127.0.0.1:{node.port}/users/admin" in webfinger.text
+        # The CLI, run beside it without PUBLIC_URL either, builds the same addresses.
+        node.cli("user", "create", "latecomer", "--password", "long-enough-1")
+        webfinger = httpx.get(
+            node.url + "/.well-known/webfinger",
+            params={"resource": f"acct:latecomer@127.0.0.1:{node.port}"},
+        )
+        assert f"http://127.0.0.1:{node.port}/users/latecomer" in webfinger.text
     finally:
         node.stop()
 
