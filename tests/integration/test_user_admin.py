@@ -14,8 +14,11 @@ from pathlib import Path
 import httpx
 import pytest
 from mastodon import Mastodon
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import connect
 
 from tests.kit import FLURFUNK, RunningNode, User
+from tests.stream_kit import settled, ws_url
 
 
 def password_grant(node: RunningNode, user: User, password: str) -> httpx.Response:
@@ -64,9 +67,14 @@ class OpenStream:
 def test_suspended_user_loses_tokens_and_stream_and_comes_back(node: RunningNode) -> None:
     user = node.create_user("suspendee")
     stream = OpenStream(node, user.token)
-
-    result = node.cli("user", "suspend", user.name)
-    assert f"suspended {user.name}" in result.stdout
+    with connect(ws_url(node, f"?stream=user&access_token={user.token}")) as ws:
+        settled(ws)
+        result = node.cli("user", "suspend", user.name)
+        assert f"suspended {user.name}" in result.stdout
+        with pytest.raises(ConnectionClosed) as closed:
+            ws.recv(timeout=20)  # nothing was posted: the next thing is the close
+        assert closed.value.rcvd is not None
+        assert closed.value.rcvd.code == 1008
 
     assert me(node, user).status_code == 401
     assert password_grant(node, user, user.password).status_code in (400, 401, 403)
