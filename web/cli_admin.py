@@ -39,13 +39,15 @@ def operator() -> Operator:
     return Operator("cli:" + (os.environ.get("SUDO_USER") or os.environ.get("USER") or "unknown"))
 
 
-def _write(settings: Settings, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
-    """Run `work` in one write transaction; admin refusals become operator errors."""
+def _run(
+    settings: Settings, work: Callable[[AsyncSession], Awaitable[T]], *, read_only: bool = False
+) -> T:
+    """Run `work` in one write (or read) transaction; admin refusals become operator errors."""
 
     async def run() -> T:
         db = Database(settings.database_url)
         try:
-            async with db.write() as session:
+            async with db.read() if read_only else db.write() as session:
                 return await work(session)
         except (AdminError, AccountError) as exc:
             raise CommandError(str(exc)) from None
@@ -68,7 +70,7 @@ def _table(header: list[str], rows: list[list[str]]) -> list[str]:
 
 
 def cmd_list(args: argparse.Namespace, settings: Settings) -> None:
-    users = _write(settings, lambda s: user_admin.list_users(s, args.search or ""))
+    users = _run(settings, lambda s: user_admin.list_users(s, args.search or ""), read_only=True)
     if not users:
         print("no local users" + (f" matching {args.search!r}" if args.search else ""))
         return
@@ -110,14 +112,14 @@ def cmd_create(args: argparse.Namespace, settings: Settings) -> None:
             role=args.role,
         )
 
-    _write(settings, create)
+    _run(settings, create)
     print(f"created {args.role} {args.name}")
     if generated:
         print(f"password: {password}")
 
 
 def cmd_suspend(args: argparse.Namespace, settings: Settings) -> None:
-    changed = _write(settings, lambda s: user_admin.suspend(s, operator(), args.name))
+    changed = _run(settings, lambda s: user_admin.suspend(s, operator(), args.name))
     print(
         f"suspended {args.name}: their tokens and sessions ended"
         if changed
@@ -126,7 +128,7 @@ def cmd_suspend(args: argparse.Namespace, settings: Settings) -> None:
 
 
 def cmd_unsuspend(args: argparse.Namespace, settings: Settings) -> None:
-    changed = _write(settings, lambda s: user_admin.unsuspend(s, operator(), args.name))
+    changed = _run(settings, lambda s: user_admin.unsuspend(s, operator(), args.name))
     print(
         f"unsuspended {args.name}: they can sign in again"
         if changed
@@ -135,7 +137,7 @@ def cmd_unsuspend(args: argparse.Namespace, settings: Settings) -> None:
 
 
 def cmd_role(args: argparse.Namespace, settings: Settings) -> None:
-    before = _write(settings, lambda s: user_admin.set_role(s, operator(), args.name, args.role))
+    before = _run(settings, lambda s: user_admin.set_role(s, operator(), args.name, args.role))
     if before == args.role:
         print(f"{args.name} is {args.role} already")
     else:
@@ -145,7 +147,7 @@ def cmd_role(args: argparse.Namespace, settings: Settings) -> None:
 def cmd_reset_password(args: argparse.Namespace, settings: Settings) -> None:
     password = random_password()
     password_hash = hash_password(password)
-    ended = _write(
+    ended = _run(
         settings, lambda s: user_admin.reset_password(s, operator(), args.name, password_hash)
     )
     print(f"new password for {args.name} (shown once); {ended} sign-in(s) ended:")
@@ -181,7 +183,7 @@ def cmd_delete(args: argparse.Namespace, settings: Settings) -> None:
         allowed = Allowlist(await stored_allowlist.patterns(session))
         return await user_admin.delete_user(session, settings, allowed, operator(), args.name)
 
-    deleted = _write(settings, remove)
+    deleted = _run(settings, remove)
     _remove_files(settings, deleted.media)
     print(
         f"deleted {deleted.account.username}; the Delete goes to {deleted.deliveries} "
@@ -242,7 +244,7 @@ def cmd_node_show(args: argparse.Namespace, settings: Settings) -> None:
         lines.append(f"rules: {len(rules)}")
         return lines
 
-    for line in _write(settings, show):
+    for line in _run(settings, show, read_only=True):
         print(line)
 
 
@@ -266,7 +268,7 @@ def cmd_node_set(args: argparse.Namespace, settings: Settings) -> None:
             await admin.set_node_setting(session, key, value.strip())
             admin.record(session, operator().name, "node.set", key, value.strip())
 
-    _write(settings, store)
+    _run(settings, store)
     for key, value in changes.items():
         print(f"{key}: {value.strip()}" if value.strip() else f"{key}: (cleared)")
 
@@ -281,7 +283,7 @@ def cmd_rule_add(args: argparse.Namespace, settings: Settings) -> None:
         admin.record(session, operator().name, "node.rule_add", str(rule.id), text)
         return rule.id
 
-    rule_id = _write(settings, add)
+    rule_id = _run(settings, add)
     print(f"added rule {rule_id}")
     print(rule_id)
 
@@ -296,13 +298,13 @@ def cmd_rule_remove(args: argparse.Namespace, settings: Settings) -> None:
             admin.record(session, operator().name, "node.rule_remove", args.id, rule.text)
         return rule is not None
 
-    if not _write(settings, remove):
+    if not _run(settings, remove):
         raise CommandError(f"no rule {args.id}")
     print(f"removed rule {args.id}")
 
 
 def cmd_rule_list(args: argparse.Namespace, settings: Settings) -> None:
-    rules = _write(settings, admin.rules)
+    rules = _run(settings, admin.rules, read_only=True)
     if not rules:
         print("no rules")
     for rule in rules:
