@@ -94,6 +94,9 @@ async def reblog(request: Request) -> Response:
                 session, settings, c.account, status_id, visibility, fed=federation(c)
             )
         data = await serializers.status(session, settings, boost, c.viewer_id)
+    # As Mastodon's answer: the wrapper carries the viewer's marks of the boosted status.
+    inner = data.get("reblog") or {}
+    data.update({k: inner[k] for k in ("favourited", "reblogged", "bookmarked") if k in inner})
     wake_deliveries(c)
     return ok(data)
 
