@@ -183,7 +183,7 @@ async def instance_v1(request: Request) -> Response:
             "invites_enabled": False,
             "max_toot_chars": settings.max_status_chars,  # older clients read only this
             "configuration": _configuration(settings),
-            "contact_account": serializers.account(contact, settings) if contact else None,
+            "contact_account": serializers.account(contact, node.links()) if contact else None,
             "rules": [],
             "flurfunk": {"version": SOFTWARE_VERSION, "federation": federation},
         }
@@ -222,7 +222,7 @@ async def instance_v2(request: Request) -> Response:
             },
             "contact": {
                 "email": email,
-                "account": serializers.account(contact, settings) if contact else None,
+                "account": serializers.account(contact, node.links()) if contact else None,
             },
             "rules": [],
             "flurfunk": {"version": SOFTWARE_VERSION, "federation": federation},
