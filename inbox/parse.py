@@ -62,10 +62,10 @@ def text(value: Any, limit: int = MAX_TEXT) -> str:
 
 def authority(uri: str) -> str:
     """host[:port] of a URI, lower case, default ports dropped — what origins compare."""
-    parts = urlsplit(uri)
     try:
+        parts = urlsplit(uri)
         host, port = split_host_port(parts.netloc.rpartition("@")[2])
-    except PatternError:
+    except (PatternError, ValueError):  # ValueError: urlsplit on an unclosed IPv6 literal
         raise Unusable(f"bad authority in {uri!r}") from None
     default = {"http": 80, "https": 443}.get(parts.scheme)
     return host if port in (None, default) else f"{host}:{port}"

@@ -9,11 +9,9 @@ client API's JSON.
 
 from __future__ import annotations
 
-import html
 import itertools
 import secrets
 from collections.abc import Iterator
-from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -34,6 +32,7 @@ from tests.federation_kit import (
     status,
     wait_for,
 )
+from tests.html_safety import assert_harmless_html, assert_plain
 from tests.integration.test_inbox_handlers import (
     REAL_WORLD,
     REFUSED,
@@ -52,13 +51,6 @@ MEDIA_HOST = "media.flurfunk.test"
 REFUSED_MEDIA = "http://127.0.0.1:8650/steal.png"  # a port on the staff device's own loopback
 AS = "application/activity+json"
 
-# What an app may render: the status allowlist's tags, links to http(s) and mailto only.
-SAFE_TAGS = {
-    "p", "br", "span", "a", "del", "s", "pre", "blockquote", "code", "b", "strong", "u", "i",
-    "em", "ul", "ol", "li", "h1", "h2", "h3", "h4", "h5", "h6", "hr",
-}  # fmt: skip
-SAFE_ATTRIBUTES = {"href", "rel", "class", "target", "start"}
-
 PAYLOADS = (
     "<img src=x onerror=alert(1)>",
     '<a href="javascript:alert(2)">click</a>',
@@ -72,39 +64,6 @@ PAYLOADS = (
     '<math><mi xlink:href="javascript:alert(9)">m</mi></math>',
     "&amp;lt;b onmouseover=alert(10)&amp;gt;x",
 )
-
-
-class _Elements(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.found: list[tuple[str, list[tuple[str, str | None]]]] = []
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        self.found.append((tag, attrs))
-
-
-def elements(fragment: str) -> list[tuple[str, list[tuple[str, str | None]]]]:
-    parser = _Elements()
-    parser.feed(fragment)
-    parser.close()
-    return parser.found
-
-
-def assert_harmless_html(fragment: str, where: str) -> None:
-    """HTML an app may render as it is: allowed tags, no handlers, no unsafe link schemes."""
-    for tag, attrs in elements(fragment):
-        assert tag in SAFE_TAGS, f"{where}: <{tag}> in {fragment!r}"
-        for name, value in attrs:
-            assert name in SAFE_ATTRIBUTES, f"{where}: {name}= on <{tag}> in {fragment!r}"
-            if name == "href":
-                scheme = urlsplit(value or "").scheme.lower()
-                assert scheme in ("http", "https", "mailto"), f"{where}: href={value!r}"
-
-
-def assert_plain(text: str, where: str) -> None:
-    """Text without markup, also once an app decodes its entities (some render it as HTML)."""
-    for candidate in (text, html.unescape(text)):
-        assert not elements(candidate), f"{where}: markup in {text!r}"
 
 
 def assert_shown_url(url: str | None, node: FedNode, where: str) -> None:
