@@ -23,6 +23,8 @@ ACTOR_TYPES = frozenset({"Person", "Service", "Application", "Group", "Organizat
 MAX_TEXT = 100_000
 MAX_URI = 1024  # the longest URI our columns hold; a longer one is unusable
 _MARKUP_PASSES = 4
+# A handle's user part: no markup, spaces or `@` (apps show `acct` as it is).
+_USERNAME = re.compile(r"^[\w.~-]{1,64}$")
 
 
 class Unusable(ValueError):
@@ -99,9 +101,9 @@ def actor_fields(document: dict[str, Any]) -> dict[str, Any]:
     uri = uri_of(document.get("id"))
     if uri is None or type_of(document) not in ACTOR_TYPES:
         raise Unusable("not an actor document")
-    username = text(document.get("preferredUsername"), 64)
-    if not username:
-        raise Unusable("the actor has no preferredUsername")
+    username = text(document.get("preferredUsername"), 65)
+    if not _USERNAME.fullmatch(username):
+        raise Unusable("the actor has no preferredUsername fit for a handle")
     inbox = uri_of(document.get("inbox"))
     if inbox is None:
         raise Unusable("the actor has no inbox")
@@ -325,7 +327,7 @@ def _language(content_map: Any) -> str | None:
     if not isinstance(content_map, dict):
         return None
     for key in list(content_map)[:MAX_TAGS]:
-        if isinstance(key, str) and len(key) <= 16 and _LANGUAGE.match(key):
+        if isinstance(key, str) and len(key) <= 16 and _LANGUAGE.fullmatch(key):
             return key.lower()
     return None
 
@@ -345,7 +347,7 @@ def _tagged(document: dict[str, Any], kind: str) -> tuple[str, ...]:
 
 def _hashtags(document: dict[str, Any]) -> tuple[str, ...]:
     names = (text(t.get("name"), 256).removeprefix("#").lower() for t in _tags(document, "Hashtag"))
-    return tuple(dict.fromkeys(n for n in names if _TAG_NAME.match(n)))[:MAX_TAGS]
+    return tuple(dict.fromkeys(n for n in names if _TAG_NAME.fullmatch(n)))[:MAX_TAGS]
 
 
 def media_kind(media_type: str, as_type: Any) -> str:
@@ -367,7 +369,7 @@ def _media(document: dict[str, Any]) -> tuple[RemoteMedia, ...]:
             continue
         url = _url(item.get("url") or item.get("href"))
         media_type = text(item.get("mediaType"), 255).split(";", 1)[0].strip().lower()
-        media_type = media_type if _MEDIA_TYPE.match(media_type) else ""
+        media_type = media_type if _MEDIA_TYPE.fullmatch(media_type) else ""
         if url is None or (item.get("type") == "Link" and media_type == "text/html"):
             continue
         found.append(
@@ -411,7 +413,7 @@ def _media_meta(item: dict[str, Any]) -> dict[str, Any]:
 
 def _blurhash(value: Any) -> str | None:
     found = text(value, 100)
-    return found if _BLURHASH.match(found) else None
+    return found if _BLURHASH.fullmatch(found) else None
 
 
 def _dimension(value: Any) -> bool:

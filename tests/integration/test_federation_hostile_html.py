@@ -208,9 +208,14 @@ def test_remote_pictures_come_only_from_allowed_hosts(hq: FedNode, remote: Remot
     assert served.status_code == 200
     assert served.headers["content-type"] == "image/png"
 
-    cleo = remote.actor("cleo")
-    publish(remote, cleo, icon={"type": "Image", "url": "https://elsewhere.example/a.png"})
-    assert profile(hq, remote, ann, cleo)["avatar"] == placeholder  # a host nobody allowed
+    for elsewhere in (
+        "https://elsewhere.example/a.png",  # a host nobody allowed
+        f"http://elsewhere.example\\@{MEDIA_HOST}/a.png",  # where browsers go: elsewhere
+        "http://[::1/a.png",  # no URL at all
+    ):
+        cleo = remote.actor("cleo")
+        publish(remote, cleo, icon={"type": "Image", "url": elsewhere})
+        assert profile(hq, remote, ann, cleo)["avatar"] == placeholder, elsewhere
 
 
 def test_a_remote_note_shows_harmless_html(hq: FedNode, remote: Remote) -> None:

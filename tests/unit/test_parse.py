@@ -466,3 +466,11 @@ def test_a_profile_keeps_harmless_html_and_plain_names() -> None:
     assert fields["fields"] == [
         {"name": "Web", "value": '<a href="https://sales.example/">site</a>'}
     ]
+
+
+@pytest.mark.parametrize("name", ["", "<b>bob</b>", "bob\n", "bob@evil.example", "bo b", "b" * 65])
+def test_an_actor_without_a_usable_user_name_is_unusable(name: str) -> None:
+    with pytest.raises(Unusable):
+        actor_fields(
+            {"id": AUTHOR, "type": "Person", "preferredUsername": name, "inbox": AUTHOR + "/inbox"}
+        )

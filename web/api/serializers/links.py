@@ -9,14 +9,19 @@ cached on the node, a URL whose host is not allowed is replaced by a placeholder
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
-from federation.allowlist import Allowlist
+from federation.allowlist import Allowlist, PatternError, url_host_port
 from models.settings import Settings
 
 MISSING_AVATAR = "/static/avatar.png"
 MISSING_HEADER = "/static/header.png"
 MISSING_MEDIA = "/static/missing.png"
+# Where a browser and urlsplit may disagree on the host: browsers read `\` as `/` (so
+# `http://evil.example\@allowed.example/` goes to evil.example), and drop or stop at spaces
+# and control characters.
+_AMBIGUOUS = re.compile(r"[\\\x00-\x20\x7f]")
 
 
 @dataclass(frozen=True)
@@ -31,8 +36,15 @@ class Links:
         return self.settings.url(path)
 
     def allowed(self, url: str | None) -> str | None:
-        """A remote URL when its host is allowed now, else None."""
-        return url if url and self.allowlist.allows_url(url) else None
+        """A remote URL when its host is allowed now, else None (also when an app might read
+        another host from it than we do)."""
+        if not url or not url.startswith(("http://", "https://")) or _AMBIGUOUS.search(url):
+            return None
+        try:
+            host, _ = url_host_port(url)
+        except (PatternError, ValueError):  # ValueError: an unclosed IPv6 literal
+            return None
+        return url if host.isascii() and self.allowlist.allows_url(url) else None
 
     def remote(self, url: str | None, placeholder: str) -> str:
         """A remote URL when its host is allowed now, else the node's placeholder."""
