@@ -38,10 +38,6 @@ def iso(value: datetime | None) -> str | None:
     return value.isoformat(timespec="milliseconds")[:23] + "Z"
 
 
-def media_url(links: Links, path: str | None, fallback: str) -> str:
-    return links.local("/media/" + path) if path else links.local(fallback)
-
-
 def picture(links: Links, path: str | None, remote_url: str | None, fallback: str) -> str:
     """An avatar or header: the node's file, else the remote one where allowed, else `fallback`."""
     if path:
