@@ -21,12 +21,12 @@ from starlette.routing import BaseRoute, Route
 from models.account import Account
 from models.conversation import ConversationMark
 from models.db import upsert
-from models.settings import Settings
 from models.status import Mention, Status
 from web.api import serializers
 from web.api.base import Call, call, ok, page_of, paginated
 from web.api.errors import not_found
 from web.api.hosts import hidden_domains, status_admitted
+from web.api.serializers import Links
 
 PAGE = 20
 PAGE_MAX = 40
@@ -78,7 +78,7 @@ async def _threads(
 
 async def present(
     session: AsyncSession,
-    settings: Settings,
+    links: Links,
     viewer_id: int,
     threads: Sequence[tuple[int, int]],
 ) -> list[dict[str, Any]]:
@@ -130,7 +130,7 @@ async def present(
             select(*serializers.STATUS_COLUMNS).where(Status.id.in_([n for _, n in threads]))
         )
     ).all()
-    rendered = await serializers.statuses(session, settings, newest_rows, viewer_id)
+    rendered = await serializers.statuses(session, links, newest_rows, viewer_id)
     by_id = {int(s["id"]): s for s in rendered}
     out = []
     for t, newest in threads:
@@ -140,7 +140,7 @@ async def present(
                 "id": str(t),
                 "unread": t in unread_threads,
                 "accounts": [
-                    serializers.account(accounts[a], settings) for a in people if a in accounts
+                    serializers.account(accounts[a], links) for a in people if a in accounts
                 ],
                 "last_status": by_id.get(newest),
             }
@@ -152,7 +152,7 @@ async def conversations(request: Request) -> Response:
     c = await call(request, "read:statuses")
     threads = await _threads(c, c.account.id)
     async with c.node.db.read() as session:
-        items = await present(session, c.node.settings, c.account.id, threads)
+        items = await present(session, c.node.links(), c.account.id, threads)
     return paginated(c, items, [newest for _, newest in threads])
 
 
@@ -181,7 +181,7 @@ async def read(request: Request) -> Response:
     thread, newest = await _one(c)
     await _mark(c, thread, read_up_to=newest)
     async with c.node.db.read() as session:
-        (conversation,) = await present(session, c.node.settings, c.account.id, [(thread, newest)])
+        (conversation,) = await present(session, c.node.links(), c.account.id, [(thread, newest)])
     return ok(conversation)
 
 

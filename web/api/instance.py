@@ -212,7 +212,7 @@ async def instance_v1(request: Request) -> Response:
             "invites_enabled": False,
             "max_toot_chars": settings.max_status_chars,  # older clients read only this
             "configuration": _configuration(settings),
-            "contact_account": serializers.account(contact, settings) if contact else None,
+            "contact_account": serializers.account(contact, node.links()) if contact else None,
             "rules": about.rules,
             "flurfunk": {"version": SOFTWARE_VERSION, "federation": federation},
         }
@@ -252,7 +252,7 @@ async def instance_v2(request: Request) -> Response:
             },
             "contact": {
                 "email": about.email,
-                "account": serializers.account(contact, settings) if contact else None,
+                "account": serializers.account(contact, node.links()) if contact else None,
             },
             "rules": about.rules,
             "flurfunk": {"version": SOFTWARE_VERSION, "federation": federation},
