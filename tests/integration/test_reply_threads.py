@@ -146,6 +146,21 @@ def test_notes_that_reply_to_each_other_are_stored_once(hq: FedNode, remote: Rem
         assert [s["uri"] for s in resolved(hq, ann, uri)] == [uri]
 
 
+def test_a_note_that_replies_to_itself_is_stored_once(hq: FedNode, remote: Remote) -> None:
+    ann, eve = hq.create_user("ann"), remote.actor("eve")
+    looped = remote.note(eve, "<p>see this post</p>", **mentioning(hq, ann))
+    looped["inReplyTo"] = looped["id"]
+    remote.serve(looped)
+
+    deliver(hq, eve, looped)
+    mention = wait_for(
+        lambda: notified(hq, ann, "mention", f"{eve.name}@{remote.host}", looped["id"]),
+        "ann's notification of a post that replies to itself",
+    )[0]
+    assert mention["status"]["in_reply_to_id"] is None
+    assert [s["uri"] for s in resolved(hq, ann, looped["id"])] == [looped["id"]]
+
+
 def test_a_search_resolves_either_note_of_a_cycle(hq: FedNode, remote: Remote) -> None:
     ann, eve = hq.create_user("ann"), remote.actor("eve")
     first = remote.note(eve, "<p>ping</p>")
