@@ -117,7 +117,9 @@ def created(actor: FakeActor, note: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def vote(actor: FakeActor, node: FedNode, author: User, poll_uri: str, option: str) -> dict:
+def vote(
+    actor: FakeActor, node: FedNode, author: User, poll_uri: str, option: str
+) -> dict[str, Any]:
     note = {
         "id": f"{actor.uri}#votes/{secrets.token_hex(6)}",
         "type": "Note",
