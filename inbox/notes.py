@@ -37,7 +37,6 @@ from models.base import utcnow
 from models.ids import new_id
 from models.relationship import Follow
 from models.status import MediaAttachment, Mention, Status
-from models.visibility import can_see
 from outbox import events, feeds
 from outbox.content import MentionTarget
 from outbox.context import Federation
@@ -124,12 +123,6 @@ async def _wanted(
     return bool(followed)
 
 
-async def _may_reply(session: AsyncSession, author: Account, parent: Status) -> bool:
-    """Whether the author could have seen the post of ours they reply to (a local-only post,
-    say, nobody elsewhere can). Their home decides for posts of other nodes."""
-    return not parent.local or await can_see(session, author.id, parent)
-
-
 async def _parent(
     fed: Federation, session: AsyncSession, note: ParsedNote, depth: int, lineage: frozenset[str]
 ) -> Status | None:
@@ -178,8 +171,9 @@ async def store_note(
     if author.is_local or author.suspended_at is not None:
         raise Unusable("the note's author cannot post here")
     known_parent = await status_by_uri(session, note.in_reply_to)
-    if known_parent is not None and not await _may_reply(session, author, known_parent):
-        raise Unusable("the note replies to a post its author cannot see")
+    if known_parent is not None and known_parent.visibility == "local":
+        # Nobody elsewhere can have seen a local-only post (models.visibility), nor reply to it.
+        raise Unusable("the note replies to a local-only post")
     if not solicited and not await _wanted(session, note, author, known_parent):
         return None
     parent = known_parent or await _parent(fed, session, note, depth, lineage | {note.uri})
