@@ -282,7 +282,8 @@ def test_a_local_only_post_is_not_served_to_other_nodes(hq: FedNode, remote: Rem
             bob.key_id,
             bob.private_key,
         )
-        return httpx.get(f"{hq.url}{path}/{status_id}{suffix}", headers=headers).status_code
+        url = f"{hq.url}{path}/{status_id}{suffix}"
+        return httpx.get(url, headers=headers, timeout=30).status_code
 
     assert (fetched(public["id"]), fetched(public["id"], "/activity")) == (200, 200)
     assert (fetched(only_here["id"]), fetched(only_here["id"], "/activity")) == (404, 404)
