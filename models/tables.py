@@ -11,6 +11,7 @@ from models.federation import (
     NodeKey,
     OutboxActivity,
     PeerHost,
+    WorkerHeartbeat,
 )
 from models.filters import Filter, FilterKeyword, FilterStatus
 from models.interaction import Bookmark, Favourite, Pin
@@ -70,4 +71,5 @@ __all__ = [
     "StatusTag",
     "Tag",
     "User",
+    "WorkerHeartbeat",
 ]
