@@ -158,6 +158,14 @@ def normalize(document: dict[str, Any]) -> dict[str, Any]:
     """
     if is_well_known(document):
         return document
+    try:
+        return _normalize_with_pyld(document)
+    except (RecursionError, orjson.JSONEncodeError):
+        # Nesting deeper than pyld or a copy can follow: nothing this node could read.
+        raise JsonLdError("cannot process JSON-LD: the document is nested too deeply") from None
+
+
+def _normalize_with_pyld(document: dict[str, Any]) -> dict[str, Any]:
     from pyld import jsonld
 
     body = {k: v for k, v in document.items() if k not in SET_ASIDE}

@@ -155,3 +155,12 @@ def test_a_broken_top_level_context_is_refused() -> None:
     document = {"@context": [AS, {"@version": 7}, UNKNOWN], "type": "Note", "content": "hello"}
     with pytest.raises(JsonLdError):
         normalize(document)
+
+
+def test_nesting_too_deep_for_processing_is_refused_not_crashed() -> None:
+    deep: dict[str, Any] = {"@context": AS, "type": "Note"}
+    for _ in range(400):
+        deep = {"@context": AS, "type": "Note", "inReplyTo": deep}
+    document = {"@context": [AS, UNKNOWN], "type": "Create", "object": deep}
+    with pytest.raises(JsonLdError):
+        normalize(document)
