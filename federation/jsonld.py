@@ -189,8 +189,8 @@ def _normalize_with_pyld(document: dict[str, Any]) -> dict[str, Any]:
 
 
 def _plain_language_maps(document: dict[str, Any]) -> dict[str, Any]:
-    """`summary` and `name` from their language maps, where a default language (LitePub sends
-    `{"@language": "und"}`) turned plain strings into maps."""
+    """`summary`, `name` and `content` from their language maps, where a default language
+    (LitePub sends `{"@language": "und"}`) turned plain strings into maps."""
     for item in (document, document.get("object")):
         if not isinstance(item, dict):
             continue
@@ -229,13 +229,13 @@ def _known_entries(context: Any) -> list[Any]:
     return entries
 
 
-Path_ = tuple[str | int, ...]  # keys and list indexes from the top
+TermPath = tuple[str | int, ...]  # keys and list indexes from the top
 
 
-def _nested_context_holders(document: dict[str, Any]) -> list[Path_]:
+def _nested_context_holders(document: dict[str, Any]) -> list[TermPath]:
     """Where, below the top, an object brings its own @context (iteratively: any depth)."""
-    found: list[Path_] = []
-    stack: list[tuple[Path_, Any]] = [((), document)]
+    found: list[TermPath] = []
+    stack: list[tuple[TermPath, Any]] = [((), document)]
     while stack:
         path, value = stack.pop()
         if isinstance(value, dict):
@@ -259,7 +259,9 @@ def _with_known_nested_contexts(document: dict[str, Any]) -> dict[str, Any]:
     return copy
 
 
-def _compact_keeping_what_works(document: dict[str, Any], holders: list[Path_]) -> dict[str, Any]:
+def _compact_keeping_what_works(
+    document: dict[str, Any], holders: list[TermPath]
+) -> dict[str, Any]:
     """Compact without the terms whose nested contexts fail, putting back each one that works."""
     from pyld import jsonld
 
@@ -275,7 +277,7 @@ def _compact_keeping_what_works(document: dict[str, Any], holders: list[Path_]) 
     return best
 
 
-def _without(document: dict[str, Any], paths: list[Path_]) -> dict[str, Any]:
+def _without(document: dict[str, Any], paths: list[TermPath]) -> dict[str, Any]:
     copy: dict[str, Any] = orjson.loads(orjson.dumps(document))
     # Deepest first, and list items from the back, so that earlier paths stay valid.
     for path in sorted(paths, key=lambda p: (len(p), p[-1] if isinstance(p[-1], int) else 0))[::-1]:
@@ -287,7 +289,7 @@ def _without(document: dict[str, Any], paths: list[Path_]) -> dict[str, Any]:
     return copy
 
 
-def _at(document: Any, path: Path_) -> Any:
+def _at(document: Any, path: TermPath) -> Any:
     for step in path:
         document = document[step]
     return document

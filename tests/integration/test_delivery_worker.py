@@ -229,21 +229,24 @@ async def claimed_by(db: Database) -> dict[str, str | None]:
         return {d.inbox_url: d.claimed_by for d in rows}
 
 
+NOW = timedelta(0)
+
+
 async def test_rows_of_a_worker_that_stopped_beating_go_to_another_at_once(
     db: Database, peer: FakePeer, clients: list[FederationClient]
 ) -> None:
     await queue(db, ["http://sales.flurfunk.test/inbox", "http://dev.flurfunk.test/inbox"])
-    dead, alive = Heartbeat(db, "dead"), Heartbeat(db, "alive")
-    await dead.beat()
+    await Heartbeat(db, "dead").beat()
     _, claimed = await owned_worker(clients, db, peer, "dead").claim(utcnow())
     assert claimed == 2  # ... and then the worker is killed: nothing is ever recorded
     other = owned_worker(clients, db, peer, "alive")
-    await alive.beat()
-    assert await other.run_once() == 0  # the dead worker's heartbeat is recent: its rows wait
+    # A heartbeat a minute old is recent enough: the rows wait.
+    assert await Heartbeat(db, "alive", dead_after=timedelta(minutes=1), settle=NOW).beat() == 0
+    assert await other.run_once() == 0
     assert set((await claimed_by(db)).values()) == {"dead"}
 
-    watcher = Heartbeat(db, "alive", dead_after=timedelta(0))  # as ten seconds later
-    assert await watcher.beat() == 2
+    # As ten seconds later: the dead worker has missed five beats.
+    assert await Heartbeat(db, "alive", dead_after=NOW, settle=NOW).beat() == 2
     assert await other.run_once() == 2  # although the lease has an hour to go
     assert await states(db) == {
         "http://sales.flurfunk.test/inbox": ("done", 1),
@@ -252,12 +255,24 @@ async def test_rows_of_a_worker_that_stopped_beating_go_to_another_at_once(
     assert set((await claimed_by(db)).values()) == {None}
 
 
+async def test_a_worker_back_from_an_outage_judges_nobody_at_once(
+    db: Database, peer: FakePeer, clients: list[FederationClient]
+) -> None:
+    await queue(db, ["http://sales.flurfunk.test/inbox"])
+    await Heartbeat(db, "slow").beat()
+    await owned_worker(clients, db, peer, "slow").claim(utcnow())
+    back = Heartbeat(db, "back", dead_after=NOW)  # every other heartbeat looks old to it
+    assert await back.beat() == 0  # it has not beaten long enough itself to judge
+    assert set((await claimed_by(db)).values()) == {"slow"}
+
+
 async def test_a_claim_whose_owner_never_beat_is_freed(
     db: Database, peer: FakePeer, clients: list[FederationClient]
 ) -> None:
     await queue(db, ["http://sales.flurfunk.test/inbox"])
     await owned_worker(clients, db, peer, "ghost").claim(utcnow())
-    assert await Heartbeat(db, "alive").beat() == 1
+    alive = Heartbeat(db, "alive", dead_after=timedelta(minutes=1), settle=NOW)
+    assert await alive.beat() == 1
     assert await owned_worker(clients, db, peer, "alive").run_once() == 1
 
 
@@ -289,7 +304,7 @@ async def test_inbox_rows_of_a_dead_worker_are_freed_too(db: Database) -> None:
                 claimed_by="dead",
             )
         )
-    assert await Heartbeat(db, "alive").beat() == 1
+    assert await Heartbeat(db, "alive", settle=NOW).beat() == 1
     async with db.read() as session:
         row = (await session.execute(select(InboxActivity))).scalar_one()
     assert (row.locked_until, row.claimed_by) == (None, None)
