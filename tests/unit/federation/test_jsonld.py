@@ -164,3 +164,42 @@ def test_nesting_too_deep_for_processing_is_refused_not_crashed() -> None:
     document = {"@context": [AS, UNKNOWN], "type": "Create", "object": deep}
     with pytest.raises(JsonLdError):
         normalize(document)
+
+
+def test_a_fedify_create_keeps_what_the_inbox_reads() -> None:
+    actor = "http://localhost:39805/users/fed"
+    note = {
+        "id": actor + "/posts/1",
+        "type": "Note",
+        "attributedTo": actor,
+        "content": "<p>hello <a href='http://localhost:41419/users/alice'>@alice</a></p>",
+        "summary": "a warning",
+        "sensitive": True,
+        "inReplyTo": "http://localhost:41419/users/alice/statuses/9",
+        "published": "2026-12-06T23:42:12Z",
+        "to": ["https://www.w3.org/ns/activitystreams#Public"],
+        "cc": [actor + "/followers"],
+        "tag": [{"type": "Mention", "href": "http://localhost:41419/users/alice", "name": "@a"}],
+        "attachment": [{"type": "Document", "mediaType": "image/png", "url": actor + "/a.png"}],
+    }
+    inline = {"toot": "http://joinmastodon.org/ns#", "sensitive": "as:sensitive"}
+    create = dict(
+        FEDIFY_FOLLOW,
+        **{"@context": [*FEDIFY_FOLLOW["@context"], inline]},
+        id=actor + "/posts/1#create",
+        type="Create",
+        object=dict(note, proof=FEDIFY_FOLLOW["proof"]),
+        to=note["to"],
+        cc=note["cc"],
+    )
+    for document in (create, through_pyld(create)):
+        normal = normalize(document)
+        read = normal["object"]
+        assert (normal["type"], normal["actor"]) == ("Create", actor)
+        for term in ("id", "content", "summary", "sensitive", "inReplyTo", "attributedTo"):
+            assert read[term] == note[term], term
+        tags = read["tag"] if isinstance(read["tag"], list) else [read["tag"]]
+        assert tags[0]["href"] == "http://localhost:41419/users/alice"
+        attachments = read["attachment"]
+        attachment = attachments[0] if isinstance(attachments, list) else attachments
+        assert attachment["url"] == actor + "/a.png"
