@@ -288,7 +288,7 @@ async def test_a_worker_that_stops_cleanly_hands_back_its_claims(
     assert await owned_worker(clients, db, peer, "next").run_once() == 1
 
 
-async def test_inbox_rows_of_a_dead_worker_are_freed_too(db: Database) -> None:
+async def claimed_inbox_row(db: Database, owner: str | None) -> None:
     now = utcnow()
     async with db.write() as session:
         session.add(
@@ -301,13 +301,21 @@ async def test_inbox_rows_of_a_dead_worker_are_freed_too(db: Database) -> None:
                 received_at=now,
                 next_attempt_at=now,
                 locked_until=now + HOUR,
-                claimed_by="dead",
+                claimed_by=owner,
             )
         )
-    assert await Heartbeat(db, "alive", settle=NOW).beat() == 1
+
+
+async def inbox_row_is_free(db: Database) -> bool:
     async with db.read() as session:
         row = (await session.execute(select(InboxActivity))).scalar_one()
-    assert (row.locked_until, row.claimed_by) == (None, None)
+    return (row.locked_until, row.claimed_by) == (None, None)
+
+
+async def test_inbox_rows_of_a_dead_worker_are_freed_too(db: Database) -> None:
+    await claimed_inbox_row(db, "dead")
+    assert await Heartbeat(db, "alive", settle=NOW).beat() == 1
+    assert await inbox_row_is_free(db)
 
 
 async def test_an_embedded_node_frees_every_claim_at_start(
@@ -315,7 +323,9 @@ async def test_an_embedded_node_frees_every_claim_at_start(
 ) -> None:
     await queue(db, ["http://sales.flurfunk.test/inbox", "http://dev.flurfunk.test/inbox"])
     await owned_worker(clients, db, peer, "before-the-crash").claim(utcnow())
+    await claimed_inbox_row(db, None)  # an embedded node's claims have no owner
     embedded = DeliveryWorker(db, clients[0], SETTINGS, lease=HOUR)
     assert await embedded.run_once() == 0
-    assert await release_all(db) == 2
+    assert await release_all(db) == 3
     assert await embedded.run_once() == 2
+    assert await inbox_row_is_free(db)
