@@ -102,16 +102,25 @@ STANDARD_DEFINITIONS: dict[str, Any] = {
     "quoteUrl": "as:quoteUrl",
 }
 
+# What pyld compacts to: the plain names the inbox reads (extensions as Mastodon spells them,
+# profile fields and emoji included), so a document that needed pyld reads like any other.
 OUTPUT_CONTEXT: list[Any] = [
     AS,
     "https://w3id.org/security/v1",
     {
         "toot": "http://joinmastodon.org/ns#",
+        "schema": "http://schema.org#",
         "sensitive": "as:sensitive",
         "Hashtag": "as:Hashtag",
         "manuallyApprovesFollowers": "as:manuallyApprovesFollowers",
         "featured": {"@id": "toot:featured", "@type": "@id"},
         "discoverable": "toot:discoverable",
+        "Emoji": "toot:Emoji",
+        "blurhash": "toot:blurhash",
+        "focalPoint": {"@container": "@list", "@id": "toot:focalPoint"},
+        "votersCount": "toot:votersCount",
+        "PropertyValue": "schema:PropertyValue",
+        "value": "schema:value",
     },
 ]
 

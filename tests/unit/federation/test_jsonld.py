@@ -203,3 +203,29 @@ def test_a_fedify_create_keeps_what_the_inbox_reads() -> None:
         attachments = read["attachment"]
         attachment = attachments[0] if isinstance(attachments, list) else attachments
         assert attachment["url"] == actor + "/a.png"
+
+
+def test_profile_fields_emoji_and_media_extensions_survive_pyld() -> None:
+    actor = "http://localhost:39805/users/fed"
+    inline = {
+        "toot": "http://joinmastodon.org/ns#",
+        "schema": "http://schema.org#",
+        "PropertyValue": "schema:PropertyValue",
+        "value": "schema:value",
+        "Emoji": "toot:Emoji",
+        "blurhash": "toot:blurhash",
+        "focalPoint": {"@container": "@list", "@id": "toot:focalPoint"},
+    }
+    person = {
+        "@context": [AS, "https://w3id.org/security/v1", "https://www.w3.org/ns/did/v1", inline],
+        "id": actor,
+        "type": "Person",
+        "attachment": [{"type": "PropertyValue", "name": "Team", "value": "Platform"}],
+        "tag": [{"type": "Emoji", "name": ":ok:", "icon": {"type": "Image", "url": "x.png"}}],
+        "icon": {"type": "Image", "url": "a.png", "blurhash": "LEHV", "focalPoint": [0.5, -0.25]},
+    }
+    normal = normalize(through_pyld(person))
+    field = normal["attachment"]
+    assert (field["type"], field["name"], field["value"]) == ("PropertyValue", "Team", "Platform")
+    assert normal["tag"]["type"] == "Emoji"
+    assert (normal["icon"]["blurhash"], normal["icon"]["focalPoint"]) == ("LEHV", [0.5, -0.25])
