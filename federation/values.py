@@ -193,6 +193,17 @@ def row_id(text: object, what: str = "the id") -> int:
     return number
 
 
+def row_ids(texts: list[str]) -> list[int]:
+    """The valid ids among `texts`, in order and once each; the others name nothing."""
+    found: dict[int, None] = {}
+    for text in texts:
+        try:
+            found.setdefault(row_id(text), None)
+        except InvalidValue:
+            continue
+    return list(found)
+
+
 # --- JSON ------------------------------------------------------------------------------------
 
 

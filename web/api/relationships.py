@@ -135,9 +135,9 @@ async def reject(request: Request) -> Response:
     return await _federated(request, "write:follows", actions.reject)
 
 
-def _digit_ids(values: list[str]) -> list[int]:
+def _digit_ids(texts: list[str]) -> list[int]:
     """Ids as asked, deduplicated; a malformed one names no account and is left out."""
-    return list(dict.fromkeys(int(v) for v in values if v.isdigit() and len(v) < 19))
+    return values.row_ids(texts)
 
 
 async def relationships(request: Request) -> Response:

@@ -158,8 +158,7 @@ async def show(request: Request) -> Response:
 
 async def several(request: Request) -> Response:
     c = await call(request, "read:statuses", optional=True)
-    wanted = [int(i) for i in c.params.strings("id") if i.isdigit() and len(i) <= 19]
-    wanted = list(dict.fromkeys(wanted))[:MAX_IDS]
+    wanted = values.row_ids(c.params.strings("id"))[:MAX_IDS]
     if not wanted:
         return ok([])
     hidden = await hidden_domains(c.node)
