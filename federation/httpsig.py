@@ -3,8 +3,9 @@
 Outbound requests are signed the way Mastodon signs them: RSA-SHA256 over
 `(request-target) host date digest content-type` (POST) or `(request-target) host date accept`
 (GET). Inbound, cavage signatures with rsa-sha256 or hs2019 (RSA or Ed25519 keys) and RFC 9421
-signatures are accepted. Key look-up is the caller's business: this module parses, builds
-signature bases and checks signatures with a key it is given.
+signatures are accepted — when they cover the method, target and host (check_coverage) and
+their age is signed too (check_freshness). Key look-up is the caller's business: this module
+parses, builds signature bases and checks signatures with a key it is given.
 """
 
 from __future__ import annotations
