@@ -170,7 +170,7 @@ def integer(
     if isinstance(text, str):
         digits = text.strip()
         unsigned = digits.removeprefix("-")
-        if not (unsigned.isascii() and unsigned.isdigit()) or len(unsigned) > 20:
+        if not (unsigned.isascii() and unsigned.isdigit()) or len(unsigned) > 64:
             raise InvalidValue(f"{what} must be a number")
         text = int(digits)
     if minimum is not None and text < minimum:
