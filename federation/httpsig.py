@@ -293,6 +293,14 @@ def covers_body(parsed: ParsedSignature) -> bool:
     return "digest" in parsed.covered or "content-digest" in parsed.covered
 
 
+def signed_digest_matches(parsed: ParsedSignature, headers: Mapping[str, str], body: bytes) -> bool:
+    """The body matches the digests the signature covers (at least one SHA-256/512 among
+    them); a digest header it does not cover proves nothing and is not read."""
+    signed = {name: headers[name] for name in ("digest", "content-digest") if name in headers}
+    signed = {name: value for name, value in signed.items() if name in parsed.covered}
+    return body_digest_matches(signed, body) is True
+
+
 # --- verification ----------------------------------------------------------------------
 
 

@@ -24,10 +24,10 @@ from federation.client import NotAllowed
 from federation.httpsig import (
     ParsedSignature,
     SignatureError,
-    body_digest_matches,
     check_coverage,
     check_freshness,
     parse,
+    signed_digest_matches,
     verify,
 )
 from federation.jsonld import JsonLdError, normalize
@@ -82,7 +82,7 @@ async def check_signature(
         check_freshness(parsed, headers, time.time(), SIGNATURE_WINDOW)
     except SignatureError as exc:
         return signer, Verdict(401, str(exc))
-    if body is not None and body_digest_matches(headers, body) is not True:
+    if body is not None and not signed_digest_matches(parsed, headers, body):
         return signer, Verdict(401, "the body digest is missing or does not match")
     return signer, await _verify_with_actor_key(fed, parsed)
 

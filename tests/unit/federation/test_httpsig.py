@@ -180,7 +180,7 @@ def admit(method: str, url: str, headers: dict[str, str], body: bytes | None) ->
     ours.check_freshness(parsed, headers, time.time(), 300)
     ours.verify(parsed, load_public_key(PUBLIC_PEM))
     if body is not None:
-        assert ours.body_digest_matches(headers, body) is True
+        assert ours.signed_digest_matches(parsed, headers, body)
 
 
 def cavage_signed(
@@ -390,3 +390,27 @@ def test_our_own_signatures_satisfy_the_rules() -> None:
     key = load_private_key(PRIVATE_PEM)
     admit("POST", INBOX, ours.sign_request("POST", INBOX, {}, "k", key, BODY), BODY)
     admit("GET", OUTBOX, ours.sign_request("GET", OUTBOX, {}, "k", key), None)
+
+
+def test_only_a_signed_digest_vouches_for_the_body() -> None:
+    """A covered Digest the node cannot check (MD5) plus an unsigned Content-Digest that fits a
+    substituted body must not pass: the signature says nothing about that body."""
+    signer = httpsig.HeaderSigner(
+        "k",
+        PRIVATE_PEM.encode(),
+        algorithm="rsa-sha256",
+        headers=["(request-target)", "host", "date", "digest"],
+        sign_header="signature",
+    )
+    headers = {"Host": "hq.flurfunk.test", "Date": ours.http_date(), "Digest": "MD5=AAAA"}
+    signed = lower(signer.sign(headers, method="POST", path="/users/ada/inbox"))
+    forged_body = b'{"type":"Delete"}'
+    signed["content-digest"] = ContentDigest.create(forged_body)
+    parsed = ours.parse("POST", INBOX, signed)
+    ours.verify(parsed, load_public_key(PUBLIC_PEM))
+    assert ours.body_digest_matches(signed, forged_body) is True  # what was checked before
+    assert not ours.signed_digest_matches(parsed, signed, forged_body)
+
+    honest = cavage_signed("POST", INBOX, ["(request-target)", "host", "date", "digest"], body=BODY)
+    assert ours.signed_digest_matches(ours.parse("POST", INBOX, honest), honest, BODY)
+    assert not ours.signed_digest_matches(ours.parse("POST", INBOX, honest), honest, forged_body)
