@@ -29,6 +29,7 @@ MAX_HANDLE = 320
 _HANDLE_NAME = re.compile(r"[\w.-]{1,64}")  # Mastodon's [a-z0-9_], and what others allow
 _HOST_NAME = re.compile(r"(?:[\w-]{1,63}\.)*[\w-]{1,63}")  # DNS labels, IDNs in Unicode
 _IPV6_LITERAL = re.compile(r"\[[0-9a-f:.]{2,45}\]")
+_SPACE_OR_CONTROL = re.compile(r"[\s\x00-\x1f\x7f]")
 
 
 class InvalidValue(ValueError):
@@ -40,21 +41,26 @@ class InvalidValue(ValueError):
 
 def http_url(text: object) -> SplitResult:
     """An absolute http(s) URL with a host, split into its parts."""
+    return _http_url(text)[0]
+
+
+def _http_url(text: object) -> tuple[SplitResult, str, int]:
+    """(parts, host, explicit-or-default port) of an absolute http(s) URL."""
     if not isinstance(text, str):
         raise InvalidValue("a URL must be a string")
     if len(text) > MAX_URL:
         raise InvalidValue(f"a URL may have at most {MAX_URL} characters")
-    if any(c.isspace() or ord(c) < 0x20 or ord(c) == 0x7F for c in text):
+    if _SPACE_OR_CONTROL.search(text):
         raise InvalidValue("a URL may not contain spaces or control characters")
     try:
         parts = urlsplit(text)
-        parts.port  # noqa: B018 - raises on a port that is not a number in range
     except ValueError:
         raise InvalidValue(f"not a valid URL: {text[:100]!r}") from None
-    if parts.scheme.lower() not in DEFAULT_PORTS:
+    default = DEFAULT_PORTS.get(parts.scheme.lower())
+    if default is None:
         raise InvalidValue(f"not an http(s) URL: {text[:100]!r}")
-    split_authority(parts.netloc.rpartition("@")[2])
-    return parts
+    host, port = split_authority(parts.netloc.rpartition("@")[2])
+    return parts, host, default if port is None else port
 
 
 def split_authority(netloc: str) -> tuple[str, int | None]:
@@ -82,16 +88,14 @@ def split_authority(netloc: str) -> tuple[str, int | None]:
 
 def host_port(url: str) -> tuple[str, int]:
     """The host and explicit-or-default port of an absolute http(s) URL."""
-    parts = http_url(url)
-    host, port = split_authority(parts.netloc.rpartition("@")[2])
-    return host, port if port is not None else DEFAULT_PORTS[parts.scheme.lower()]
+    _, host, port = _http_url(url)
+    return host, port
 
 
 def authority(url: str) -> str:
     """host[:port] of an http(s) URL, lower case, default port dropped — what origins compare."""
-    parts = http_url(url)
-    host, port = split_authority(parts.netloc.rpartition("@")[2])
-    return host if port in (None, DEFAULT_PORTS[parts.scheme.lower()]) else f"{host}:{port}"
+    parts, host, port = _http_url(url)
+    return host if port == DEFAULT_PORTS[parts.scheme.lower()] else f"{host}:{port}"
 
 
 def handle(text: object) -> tuple[str, str]:
