@@ -23,7 +23,14 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 
 from federation.keys import PrivateKey, PublicKey
-from federation.values import InvalidValue, integer, parse_http_date
+from federation.values import (
+    DEFAULT_PORTS,
+    InvalidValue,
+    host_port,
+    integer,
+    parse_http_date,
+    split_authority,
+)
 
 POST_HEADERS: tuple[str, ...] = ("(request-target)", "host", "date", "digest", "content-type")
 GET_HEADERS: tuple[str, ...] = ("(request-target)", "host", "date", "accept")
@@ -329,16 +336,21 @@ def verify(parsed: ParsedSignature, key: PublicKey) -> None:
         raise SignatureError("the signature does not verify") from None
 
 
-def check_coverage(parsed: ParsedSignature, target_url: str, has_body: bool) -> None:
+def check_coverage(
+    parsed: ParsedSignature, target_url: str, headers: Mapping[str, str], has_body: bool
+) -> None:
     """Refuse a signature that does not bind it to this request: its method and target, the
     host it was meant for, and the body (through its digest) when there is one.
 
     cavage: `(request-target)` and `host`. RFC 9421: `@method`; the target as `@target-uri`,
     `@request-target`, or `@path` (with `@query` when the URL has a query); the host as
     `@authority` or `host` (`@target-uri` names it too). Both: `digest` or `content-digest`
-    when there is a body. Freshness has its own rule (check_freshness).
+    when there is a body. A signed Host header must name `target_url`'s host: a request
+    signed for another node is not valid here. Freshness has its own rule (check_freshness).
     """
     covered = set(parsed.covered)
+    if "host" in covered and not _same_authority(headers.get("host", ""), target_url):
+        raise SignatureError("the signed Host header names another host")
     if parsed.scheme == "cavage":
         missing = [name for name in ("(request-target)", "host") if name not in covered]
     else:
@@ -355,6 +367,15 @@ def check_coverage(parsed: ParsedSignature, target_url: str, has_body: bool) -> 
         missing.append("content-digest" if parsed.scheme == "rfc9421" else "digest")
     if missing:
         raise SignatureError(f"the signature does not cover {', '.join(missing)}")
+
+
+def _same_authority(host_header: str, url: str) -> bool:
+    try:
+        host, port = split_authority(host_header)
+        ours, our_port = host_port(url)
+    except InvalidValue:
+        return False
+    return host == ours and (port or DEFAULT_PORTS[urlsplit(url).scheme.lower()]) == our_port
 
 
 def check_freshness(

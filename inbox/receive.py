@@ -78,7 +78,7 @@ async def check_signature(
     try:
         # Only what the signature covers counts: a request whose method, target, host, body
         # or age are not signed could be replayed or redirected by anyone who saw it.
-        check_coverage(parsed, target_url, has_body=body is not None)
+        check_coverage(parsed, target_url, headers, has_body=body is not None)
         check_freshness(parsed, headers, time.time(), SIGNATURE_WINDOW)
     except SignatureError as exc:
         return signer, Verdict(401, str(exc))

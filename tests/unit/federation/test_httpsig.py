@@ -176,7 +176,7 @@ WEEK = 7 * 24 * 3600
 def admit(method: str, url: str, headers: dict[str, str], body: bytes | None) -> None:
     """What the inbox and authorized fetch require of a signature, short of the key look-up."""
     parsed = ours.parse(method, url, headers)
-    ours.check_coverage(parsed, url, has_body=body is not None)
+    ours.check_coverage(parsed, url, headers, has_body=body is not None)
     ours.check_freshness(parsed, headers, time.time(), 300)
     ours.verify(parsed, load_public_key(PUBLIC_PEM))
     if body is not None:
@@ -184,10 +184,16 @@ def admit(method: str, url: str, headers: dict[str, str], body: bytes | None) ->
 
 
 def cavage_signed(
-    method: str, url: str, covered: list[str], *, age: float = 0, body: bytes | None = None
+    method: str,
+    url: str,
+    covered: list[str],
+    *,
+    age: float = 0,
+    body: bytes | None = None,
+    host: str = "hq.flurfunk.test",
 ) -> dict[str, str]:
     """Headers signed by the independent httpsig library, `age` seconds ago."""
-    headers = {"Host": "hq.flurfunk.test", "Date": ours.http_date(time.time() - age)}
+    headers = {"Host": host, "Date": ours.http_date(time.time() - age)}
     if body is not None:
         headers["Digest"] = ours.digest_header(body)
         headers["Content-Type"] = "application/activity+json"
@@ -414,3 +420,15 @@ def test_only_a_signed_digest_vouches_for_the_body() -> None:
     honest = cavage_signed("POST", INBOX, ["(request-target)", "host", "date", "digest"], body=BODY)
     assert ours.signed_digest_matches(ours.parse("POST", INBOX, honest), honest, BODY)
     assert not ours.signed_digest_matches(ours.parse("POST", INBOX, honest), honest, forged_body)
+
+
+def test_a_signature_for_another_node_is_refused_here() -> None:
+    """The same path on another node (every node has /users/ada/outbox): a captured request
+    must not be replayable there, so a signed Host header must name this node."""
+    covered = ["(request-target)", "host", "date", "accept"]
+    for host in ("sales.flurfunk.test", "hq.flurfunk.test:8443", "hq.flurfunk.test.evil"):
+        headers = cavage_signed("GET", OUTBOX, covered, host=host)
+        with pytest.raises(ours.SignatureError, match="another host"):
+            admit("GET", OUTBOX, headers, None)
+    for host in ("HQ.flurfunk.test", "hq.flurfunk.test:443"):
+        admit("GET", OUTBOX, cavage_signed("GET", OUTBOX, covered, host=host), None)

@@ -71,7 +71,7 @@ def judged(headers: dict[str, str], method: str = "POST") -> Any:
     freshness, verification. A SignatureError is a refusal; any other exception fails."""
     try:
         parsed = httpsig.parse(method, INBOX, headers)
-        httpsig.check_coverage(parsed, INBOX, has_body=method == "POST")
+        httpsig.check_coverage(parsed, INBOX, headers, has_body=method == "POST")
         httpsig.check_freshness(parsed, headers, time.time(), 300)
         httpsig.verify(parsed, PUBLIC_KEY)
     except httpsig.SignatureError:
