@@ -471,3 +471,12 @@ def test_json_bodies_nested_beyond_the_limit_are_400(node: RunningNode, alice: U
     assert response.status_code == 400, response.text
     assert "deeper" in response.json()["error"]
     assert statuses_count(node, alice) == 0
+
+
+def test_a_link_no_url_parser_can_read_stays_text(node: RunningNode, alice: User) -> None:
+    before = "".join(node.output).count("Traceback")
+    posted = post(node, alice, "see http://[::1 and http://h:99999/x, then https://example.com")
+    assert posted["content"].count("<a ") == 1
+    assert 'href="https://example.com"' in posted["content"]
+    assert "http://[::1" in posted["content"]
+    assert "".join(node.output).count("Traceback") == before

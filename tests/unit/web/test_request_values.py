@@ -9,7 +9,7 @@ from typing import Any
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from outbox.content import mentioned_handles
+from outbox.content import URL_WEIGHT, countable_length, mentioned_handles, render
 from web.api.errors import ApiError
 from web.api.params import Params, parse_id
 from web.api.polls import parse_time
@@ -60,9 +60,17 @@ def test_scheduled_times_are_values_or_4xx(text: str) -> None:
     assert moment is None or moment.tzinfo is not None
 
 
+STATUS_TEXT = st.lists(
+    st.sampled_from(["http://", "https://", "[::1", "]", ":", "99999", "@ana", "@hq.example", "#"])
+    | st.text(alphabet=string.ascii_letters + string.digits + "@.:[]/_-² ", max_size=8),
+    max_size=10,
+).map("".join)
+
+
 @FAST
-@given(st.text(alphabet=string.ascii_letters + string.digits + "@.:[]/_-²", max_size=30))
+@given(STATUS_TEXT)
 @example("@ana@[::1")
+@example("see http://[::1 now")
 @example("ana@hq.example:99999")
 def test_handles_split_or_are_nothing(text: str) -> None:
     parts = _split_handle(text)
@@ -73,3 +81,7 @@ def test_handles_split_or_are_nothing(text: str) -> None:
         assert "@" not in domain
     for handle in mentioned_handles(text, "hq.flurfunk.test"):
         assert handle.username
+    assert countable_length(text) <= len(text) + URL_WEIGHT * text.count("http")
+    for content_type in ("text/plain", "text/markdown"):
+        rendered = render(text, public_url="https://hq.flurfunk.test", content_type=content_type)
+        assert "<script" not in rendered.html
