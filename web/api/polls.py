@@ -45,8 +45,8 @@ async def vote(request: Request) -> Response:
     c = await call(request, "write:statuses")
     poll_id = parse_id(request.path_params["id"])
     try:
-        choices = [int(x) for x in c.params.strings("choices")]
-    except ValueError:
+        choices = [values.integer(x, "choices", minimum=0) for x in c.params.strings("choices")]
+    except InvalidValue:
         raise validation("choices must be option numbers") from None
     try:
         async with c.node.db.write() as session:
