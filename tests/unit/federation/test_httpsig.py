@@ -10,6 +10,7 @@ import base64
 import hashlib
 import time
 from datetime import datetime
+from typing import Any
 
 import httpsig
 import pytest
@@ -276,7 +277,9 @@ def test_a_covered_created_decides_over_the_date_header() -> None:
 class _SignerWithoutCreated(HTTPMessageSigner):
     """http-message-signatures always adds `created`; some senders do not."""
 
-    def _build_signature_base(self, message, *, signature_params, **kwargs):  # type: ignore[no-untyped-def]
+    def _build_signature_base(
+        self, message: Any, *, signature_params: dict[str, Any], **kwargs: Any
+    ) -> Any:
         signature_params.pop("created", None)
         return super()._build_signature_base(message, signature_params=signature_params, **kwargs)
 
