@@ -1,6 +1,7 @@
 """Every table, imported in one place so that metadata and migrations see them all."""
 
 from models.account import Account, User
+from models.admin import AdminAction, NodeRule, NodeSetting
 from models.base import Base
 from models.conversation import ConversationMark
 from models.federation import (
@@ -32,6 +33,7 @@ from models.timeline import FeedEntry, FollowedTag, List, ListAccount, Marker
 __all__ = [
     "AccessToken",
     "Account",
+    "AdminAction",
     "AllowlistAudit",
     "AllowlistEntry",
     "AuthorizationCode",
@@ -57,6 +59,8 @@ __all__ = [
     "Mention",
     "Mute",
     "NodeKey",
+    "NodeRule",
+    "NodeSetting",
     "Notification",
     "OAuthApp",
     "OutboxActivity",

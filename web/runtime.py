@@ -24,7 +24,7 @@ from outbox.queue import DELIVER, NUDGE, PROCESS_INBOX, queue_name
 from outbox.render import instance_key_id
 from outbox.signing import identity, instance_key_pair
 from outbox.worker import DeliveryWorker
-from web import metrics, streaming
+from web import metrics, streaming, token_watch
 
 if TYPE_CHECKING:
     from outbox.enqueue import Enqueuer
@@ -79,7 +79,15 @@ async def running(
     tasks = [
         asyncio.create_task(
             every(REFRESH_SECONDS, stop, fed.allowlist.refresh, "allowlist refresh")
-        )
+        ),
+        asyncio.create_task(
+            every(
+                token_watch.WATCH_SECONDS,
+                stop,
+                lambda: token_watch.end_dead_streams(db, fed.broker),
+                "token watch",
+            )
+        ),
     ]
     jobs: Enqueuer | None = None
     if not in_process_workers and settings.redis_url:

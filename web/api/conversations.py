@@ -22,12 +22,12 @@ from federation import values
 from models.account import Account
 from models.conversation import ConversationMark
 from models.db import upsert
-from models.settings import Settings
 from models.status import Mention, Status
 from web.api import serializers
 from web.api.base import Call, call, ok, page_of, paginated
 from web.api.errors import not_found
 from web.api.hosts import hidden_domains, status_admitted
+from web.api.serializers import Links
 
 PAGE = 20
 PAGE_MAX = 40
@@ -73,13 +73,13 @@ async def _threads(
             query = query.order_by(newest.desc())
         query = query.limit(page.limit)
     async with c.node.db.read() as session:
-        rows = [(int(t), int(n)) for t, n in (await session.execute(query)).tuples()]
+        rows = [(int(t), int(n)) for t, n in (await session.execute(query))]
     return sorted(rows, key=lambda row: row[1], reverse=True)
 
 
 async def present(
     session: AsyncSession,
-    settings: Settings,
+    links: Links,
     viewer_id: int,
     threads: Sequence[tuple[int, int]],
 ) -> list[dict[str, Any]]:
@@ -96,7 +96,7 @@ async def present(
         .where(in_threads)
     )
     others: dict[int, set[int]] = {t: set() for t in ids}
-    for t, who in (await session.execute(authors.union(mentioned))).tuples():
+    for t, who in await session.execute(authors.union(mentioned)):
         if who != viewer_id:
             others[int(t)].add(int(who))
     wanted = {who for group in others.values() for who in group} | {viewer_id}
@@ -123,7 +123,7 @@ async def present(
                 .where(in_threads)
                 .group_by(thread)
             )
-        ).tuples()
+        )
         if other > max(mine, read_to)
     }
     newest_rows = (
@@ -131,7 +131,7 @@ async def present(
             select(*serializers.STATUS_COLUMNS).where(Status.id.in_([n for _, n in threads]))
         )
     ).all()
-    rendered = await serializers.statuses(session, settings, newest_rows, viewer_id)
+    rendered = await serializers.statuses(session, links, newest_rows, viewer_id)
     by_id = {int(s["id"]): s for s in rendered}
     out = []
     for t, newest in threads:
@@ -141,7 +141,7 @@ async def present(
                 "id": str(t),
                 "unread": t in unread_threads,
                 "accounts": [
-                    serializers.account(accounts[a], settings) for a in people if a in accounts
+                    serializers.account(accounts[a], links) for a in people if a in accounts
                 ],
                 "last_status": by_id.get(newest),
             }
@@ -153,7 +153,7 @@ async def conversations(request: Request) -> Response:
     c = await call(request, "read:statuses")
     threads = await _threads(c, c.account.id)
     async with c.node.db.read() as session:
-        items = await present(session, c.node.settings, c.account.id, threads)
+        items = await present(session, c.node.links(), c.account.id, threads)
     return paginated(c, items, [newest for _, newest in threads])
 
 
@@ -182,7 +182,7 @@ async def read(request: Request) -> Response:
     thread, newest = await _one(c)
     await _mark(c, thread, read_up_to=newest)
     async with c.node.db.read() as session:
-        (conversation,) = await present(session, c.node.settings, c.account.id, [(thread, newest)])
+        (conversation,) = await present(session, c.node.links(), c.account.id, [(thread, newest)])
     return ok(conversation)
 
 

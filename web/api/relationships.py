@@ -187,7 +187,7 @@ async def familiar_followers(request: Request) -> Response:
                 .order_by(Follow.id.desc())
                 .limit(ACCOUNTS_MAX)
             )
-            accounts = [serializers.account(a, c.node.settings) for a in rows]
+            accounts = [serializers.account(a, c.node.links()) for a in rows]
             out.append({"id": str(target_id), "accounts": accounts})
     return ok(out)
 
@@ -202,7 +202,7 @@ async def _account_page(
     page = page_of(c.params, ACCOUNTS_PAGE, ACCOUNTS_MAX)
     async with c.node.db.read() as session:
         rows = page.settle((await session.execute(page.apply(rows_query, cursor))).all())
-    items = [serializers.account(row[1], c.node.settings) | extra(row) for row in rows]
+    items = [serializers.account(row[1], c.node.links()) | extra(row) for row in rows]
     return paginated(c, items, [row[0] for row in rows])
 
 

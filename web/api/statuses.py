@@ -112,7 +112,7 @@ async def create(request: Request) -> Response:
                 status, _ = await post_status(
                     session, settings, c.account, draft, resolver=resolver, fed=federation(c)
                 )
-            data = await serializers.status(session, settings, status, c.viewer_id)
+            data = await serializers.status(session, c.node.links(), status, c.viewer_id)
         wake_deliveries(c)
     except IntegrityError:
         # Two requests with one Idempotency-Key raced (PostgreSQL): the first one won.
@@ -122,7 +122,7 @@ async def create(request: Request) -> Response:
             earlier = await earlier_post(session, c.account.id, key)
             if earlier is None:
                 raise
-            data = await serializers.status(session, settings, earlier, c.viewer_id)
+            data = await serializers.status(session, c.node.links(), earlier, c.viewer_id)
     return ok(data)
 
 
@@ -131,7 +131,7 @@ async def _schedule(c: Call, draft: Draft, at: datetime) -> Response:
     try:
         async with c.node.db.write() as session:
             row = await scheduled.schedule(session, c.account, at, draft)
-            return ok(await present_scheduled(session, c.node.settings, row))
+            return ok(await present_scheduled(session, c.node.links(), row))
     except scheduled.ScheduleProblem as exc:
         raise validation(str(exc)) from None
 
@@ -153,7 +153,7 @@ async def show(request: Request) -> Response:
     status_id = parse_id(request.path_params["id"])
     async with c.node.db.read() as session:
         status = await _readable(c, session, status_id)
-        return ok(await serializers.status(session, c.node.settings, status, c.viewer_id))
+        return ok(await serializers.status(session, c.node.links(), status, c.viewer_id))
 
 
 async def several(request: Request) -> Response:
@@ -170,7 +170,7 @@ async def several(request: Request) -> Response:
         )
         found = {s.id: s for s in rows.scalars()}
         ordered = [found[i] for i in wanted if i in found]
-        return ok(await serializers.statuses(session, c.node.settings, ordered, c.viewer_id))
+        return ok(await serializers.statuses(session, c.node.links(), ordered, c.viewer_id))
 
 
 async def remove(request: Request) -> Response:
@@ -181,7 +181,7 @@ async def remove(request: Request) -> Response:
         if status is None or status.account_id != c.account.id:
             raise not_found()
         # Presented before it goes: the answer carries `text` for delete-and-redraft.
-        data = await serializers.status(session, c.node.settings, status, c.viewer_id)
+        data = await serializers.status(session, c.node.links(), status, c.viewer_id)
         with status_errors():
             await delete_status(session, c.account, status_id, fed=federation(c))
     wake_deliveries(c)
@@ -215,7 +215,7 @@ async def update(request: Request) -> Response:
                 resolver=resolver,
                 fed=federation(c),
             )
-        data = await serializers.status(session, settings, status, c.viewer_id)
+        data = await serializers.status(session, c.node.links(), status, c.viewer_id)
     wake_deliveries(c)
     return ok(data)
 
@@ -252,7 +252,7 @@ async def history(request: Request) -> Response:
                     created_at=status.edited_at or status.created_at,
                 )
             ]
-        return ok(await serializers.status_history(session, c.node.settings, status, revisions))
+        return ok(await serializers.status_history(session, c.node.links(), status, revisions))
 
 
 async def source(request: Request) -> Response:
@@ -278,7 +278,7 @@ async def context(request: Request) -> Response:
         if hidden:
             ancestors, descendants = await _admitted_only(session, hidden, ancestors, descendants)
         presented = await serializers.statuses(
-            session, c.node.settings, [*ancestors, *descendants], c.viewer_id
+            session, c.node.links(), [*ancestors, *descendants], c.viewer_id
         )
     return ok(await filtering.thread(c, presented[: len(ancestors)], presented[len(ancestors) :]))
 
