@@ -2,6 +2,7 @@
 
 from models.account import Account, User
 from models.base import Base
+from models.browser_session import BrowserSession
 from models.conversation import ConversationMark
 from models.federation import (
     AllowlistAudit,
@@ -38,6 +39,7 @@ __all__ = [
     "Base",
     "Block",
     "Bookmark",
+    "BrowserSession",
     "ConversationMark",
     "Delivery",
     "Favourite",

@@ -30,6 +30,8 @@ from web.node import Node
 from web.ratelimit import RateLimiter, RateLimitMiddleware
 from web.routes import routes
 from web.runtime import running
+from web.ui.access import FormRefused, SignInFirst
+from web.ui.errors import form_refused, not_found_page, sign_in_first, wants_page
 
 log = logging.getLogger("flurfunk.web")
 STATIC = Path(__file__).parent / "ui" / "static"
@@ -59,6 +61,8 @@ async def api_error(request: Request, exc: Exception) -> Response:
 
 async def http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
+    if exc.status_code == 404 and wants_page(request):
+        return await not_found_page(request)
     message = "Record not found" if exc.status_code == 404 else str(exc.detail)
     return JSONResponse({"error": message}, status_code=exc.status_code, headers=exc.headers)
 
@@ -111,6 +115,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         exception_handlers={
             ApiError: api_error,
             HTTPException: http_error,
+            SignInFirst: sign_in_first,
+            FormRefused: form_refused,
             Exception: server_error,
         },
         lifespan=lifespan,

@@ -1,0 +1,53 @@
+"""How API entities read on a page: Jinja filters the templates share.
+
+Templates get the JSON the client API answers (web.ui.calls); these filters turn its fields
+into what a reader sees: local page addresses, short times, clean HTML.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from typing import Any
+
+from markupsafe import Markup
+
+from outbox.content import sanitise
+
+
+def profile_path(account: Mapping[str, Any]) -> str:
+    """The page of an account on this node: `/@name`, or `/@name@host` for a remote one."""
+    return f"/@{account['acct']}"
+
+
+def status_path(status: Mapping[str, Any]) -> str:
+    return f"/@{status['account']['acct']}/{status['id']}"
+
+
+def clean(html: object) -> Markup:
+    """Status and bio HTML, once more through the allowlist right before it is shown: what
+    the API hands out is already clean, and a page must not trust that alone."""
+    return Markup(sanitise(str(html or "")))
+
+
+def short_time(iso: object) -> str:
+    if not isinstance(iso, str) or not iso:
+        return ""
+    try:
+        moment = datetime.fromisoformat(iso.replace("Z", "+00:00"))
+    except ValueError:
+        return iso
+    return moment.strftime("%Y-%m-%d %H:%M")
+
+
+def display_name(account: Mapping[str, Any]) -> str:
+    return str(account.get("display_name") or account.get("username") or "")
+
+
+FILTERS: dict[str, Callable[..., Any]] = {
+    "profile_path": profile_path,
+    "status_path": status_path,
+    "clean": clean,
+    "short_time": short_time,
+    "display_name": display_name,
+}
