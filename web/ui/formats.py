@@ -10,6 +10,8 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
+from jinja2 import pass_context
+from jinja2.runtime import Context
 from markupsafe import Markup
 
 from outbox.content import sanitise
@@ -30,6 +32,17 @@ def clean(html: object) -> Markup:
     return Markup(sanitise(str(html or "")))
 
 
+@pass_context
+def here(context: Context, url: object) -> str:
+    """A URL of this node as a path, so that pages work under any name the node is reached
+    by (a proxy, a test's loopback port); other nodes' URLs stay as they are."""
+    text = str(url or "")
+    base = str(context.get("public_url", "")).rstrip("/")
+    if base and text.startswith(base + "/"):
+        return text[len(base) :]
+    return text
+
+
 def short_time(iso: object) -> str:
     if not isinstance(iso, str) or not iso:
         return ""
@@ -48,6 +61,7 @@ FILTERS: dict[str, Callable[..., Any]] = {
     "profile_path": profile_path,
     "status_path": status_path,
     "clean": clean,
+    "here": here,
     "short_time": short_time,
     "display_name": display_name,
 }

@@ -101,6 +101,7 @@ def _html(request: Request, template: str, lang: str, context: dict[str, Any]) -
             lang=lang,
             languages=LANGUAGE_NAMES,
             domain=settings.domain,
+            public_url=settings.public_url,
             max_chars=settings.max_status_chars,
             csrf_field=CSRF_FIELD,
             csrf_token=csrf_token(request),
