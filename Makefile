@@ -38,10 +38,10 @@ LOCALES := web/ui/locale
 catalogues: install
 	$(BIN)/pybabel extract -F babel.cfg -k t -k N_ --no-location --sort-output \
 		--omit-header -o $(LOCALES)/messages.pot .
-	for lang in de en; do \
+	set -e; for lang in de en; do \
 		if [ -f $(LOCALES)/$$lang/LC_MESSAGES/messages.po ]; then \
 			$(BIN)/pybabel update -i $(LOCALES)/messages.pot -d $(LOCALES) -l $$lang \
-				--no-location --omit-header --ignore-obsolete --no-fuzzy-matching; \
+				--ignore-obsolete --no-fuzzy-matching; \
 		else $(BIN)/pybabel init -i $(LOCALES)/messages.pot -d $(LOCALES) -l $$lang; fi; \
 	done
 

@@ -7,7 +7,7 @@ import secrets
 from typing import Any
 
 import httpx
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, Dialog, Page, expect
 
 from tests.browser.conftest import Site
 from tests.browser.kit import PHONE, new_context, screenshot, serious_violations, sign_in
@@ -172,7 +172,12 @@ def test_a_remote_post_with_script_payloads_is_harmless(
     with new_context(browser) as context:
         page = context.new_page()
         dialogs: list[str] = []
-        page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+
+        def refuse(dialog: Dialog) -> None:
+            dialogs.append(dialog.message)
+            dialog.dismiss()
+
+        page.on("dialog", refuse)
         sign_in(page, site.node, alice)
         page.goto(f"{site.node.url}/@{actor.name}@{site.remote_host}/{status_id}")
         content = page.locator("article.status.focus .content")

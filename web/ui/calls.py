@@ -10,12 +10,14 @@ timeline page and `GET /api/v1/timelines/home` read the same rows with the same 
 from __future__ import annotations
 
 import functools
+import secrets
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
 import orjson
+from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
@@ -89,12 +91,16 @@ async def api(
     path: Mapping[str, Any] | None = None,
     query: Mapping[str, Any] | None = None,
     body: Mapping[str, Any] | None = None,
+    files: Mapping[str, UploadFile] | None = None,
 ) -> Answer:
     """Run the API endpoint of `method` and `route` (its path as the API declares it, e.g.
     `/api/v1/statuses/{id}`) as the signed-in user, or anonymously, and return its answer."""
     endpoint = _endpoints()[(method, route)]
     scope = dict(request.scope)
-    payload = orjson.dumps(dict(body)) if body is not None else b""
+    if files:
+        content_type, payload = await _multipart(body or {}, files)
+    else:
+        content_type, payload = b"application/json", orjson.dumps(dict(body or {}))
     scope.update(
         method=method,
         path_params=dict(path or {}),
@@ -102,7 +108,7 @@ async def api(
             [(k, v) for k, v in (query or {}).items() if v is not None], doseq=True
         ).encode(),
         headers=[
-            (b"content-type", b"application/json"),
+            (b"content-type", content_type),
             (b"content-length", str(len(payload)).encode()),
             (b"accept", b"application/json"),
             *(
@@ -125,3 +131,28 @@ async def api(
         return Answer(exc.status_code, {"error": str(exc.detail)})
     body_bytes = bytes(response.body)
     return Answer(response.status_code, orjson.loads(body_bytes) if body_bytes else None)
+
+
+def _quoted(value: str) -> str:
+    return value.replace("\\", "\\\\").replace('"', "%22").replace("\r", "").replace("\n", "")
+
+
+async def _multipart(
+    fields: Mapping[str, Any], files: Mapping[str, UploadFile]
+) -> tuple[bytes, bytes]:
+    """A form with files as the API's multipart endpoints read it (profile images)."""
+    boundary = "flurfunk-" + secrets.token_hex(12)
+    parts: list[bytes] = []
+    for name, value in fields.items():
+        head = f'--{boundary}\r\nContent-Disposition: form-data; name="{_quoted(name)}"\r\n\r\n'
+        parts.append(head.encode() + str(value).encode() + b"\r\n")
+    for name, file in files.items():
+        await file.seek(0)
+        head = (
+            f"--{boundary}\r\nContent-Disposition: form-data; "
+            f'name="{_quoted(name)}"; filename="{_quoted(file.filename or "upload")}"\r\n'
+            f"Content-Type: {file.content_type or 'application/octet-stream'}\r\n\r\n"
+        )
+        parts.append(head.encode() + await file.read() + b"\r\n")
+    parts.append(f"--{boundary}--\r\n".encode())
+    return f"multipart/form-data; boundary={boundary}".encode(), b"".join(parts)

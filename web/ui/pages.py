@@ -8,8 +8,28 @@ from __future__ import annotations
 
 from starlette.routing import BaseRoute
 
-from web.ui import accounts, consent, live, sign_in, statuses, timelines
+from web.ui import (
+    accounts,
+    consent,
+    live,
+    notifications,
+    search,
+    settings,
+    sign_in,
+    statuses,
+    timelines,
+)
 
-AREAS = (sign_in, timelines, statuses, accounts, live, consent)
+AREAS = (
+    sign_in,
+    timelines,
+    statuses,
+    accounts,
+    search,
+    notifications,
+    settings,
+    live,
+    consent,
+)
 
 routes: list[BaseRoute] = [route for area in AREAS for route in area.routes]
