@@ -12,14 +12,14 @@ from __future__ import annotations
 import hashlib
 import secrets
 
-from sqlalchemy import exists, select, update
+from sqlalchemy import exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import HTTPConnection, Request
 
 from models.base import utcnow
 from models.filters import Filter
 from models.tables import AccessToken, Account, BrowserSession, OAuthApp, User
-from outbox import events
+from outbox.browser_sessions import end
 from web.auth import TOP_SCOPES, Caller, issue_token, new_token, parse_scopes
 from web.node import node_of
 
@@ -91,18 +91,6 @@ async def sign_in(request: Request, account_id: int) -> None:
     csrf_token(request)
 
 
-async def _end(session: AsyncSession, rows: list[BrowserSession]) -> None:
-    now = utcnow()
-    for row in rows:
-        row.ended_at = now
-        await session.execute(
-            update(AccessToken)
-            .where(AccessToken.id == row.token_id, AccessToken.revoked_at.is_(None))
-            .values(revoked_at=now)
-        )
-        events.token_revoked(session, row.token_id)
-
-
 async def sign_out(request: Request) -> None:
     secret = request.session.get("sid")
     request.session.clear()
@@ -117,18 +105,7 @@ async def sign_out(request: Request) -> None:
                 )
             )
         ).scalars()
-        await _end(session, list(rows))
-
-
-async def end_sessions(session: AsyncSession, account_id: int, keep: int | None = None) -> None:
-    """End every browser session of an account (but `keep`): after a password change, a
-    suspension, or "sign out everywhere else"."""
-    query = select(BrowserSession).where(
-        BrowserSession.account_id == account_id, BrowserSession.ended_at.is_(None)
-    )
-    if keep is not None:
-        query = query.where(BrowserSession.id != keep)
-    await _end(session, list((await session.execute(query)).scalars()))
+        await end(session, list(rows))
 
 
 async def web_caller(conn: HTTPConnection) -> Caller | None:

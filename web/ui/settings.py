@@ -12,13 +12,14 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from models.tables import BrowserSession, User
+from outbox.browser_sessions import end_sessions
 from web.auth import check_password, hash_password
 from web.node import node_of
 from web.ui.access import back, checked_form, flash, viewer
 from web.ui.calls import api
 from web.ui.i18n import LANGUAGES, translator
 from web.ui.render import PREFERRED_LANGUAGE, language, page
-from web.ui.session import browser_session_id, end_sessions
+from web.ui.session import browser_session_id
 
 PROFILE_FIELDS = 4
 MIN_PASSWORD = 8
