@@ -206,3 +206,54 @@ def test_a_password_change_signs_out_other_browsers(
         expect(on_phone.get_by_role("heading", level=1)).to_have_text("Sign in")
         on_laptop.goto(site.node.url + "/")
         expect(on_laptop.get_by_role("heading", level=1)).to_have_text("Home")
+
+
+def test_edit_a_post_and_read_its_history(browser: Browser, site: Site, alice: User) -> None:
+    posted = post_via_api(site, alice, "Team lunch on Thursday")
+    with new_context(browser) as context:
+        page = context.new_page()
+        sign_in(page, site.node, alice)
+        page.goto(f"{site.node.url}/@{alice.name}/{posted['id']}")
+        page.locator("article.status.focus").get_by_role("link", name="Edit").click()
+        page.get_by_label("What's new?").fill("Team lunch on Friday")
+        page.get_by_role("button", name="Save").click()
+        focus = page.locator("article.status.focus")
+        expect(focus).to_contain_text("Team lunch on Friday")
+        focus.get_by_role("link", name="Edited").click()
+        expect(page.locator("ol.history")).to_contain_text("Team lunch on Thursday")
+        expect(page.locator("ol.history")).to_contain_text("Team lunch on Friday")
+        assert_accessible(page)
+
+
+def test_vote_in_a_poll(browser: Browser, site: Site, alice: User, bob: User) -> None:
+    post_via_api(
+        site,
+        bob,
+        "Where should the summer party be?",
+        **{"poll[options][]": ["Rooftop", "Park"], "poll[expires_in]": "3600"},
+    )
+    with new_context(browser) as context:
+        page = context.new_page()
+        sign_in(page, site.node, alice)
+        page.goto(site.node.url + "/local")
+        card = page.locator("article.status", has_text="Where should the summer party be?")
+        card.get_by_label("Park").check()
+        card.get_by_role("button", name="Vote").click()
+        card = page.locator("article.status", has_text="Where should the summer party be?")
+        expect(card.locator("ul.poll")).to_contain_text("Park · 1 votes")
+
+
+def test_approve_a_follow_request(browser: Browser, site: Site, bob: User) -> None:
+    carol = site.node.create_user("carol", locked=True)
+    assert site.node.api(bob, "POST", f"/api/v1/accounts/{carol.id}/follow").is_success
+    with new_context(browser) as context:
+        page = context.new_page()
+        sign_in(page, site.node, carol)
+        page.get_by_role("link", name="Notifications").click()
+        page.get_by_role("link", name="Follow requests").click()
+        page.get_by_role("button", name=f"Approve @{bob.name}").click()
+        expect(page.get_by_text("No follow requests.")).to_be_visible()
+    relation = site.node.api(
+        bob, "GET", "/api/v1/accounts/relationships", params={"id[]": carol.id}
+    ).json()
+    assert relation[0]["following"] is True

@@ -121,10 +121,14 @@ async def connections(request: Request) -> Response:
     )
 
 
-async def follow(request: Request) -> Response:
+RELATIONSHIP_ACTIONS = ("follow", "unfollow", "mute", "unmute", "block", "unblock")
+
+
+async def relate(request: Request) -> Response:
+    """Follow, unfollow, mute, unmute, block or unblock, as the API does it."""
     await viewer(request)
     form = await checked_form(request)
-    action = "unfollow" if request.url.path.endswith("/unfollow") else "follow"
+    action = request.url.path.rsplit("/", 1)[-1]
     found = await _account(request)
     if not found.ok:
         return _missing(request)
@@ -139,7 +143,6 @@ routes: list[BaseRoute] = [
     Route("/@{acct}", profile, methods=["GET"]),
     Route("/@{acct}/followers", connections, methods=["GET"]),
     Route("/@{acct}/following", connections, methods=["GET"]),
-    Route("/@{acct}/follow", follow, methods=["POST"]),
-    Route("/@{acct}/unfollow", follow, methods=["POST"]),
+    *(Route(f"/@{{acct}}/{a}", relate, methods=["POST"]) for a in RELATIONSHIP_ACTIONS),
     Route("/@{acct}/{status_id}", status, methods=["GET"]),
 ]

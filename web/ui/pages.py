@@ -16,6 +16,7 @@ from web.ui import (
     search,
     settings,
     sign_in,
+    status_edits,
     statuses,
     timelines,
 )
@@ -23,6 +24,7 @@ from web.ui import (
 AREAS = (
     sign_in,
     timelines,
+    status_edits,
     statuses,
     accounts,
     search,

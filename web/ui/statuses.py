@@ -137,7 +137,26 @@ async def fragment(request: Request) -> Response:
     return render_fragment(request, "fragment_status.html", post=shown.data)
 
 
+async def vote(request: Request) -> Response:
+    await viewer(request)
+    form = await checked_form(request)
+    poll_id = str(request.path_params["poll_id"])
+    choices = [str(c) for c in form.getlist("choice") if str(c).isdigit()]
+    if poll_id.isdigit() and len(poll_id) <= 19:
+        answer = await api(
+            request,
+            "POST",
+            "/api/v1/polls/{id}/votes",
+            path={"id": poll_id},
+            body={"choices": choices},
+        )
+        if not answer.ok:
+            flash(request, answer.error)
+    return back(form)
+
+
 routes: list[BaseRoute] = [
+    Route("/polls/{poll_id}/votes", vote, methods=["POST"]),
     Route("/statuses", compose, methods=["POST"]),
     Route("/web/statuses/{status_id}", fragment, methods=["GET"]),
     Route("/@{acct}/{status_id}/{action}", act, methods=["POST"]),

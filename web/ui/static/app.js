@@ -86,8 +86,19 @@ function liveFeed(feed) {
   });
 }
 
+function liveNotifications(bar) {
+  const source = new EventSource("/web/streaming?" + bar.dataset.stream);
+  source.addEventListener("notification", () => {
+    bar.hidden = false;
+  });
+  source.addEventListener("open", () => {
+    document.documentElement.dataset.live = "open";
+  });
+}
+
 document.addEventListener("DOMContentLoaded", () => {
   document.querySelectorAll("textarea[data-limit]").forEach(countCharacters);
   document.querySelectorAll("form.confirm[data-confirm]").forEach(confirmBeforeSubmit);
   document.querySelectorAll(".feed[data-stream]").forEach(liveFeed);
+  document.querySelectorAll(".live-notifications[data-stream]").forEach(liveNotifications);
 });
