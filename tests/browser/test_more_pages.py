@@ -257,3 +257,44 @@ def test_approve_a_follow_request(browser: Browser, site: Site, bob: User) -> No
         bob, "GET", "/api/v1/accounts/relationships", params={"id[]": carol.id}
     ).json()
     assert relation[0]["following"] is True
+
+
+def test_revoke_an_apps_access_and_change_the_avatar(
+    browser: Browser, site: Site, alice: User
+) -> None:
+    picture = io.BytesIO()
+    Image.new("RGB", (120, 120), (30, 120, 200)).save(picture, "PNG")
+    avatar: FilePayload = {"name": "me.png", "mimeType": "image/png", "buffer": picture.getvalue()}
+    with new_context(browser) as context:
+        page = context.new_page()
+        sign_in(page, site.node, alice)
+        page.goto(site.node.url + "/settings")
+        page.get_by_label("Avatar").set_input_files(files=[avatar])
+        page.get_by_role("button", name="Save").first.click()
+        expect(page.get_by_role("status")).to_have_text("Saved.")
+        me = site.node.api(alice, "GET", "/api/v1/accounts/verify_credentials").json()
+        assert "missing" not in me["avatar"]
+        page.get_by_role("button", name="Revoke access of flurfunk tests").click()
+        expect(page.get_by_role("status")).to_have_text("Access revoked.")
+    refused = site.node.api(alice, "GET", "/api/v1/accounts/verify_credentials")
+    assert refused.status_code == 401
+
+
+def test_edits_and_deletions_show_live(
+    browser: Browser, site: Site, alice: User, bob: User
+) -> None:
+    assert site.node.api(alice, "POST", f"/api/v1/accounts/{bob.id}/follow").is_success
+    with new_context(browser) as context:
+        page = context.new_page()
+        sign_in(page, site.node, alice)
+        expect(page.locator("html")).to_have_attribute("data-live", "open")
+        posted = post_via_api(site, bob, "Printer on floor 2 is out of toner")
+        card = page.locator(f"#status-{posted['id']}")
+        expect(card).to_contain_text("out of toner")
+        edited = site.node.api(
+            bob, "PUT", f"/api/v1/statuses/{posted['id']}", data={"status": "Printer fixed"}
+        )
+        assert edited.status_code == 200, edited.text
+        expect(card).to_contain_text("Printer fixed")
+        assert site.node.api(bob, "DELETE", f"/api/v1/statuses/{posted['id']}").is_success
+        expect(card).to_have_count(0)

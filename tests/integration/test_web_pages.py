@@ -4,10 +4,12 @@ shape the asker understands, safe headers, forms that need their CSRF token."""
 from __future__ import annotations
 
 import contextlib
+import io
 import re
 from collections.abc import Iterator
 
 import httpx
+from PIL import Image
 
 from tests.kit import RunningNode, User
 
@@ -119,3 +121,22 @@ def test_signing_out_ends_the_live_stream_of_the_session(node: RunningNode, alic
                 pass  # the stream ends (a stream that did not would hang the test)
         again = browser.get("/web/streaming", params={"stream": "user"})
         assert again.status_code == 401
+
+
+def test_attachments_are_served_with_a_disposition_and_a_sandbox(
+    node: RunningNode, alice: User
+) -> None:
+    picture = io.BytesIO()
+    Image.new("RGB", (8, 8), (0, 0, 0)).save(picture, "PNG")
+    uploads = {
+        "image": ("dot.png", picture.getvalue(), "image/png"),
+        "document": ("minutes.pdf", b"%PDF-1.4\n%%EOF\n", "application/pdf"),
+    }
+    for kind, upload in uploads.items():
+        media = node.api(alice, "POST", "/api/v2/media", files={"file": upload})
+        assert media.status_code in (200, 202), media.text
+        served = httpx.get(media.json()["url"])
+        assert served.status_code == 200
+        assert "sandbox" in served.headers["content-security-policy"]
+        expected = "inline" if kind == "image" else "attachment"
+        assert served.headers["content-disposition"] == expected

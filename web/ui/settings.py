@@ -12,6 +12,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from models.tables import BrowserSession, User
+from outbox.app_access import apps_with_access, revoke_app
 from outbox.browser_sessions import end_sessions
 from web.auth import check_password, hash_password
 from web.node import node_of
@@ -19,7 +20,7 @@ from web.ui.access import back, checked_form, flash, viewer
 from web.ui.calls import api
 from web.ui.i18n import LANGUAGES, translator
 from web.ui.render import PREFERRED_LANGUAGE, language, page
-from web.ui.session import browser_session_id
+from web.ui.session import WEB_APP_NAME, browser_session_id
 
 PROFILE_FIELDS = 4
 MIN_PASSWORD = 8
@@ -46,6 +47,7 @@ async def show(request: Request) -> Response:
             )
         ).scalars()
         signed_in = list(sessions)
+        apps = await apps_with_access(session, caller.account.id, leave_out=WEB_APP_NAME)
     chosen = ((caller.user.preferences if caller.user else None) or {}).get(PREFERRED_LANGUAGE, "")
     return page(
         request,
@@ -56,6 +58,7 @@ async def show(request: Request) -> Response:
         fields=fields[:PROFILE_FIELDS],
         chosen_language=chosen,
         sessions=signed_in,
+        apps=apps,
         this_session=browser_session_id(request),
     )
 
@@ -150,10 +153,24 @@ async def end_other_sessions(request: Request) -> Response:
     return back({}, "/settings")
 
 
+async def revoke(request: Request) -> Response:
+    caller = await viewer(request)
+    assert caller.account is not None
+    await checked_form(request)
+    app_id = str(request.path_params["app_id"])
+    if app_id.isdigit() and len(app_id) <= 19:
+        async with node_of(request).db.write() as session:
+            await revoke_app(session, caller.account.id, int(app_id))
+        t = translator(language(request))
+        flash(request, t("Access revoked."))
+    return back({}, "/settings")
+
+
 routes: list[BaseRoute] = [
     Route("/settings", show, methods=["GET"]),
     Route("/settings/profile", save_profile, methods=["POST"]),
     Route("/settings/language", save_language, methods=["POST"]),
     Route("/settings/password", change_password, methods=["POST"]),
     Route("/settings/sessions", end_other_sessions, methods=["POST"]),
+    Route("/settings/apps/{app_id}/revoke", revoke, methods=["POST"]),
 ]
