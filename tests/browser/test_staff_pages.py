@@ -223,3 +223,24 @@ def test_a_copied_cookie_stops_working_after_sign_out(
     )
     assert 'action="/auth/sign_out"' not in copied.text
     assert 'name="password"' in copied.text
+
+
+def test_preview_shows_what_links_mentions_and_hashtags_become(
+    browser: Browser, site: Site, alice: User, bob: User
+) -> None:
+    text = f"@{bob.name} the plan is at https://wiki.example/plan #planning"
+    with new_context(browser) as context:
+        page = context.new_page()
+        sign_in(page, site.node, alice)
+        page.get_by_label("What's new?").fill(text)
+        page.get_by_role("button", name="Preview").click()
+        expect(page.get_by_role("heading", level=1)).to_have_text("Preview")
+        preview = page.locator("section.status")
+        expect(preview.get_by_role("link", name="https://wiki.example/plan")).to_be_visible()
+        expect(preview).to_contain_text(f"Mentions: @{bob.name}")
+        expect(preview).to_contain_text("Hashtags: #planning")
+        assert_accessible(page)
+        expect(page.get_by_label("What's new?")).to_have_value(text)
+        page.get_by_role("button", name="Post").click()
+        page.wait_for_url(site.node.url + "/")
+        expect(page.locator("article.status").first).to_contain_text("the plan is at")

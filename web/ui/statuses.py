@@ -10,12 +10,16 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from outbox.content import PLAIN
 from outbox.media import MediaError, Upload, create_media
+from outbox.status_parts import render_body
+from web.api.resolve import mention_resolver
+from web.node import node_of
 from web.ui.access import back, checked_form, flash, viewer
 from web.ui.calls import api
 from web.ui.i18n import translator
 from web.ui.render import language, page, render_fragment
-from web.ui.session import web_caller
+from web.ui.session import safe_next, web_caller
 
 ACTIONS = ("favourite", "unfavourite", "reblog", "unreblog", "bookmark", "unbookmark")
 
@@ -32,7 +36,7 @@ async def _attachment(request: Request, form: FormData) -> str | None:
         return None
     caller = await viewer(request)
     assert caller.account is not None
-    node = request.app.state.node
+    node = node_of(request)
     description = str(form.get("description") or "").strip() or None
     media = await create_media(
         node.db,
@@ -52,9 +56,34 @@ def _poll(form: FormData) -> dict[str, Any] | None:
     return {"options": options, "expires_in": int(expires) if expires.isdigit() else 86400}
 
 
+async def preview(request: Request, form: FormData) -> Response:
+    """What the text becomes (links, mentions that resolve, hashtags), without posting."""
+    caller = await viewer(request)
+    assert caller.account is not None
+    node = node_of(request)
+    text = str(form.get("status") or "")
+    resolver = await mention_resolver(node, [text])
+    async with node.db.read() as session:
+        rendered = await render_body(
+            session, node.settings, caller.account.id, text, PLAIN, resolver
+        )
+    return page(
+        request,
+        "preview.html",
+        rendered=rendered,
+        text=text,
+        spoiler_text=str(form.get("spoiler_text") or ""),
+        visibility=str(form.get("visibility") or "public"),
+        reply_to=str(form.get("in_reply_to_id") or ""),
+        back_to=safe_next(form.get("next")),
+    )
+
+
 async def compose(request: Request) -> Response:
     await viewer(request)
     form = await checked_form(request)
+    if form.get("preview"):
+        return await preview(request, form)
     t = translator(language(request))
     body: dict[str, Any] = {
         "status": str(form.get("status") or ""),
