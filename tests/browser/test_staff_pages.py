@@ -244,3 +244,27 @@ def test_preview_shows_what_links_mentions_and_hashtags_become(
         page.get_by_role("button", name="Post").click()
         page.wait_for_url(site.node.url + "/")
         expect(page.locator("article.status").first).to_contain_text("the plan is at")
+
+
+def test_favourite_and_boost_from_a_timeline_stay_on_it(
+    browser: Browser, site: Site, alice: User, bob: User
+) -> None:
+    posted = post_via_api(site, bob, "Canteen has soup today")
+    with new_context(browser) as context:
+        page = context.new_page()
+        sign_in(page, site.node, alice)
+        page.goto(site.node.url + "/local")
+        card = page.locator(f"#status-{posted['id']}")
+        card.get_by_role("button", name="Favourite").click()
+        expect(page).to_have_url(f"{site.node.url}/local#status-{posted['id']}")
+        card = page.locator(f"#status-{posted['id']}")
+        expect(card.get_by_role("button", name="Favourite (1)")).to_have_attribute(
+            "aria-pressed", "true"
+        )
+        card.get_by_role("button", name="Boost").click()
+        expect(card.get_by_role("button", name="Boost (1)")).to_have_attribute(
+            "aria-pressed", "true"
+        )
+    favourited = site.node.api(bob, "GET", f"/api/v1/statuses/{posted['id']}").json()
+    assert favourited["favourites_count"] == 1
+    assert favourited["reblogs_count"] == 1

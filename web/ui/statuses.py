@@ -138,6 +138,8 @@ async def act(request: Request) -> Response:
     form = await checked_form(request)
     status_id = _status_id(request)
     action = request.path_params["action"]
+    if action == "actions":  # the status card's one form: the button pressed names it
+        action = str(form.get("action") or "")
     t = translator(language(request))
     if status_id is None or action not in (*ACTIONS, "delete"):
         return page(request, "error.html", status=404, message=t("This post does not exist."))
@@ -147,7 +149,7 @@ async def act(request: Request) -> Response:
     else:
         route = f"/api/v1/statuses/{{id}}/{action}"
         answer = await api(request, "POST", route, path={"id": status_id})
-        fallback = request.url.path.rsplit("/", 1)[0]
+        fallback = "/@{acct}/{status_id}".format(**request.path_params)
     if not answer.ok:
         flash(request, answer.error)
     if action == "delete":

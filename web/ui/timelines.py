@@ -18,6 +18,8 @@ from web.ui.render import language, page
 from web.ui.session import web_caller
 from web.ui.sign_in import sign_in_page
 
+PAGE = 40  # statuses on a timeline page: the most the API gives in one page
+
 
 @dataclass(frozen=True)
 class Timeline:
@@ -59,7 +61,7 @@ async def show(
         "GET",
         timeline.route,
         path=path,
-        query={**timeline.query, "max_id": _cursor(request), "limit": "20"},
+        query={**timeline.query, "max_id": _cursor(request), "limit": str(PAGE)},
     )
     if answer.status == 404:
         return page(request, "error.html", status=404, message=t("This page does not exist."))
@@ -74,7 +76,7 @@ async def show(
         stream=timeline.stream,
         composer=composer,
         default_visibility=preferences.get("posting:default:visibility", "public"),
-        older=statuses[-1]["id"] if len(statuses) >= 20 else None,
+        older=statuses[-1]["id"] if len(statuses) >= PAGE else None,
     )
 
 

@@ -29,7 +29,15 @@ async function fetchStatus(id) {
   if (!answer.ok) return null;
   const template = document.createElement("template");
   template.innerHTML = (await answer.text()).trim();
-  return template.content.querySelector("article.status");
+  const article = template.content.querySelector("article.status");
+  // Forms in a fetched status return to the page it is shown on, not to the fragment's URL.
+  if (article) {
+    article.querySelectorAll("input[name=next]").forEach((input) => {
+      const anchor = input.value.includes("#") ? input.value.slice(input.value.indexOf("#")) : "";
+      input.value = window.location.pathname + window.location.search + anchor;
+    });
+  }
+  return article;
 }
 
 function liveFeed(feed) {
