@@ -6,6 +6,7 @@ into what a reader sees: local page addresses, short times, clean HTML.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
@@ -26,10 +27,16 @@ def status_path(status: Mapping[str, Any]) -> str:
     return f"/@{status['account']['acct']}/{status['id']}"
 
 
+@functools.lru_cache(maxsize=4096)
+def _sanitised(html: str) -> str:
+    return sanitise(html)
+
+
 def clean(html: object) -> Markup:
     """Status and bio HTML, once more through the allowlist right before it is shown: what
-    the API hands out is already clean, and a page must not trust that alone."""
-    return Markup(sanitise(str(html or "")))
+    the API hands out is already clean, and a page must not trust that alone. (Cached: a
+    timeline shows the same bodies again and again, and the allowlist costs ~0.1 ms each.)"""
+    return Markup(_sanitised(str(html or "")))
 
 
 @pass_context
@@ -43,14 +50,19 @@ def here(context: Context, url: object) -> str:
     return text
 
 
-def short_time(iso: object) -> str:
-    if not isinstance(iso, str) or not iso:
-        return ""
+@functools.lru_cache(maxsize=4096)
+def _short_time(iso: str) -> str:
     try:
         moment = datetime.fromisoformat(iso.replace("Z", "+00:00"))
     except ValueError:
         return iso
     return moment.strftime("%Y-%m-%d %H:%M")
+
+
+def short_time(iso: object) -> str:
+    if not isinstance(iso, str) or not iso:
+        return ""
+    return _short_time(iso)
 
 
 def display_name(account: Mapping[str, Any]) -> str:
