@@ -298,3 +298,32 @@ def test_edits_and_deletions_show_live(
         expect(card).to_contain_text("Printer fixed")
         assert site.node.api(bob, "DELETE", f"/api/v1/statuses/{posted['id']}").is_success
         expect(card).to_have_count(0)
+
+
+def test_bookmarks_and_a_list_timeline(
+    browser: Browser, site: Site, alice: User, bob: User
+) -> None:
+    posted = post_via_api(site, bob, "Parking garage closed on Saturday")
+    assert site.node.api(alice, "POST", f"/api/v1/accounts/{bob.id}/follow").is_success
+    with new_context(browser) as context:
+        page = context.new_page()
+        sign_in(page, site.node, alice)
+        page.goto(f"{site.node.url}/@{bob.name}/{posted['id']}")
+        page.locator("article.status.focus").get_by_role("button", name="Bookmark").click()
+        page.get_by_role("link", name="Bookmarks").click()
+        expect(page.locator("article.status")).to_contain_text("Parking garage closed")
+        page.get_by_role("link", name="Lists").click()
+        page.get_by_label("Title").fill("Facilities")
+        page.get_by_role("button", name="Add").click()
+        expect(page.get_by_role("link", name="Facilities")).to_be_visible()
+        assert_accessible(page)
+        page.goto(f"{site.node.url}/@{bob.name}")
+        page.get_by_label("List").select_option(label="Facilities")
+        page.get_by_role("button", name="Add").click()
+        expect(page.get_by_label("List")).to_contain_text("Facilities ✓")
+        page.get_by_role("link", name="Lists").click()
+        page.get_by_role("link", name="Facilities").click()
+        expect(page.get_by_role("heading", level=1)).to_have_text("Facilities")
+        expect(page.locator("html")).to_have_attribute("data-live", "open")
+        post_via_api(site, bob, "Garage open again")
+        expect(page.locator("article.status", has_text="Garage open again")).to_be_visible()

@@ -76,6 +76,16 @@ async def profile(request: Request) -> Response:
     )
     statuses = posts.data if posts.ok else []
     own = caller.account is not None and str(caller.account.id) == account["id"]
+    all_lists: list[dict[str, Any]] = []
+    member_of: list[str] = []
+    if not own:
+        found_lists = await api(request, "GET", "/api/v1/lists")
+        all_lists = found_lists.data if found_lists.ok else []
+        if all_lists:
+            holding = await api(
+                request, "GET", "/api/v1/accounts/{id}/lists", path={"id": account["id"]}
+            )
+            member_of = [item["id"] for item in holding.data] if holding.ok else []
     return page(
         request,
         "profile.html",
@@ -83,6 +93,8 @@ async def profile(request: Request) -> Response:
         account=account,
         own=own,
         relationship={} if own else await _relationship(request, account["id"]),
+        lists=all_lists,
+        member_of=member_of,
         statuses=statuses,
         older=statuses[-1]["id"] if len(statuses) >= PAGE else None,
     )
@@ -139,9 +151,32 @@ async def relate(request: Request) -> Response:
     return back(form, f"/@{found.data['acct']}")
 
 
+async def list_membership(request: Request) -> Response:
+    """Add the account to one of the reader's lists, or take it off."""
+    await viewer(request)
+    form = await checked_form(request)
+    found = await _account(request)
+    if not found.ok:
+        return _missing(request)
+    list_id = str(form.get("list_id") or "")
+    method = "DELETE" if form.get("remove") else "POST"
+    if list_id.isdigit() and len(list_id) <= 19:
+        answer = await api(
+            request,
+            method,
+            "/api/v1/lists/{id}/accounts",
+            path={"id": list_id},
+            body={"account_ids": [found.data["id"]]},
+        )
+        if not answer.ok:
+            flash(request, answer.error)
+    return back({}, f"/@{found.data['acct']}")
+
+
 routes: list[BaseRoute] = [
     Route("/@{acct}", profile, methods=["GET"]),
     Route("/@{acct}/followers", connections, methods=["GET"]),
+    Route("/@{acct}/lists", list_membership, methods=["POST"]),
     Route("/@{acct}/following", connections, methods=["GET"]),
     *(Route(f"/@{{acct}}/{a}", relate, methods=["POST"]) for a in RELATIONSHIP_ACTIONS),
     Route("/@{acct}/{status_id}", status, methods=["GET"]),

@@ -10,6 +10,7 @@ timeline page and `GET /api/v1/timelines/home` read the same rows with the same 
 from __future__ import annotations
 
 import functools
+import re
 import secrets
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -28,6 +29,7 @@ from web.api import (
     accounts,
     conversations,
     lists,
+    misc,
     notifications,
     polls,
     relationships,
@@ -46,6 +48,7 @@ API_MODULES = (
     accounts,
     conversations,
     lists,
+    misc,
     notifications,
     polls,
     relationships,
@@ -69,10 +72,20 @@ def _endpoints() -> dict[tuple[str, str], Endpoint]:
     return found
 
 
+NEXT_PAGE = re.compile(r"[?&]max_id=(\d+)[^>]*>;\s*rel=\"next\"")
+
+
 @dataclass(frozen=True)
 class Answer:
     status: int
     data: Any
+    link: str = ""
+
+    @property
+    def older(self) -> str | None:
+        """The cursor of the next (older) page, from the Link header the API sent."""
+        found = NEXT_PAGE.search(self.link)
+        return found.group(1) if found else None
 
     @property
     def ok(self) -> bool:
@@ -132,7 +145,8 @@ async def api(
     except HTTPException as exc:
         return Answer(exc.status_code, {"error": str(exc.detail)})
     body_bytes = bytes(response.body)
-    return Answer(response.status_code, orjson.loads(body_bytes) if body_bytes else None)
+    data = orjson.loads(body_bytes) if body_bytes else None
+    return Answer(response.status_code, data, response.headers.get("link", ""))
 
 
 def _quoted(value: str) -> str:
