@@ -40,6 +40,21 @@ def clean(html: object) -> Markup:
 
 
 @pass_context
+def status_html(context: Context, status: Mapping[str, Any]) -> Markup:
+    """A status body, clean, with its mentions linking to the profile pages here (a remote
+    colleague's mention would otherwise lead to their node's own page)."""
+    html = _sanitised(str(status.get("content") or ""))
+    base = str(context.get("public_url", "")).rstrip("/")
+    for mention in status.get("mentions") or ():
+        url = str(mention.get("url") or "")
+        if url:
+            html = html.replace(f'href="{url}"', f'href="/@{mention["acct"]}"')
+    if base:
+        html = html.replace(f'href="{base}/', 'href="/')
+    return Markup(html)
+
+
+@pass_context
 def here(context: Context, url: object) -> str:
     """A URL of this node as a path, so that pages work under any name the node is reached
     by (a proxy, a test's loopback port); other nodes' URLs stay as they are."""
@@ -73,6 +88,7 @@ FILTERS: dict[str, Callable[..., Any]] = {
     "profile_path": profile_path,
     "status_path": status_path,
     "clean": clean,
+    "status_html": status_html,
     "here": here,
     "short_time": short_time,
     "display_name": display_name,
