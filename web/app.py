@@ -30,8 +30,9 @@ from web.node import Node
 from web.ratelimit import RateLimiter, RateLimitMiddleware
 from web.routes import routes
 from web.runtime import running
-from web.ui.access import FormRefused, SignInFirst
-from web.ui.errors import form_refused, not_found_page, sign_in_first, wants_page
+from web.ui.access import FormRefused, NotAllowed, SignInFirst
+from web.ui.errors import form_refused, not_allowed, not_found_page, sign_in_first, wants_page
+from web.ui.session import SESSION_LIFETIME
 
 log = logging.getLogger("flurfunk.web")
 STATIC = Path(__file__).parent / "ui" / "static"
@@ -108,6 +109,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 SessionMiddleware,
                 secret_key=settings.secret_key,
                 session_cookie="flurfunk_session",
+                max_age=int(SESSION_LIFETIME.total_seconds()),
                 same_site="lax",
                 https_only=settings.public_url.startswith("https"),
             ),
@@ -117,6 +119,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             HTTPException: http_error,
             SignInFirst: sign_in_first,
             FormRefused: form_refused,
+            NotAllowed: not_allowed,
             Exception: server_error,
         },
         lifespan=lifespan,

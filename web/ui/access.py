@@ -30,6 +30,23 @@ async def viewer(request: Request) -> Caller:
     return caller
 
 
+class NotAllowed(Exception):
+    """Raised by `staff` for a signed-in user without the role a page needs; answered 403."""
+
+
+async def staff(request: Request, roles: tuple[str, ...] = ("admin", "moderator")) -> Caller:
+    """The signed-in user, if their role is one of `roles` (the admin pages use this)."""
+    caller = await viewer(request)
+    if caller.user is None or caller.user.role not in roles:
+        raise NotAllowed
+    return caller
+
+
+def not_allowed_page(request: Request) -> Response:
+    t = translator(language(request))
+    return page(request, "error.html", status=403, message=t("This page is for administrators."))
+
+
 def sign_in_redirect(request: Request) -> Response:
     target = request.url.path + ("?" + request.url.query if request.url.query else "")
     return RedirectResponse("/auth/sign_in?" + urlencode({"next": target}), status_code=303)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 
-from web.ui.access import refused_form, sign_in_redirect
+from web.ui.access import not_allowed_page, refused_form, sign_in_redirect
 from web.ui.i18n import translator
 from web.ui.render import language, page
 from web.ui.session import web_caller
@@ -41,3 +41,7 @@ async def sign_in_first(request: Request, exc: Exception) -> Response:
 
 async def form_refused(request: Request, exc: Exception) -> Response:
     return refused_form(request)
+
+
+async def not_allowed(request: Request, exc: Exception) -> Response:
+    return not_allowed_page(request)

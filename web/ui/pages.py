@@ -1,7 +1,9 @@
 """The node's own pages, gathered from the modules of each area.
 
-Each area module exposes `routes`; admin pages join here the same way. Order matters where
-paths overlap: `/@name/followers` before `/@name/ID`.
+Each area module exposes `routes`. Admin pages join here the same way: a module (say
+`web/ui/admin.py`) whose handlers start with `await access.staff(request)` (403 page for
+others), render with `render.page` and read and write through `calls.api`, its words in the
+catalogues. Order matters where paths overlap: `/@name/followers` before `/@name/ID`.
 """
 
 from __future__ import annotations

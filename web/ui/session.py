@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from datetime import timedelta
 
 from sqlalchemy import exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -27,6 +28,8 @@ CSRF_FIELD = "csrf_token"
 WEB_APP_NAME = "Web"
 WEB_SCOPES = ["read", "write", "follow", "push"]
 _CALLER = "flurfunk.web_caller"  # where a request keeps its looked-up caller
+# As long as the signed cookie lives (Starlette's default max_age): no session outlives it.
+SESSION_LIFETIME = timedelta(days=14)
 
 
 def _digest(secret: str) -> str:
@@ -138,6 +141,7 @@ async def _look_up(conn: HTTPConnection) -> Caller | None:
         .where(
             BrowserSession.secret_hash == _digest(secret),
             BrowserSession.ended_at.is_(None),
+            BrowserSession.created_at > utcnow() - SESSION_LIFETIME,
             AccessToken.revoked_at.is_(None),
         )
     )

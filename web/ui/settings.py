@@ -11,6 +11,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from models.base import utcnow
 from models.tables import BrowserSession, User
 from outbox.app_access import apps_with_access, revoke_app
 from outbox.browser_sessions import end_sessions
@@ -20,7 +21,7 @@ from web.ui.access import back, checked_form, flash, viewer
 from web.ui.calls import api
 from web.ui.i18n import LANGUAGES, translator
 from web.ui.render import PREFERRED_LANGUAGE, language, page
-from web.ui.session import WEB_APP_NAME, browser_session_id
+from web.ui.session import SESSION_LIFETIME, WEB_APP_NAME, browser_session_id
 
 PROFILE_FIELDS = 4
 MIN_PASSWORD = 8
@@ -42,6 +43,7 @@ async def show(request: Request) -> Response:
                 .where(
                     BrowserSession.account_id == caller.account.id,
                     BrowserSession.ended_at.is_(None),
+                    BrowserSession.created_at > utcnow() - SESSION_LIFETIME,
                 )
                 .order_by(BrowserSession.id.desc())
             )
