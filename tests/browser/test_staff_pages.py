@@ -202,12 +202,25 @@ def test_pages_are_accessible_on_a_phone(browser: Browser, site: Site, alice: Us
         assert_accessible(page)
         screenshot(page, "sign-in-phone")
         sign_in(page, site.node, alice)
-        for path in ("/", "/local", "/company", "/tags/lunch", f"/@{alice.name}", "/no/such"):
+        pages = {
+            "home": "/",
+            "local": "/local",
+            "company": "/company",
+            "tag": "/tags/lunch",
+            "profile": f"/@{alice.name}",
+            "search": "/search?q=lunch",
+            "notifications": "/notifications",
+            "conversations": "/conversations",
+            "settings": "/settings",
+            "lists": "/lists",
+            "not-found": "/no/such",
+        }
+        for name, path in pages.items():
             page.goto(site.node.url + path)
             expect(page.get_by_role("heading", level=1)).to_have_count(1)
             assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
             assert_accessible(page)
-            screenshot(page, "phone" + path)
+            screenshot(page, "phone-" + name)
 
 
 def test_a_copied_cookie_stops_working_after_sign_out(
