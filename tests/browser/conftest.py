@@ -35,8 +35,16 @@ class Site:
 
 
 @pytest.fixture(scope="session")
-def browser() -> Iterator[Browser]:
-    chromium_path()  # fail (CI) or skip before any node starts
+def chromium() -> str:
+    """The system Chromium; fails (CI) or skips before any node starts."""
+    return chromium_path()
+
+
+@pytest.fixture(scope="module")
+def browser(chromium: str) -> Iterator[Browser]:
+    """One Chromium per test module. Not per session: Playwright's sync API keeps an event
+    loop running in the main thread while it is started, and the async tests of the other
+    folders (pytest-asyncio) cannot run their own loop until it has stopped."""
     with sync_playwright() as playwright:
         launched = launch(playwright)
         yield launched
@@ -44,7 +52,7 @@ def browser() -> Iterator[Browser]:
 
 
 @pytest.fixture(scope="session")
-def site(browser: Browser, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+def site(chromium: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     tmp: Path = tmp_path_factory.mktemp("browser")
     with peer_in_thread() as peer:
         host = f"{REMOTE_HOST}:{peer.port}"
