@@ -3,13 +3,20 @@ and revising it (Update), with the feeds, counters and notifications that local 
 
 Everything runs in the handler's write transaction, so nothing here may open another one:
 actors and parents are fetched over the network and stored in the same session.
+
+A reply's missing ancestors are fetched up to `MAX_DEPTH` levels up; a thread that loops back
+on itself is cut where it closes. A parent that cannot be had (too deep, a loop, not
+fetchable, refused) never costs the reply: it is kept without its parent link, as Mastodon
+keeps a reply whose parent it cannot resolve.
 """
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from sqlalchemy import delete, exists, or_, select
+from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from federation.client import NotAllowed
@@ -38,6 +45,7 @@ from outbox.status_edits import keep_original, snapshot
 from outbox.status_parts import notify_subscribers, store_mentions, store_tags
 from outbox.statuses import count_new
 
+log = logging.getLogger("flurfunk.inbox")
 MAX_DEPTH = 3  # how many missing ancestors of a reply are fetched, at most
 
 
@@ -116,17 +124,24 @@ async def _wanted(
 
 
 async def _parent(
-    fed: Federation, session: AsyncSession, note: ParsedNote, depth: int
+    fed: Federation, session: AsyncSession, note: ParsedNote, depth: int, lineage: frozenset[str]
 ) -> Status | None:
-    """The status replied to: stored, or fetched (within `depth`); None when unavailable."""
-    parent = await status_by_uri(session, note.in_reply_to)
-    if parent is not None or note.in_reply_to is None or depth <= 0:
+    """The status replied to: stored, or fetched with its own ancestors (within `depth`);
+    None when it cannot be had. `lineage` holds the notes below it being stored right now:
+    a parent among them closes a loop."""
+    uri = note.in_reply_to
+    parent = await status_by_uri(session, uri)
+    if parent is not None or uri is None or depth <= 0 or uri in lineage:
         return parent
     try:
-        document = await fetch_note(fed, note.in_reply_to)
-        return await store_note(fed, session, document, depth=depth - 1, solicited=True)
-    except (FetchError, Unusable):
-        return None  # the reply is kept without its context
+        document = await fetch_note(fed, uri)
+        async with session.begin_nested():  # a parent that fails to store leaves nothing
+            return await store_note(
+                fed, session, document, depth=depth - 1, solicited=True, lineage=lineage
+            )
+    except (FetchError, Unusable, IntegrityError, DataError) as exc:
+        log.info("%s is kept without its parent %s: %s", note.uri, uri, exc)
+        return None
 
 
 async def store_note(
@@ -137,26 +152,34 @@ async def store_note(
     depth: int = MAX_DEPTH,
     solicited: bool = False,
     activity: dict[str, Any] | None = None,
+    lineage: frozenset[str] = frozenset(),
 ) -> Status | None:
     """Store a remote note once (by its id); None when nobody here wants it.
 
     `solicited` stores it regardless (the parent of a stored reply, a note announced by
-    someone followed here).
+    someone followed here). `lineage`: the replies below this note that are being stored.
     """
     note = note_fields(note_document, activity=activity)
     existing = await status_by_uri(session, note.uri)
     if existing is not None:
         return existing
+    if note.uri in lineage:
+        raise Unusable("the thread loops back to this note")
     if authority(note.uri) != authority(note.author_uri):
         raise Unusable("the note and its author live on different hosts")
     author = await remote_actor(fed, session, note.author_uri)
     if author.is_local or author.suspended_at is not None:
         raise Unusable("the note's author cannot post here")
     known_parent = await status_by_uri(session, note.in_reply_to)
+    if known_parent is not None and known_parent.visibility == "local":
+        # Nobody elsewhere can have seen a local-only post (models.visibility), nor reply to it.
+        raise Unusable("the note replies to a local-only post")
     if not solicited and not await _wanted(session, note, author, known_parent):
         return None
-    parent = known_parent or await _parent(fed, session, note, depth)
+    parent = known_parent or await _parent(fed, session, note, depth, lineage | {note.uri})
     status = await _insert(session, note, author, parent, note_document)
+    if status is None:
+        return await status_by_uri(session, note.uri)  # counted by whoever stored it
     await count_new(session, author, status, parent)
     for account in await _store_mentions(session, status, note):
         await notify(
@@ -173,7 +196,10 @@ async def _insert(
     author: Account,
     parent: Status | None,
     document: object,
-) -> Status:
+) -> Status | None:
+    """The new status with its tags, media and poll; None when the note was stored since we
+    looked (on PostgreSQL two stores of a new note race, and the second INSERT waits on the
+    first one's uri until that commits)."""
     published = note.published or utcnow()
     status = Status(
         id=new_id(at_ms=int(published.timestamp() * 1000)),
@@ -194,8 +220,13 @@ async def _insert(
         created_at=published,
         edited_at=note.updated,
     )
-    session.add(status)
-    await session.flush()
+    try:
+        async with session.begin_nested():  # a savepoint: the outer transaction survives
+            session.add(status)
+    except IntegrityError:
+        if await status_by_uri(session, note.uri) is None:
+            raise
+        return None
     await store_tags(session, status.id, note.hashtags)
     for media in note.media:
         session.add(_attachment(author.id, status.id, media))

@@ -11,17 +11,20 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urlsplit
 
 import nh3
 
-from federation.allowlist import PatternError, split_host_port
+from federation import values
 from federation.jsonld import is_public
+from federation.values import InvalidValue
 from outbox.content import sanitise
 
 ACTOR_TYPES = frozenset({"Person", "Service", "Application", "Group", "Organization"})
 MAX_TEXT = 100_000
 MAX_URI = 1024  # the longest URI our columns hold; a longer one is unusable
+_MARKUP_PASSES = 4
+# A handle's user part: no markup, spaces or `@` (apps show `acct` as it is).
+_USERNAME = re.compile(r"^[\w.~-]{1,64}$")
 
 
 class Unusable(ValueError):
@@ -61,23 +64,17 @@ def text(value: Any, limit: int = MAX_TEXT) -> str:
 
 def authority(uri: str) -> str:
     """host[:port] of a URI, lower case, default ports dropped — what origins compare."""
-    parts = urlsplit(uri)
     try:
-        host, port = split_host_port(parts.netloc.rpartition("@")[2])
-    except PatternError:
-        raise Unusable(f"bad authority in {uri!r}") from None
-    default = {"http": 80, "https": 443}.get(parts.scheme)
-    return host if port in (None, default) else f"{host}:{port}"
+        return values.authority(uri)
+    except InvalidValue:
+        raise Unusable(f"bad authority in {uri[:200]!r}") from None
 
 
 def timestamp(value: Any) -> datetime | None:
-    if not isinstance(value, str):
-        return None
     try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
+        return values.iso_datetime(value, clamp=True)
+    except InvalidValue:
         return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _addresses(value: Any) -> list[Any]:
@@ -98,9 +95,9 @@ def actor_fields(document: dict[str, Any]) -> dict[str, Any]:
     uri = uri_of(document.get("id"))
     if uri is None or type_of(document) not in ACTOR_TYPES:
         raise Unusable("not an actor document")
-    username = text(document.get("preferredUsername"), 64)
-    if not username:
-        raise Unusable("the actor has no preferredUsername")
+    username = text(document.get("preferredUsername"), 65)
+    if not _USERNAME.fullmatch(username):
+        raise Unusable("the actor has no preferredUsername fit for a handle")
     inbox = uri_of(document.get("inbox"))
     if inbox is None:
         raise Unusable("the actor has no inbox")
@@ -120,7 +117,7 @@ def actor_fields(document: dict[str, Any]) -> dict[str, Any]:
     icon, image = first(document.get("icon")), first(document.get("image"))
     fields = (
         [
-            {"name": text(a.get("name"), 255), "value": text(a.get("value"), 2048)}
+            {"name": plain(a.get("name"), 255), "value": sanitise(text(a.get("value"), 2048))}
             for a in (document.get("attachment") or [])
             if isinstance(a, dict) and a.get("type") == "PropertyValue"
         ][:8]
@@ -131,8 +128,8 @@ def actor_fields(document: dict[str, Any]) -> dict[str, Any]:
         "uri": uri,
         "username": username,
         "domain": authority(uri),
-        "display_name": text(document.get("name"), 255) or "",
-        "note": text(document.get("summary"), 20_000),
+        "display_name": plain(document.get("name"), 255),
+        "note": sanitise(text(document.get("summary"), 20_000)),
         "url": uri_of(first(document.get("url"))) or uri,
         "inbox_url": inbox,
         "shared_inbox_url": uri_of(endpoints.get("sharedInbox")),
@@ -149,9 +146,26 @@ def actor_fields(document: dict[str, Any]) -> dict[str, Any]:
 
 
 def plain_text(content_html: str) -> str:
-    """A plain-text rendering of remote HTML (for search, `text` and content warnings)."""
+    """A plain-text rendering of remote HTML (for search and the `text` of a status)."""
     spaced = content_html.replace("<br>", "\n").replace("</p><p>", "\n\n")
     return html.unescape(nh3.clean(spaced, tags=set()))
+
+
+def markup_free(fragment: str) -> str:
+    """Text with every tag removed, not escaped: some apps render names, poll options and
+    descriptions as HTML. Entities are decoded until no tag can hide behind one
+    (`&lt;img onerror=…&gt;` goes too); `a < b`, `Tom & Jerry` and `:blobcat:` stay."""
+    for _ in range(_MARKUP_PASSES):
+        cleaned = html.unescape(nh3.clean(fragment, tags=set()))
+        if cleaned == fragment:
+            return cleaned
+        fragment = cleaned
+    return fragment.replace("<", "").replace(">", "")  # entities nested deeper than any app
+
+
+def plain(value: Any, limit: int) -> str:
+    """A remote field shown as text (names, options, descriptions), markup removed."""
+    return markup_free(text(value, limit)).strip()
 
 
 # --- notes -----------------------------------------------------------------------------
@@ -166,6 +180,8 @@ MAX_DESCRIPTION = 1_500
 EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
 _LANGUAGE = re.compile(r"^[A-Za-z]{2,8}(-[A-Za-z0-9]{1,8})*$")
 _TAG_NAME = re.compile(r"^\w{1,255}$")
+_BLURHASH = re.compile(r"^[0-9A-Za-z#$%*+,.:;=?@\[\]^_{|}~-]{6,100}$")  # base 83
+_MEDIA_TYPE = re.compile(r"^[a-z0-9][\w.+-]*/[\w.+-]+$")
 
 
 @dataclass(frozen=True)
@@ -243,7 +259,7 @@ def note_fields(document: Any, *, activity: dict[str, Any] | None = None) -> Par
     if activity is not None and not any(k in document for k in ("to", "cc")):
         addressing = activity
     public_in_to, public_in_cc = addressed_publicly(addressing)
-    spoiler_text = plain_text(text(document.get("summary"), MAX_SPOILER)).strip()
+    spoiler_text = plain(document.get("summary"), MAX_SPOILER)
     published = bounded_time(document.get("published"))
     updated = bounded_time(document.get("updated"))
     content = _content(document)
@@ -305,7 +321,7 @@ def _language(content_map: Any) -> str | None:
     if not isinstance(content_map, dict):
         return None
     for key in list(content_map)[:MAX_TAGS]:
-        if isinstance(key, str) and len(key) <= 16 and _LANGUAGE.match(key):
+        if isinstance(key, str) and len(key) <= 16 and _LANGUAGE.fullmatch(key):
             return key.lower()
     return None
 
@@ -325,7 +341,7 @@ def _tagged(document: dict[str, Any], kind: str) -> tuple[str, ...]:
 
 def _hashtags(document: dict[str, Any]) -> tuple[str, ...]:
     names = (text(t.get("name"), 256).removeprefix("#").lower() for t in _tags(document, "Hashtag"))
-    return tuple(dict.fromkeys(n for n in names if _TAG_NAME.match(n)))[:MAX_TAGS]
+    return tuple(dict.fromkeys(n for n in names if _TAG_NAME.fullmatch(n)))[:MAX_TAGS]
 
 
 def media_kind(media_type: str, as_type: Any) -> str:
@@ -346,7 +362,8 @@ def _media(document: dict[str, Any]) -> tuple[RemoteMedia, ...]:
         if not isinstance(item, dict) or type_of(item) not in MEDIA_TYPES:
             continue
         url = _url(item.get("url") or item.get("href"))
-        media_type = text(item.get("mediaType"), 255).lower()
+        media_type = text(item.get("mediaType"), 255).split(";", 1)[0].strip().lower()
+        media_type = media_type if _MEDIA_TYPE.fullmatch(media_type) else ""
         if url is None or (item.get("type") == "Link" and media_type == "text/html"):
             continue
         found.append(
@@ -354,8 +371,8 @@ def _media(document: dict[str, Any]) -> tuple[RemoteMedia, ...]:
                 remote_url=url,
                 type=media_kind(media_type, item.get("type")),
                 content_type=media_type or "application/octet-stream",
-                description=text(item.get("name"), MAX_DESCRIPTION) or None,
-                blurhash=text(item.get("blurhash"), 64) or None,
+                description=plain(item.get("name"), MAX_DESCRIPTION) or None,
+                blurhash=_blurhash(item.get("blurhash")),
                 meta=_media_meta(item),
             )
         )
@@ -386,6 +403,11 @@ def _media_meta(item: dict[str, Any]) -> dict[str, Any]:
     ):
         meta["focus"] = {"x": float(focus[0]), "y": float(focus[1])}
     return meta
+
+
+def _blurhash(value: Any) -> str | None:
+    found = text(value, 100)
+    return found if _BLURHASH.fullmatch(found) else None
 
 
 def _dimension(value: Any) -> bool:

@@ -15,7 +15,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from inbox.dispatch import Incoming
-from inbox.parse import first, text, timestamp, uri_of
+from inbox.parse import first, plain, text, timestamp, uri_of
 from inbox.targets import status_by_uri
 from models.poll import Poll, PollVote
 from models.status import Status
@@ -48,7 +48,7 @@ def poll_of(document: Any) -> RemotePoll | None:
     for item in (items if isinstance(items, list) else [items])[:MAX_OPTIONS]:
         if not isinstance(item, dict):
             continue
-        name = text(item.get("name"), MAX_OPTION).strip()
+        name = plain(item.get("name"), MAX_OPTION)
         if not name or name in options:
             continue
         replies = item.get("replies")

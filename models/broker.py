@@ -138,6 +138,14 @@ class Broker:
     async def close(self) -> None:
         self.end_streams()
 
+    def listened(self, prefix: str) -> list[str]:
+        """The channels starting with `prefix` that someone in this process listens to."""
+        return [c for c in self._listeners if c.startswith(prefix)]
+
+    def deliver_here(self, channel: str, message: bytes) -> None:
+        """Hand a message to this process's listeners only (what it learned by itself)."""
+        self._dispatch(channel, message)
+
     def _dispatch(self, channel: str, message: bytes) -> None:
         for subscription in list(self._listeners.get(channel, ())):
             subscription.deliver(channel, message)

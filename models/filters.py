@@ -117,7 +117,7 @@ async def active_filters(
                 FilterStatus.filter_id.in_(with_statuses)
             )
         )
-        for filter_id, status_id in pairs.tuples():
+        for filter_id, status_id in pairs:
             found[filter_id].status_ids.add(status_id)
     return list(found.values())
 

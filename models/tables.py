@@ -1,6 +1,7 @@
 """Every table, imported in one place so that metadata and migrations see them all."""
 
 from models.account import Account, User
+from models.admin import AdminAction, NodeRule, NodeSetting
 from models.base import Base
 from models.browser_session import BrowserSession
 from models.conversation import ConversationMark
@@ -12,6 +13,7 @@ from models.federation import (
     NodeKey,
     OutboxActivity,
     PeerHost,
+    WorkerHeartbeat,
 )
 from models.filters import Filter, FilterKeyword, FilterStatus
 from models.interaction import Bookmark, Favourite, Pin
@@ -33,6 +35,7 @@ from models.timeline import FeedEntry, FollowedTag, List, ListAccount, Marker
 __all__ = [
     "AccessToken",
     "Account",
+    "AdminAction",
     "AllowlistAudit",
     "AllowlistEntry",
     "AuthorizationCode",
@@ -59,6 +62,8 @@ __all__ = [
     "Mention",
     "Mute",
     "NodeKey",
+    "NodeRule",
+    "NodeSetting",
     "Notification",
     "OAuthApp",
     "OutboxActivity",
@@ -72,4 +77,5 @@ __all__ = [
     "StatusTag",
     "Tag",
     "User",
+    "WorkerHeartbeat",
 ]

@@ -1,8 +1,13 @@
 """Who may see which status: one rule, as a SQL condition and as a check on one row.
 
-public / unlisted: everyone. local: everyone signed in on this node (it never federates).
-private: the author, their followers and the mentioned. direct: the author and the mentioned.
-Nobody sees the statuses of an account that blocks them.
+public / unlisted: everyone. local: every account of this node, and nobody elsewhere, not
+even an account it mentions (it never federates). private: the author, their followers and the
+mentioned. direct: the author and the mentioned. Nobody sees the statuses of an account that
+blocks them.
+
+Viewers are accounts, local or remote (the inbox asks whether a remote actor may favourite,
+boost, vote on or reply to a status), so whether a viewer is local is read from their account
+row, never assumed from their having an id.
 """
 
 from __future__ import annotations
@@ -10,6 +15,7 @@ from __future__ import annotations
 from sqlalchemy import ColumnElement, and_, exists, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from models.account import Account
 from models.relationship import Block, Follow
 from models.status import Mention, Status
 
@@ -35,6 +41,9 @@ def visible_to(viewer_id: int | None, status: type[Status] = Status) -> ColumnEl
             Block.account_id == status.account_id, Block.target_account_id == viewer_id
         )
     )
+    viewer_is_local = exists(
+        select(Account.id).where(Account.id == viewer_id, Account.domain.is_(None))
+    )
     return and_(
         or_(
             status.visibility.in_((*OPEN, "local")),
@@ -42,6 +51,7 @@ def visible_to(viewer_id: int | None, status: type[Status] = Status) -> ColumnEl
             and_(status.visibility == "private", follows_author),
             mentioned,
         ),
+        or_(status.visibility != "local", viewer_is_local),
         ~blocked,
     )
 

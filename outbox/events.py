@@ -112,9 +112,12 @@ class TokenRevoked:
     token_id: int
 
 
+TOKEN_CHANNELS = "token:"
+
+
 def access_token(token_id: int) -> str:
     """The channel every stream opened with this token listens on, to end when it is revoked."""
-    return f"token:{token_id}"
+    return f"{TOKEN_CHANNELS}{token_id}"
 
 
 def posted(session: AsyncSession, status: Status, home_feeds: list[int]) -> None:

@@ -34,6 +34,7 @@ from federation.httpsig import http_date, sign_request
 from federation.keys import PrivateKey, generate_rsa_keypair, load_private_key
 from tests.kit import (
     FLURFUNK,
+    START_LIMIT,
     RunningNode,
     User,
     postgres_available,
@@ -128,7 +129,7 @@ class FedNode(RunningNode):
         self.process = subprocess.Popen(
             command, env=self.env(), stdout=self._log, stderr=subprocess.STDOUT, text=True
         )
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + START_LIMIT
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"{self.host} exited:\n{self.log_tail()}")
@@ -138,7 +139,9 @@ class FedNode(RunningNode):
             except httpx.TransportError:
                 time.sleep(0.1)
         else:
-            raise RuntimeError(f"{self.host} did not become live within 30 s:\n{self.log_tail()}")
+            raise RuntimeError(
+                f"{self.host} did not become live within {START_LIMIT} s:\n{self.log_tail()}"
+            )
         found = re.search(r"^Admin account: \S+\s+password: (\S+)", self.log_tail(), re.M)
         if found and not self.admin_password:
             self.admin_password = found.group(1)

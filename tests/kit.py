@@ -27,6 +27,9 @@ import pytest
 
 FLURFUNK = str(Path(sys.executable).with_name("flurfunk"))
 PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
+# How long a node may take to answer /livez: generous, since a loaded 2-core machine running
+# several nodes and their tests at once starts each far slower than a quiet one.
+START_LIMIT = 90
 
 
 def free_port() -> int:
@@ -146,7 +149,7 @@ class RunningNode:
         self.output = collections.deque(maxlen=2000)
         self._drainer = threading.Thread(target=self._drain, daemon=True)
         self._drainer.start()
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + START_LIMIT
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError("node exited:\n" + "".join(self.output))
@@ -163,7 +166,7 @@ class RunningNode:
                     return
             except httpx.TransportError:
                 time.sleep(0.1)
-        raise RuntimeError("node did not become live within 30 s")
+        raise RuntimeError(f"node did not become live within {START_LIMIT} s")
 
     def _drain(self) -> None:
         assert self.process is not None

@@ -14,20 +14,18 @@ from models import allowlist as stored_allowlist
 from models.base import utcnow
 from models.db import Database
 from models.settings import Settings
-from outbox.accounts import (
-    AccountError,
-    count_local_accounts,
-    create_local_account,
-    random_password,
-)
+from outbox.accounts import count_local_accounts, create_local_account, random_password
 from outbox.allowlist import normalise
 from web import delivery_report, demo
 from web.auth import cli_app, find_user, hash_password, issue_token, parse_scopes, unknown_scopes
-from web.config import ConfigError, load_settings
-
-
-class CommandError(Exception):
-    """An operator mistake: printed without a traceback, exit status 2."""
+from web.cli_admin import CommandError, add_node_commands, add_user_commands, operator
+from web.config import (
+    ConfigError,
+    load_settings,
+    public_url_given,
+    remember_served_url,
+    served_url,
+)
 
 
 async def _first_start(settings: Settings) -> str | None:
@@ -58,6 +56,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> None:
     from web.metrics import shared_between_processes
 
     _check_processes(args.workers, settings)
+    settings = _public_url_for(args, settings)
     _prepare_schema(settings)
     line = asyncio.run(_first_start(settings))
     if line:
@@ -79,6 +78,38 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> None:
             ssl_keyfile=args.ssl_keyfile,
             ssl_certfile=args.ssl_certfile,
         )
+
+
+def _public_url_for(args: argparse.Namespace, settings: Settings) -> Settings:
+    """Without PUBLIC_URL set, the node is where `serve` listens: ids, handles and links then
+    name that port (they named port 8000 whatever --port said). Kept in DATA_DIR for the
+    other commands, and set in the environment for the web processes uvicorn starts."""
+    if public_url_given():
+        return settings
+    scheme = "https" if args.ssl_certfile else "http"
+    host = args.host
+    if host in ("0.0.0.0", "::", ""):
+        host = "127.0.0.1"
+        _warn(
+            f"FLURFUNK_PUBLIC_URL is not set and --host {args.host} says nothing about the "
+            f"name others reach this node by: ids and links use {scheme}://{host}:{args.port}"
+        )
+    elif ":" in host:
+        host = f"[{host}]"
+    url = f"{scheme}://{host}:{args.port}"
+    before = served_url(settings.data_dir)
+    if before and before != url:
+        _warn(
+            f"this node was served as {before} before and is now {url}: other nodes and apps "
+            f"know it by the old address; set FLURFUNK_PUBLIC_URL={before} to keep it"
+        )
+    remember_served_url(settings.data_dir, url)
+    os.environ["FLURFUNK_PUBLIC_URL"] = url
+    return load_settings()
+
+
+def _warn(message: str) -> None:
+    print(f"flurfunk: warning: {message}", file=sys.stderr, flush=True)
 
 
 def _migrate(settings: Settings) -> None:
@@ -145,38 +176,6 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> None:
     asyncio.run(work(settings))
 
 
-async def _user_create(settings: Settings, args: argparse.Namespace, password: str) -> None:
-    db = Database(settings.database_url)
-    try:
-        async with db.write() as session:
-            await create_local_account(
-                session,
-                settings,
-                username=args.name,
-                password_hash=hash_password(password),
-                email=args.email,
-                role=args.role,
-            )
-    except AccountError as exc:
-        raise CommandError(str(exc)) from None
-    finally:
-        await db.dispose()
-
-
-def cmd_user_create(args: argparse.Namespace, settings: Settings) -> None:
-    generated = args.password is None and not args.password_stdin
-    if args.password_stdin:
-        password = sys.stdin.readline().rstrip("\n")
-    else:
-        password = args.password or random_password()
-    if len(password) < 8:
-        raise CommandError("the password must have at least 8 characters")
-    asyncio.run(_user_create(settings, args, password))
-    print(f"created {args.role} {args.name}")
-    if generated:
-        print(f"password: {password}")
-
-
 async def _user_token(settings: Settings, name: str, scopes: list[str]) -> str:
     db = Database(settings.database_url)
     try:
@@ -201,21 +200,20 @@ def cmd_user_token(args: argparse.Namespace, settings: Settings) -> None:
     print(asyncio.run(_user_token(settings, args.name, scopes)))
 
 
-def _operator() -> str:
-    return "cli:" + (os.environ.get("SUDO_USER") or os.environ.get("USER") or "unknown")
-
-
 async def _allowlist(settings: Settings, action: str, pattern: str | None) -> list[str]:
     db = Database(settings.database_url)
     try:
         async with db.write() as session:
             if action == "list":
-                return await stored_allowlist.patterns(session)
+                return await stored_allowlist.patterns(session) or [
+                    "the allowlist is empty: this node federates with nobody "
+                    "(add a pattern with `flurfunk allowlist add`)"
+                ]
             assert pattern is not None
             if action == "add":
-                changed = await stored_allowlist.add(session, pattern, _operator())
+                changed = await stored_allowlist.add(session, pattern, operator().name)
                 return [f"added {pattern}" if changed else f"{pattern} was already allowed"]
-            changed = await stored_allowlist.remove(session, pattern, _operator())
+            changed = await stored_allowlist.remove(session, pattern, operator().name)
             if not changed:
                 raise CommandError(f"{pattern} is not on the allowlist")
             return [f"removed {pattern}"]
@@ -286,14 +284,7 @@ def parser() -> argparse.ArgumentParser:
     user = commands.add_parser("user", help="manage local users").add_subparsers(
         dest="user_command", required=True
     )
-    create = user.add_parser("create", help="create a local user")
-    create.add_argument("name")
-    secret = create.add_mutually_exclusive_group()
-    secret.add_argument("--password")
-    secret.add_argument("--password-stdin", action="store_true")
-    create.add_argument("--email")
-    create.add_argument("--role", default="user", choices=["admin", "moderator", "user"])
-    create.set_defaults(func=cmd_user_create)
+    add_user_commands(user)
     token = user.add_parser("token", help="print a bearer token for a user")
     token.add_argument("name", help="user name or e-mail address")
     token.add_argument("--scopes", default="read write follow push")
@@ -313,6 +304,8 @@ def parser() -> argparse.ArgumentParser:
     deliveries.add_argument("--failed", action="store_true", help="list the failed deliveries")
     deliveries.add_argument("--host", help="only this peer host (host or host:port)")
     deliveries.set_defaults(func=cmd_deliveries)
+
+    add_node_commands(commands)
 
     demo_command = commands.add_parser("demo", help="three federating nodes with sample users")
     demo_command.add_argument("--nodes", type=int, default=3, choices=range(1, 7), metavar="N")

@@ -124,8 +124,7 @@ def _secret_key(data_dir: Path) -> str:
     return key
 
 
-def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
-    env = os.environ if environ is None else environ
+def _raw(env: Mapping[str, str]) -> dict[str, Any]:
     raw: dict[str, Any] = {}
     toml_path = Path(env.get(PREFIX + "CONFIG", "flurfunk.toml"))
     if toml_path.is_file():
@@ -133,14 +132,40 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     for key in KEYS:
         if PREFIX + key in env:
             raw[key] = env[PREFIX + key]
+    return raw
 
-    public_url = str(raw.get("PUBLIC_URL", Settings.public_url)).rstrip("/")
-    parts = urlsplit(public_url)
-    if parts.scheme not in ("http", "https") or not parts.netloc or parts.path:
-        raise ConfigError(f"PUBLIC_URL: expected scheme://host[:port], got {public_url!r}")
+
+SERVED_URL = "served_url"  # in DATA_DIR: where `serve` listened, when PUBLIC_URL is not set
+
+
+def served_url(data_dir: Path) -> str:
+    """The address `serve` took from --host/--port without PUBLIC_URL (see web.cli): the CLI
+    builds the same ids and handles as the running node."""
+    path = data_dir / SERVED_URL
+    return path.read_text().strip() if path.is_file() else ""
+
+
+def remember_served_url(data_dir: Path, url: str) -> None:
+    (data_dir / SERVED_URL).write_text(url + "\n")
+
+
+def public_url_given(environ: Mapping[str, str] | None = None) -> bool:
+    """Whether PUBLIC_URL was set (environment or flurfunk.toml), not left to its default."""
+    return "PUBLIC_URL" in _raw(os.environ if environ is None else environ)
+
+
+def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    raw = _raw(os.environ if environ is None else environ)
+
     data_dir = Path(str(raw.get("DATA_DIR", Settings.data_dir))).resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
     (data_dir / "media").mkdir(exist_ok=True)
+    public_url = str(raw.get("PUBLIC_URL") or served_url(data_dir) or Settings.public_url).rstrip(
+        "/"
+    )
+    parts = urlsplit(public_url)
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.path:
+        raise ConfigError(f"PUBLIC_URL: expected scheme://host[:port], got {public_url!r}")
 
     return Settings(
         public_url=public_url,

@@ -19,12 +19,13 @@ from models.db import Database
 from models.settings import Settings
 from outbox import events, periodic
 from outbox.allowlist import REFRESH_SECONDS, LiveAllowlist
+from outbox.claims import release_all
 from outbox.context import Federation
 from outbox.queue import DELIVER, NUDGE, PROCESS_INBOX, queue_name
 from outbox.render import instance_key_id
 from outbox.signing import identity, instance_key_pair
 from outbox.worker import DeliveryWorker
-from web import metrics, streaming
+from web import metrics, streaming, token_watch
 
 if TYPE_CHECKING:
     from outbox.enqueue import Enqueuer
@@ -79,7 +80,15 @@ async def running(
     tasks = [
         asyncio.create_task(
             every(REFRESH_SECONDS, stop, fed.allowlist.refresh, "allowlist refresh")
-        )
+        ),
+        asyncio.create_task(
+            every(
+                token_watch.WATCH_SECONDS,
+                stop,
+                lambda: token_watch.end_dead_streams(db, fed.broker),
+                "token watch",
+            )
+        ),
     ]
     jobs: Enqueuer | None = None
     if not in_process_workers and settings.redis_url:
@@ -92,6 +101,11 @@ async def running(
         fed.wake_deliveries = functools.partial(jobs.wake, DELIVER)
         fed.wake_inbox = functools.partial(jobs.wake, PROCESS_INBOX)
     if in_process_workers:
+        # Without Redis this is the only process working the database: what is claimed in it
+        # was held by a process that died (kill -9, power loss) and is due at once.
+        freed = await release_all(db)
+        if freed:
+            log.warning("freed %d row(s) claimed before a crash", freed)
         deliveries = DeliveryWorker(
             db, fed.client, settings, lease=lease(settings), observe=metrics.delivery_outcome
         )

@@ -21,6 +21,8 @@ import orjson
 from sqlalchemy import Select, exists, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from federation import values
+from federation.values import InvalidValue
 from models.notification import Notification
 from models.status import Mention, Status, StatusTag, Tag
 from models.timeline import List, ListAccount
@@ -94,9 +96,10 @@ def list_of(params: Mapping[str, Any]) -> int:
     text = str(params.get("list") or "").strip()
     if not text:
         raise StreamError(400, "Missing list name parameter")
-    if not text.isdigit() or len(text) > 19:
-        raise StreamError(404, "Record not found")
-    return int(text)
+    try:
+        return values.row_id(text)
+    except InvalidValue:
+        raise StreamError(404, "Record not found") from None
 
 
 def key_of(name: str, params: Mapping[str, Any]) -> tuple[str, ...]:
@@ -268,7 +271,7 @@ async def _notification(
     row = (await session.execute(query)).scalars().first()
     if row is None:
         return None
-    items = await serializers.notifications(session, node.settings, [row], viewer_id)
+    items = await serializers.notifications(session, node.links(), [row], viewer_id)
     return items[0] if items else None
 
 
@@ -278,7 +281,7 @@ async def _conversation(
     """Mastodon's Conversation, as /api/v1/conversations shows it, with this status last."""
     thread = status.thread_id or status.id
     (conversation,) = await conversations.present(
-        session, node.settings, viewer_id, [(thread, status.id)]
+        session, node.links(), viewer_id, [(thread, status.id)]
     )
     return conversation
 
@@ -309,7 +312,7 @@ async def render(node: Node, viewer: Viewer, channel: str, raw: bytes) -> tuple[
                 assert viewer_id is not None
                 payload = await _conversation(session, node, viewer_id, status)
             else:
-                rendered = await serializers.statuses(session, node.settings, [status], viewer_id)
+                rendered = await serializers.statuses(session, node.links(), [status], viewer_id)
                 payload = rendered[0]
         if payload is not None:
             payload = await filtering.streamed(session, viewer_id, channel, message.event, payload)

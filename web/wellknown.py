@@ -21,6 +21,7 @@ from web.api.instance import (
     SOFTWARE_VERSION,
     TITLE,
     Usage,
+    described,
     node_usage,
 )
 from web.node import node_of
@@ -41,7 +42,9 @@ async def discovery(request: Request) -> Response:
     )
 
 
-def nodeinfo_document(settings: Settings, usage: Usage, version: str) -> dict[str, Any]:
+def nodeinfo_document(
+    settings: Settings, usage: Usage, version: str, name: str = TITLE, description: str = ""
+) -> dict[str, Any]:
     software: dict[str, Any] = {"name": "flurfunk", "version": SOFTWARE_VERSION}
     if version == "2.1":  # 2.0's schema allows no other software fields
         software["homepage"] = settings.url("/")
@@ -60,8 +63,8 @@ def nodeinfo_document(settings: Settings, usage: Usage, version: str) -> dict[st
             "localPosts": usage.local_posts,
         },
         "metadata": {
-            "nodeName": TITLE,
-            "nodeDescription": f"Flurfunk node {settings.domain}",
+            "nodeName": name,
+            "nodeDescription": description or f"Flurfunk node {settings.domain}",
             "upstream": {"name": "mastodon", "version": MASTODON_API_VERSION},
         },
     }
@@ -74,8 +77,10 @@ async def nodeinfo(request: Request) -> Response:
     node = node_of(request)
     async with node.db.read() as session:
         usage = await node_usage(session)
+        about = await described(session, node.settings)
     profile = SCHEMA.format(version=version) + "#"
-    response = ok(nodeinfo_document(node.settings, usage, version))
+    document = nodeinfo_document(node.settings, usage, version, about.title, about.description)
+    response = ok(document)
     response.headers["Content-Type"] = f'application/json; profile="{profile}"'
     return response
 

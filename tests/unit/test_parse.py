@@ -19,6 +19,7 @@ from inbox.parse import (
     author_of,
     boost_visibility,
     is_note,
+    markup_free,
     media_kind,
     note_fields,
     uri_of,
@@ -420,3 +421,56 @@ def test_uris_longer_than_our_columns_are_unusable() -> None:
 def test_actor_updates_are_checked_too() -> None:
     with pytest.raises(Unusable):
         actor_fields({"id": AUTHOR, "type": "Note"})
+
+
+# --- remote text and profile HTML ----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("remote", "shown"),
+    [
+        ("<b>x</b>", "x"),
+        ("<img src=x onerror=alert(1)>Bob", "Bob"),
+        ("&lt;img src=x onerror=alert(1)&gt;Bob", "Bob"),
+        ("&amp;lt;script&amp;gt;alert(1)&amp;lt;/script&amp;gt;Bob", "Bob"),
+        ("<script>alert(1)</script>Bob", "Bob"),
+        (":blobcat: Bob", ":blobcat: Bob"),
+        ("a < b & c", "a < b & c"),
+        ("<3 Tom &amp; Jerry", "<3 Tom & Jerry"),
+    ],
+)
+def test_remote_names_lose_their_markup(remote: str, shown: str) -> None:
+    assert markup_free(remote) == shown
+
+
+def test_a_profile_keeps_harmless_html_and_plain_names() -> None:
+    fields = actor_fields(
+        {
+            "id": AUTHOR,
+            "type": "Person",
+            "preferredUsername": "bob",
+            "inbox": AUTHOR + "/inbox",
+            "name": "<b>Bob</b> :blobcat:",
+            "summary": '<p>hi<img src=x onerror=alert(1)><a href="javascript:alert(2)">x</a></p>',
+            "attachment": [
+                {
+                    "type": "PropertyValue",
+                    "name": "<i>Web</i>",
+                    "value": '<a href="https://sales.example/" onclick="alert(3)">site</a>',
+                }
+            ],
+        }
+    )
+    assert fields["display_name"] == "Bob :blobcat:"
+    assert fields["note"] == "<p>hi<a>x</a></p>"
+    assert fields["fields"] == [
+        {"name": "Web", "value": '<a href="https://sales.example/">site</a>'}
+    ]
+
+
+@pytest.mark.parametrize("name", ["", "<b>bob</b>", "bob\n", "bob@evil.example", "bo b", "b" * 65])
+def test_an_actor_without_a_usable_user_name_is_unusable(name: str) -> None:
+    with pytest.raises(Unusable):
+        actor_fields(
+            {"id": AUTHOR, "type": "Person", "preferredUsername": name, "inbox": AUTHOR + "/inbox"}
+        )

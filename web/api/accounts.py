@@ -12,6 +12,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from federation import values
 from models.tables import (
     Account,
     Follow,
@@ -48,7 +49,7 @@ async def account_or_404(session: AsyncSession, raw_id: Any) -> Account:
 
 
 async def _credentials(session: AsyncSession, c: Call, a: Account, u: User) -> dict[str, Any]:
-    data = serializers.credential_account(a, u, c.node.settings)
+    data = serializers.credential_account(a, u, c.node.links())
     data["source"]["follow_requests_count"] = int(
         await session.scalar(
             select(func.count())
@@ -177,20 +178,19 @@ async def show(request: Request) -> Response:
     c = await call(request, "read:accounts", optional=True)
     async with c.node.db.read() as session:
         found = await account_or_404(session, request.path_params["id"])
-    return ok(serializers.account(found, c.node.settings))
+    return ok(serializers.account(found, c.node.links()))
 
 
 async def many(request: Request) -> Response:
     """GET /api/v1/accounts?id[]=…: the known ones, in the order asked."""
     c = await call(request, "read:accounts", optional=True)
-    wanted = [int(i) for i in c.params.strings("id") if i.isdigit() and len(i) < 19]
-    wanted = list(dict.fromkeys(wanted))[:MANY_ACCOUNTS]
+    wanted = values.row_ids(c.params.strings("id"))[:MANY_ACCOUNTS]
     async with c.node.db.read() as session:
         rows = await session.scalars(
             select(Account).where(Account.id.in_(wanted), Account.suspended_at.is_(None))
         )
         found = {a.id: a for a in rows}
-    return ok([serializers.account(found[i], c.node.settings) for i in wanted if i in found])
+    return ok([serializers.account(found[i], c.node.links()) for i in wanted if i in found])
 
 
 def _account_statuses_query(c: Call, author_id: int, hidden: frozenset[str]) -> Any:
@@ -229,7 +229,7 @@ async def statuses(request: Request) -> Response:
         author = await account_or_404(session, request.path_params["id"])
         query = page.apply(_account_statuses_query(c, author.id, hidden), Status.id)
         rows = page.settle((await session.scalars(query)).all())
-        items = await serializers.statuses(session, c.node.settings, rows, c.viewer_id)
+        items = await serializers.statuses(session, c.node.links(), rows, c.viewer_id)
     items = await filtering.statuses(c, "account", items)
     return paginated(c, items, [s.id for s in rows])
 
@@ -244,7 +244,7 @@ async def lookup(request: Request) -> Response:
         remote = await account_by_handle(c.node, acct)
         if remote is None or remote.suspended_at is not None:
             raise not_found()
-        return ok(serializers.account(remote, c.node.settings))
+        return ok(serializers.account(remote, c.node.links()))
     if not name or (host and host.lower() != c.node.settings.domain.lower()):
         raise not_found()
     async with c.node.db.read() as session:
@@ -257,7 +257,7 @@ async def lookup(request: Request) -> Response:
         )
     if found is None:
         raise not_found()
-    return ok(serializers.account(found, c.node.settings))
+    return ok(serializers.account(found, c.node.links()))
 
 
 def _like_prefix(text: str) -> str:
@@ -313,7 +313,7 @@ async def search(request: Request) -> Response:
     hidden = await hidden_domains(c.node)
     async with c.node.db.read() as session:
         rows = await session.scalars(_search_query(c, q, hidden).limit(limit).offset(offset))
-        return ok([serializers.account(a, c.node.settings) for a in rows])
+        return ok([serializers.account(a, c.node.links()) for a in rows])
 
 
 async def featured_tags_of(request: Request) -> Response:

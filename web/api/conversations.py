@@ -18,15 +18,16 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from federation import values
 from models.account import Account
 from models.conversation import ConversationMark
 from models.db import upsert
-from models.settings import Settings
 from models.status import Mention, Status
 from web.api import serializers
 from web.api.base import Call, call, ok, page_of, paginated
 from web.api.errors import not_found
 from web.api.hosts import hidden_domains, status_admitted
+from web.api.serializers import Links
 
 PAGE = 20
 PAGE_MAX = 40
@@ -72,13 +73,13 @@ async def _threads(
             query = query.order_by(newest.desc())
         query = query.limit(page.limit)
     async with c.node.db.read() as session:
-        rows = [(int(t), int(n)) for t, n in (await session.execute(query)).tuples()]
+        rows = [(int(t), int(n)) for t, n in (await session.execute(query))]
     return sorted(rows, key=lambda row: row[1], reverse=True)
 
 
 async def present(
     session: AsyncSession,
-    settings: Settings,
+    links: Links,
     viewer_id: int,
     threads: Sequence[tuple[int, int]],
 ) -> list[dict[str, Any]]:
@@ -95,7 +96,7 @@ async def present(
         .where(in_threads)
     )
     others: dict[int, set[int]] = {t: set() for t in ids}
-    for t, who in (await session.execute(authors.union(mentioned))).tuples():
+    for t, who in await session.execute(authors.union(mentioned)):
         if who != viewer_id:
             others[int(t)].add(int(who))
     wanted = {who for group in others.values() for who in group} | {viewer_id}
@@ -122,7 +123,7 @@ async def present(
                 .where(in_threads)
                 .group_by(thread)
             )
-        ).tuples()
+        )
         if other > max(mine, read_to)
     }
     newest_rows = (
@@ -130,7 +131,7 @@ async def present(
             select(*serializers.STATUS_COLUMNS).where(Status.id.in_([n for _, n in threads]))
         )
     ).all()
-    rendered = await serializers.statuses(session, settings, newest_rows, viewer_id)
+    rendered = await serializers.statuses(session, links, newest_rows, viewer_id)
     by_id = {int(s["id"]): s for s in rendered}
     out = []
     for t, newest in threads:
@@ -140,7 +141,7 @@ async def present(
                 "id": str(t),
                 "unread": t in unread_threads,
                 "accounts": [
-                    serializers.account(accounts[a], settings) for a in people if a in accounts
+                    serializers.account(accounts[a], links) for a in people if a in accounts
                 ],
                 "last_status": by_id.get(newest),
             }
@@ -152,13 +153,13 @@ async def conversations(request: Request) -> Response:
     c = await call(request, "read:statuses")
     threads = await _threads(c, c.account.id)
     async with c.node.db.read() as session:
-        items = await present(session, c.node.settings, c.account.id, threads)
+        items = await present(session, c.node.links(), c.account.id, threads)
     return paginated(c, items, [newest for _, newest in threads])
 
 
 async def _one(c: Call) -> tuple[int, int]:
-    raw = str(c.request.path_params["id"])
-    found = await _threads(c, c.account.id, [int(raw)]) if raw.isdigit() and len(raw) < 20 else []
+    wanted = values.row_ids([str(c.request.path_params["id"])])
+    found = await _threads(c, c.account.id, wanted) if wanted else []
     if not found:
         raise not_found()
     return found[0]
@@ -181,7 +182,7 @@ async def read(request: Request) -> Response:
     thread, newest = await _one(c)
     await _mark(c, thread, read_up_to=newest)
     async with c.node.db.read() as session:
-        (conversation,) = await present(session, c.node.settings, c.account.id, [(thread, newest)])
+        (conversation,) = await present(session, c.node.links(), c.account.id, [(thread, newest)])
     return ok(conversation)
 
 

@@ -54,7 +54,7 @@ async def index(request: Request) -> Response:
             .where(Filter.account_id == c.account.id)
             .order_by(FilterKeyword.id)
         )
-        return ok([present(keyword, row) for keyword, row in rows.tuples()])
+        return ok([present(keyword, row) for keyword, row in rows])
 
 
 async def create(request: Request) -> Response:

@@ -65,7 +65,7 @@ async def hidden_domains(node: Node) -> frozenset[str]:
             .where(Account.domain.is_not(None))
             .group_by(Account.domain)
         )
-        known = [(domain, uri) for domain, uri in rows.tuples() if domain]
+        known = [(domain, uri) for domain, uri in rows if domain]
     hidden = frozenset(d for d, uri in known if not _allowed(allowlist, d, uri))
     _verdicts[fed.allowlist] = _Verdict(allowlist.patterns, now, hidden)
     return hidden

@@ -9,6 +9,7 @@ endpoints by it: Mastodon.py cuts at the first space and needs exactly X.Y.Z. We
 
 from __future__ import annotations
 
+import html
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -19,8 +20,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from federation.allowlist import Allowlist, split_host_port
-from models import allowlist
+from federation.allowlist import Allowlist, PatternError, split_host_port
+from models import admin, allowlist
 from models.ids import id_for_time
 from models.settings import Settings
 from models.tables import AccessToken, Account, Status, User
@@ -121,6 +122,33 @@ async def _contact(session: AsyncSession) -> tuple[Account | None, str]:
     return (None, "") if row is None else (row[0], row[1].email or "")
 
 
+@dataclass(frozen=True)
+class Described:
+    """What the admin says about the node (`flurfunk node set`, `node rule add`), with
+    defaults for what they left unsaid."""
+
+    title: str
+    description: str
+    email: str
+    contact: Account | None
+    rules: list[dict[str, str]]
+    updated_at: datetime | None
+
+
+async def described(session: AsyncSession, settings: Settings) -> Described:
+    values = await admin.node_settings(session)
+    contact, admin_email = await _contact(session)
+    rules = await admin.rules(session)
+    return Described(
+        title=values.get("name") or TITLE,
+        description=values.get("description") or _description(settings),
+        email=values.get("contact_email") or admin_email,
+        contact=contact,
+        rules=[{"id": str(r.id), "text": r.text, "hint": r.hint} for r in rules],
+        updated_at=await admin.node_settings_updated(session),
+    )
+
+
 def streaming_url(settings: Settings) -> str:
     scheme = "wss" if settings.public_url.startswith("https") else "ws"
     return f"{scheme}://{settings.domain}"
@@ -160,15 +188,16 @@ async def instance_v1(request: Request) -> Response:
     settings = node.settings
     async with node.db.read() as session:
         usage = await node_usage(session)
-        contact, email = await _contact(session)
+        about = await described(session, settings)
         federation = await _federation(session)
+    contact = about.contact
     return ok(
         {
             "uri": settings.domain,
-            "title": TITLE,
-            "short_description": _description(settings),
-            "description": _description(settings),
-            "email": email,
+            "title": about.title,
+            "short_description": about.description,
+            "description": about.description,
+            "email": about.email,
             "version": VERSION,
             "urls": {"streaming_api": streaming_url(settings)},
             "stats": {
@@ -183,8 +212,8 @@ async def instance_v1(request: Request) -> Response:
             "invites_enabled": False,
             "max_toot_chars": settings.max_status_chars,  # older clients read only this
             "configuration": _configuration(settings),
-            "contact_account": serializers.account(contact, settings) if contact else None,
-            "rules": [],
+            "contact_account": serializers.account(contact, node.links()) if contact else None,
+            "rules": about.rules,
             "flurfunk": {"version": SOFTWARE_VERSION, "federation": federation},
         }
     )
@@ -195,17 +224,18 @@ async def instance_v2(request: Request) -> Response:
     settings = node.settings
     async with node.db.read() as session:
         usage = await node_usage(session)
-        contact, email = await _contact(session)
+        about = await described(session, settings)
         federation = await _federation(session)
+    contact = about.contact
     configuration = {"urls": {"streaming": streaming_url(settings)}, **_configuration(settings)}
     configuration["translation"] = {"enabled": False}
     return ok(
         {
             "domain": settings.domain,
-            "title": TITLE,
+            "title": about.title,
             "version": VERSION,
             "source_url": SOURCE_URL,
-            "description": _description(settings),
+            "description": about.description,
             "usage": {"users": {"active_month": usage.active_month}},
             "thumbnail": {
                 "url": settings.url(serializers.MISSING_HEADER),
@@ -221,10 +251,10 @@ async def instance_v2(request: Request) -> Response:
                 "url": None,
             },
             "contact": {
-                "email": email,
-                "account": serializers.account(contact, settings) if contact else None,
+                "email": about.email,
+                "account": serializers.account(contact, node.links()) if contact else None,
             },
-            "rules": [],
+            "rules": about.rules,
             "flurfunk": {"version": SOFTWARE_VERSION, "federation": federation},
         }
     )
@@ -241,8 +271,15 @@ async def peers(request: Request) -> Response:
         )
         patterns = await allowlist.patterns(session)
     current = Allowlist(patterns)
-    still_allowed = {d for d in known if d and current.allows(*split_host_port(d))}
+    still_allowed = {d for d in known if d and _allows_domain(current, d)}
     return ok(sorted(still_allowed | {p for p in patterns if "*" not in p}))
+
+
+def _allows_domain(allowlist: Allowlist, domain: str) -> bool:
+    try:
+        return allowlist.allows(*split_host_port(domain))
+    except PatternError:  # a stored domain no host could have: nobody to list
+        return False
 
 
 def _week_starts(now: datetime) -> list[datetime]:
@@ -305,12 +342,17 @@ async def activity(request: Request) -> Response:
 async def extended_description(request: Request) -> Response:
     node = node_of(request)
     async with node.db.read() as session:
-        contact, _ = await _contact(session)
-    # The text is generated, so it is as old as the node, which starts with its first admin.
-    updated = contact.created_at if contact else datetime.now(UTC)
-    return ok(
-        {"updated_at": serializers.iso(updated), "content": f"<p>{_description(node.settings)}</p>"}
-    )
+        about = await described(session, node.settings)
+    # A generated text is as old as the node, which starts with its first admin.
+    updated = about.updated_at or (about.contact.created_at if about.contact else None)
+    content = f"<p>{html.escape(about.description)}</p>"
+    return ok({"updated_at": serializers.iso(updated or datetime.now(UTC)), "content": content})
+
+
+async def rules(request: Request) -> Response:
+    node = node_of(request)
+    async with node.db.read() as session:
+        return ok((await described(session, node.settings)).rules)
 
 
 async def empty_object(request: Request) -> Response:
@@ -326,7 +368,7 @@ routes = [
     Route("/api/v2/instance", instance_v2),
     Route("/api/v1/instance/peers", peers),
     Route("/api/v1/instance/activity", activity),
-    Route("/api/v1/instance/rules", empty_list),
+    Route("/api/v1/instance/rules", rules),
     Route("/api/v1/instance/extended_description", extended_description),
     Route("/api/v1/instance/translation_languages", empty_object),
     Route("/api/v1/instance/domain_blocks", empty_list),

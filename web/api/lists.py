@@ -115,7 +115,7 @@ async def members(request: Request) -> Response:
             rows = page.settle(
                 (await session.execute(page.apply(query, Account.id))).scalars().all()
             )
-    items = [serializers.account(a, c.node.settings) for a in rows]
+    items = [serializers.account(a, c.node.links()) for a in rows]
     if everything:
         return ok(items)
     return paginated(c, items, [a.id for a in rows])

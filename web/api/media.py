@@ -57,7 +57,7 @@ class _BodyCap:
 
 async def _upload_call(request: Request) -> Call:
     declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > MAX_UPLOAD_BODY:
+    if declared.isascii() and declared.isdigit() and int(declared) > MAX_UPLOAD_BODY:
         raise ApiError(413, TOO_LARGE)
     cap = _BodyCap(request.receive, MAX_UPLOAD_BODY)
     try:
@@ -100,7 +100,7 @@ async def upload(request: Request) -> Response:
         raise ApiError(422, str(exc)) from None
     finally:
         await _close_files(c)
-    return ok(serializers.media(media, c.node.settings))
+    return ok(serializers.media(media, c.node.links()))
 
 
 async def show(request: Request) -> Response:
@@ -108,7 +108,7 @@ async def show(request: Request) -> Response:
     media = await find_unattached(c.node.db, c.account.id, parse_id(request.path_params["id"]))
     if media is None:
         raise not_found()
-    return ok(serializers.media(media, c.node.settings))
+    return ok(serializers.media(media, c.node.links()))
 
 
 async def update(request: Request) -> Response:
@@ -124,7 +124,7 @@ async def update(request: Request) -> Response:
         await _close_files(c)
     if media is None:
         raise not_found()
-    return ok(serializers.media(media, c.node.settings))
+    return ok(serializers.media(media, c.node.links()))
 
 
 async def remove(request: Request) -> Response:

@@ -75,7 +75,7 @@ async def directory(request: Request) -> Response:
         query = query.order_by(Account.last_status_at.desc().nulls_last(), Account.id.desc())
     async with c.node.db.read() as session:
         rows = (await session.execute(query.limit(limit).offset(offset))).scalars().all()
-    return ok([serializers.account(a, c.node.settings) for a in rows])
+    return ok([serializers.account(a, c.node.links()) for a in rows])
 
 
 routes: list[BaseRoute] = [

@@ -81,7 +81,7 @@ async def index(request: Request) -> Response:
         rows = page.settle(
             (await session.execute(page.apply(query, Notification.id))).scalars().all()
         )
-        items = await serializers.notifications(session, c.node.settings, rows, c.account.id)
+        items = await serializers.notifications(session, c.node.links(), rows, c.account.id)
     items = await filtering.notifications(c, items)
     return paginated(c, items, [n.id for n in rows])
 
@@ -94,7 +94,7 @@ async def show(request: Request) -> Response:
     async with c.node.db.read() as session:
         row = (await session.execute(query)).scalar_one_or_none()
         items = (
-            await serializers.notifications(session, c.node.settings, [row], c.account.id)
+            await serializers.notifications(session, c.node.links(), [row], c.account.id)
             if row is not None
             else []
         )

@@ -101,7 +101,7 @@ async def userinfo(request: Request) -> Response:
     """OpenID Connect-style facts about the signed-in account (needs the `profile` scope)."""
     c = await call(request, "profile")
     settings = c.node.settings
-    entity = serializers.account(c.account, settings)
+    entity = serializers.account(c.account, c.node.links())
     return ok(
         {
             "iss": settings.url("/"),

@@ -10,8 +10,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from federation import values
+from federation.values import InvalidValue
 from models.poll import Poll, ScheduledStatus
-from models.settings import Settings
 from models.status import MediaAttachment, Status
 from models.visibility import can_see
 from outbox import poll_federation, polls, scheduled
@@ -20,6 +21,7 @@ from web.api.base import call, ok, page_of, paginated
 from web.api.errors import not_found, validation
 from web.api.federating import federation, wake_deliveries
 from web.api.params import parse_id
+from web.api.serializers import Links
 from web.node import node_of
 
 
@@ -43,8 +45,8 @@ async def vote(request: Request) -> Response:
     c = await call(request, "write:statuses")
     poll_id = parse_id(request.path_params["id"])
     try:
-        choices = [int(x) for x in c.params.strings("choices")]
-    except ValueError:
+        choices = [values.integer(x, "choices", minimum=0) for x in c.params.strings("choices")]
+    except InvalidValue:
         raise validation("choices must be option numbers") from None
     try:
         async with c.node.db.write() as session:
@@ -61,9 +63,7 @@ async def vote(request: Request) -> Response:
 # --- scheduled statuses ----------------------------------------------------------------
 
 
-async def present_scheduled(
-    session: Any, settings: Settings, row: ScheduledStatus
-) -> dict[str, Any]:
+async def present_scheduled(session: Any, links: Links, row: ScheduledStatus) -> dict[str, Any]:
     media = (
         (
             await session.execute(
@@ -95,7 +95,7 @@ async def present_scheduled(
             "idempotency": None,
             "with_rate_limit": False,
         },
-        "media_attachments": [serializers.media(m, settings) for m in media],
+        "media_attachments": [serializers.media(m, links) for m in media],
     }
 
 
@@ -103,12 +103,9 @@ def parse_time(value: str | None) -> datetime:
     if not value:
         raise validation("scheduled_at is required")
     try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        raise validation("scheduled_at must be an ISO 8601 time") from None
-    if moment.tzinfo is None:
-        raise validation("scheduled_at needs a time zone")
-    return moment
+        return values.iso_datetime(value, "scheduled_at", zone_required=True)
+    except InvalidValue as exc:
+        raise validation(str(exc)) from None
 
 
 async def list_scheduled(request: Request) -> Response:
@@ -127,7 +124,7 @@ async def list_scheduled(request: Request) -> Response:
             .scalars()
             .all()
         )
-        items = [await present_scheduled(session, c.node.settings, r) for r in rows]
+        items = [await present_scheduled(session, c.node.links(), r) for r in rows]
     return paginated(c, items, [r.id for r in rows])
 
 
@@ -147,7 +144,7 @@ async def one_scheduled(request: Request) -> Response:
             else:
                 row = await scheduled.find(session, c.account, scheduled_id)
             await session.flush()
-            return ok(await present_scheduled(session, c.node.settings, row))
+            return ok(await present_scheduled(session, c.node.links(), row))
     except LookupError:
         raise not_found() from None
     except scheduled.ScheduleProblem as exc:

@@ -237,24 +237,24 @@ async def _results(c: Call) -> tuple[list[dict[str, Any]], list[dict[str, Any]],
     search = _read(c)
     await _resolve(c, search)
     search = dataclasses.replace(search, hidden=await hidden_domains(c.node))
-    settings = c.node.settings
+    links = c.node.links()
     async with c.node.db.read() as session:
         accounts = await _accounts(session, search) if search.wants("accounts") else []
         tags = await _hashtags(session, search) if search.wants("hashtags") else []
         statuses = await _statuses(session, search) if search.wants("statuses") else []
-        presented = await serializers.statuses(session, settings, statuses, search.viewer_id)
-    return [serializers.account(a, settings) for a in accounts], presented, tags
+        presented = await serializers.statuses(session, links, statuses, search.viewer_id)
+    return [serializers.account(a, links) for a in accounts], presented, tags
 
 
 async def search_v2(request: Request) -> Response:
     c = await call(request, optional=True)
     accounts, statuses, tags = await _results(c)
-    settings = c.node.settings
-    hashtags = [serializers.tag(t, settings) for t in tags]
+    links = c.node.links()
+    hashtags = [serializers.tag(t, links) for t in tags]
     if c.viewer_id is not None and tags:
         async with c.node.db.read() as session:
             followed = await _followed_tag_ids(session, c.viewer_id, tags)
-        hashtags = [serializers.tag(t, settings, following=t.id in followed) for t in tags]
+        hashtags = [serializers.tag(t, links, following=t.id in followed) for t in tags]
     return ok({"accounts": accounts, "statuses": statuses, "hashtags": hashtags})
 
 

@@ -62,7 +62,7 @@ def _endpoint(action: Action, scope: str) -> Callable[[Request], Awaitable[Respo
         async with c.node.db.write() as session:
             with status_errors():
                 status = await action(session, c.account, status_id)
-            data = await serializers.status(session, c.node.settings, status, c.viewer_id)
+            data = await serializers.status(session, c.node.links(), status, c.viewer_id)
         wake_deliveries(c)
         return ok(data)
 
@@ -93,7 +93,10 @@ async def reblog(request: Request) -> Response:
             boost = await interactions.reblog(
                 session, settings, c.account, status_id, visibility, fed=federation(c)
             )
-        data = await serializers.status(session, settings, boost, c.viewer_id)
+        data = await serializers.status(session, c.node.links(), boost, c.viewer_id)
+    # As Mastodon's answer: the wrapper carries the viewer's marks of the boosted status.
+    inner = data.get("reblog") or {}
+    data.update({k: inner[k] for k in ("favourited", "reblogged", "bookmarked") if k in inner})
     wake_deliveries(c)
     return ok(data)
 
@@ -121,9 +124,9 @@ async def _accounts(request: Request, favourites: bool) -> Response:
             not_blocked_either_way(c.viewer_id, Account.id.expression),
         )
         rows = page.settle((await session.execute(page.apply(query, cursor))).all())
-    settings = c.node.settings
+    links = c.node.links()
     return paginated(
-        c, [serializers.account(a, settings) for _, a in rows], [cursor_id for cursor_id, _ in rows]
+        c, [serializers.account(a, links) for _, a in rows], [cursor_id for cursor_id, _ in rows]
     )
 
 

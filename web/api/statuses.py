@@ -16,6 +16,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from federation import values
+from federation.values import InvalidValue
 from models.status import VISIBILITIES, MediaAttachment, Status, StatusEdit
 from models.thread import context as thread_context
 from models.visibility import visible_to
@@ -56,9 +58,10 @@ def _poll(params: Params) -> PollDraft | None:
 def _media_ids(params: Params) -> tuple[int, ...]:
     ids = []
     for item in params.strings("media_ids"):
-        if not item.isdigit() or len(item) > 19:
-            raise validation(f"Media attachment not found: {item}")
-        ids.append(int(item))
+        try:
+            ids.append(values.row_id(item))
+        except InvalidValue:
+            raise validation(f"Media attachment not found: {item}") from None
     return tuple(ids)
 
 
@@ -109,7 +112,7 @@ async def create(request: Request) -> Response:
                 status, _ = await post_status(
                     session, settings, c.account, draft, resolver=resolver, fed=federation(c)
                 )
-            data = await serializers.status(session, settings, status, c.viewer_id)
+            data = await serializers.status(session, c.node.links(), status, c.viewer_id)
         wake_deliveries(c)
     except IntegrityError:
         # Two requests with one Idempotency-Key raced (PostgreSQL): the first one won.
@@ -119,7 +122,7 @@ async def create(request: Request) -> Response:
             earlier = await earlier_post(session, c.account.id, key)
             if earlier is None:
                 raise
-            data = await serializers.status(session, settings, earlier, c.viewer_id)
+            data = await serializers.status(session, c.node.links(), earlier, c.viewer_id)
     return ok(data)
 
 
@@ -128,7 +131,7 @@ async def _schedule(c: Call, draft: Draft, at: datetime) -> Response:
     try:
         async with c.node.db.write() as session:
             row = await scheduled.schedule(session, c.account, at, draft)
-            return ok(await present_scheduled(session, c.node.settings, row))
+            return ok(await present_scheduled(session, c.node.links(), row))
     except scheduled.ScheduleProblem as exc:
         raise validation(str(exc)) from None
 
@@ -150,13 +153,12 @@ async def show(request: Request) -> Response:
     status_id = parse_id(request.path_params["id"])
     async with c.node.db.read() as session:
         status = await _readable(c, session, status_id)
-        return ok(await serializers.status(session, c.node.settings, status, c.viewer_id))
+        return ok(await serializers.status(session, c.node.links(), status, c.viewer_id))
 
 
 async def several(request: Request) -> Response:
     c = await call(request, "read:statuses", optional=True)
-    wanted = [int(i) for i in c.params.strings("id") if i.isdigit() and len(i) <= 19]
-    wanted = list(dict.fromkeys(wanted))[:MAX_IDS]
+    wanted = values.row_ids(c.params.strings("id"))[:MAX_IDS]
     if not wanted:
         return ok([])
     hidden = await hidden_domains(c.node)
@@ -168,7 +170,7 @@ async def several(request: Request) -> Response:
         )
         found = {s.id: s for s in rows.scalars()}
         ordered = [found[i] for i in wanted if i in found]
-        return ok(await serializers.statuses(session, c.node.settings, ordered, c.viewer_id))
+        return ok(await serializers.statuses(session, c.node.links(), ordered, c.viewer_id))
 
 
 async def remove(request: Request) -> Response:
@@ -179,7 +181,7 @@ async def remove(request: Request) -> Response:
         if status is None or status.account_id != c.account.id:
             raise not_found()
         # Presented before it goes: the answer carries `text` for delete-and-redraft.
-        data = await serializers.status(session, c.node.settings, status, c.viewer_id)
+        data = await serializers.status(session, c.node.links(), status, c.viewer_id)
         with status_errors():
             await delete_status(session, c.account, status_id, fed=federation(c))
     wake_deliveries(c)
@@ -213,7 +215,7 @@ async def update(request: Request) -> Response:
                 resolver=resolver,
                 fed=federation(c),
             )
-        data = await serializers.status(session, settings, status, c.viewer_id)
+        data = await serializers.status(session, c.node.links(), status, c.viewer_id)
     wake_deliveries(c)
     return ok(data)
 
@@ -250,7 +252,7 @@ async def history(request: Request) -> Response:
                     created_at=status.edited_at or status.created_at,
                 )
             ]
-        return ok(await serializers.status_history(session, c.node.settings, status, revisions))
+        return ok(await serializers.status_history(session, c.node.links(), status, revisions))
 
 
 async def source(request: Request) -> Response:
@@ -276,7 +278,7 @@ async def context(request: Request) -> Response:
         if hidden:
             ancestors, descendants = await _admitted_only(session, hidden, ancestors, descendants)
         presented = await serializers.statuses(
-            session, c.node.settings, [*ancestors, *descendants], c.viewer_id
+            session, c.node.links(), [*ancestors, *descendants], c.viewer_id
         )
     return ok(await filtering.thread(c, presented[: len(ancestors)], presented[len(ancestors) :]))
 

@@ -28,7 +28,7 @@ def tag_name(request: Request) -> str:
 
 def unused_tag(c: Call, name: str) -> dict[str, Any]:
     """A tag nobody has used: it has no id yet (Mastodon answers an empty one)."""
-    data = serializers.tag(Tag(id=0, name=name), c.node.settings, following=False)
+    data = serializers.tag(Tag(id=0, name=name), c.node.links(), following=False)
     data["id"] = ""
     return data
 
@@ -49,7 +49,7 @@ async def show(request: Request) -> Response:
         tag = await session.scalar(select(Tag).where(Tag.name == name))
     if tag is None:
         return ok(unused_tag(c, name))
-    return ok(serializers.tag(tag, c.node.settings, following=await is_followed(c, tag)))
+    return ok(serializers.tag(tag, c.node.links(), following=await is_followed(c, tag)))
 
 
 async def follow(request: Request) -> Response:
@@ -57,7 +57,7 @@ async def follow(request: Request) -> Response:
     name = tag_name(request)
     async with c.node.db.write() as session:
         tag = await follow_tag(session, c.account.id, name)
-    return ok(serializers.tag(tag, c.node.settings, following=True))
+    return ok(serializers.tag(tag, c.node.links(), following=True))
 
 
 async def unfollow(request: Request) -> Response:
@@ -69,7 +69,7 @@ async def unfollow(request: Request) -> Response:
             await unfollow_tag(session, c.account.id, tag)
     if tag is None:
         return ok(unused_tag(c, name))
-    return ok(serializers.tag(tag, c.node.settings, following=False))
+    return ok(serializers.tag(tag, c.node.links(), following=False))
 
 
 async def followed(request: Request) -> Response:
@@ -83,7 +83,7 @@ async def followed(request: Request) -> Response:
     )
     async with c.node.db.read() as session:
         rows = page.settle((await session.execute(page.apply(query, Tag.id))).scalars().all())
-    items = [serializers.tag(t, c.node.settings, following=True) for t in rows]
+    items = [serializers.tag(t, c.node.links(), following=True) for t in rows]
     return paginated(c, items, [t.id for t in rows])
 
 

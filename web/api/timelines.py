@@ -132,7 +132,7 @@ async def answer_page(
             return await answer_page(c, page, statement, params, own_session)
     connection = await session.connection()
     rows = page.settle((await connection.execute(statement, params)).all())
-    items = await serializers.statuses(session, c.node.settings, rows, c.viewer_id)
+    items = await serializers.statuses(session, c.node.links(), rows, c.viewer_id)
     return paginated(c, items, [row._mapping.get(CURSOR, row.id) for row in rows])
 
 
@@ -253,7 +253,7 @@ async def tag_ids(c: Call, names: set[str]) -> dict[str, int]:
         return {}
     async with c.node.db.read() as session:
         rows = await session.execute(select(Tag.name, Tag.id).where(Tag.name.in_(names)))
-        return {name: tag_id for name, tag_id in rows.tuples()}
+        return {name: tag_id for name, tag_id in rows}
 
 
 def tagged(tag_ids: list[int]) -> ColumnElement[bool]:

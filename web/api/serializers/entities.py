@@ -15,11 +15,8 @@ from models.account import Account, User
 from models.base import utcnow
 from models.oauth import OAuthApp
 from models.poll import Poll
-from models.settings import Settings
 from models.status import MediaAttachment, Status, Tag
-
-MISSING_AVATAR = "/static/avatar.png"
-MISSING_HEADER = "/static/header.png"
+from web.api.serializers.links import MISSING_AVATAR, MISSING_HEADER, MISSING_MEDIA, Links
 
 AccountFields = Account | Row[Any]
 MediaFields = MediaAttachment | Row[Any]
@@ -41,8 +38,11 @@ def iso(value: datetime | None) -> str | None:
     return value.isoformat(timespec="milliseconds")[:23] + "Z"
 
 
-def media_url(settings: Settings, path: str | None, fallback: str) -> str:
-    return settings.url("/media/" + path) if path else settings.url(fallback)
+def picture(links: Links, path: str | None, remote_url: str | None, fallback: str) -> str:
+    """An avatar or header: the node's file, else the remote one where allowed, else `fallback`."""
+    if path:
+        return links.local("/media/" + path)
+    return links.remote(remote_url, fallback)
 
 
 def handle(username: str, domain: str | None) -> str:
@@ -50,18 +50,10 @@ def handle(username: str, domain: str | None) -> str:
     return username if domain is None else f"{username}@{domain}"
 
 
-def account(a: AccountFields, settings: Settings) -> dict[str, Any]:
-    avatar = (
-        a.avatar_remote_url
-        if a.avatar_remote_url and not a.avatar_path
-        else media_url(settings, a.avatar_path, MISSING_AVATAR)
-    )
-    header = (
-        a.header_remote_url
-        if a.header_remote_url and not a.header_path
-        else media_url(settings, a.header_path, MISSING_HEADER)
-    )
-    url = a.url or settings.url(f"/@{a.username}")
+def account(a: AccountFields, links: Links) -> dict[str, Any]:
+    avatar = picture(links, a.avatar_path, a.avatar_remote_url, MISSING_AVATAR)
+    header = picture(links, a.header_path, a.header_remote_url, MISSING_HEADER)
+    url = a.url or links.local(f"/@{a.username}")
     return {
         "id": str(a.id),
         "username": a.username,
@@ -75,7 +67,7 @@ def account(a: AccountFields, settings: Settings) -> dict[str, Any]:
         "created_at": iso(a.created_at.replace(hour=0, minute=0, second=0, microsecond=0)),
         "note": a.note,
         "url": url,
-        "uri": a.uri or settings.url(f"/users/{a.username}"),
+        "uri": a.uri or links.local(f"/users/{a.username}"),
         "avatar": avatar,
         "avatar_static": avatar,
         "header": header,
@@ -108,8 +100,8 @@ def role(user: User) -> dict[str, Any]:
     }
 
 
-def credential_account(a: Account, user: User, settings: Settings) -> dict[str, Any]:
-    data = account(a, settings)
+def credential_account(a: Account, user: User, links: Links) -> dict[str, Any]:
+    data = account(a, links)
     prefs = user.preferences
     data["source"] = {
         "note": a.note_source,
@@ -133,17 +125,22 @@ def credential_account(a: Account, user: User, settings: Settings) -> dict[str, 
     return data
 
 
-def media(m: MediaFields, settings: Settings) -> dict[str, Any]:
-    url = settings.url("/media/" + m.file_path) if m.file_path else m.remote_url
+def media(m: MediaFields, links: Links) -> dict[str, Any]:
+    kind, remote_url = m.type, links.allowed(m.remote_url)
+    url = links.local("/media/" + m.file_path) if m.file_path else remote_url
     # As Mastodon: no preview image for a file that is not one (a PDF, a clip without a frame).
-    fallback = url if m.type in ("image", "gifv") else None
-    preview = settings.url("/media/" + m.preview_path) if m.preview_path else fallback
+    preview = url if kind in ("image", "gifv") else None
+    if m.preview_path:
+        preview = links.local("/media/" + m.preview_path)
+    elif url is None and m.remote_url:  # on a host apps may not load: the placeholder instead
+        kind, url = "unknown", links.local(MISSING_MEDIA)
+        preview = url
     return {
         "id": str(m.id),
-        "type": m.type,
+        "type": kind,
         "url": url,
         "preview_url": preview,
-        "remote_url": m.remote_url,
+        "remote_url": remote_url,
         "preview_remote_url": None,
         "text_url": None,
         "meta": m.meta or {},
@@ -152,10 +149,10 @@ def media(m: MediaFields, settings: Settings) -> dict[str, Any]:
     }
 
 
-def tag(t: Tag | TagRef, settings: Settings, following: bool | None = None) -> dict[str, Any]:
+def tag(t: Tag | TagRef, links: Links, following: bool | None = None) -> dict[str, Any]:
     data: dict[str, Any] = {
         "name": t.name,
-        "url": settings.url(f"/tags/{t.name}"),
+        "url": links.local(f"/tags/{t.name}"),
         "history": [],
     }
     if following is not None:

@@ -10,14 +10,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.account import Account
 from models.notification import Notification
-from models.settings import Settings
 from models.status import Status
 from web.api.serializers.entities import account, iso
+from web.api.serializers.links import Links
 from web.api.serializers.statuses import statuses
 
 
 async def notifications(
-    session: AsyncSession, settings: Settings, rows: Sequence[Notification], viewer_id: int
+    session: AsyncSession, links: Links, rows: Sequence[Notification], viewer_id: int
 ) -> list[dict[str, Any]]:
     account_ids = {n.from_account_id for n in rows}
     status_ids = {n.status_id for n in rows if n.status_id}
@@ -30,7 +30,7 @@ async def notifications(
         status_rows = list(
             (await session.execute(select(Status).where(Status.id.in_(status_ids)))).scalars()
         )
-    presented = {s["id"]: s for s in await statuses(session, settings, status_rows, viewer_id)}
+    presented = {s["id"]: s for s in await statuses(session, links, status_rows, viewer_id)}
     out = []
     for n in rows:
         if n.from_account_id not in accounts:
@@ -41,7 +41,7 @@ async def notifications(
                 "type": n.type,
                 "created_at": iso(n.created_at),
                 "group_key": f"ungrouped-{n.id}",
-                "account": account(accounts[n.from_account_id], settings),
+                "account": account(accounts[n.from_account_id], links),
                 "status": presented.get(str(n.status_id)) if n.status_id else None,
             }
         )

@@ -14,17 +14,17 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.account import Account
-from models.settings import Settings
 from models.status import MediaAttachment, Status, StatusEdit
 from web.api.serializers.entities import account, application, handle, iso, media, tag
+from web.api.serializers.links import Links
 from web.api.serializers.page_facts import PageFacts, StatusFields, load
 
 
 class _Presenter:
     """Builds the Status entities of one page from its rows and their facts."""
 
-    def __init__(self, settings: Settings, facts: PageFacts, viewer_id: int | None) -> None:
-        self.settings = settings
+    def __init__(self, links: Links, facts: PageFacts, viewer_id: int | None) -> None:
+        self.links = links
         self.facts = facts
         self.viewer_id = viewer_id
         self._accounts: dict[int, dict[str, Any]] = {}
@@ -32,7 +32,7 @@ class _Presenter:
     def account(self, account_id: int) -> dict[str, Any]:
         presented = self._accounts.get(account_id)
         if presented is None:
-            presented = account(self.facts.accounts[account_id], self.settings)
+            presented = account(self.facts.accounts[account_id], self.links)
             self._accounts[account_id] = presented
         return presented
 
@@ -44,18 +44,18 @@ class _Presenter:
             "id": str(m.id),
             "username": m.username,
             "acct": handle(m.username, m.domain),
-            "url": m.url or self.settings.url(f"/@{m.username}"),
+            "url": m.url or self.links.local(f"/@{m.username}"),
         }
 
     def status(self, s: StatusFields) -> dict[str, Any]:
-        settings, facts, viewer_id = self.settings, self.facts, self.viewer_id
+        links, facts, viewer_id = self.links, self.facts, self.viewer_id
         author = facts.accounts[s.account_id]
-        uri = s.uri or settings.url(f"/users/{author.username}/statuses/{s.id}")
+        uri = s.uri or links.local(f"/users/{author.username}/statuses/{s.id}")
         mentions = (self.mention(a) for a in facts.mentions.get(s.id, ()))
         data: dict[str, Any] = {
             "id": str(s.id),
             "uri": uri,
-            "url": s.url or (settings.url(f"/@{author.username}/{s.id}") if s.local else uri),
+            "url": s.url or (links.local(f"/@{author.username}/{s.id}") if s.local else uri),
             "created_at": iso(s.created_at),
             "account": self.account(s.account_id),
             "content": s.content,
@@ -72,9 +72,9 @@ class _Presenter:
             "application": application(facts.apps.get(s.application_id or 0))
             if s.local and viewer_id == s.account_id
             else None,
-            "media_attachments": [media(m, settings) for m in facts.media.get(s.id, ())],
+            "media_attachments": [media(m, links) for m in facts.media.get(s.id, ())],
             "mentions": [m for m in mentions if m is not None],
-            "tags": [tag(t, settings) for t in facts.tags.get(s.id, ())],
+            "tags": [tag(t, links) for t in facts.tags.get(s.id, ())],
             "emojis": [],
             "card": None,
             "poll": facts.polls.get(s.id),
@@ -98,13 +98,13 @@ class _Presenter:
 
 async def statuses(
     session: AsyncSession,
-    settings: Settings,
+    links: Links,
     rows: Sequence[StatusFields],
     viewer_id: int | None,
 ) -> list[dict[str, Any]]:
     """Present a page of statuses (boosts embed the boosted status) for one viewer."""
     facts = await load(session, rows, viewer_id)
-    present = _Presenter(settings, facts, viewer_id)
+    present = _Presenter(links, facts, viewer_id)
     out = []
     for s in rows:
         data = present.status(s)
@@ -117,16 +117,16 @@ async def statuses(
 
 
 async def status(
-    session: AsyncSession, settings: Settings, row: StatusFields, viewer_id: int | None
+    session: AsyncSession, links: Links, row: StatusFields, viewer_id: int | None
 ) -> dict[str, Any]:
-    return (await statuses(session, settings, [row], viewer_id))[0]
+    return (await statuses(session, links, [row], viewer_id))[0]
 
 
 async def status_history(
-    session: AsyncSession, settings: Settings, row: Status, revisions: Sequence[StatusEdit]
+    session: AsyncSession, links: Links, row: Status, revisions: Sequence[StatusEdit]
 ) -> list[dict[str, Any]]:
     """Mastodon's StatusEdit list, oldest first; attachments as each revision had them."""
-    author = account(await session.get_one(Account, row.account_id), settings)
+    author = account(await session.get_one(Account, row.account_id), links)
     media_ids = {i for r in revisions for i in r.media_ids}
     attachments: dict[int, MediaAttachment] = {}
     if media_ids:
@@ -143,7 +143,7 @@ async def status_history(
             "account": author,
             "poll": None,
             "media_attachments": [
-                media(attachments[i], settings) for i in r.media_ids if i in attachments
+                media(attachments[i], links) for i in r.media_ids if i in attachments
             ],
             "emojis": [],
         }

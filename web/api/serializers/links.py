@@ -1,0 +1,51 @@
+"""The URLs that presented entities may carry: this node's own, and remote ones whose host the
+allowlist admits at the moment they are served.
+
+Remote documents name avatars, headers, attachments and emoji by URL, and apps load those by
+themselves: handed out unchecked, such a URL makes every app connect wherever a remote document
+points (a host removed from the allowlist, a port on the loopback). Until remote media is
+cached on the node, a URL whose host is not allowed is replaced by a placeholder the node serves.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from federation.allowlist import Allowlist, PatternError, url_host_port
+from models.settings import Settings
+
+MISSING_AVATAR = "/static/avatar.png"
+MISSING_HEADER = "/static/header.png"
+MISSING_MEDIA = "/static/missing.png"
+# Where a browser and urlsplit may disagree on the host: browsers read `\` as `/` (so
+# `http://evil.example\@allowed.example/` goes to evil.example), and drop or stop at spaces
+# and control characters.
+_AMBIGUOUS = re.compile(r"[\\\x00-\x20\x7f]")
+
+
+@dataclass(frozen=True)
+class Links:
+    """Builds the URLs of one response, with the allowlist as it was when it began."""
+
+    settings: Settings
+    allowlist: Allowlist
+
+    def local(self, path: str) -> str:
+        """An absolute URL on this node (from PUBLIC_URL)."""
+        return self.settings.url(path)
+
+    def allowed(self, url: str | None) -> str | None:
+        """A remote URL when its host is allowed now, else None (also when an app might read
+        another host from it than we do)."""
+        if not url or not url.startswith(("http://", "https://")) or _AMBIGUOUS.search(url):
+            return None
+        try:
+            host, _ = url_host_port(url)
+        except (PatternError, ValueError):  # ValueError: an unclosed IPv6 literal
+            return None
+        return url if host.isascii() and self.allowlist.allows_url(url) else None
+
+    def remote(self, url: str | None, placeholder: str) -> str:
+        """A remote URL when its host is allowed now, else the node's placeholder."""
+        return self.allowed(url) or self.local(placeholder)

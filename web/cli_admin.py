@@ -1,0 +1,337 @@
+"""`flurfunk user …` and `flurfunk node …`: the admin actions of outbox.user_admin and the
+node's description, from the command line. The operator in the audit log is `cli:<unix user>`.
+
+What these commands change takes effect in running nodes at once (every request reads users,
+tokens and the node's description from the database); streams of a user whose sign-ins ended
+close within web.token_watch's interval.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import shutil
+import sys
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from federation.allowlist import Allowlist
+from models import admin
+from models import allowlist as stored_allowlist
+from models.db import Database
+from models.settings import Settings
+from outbox import user_admin
+from outbox.accounts import ROLES, AccountError, random_password
+from outbox.user_admin import AdminError, Operator
+from web.auth import hash_password
+
+T = TypeVar("T")
+
+
+class CommandError(Exception):
+    """An operator mistake: printed without a traceback, exit status 2."""
+
+
+def operator() -> Operator:
+    return Operator("cli:" + (os.environ.get("SUDO_USER") or os.environ.get("USER") or "unknown"))
+
+
+def _run(
+    settings: Settings, work: Callable[[AsyncSession], Awaitable[T]], *, read_only: bool = False
+) -> T:
+    """Run `work` in one write (or read) transaction; admin refusals become operator errors."""
+
+    async def run() -> T:
+        db = Database(settings.database_url)
+        try:
+            async with db.read() if read_only else db.write() as session:
+                return await work(session)
+        except (AdminError, AccountError) as exc:
+            raise CommandError(str(exc)) from None
+        finally:
+            await db.dispose()
+
+    return asyncio.run(run())
+
+
+def _table(header: list[str], rows: list[list[str]]) -> list[str]:
+    """Columns separated by at least two spaces (cells never contain two in a row)."""
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header) - 1)]
+    return [
+        "  ".join([*(cell.ljust(w) for cell, w in zip(r, widths, strict=False)), r[-1]]).rstrip()
+        for r in [header, *rows]
+    ]
+
+
+# --- user ----------------------------------------------------------------------------------
+
+
+def cmd_list(args: argparse.Namespace, settings: Settings) -> None:
+    users = _run(settings, lambda s: user_admin.list_users(s, args.search or ""), read_only=True)
+    if not users:
+        print("no local users" + (f" matching {args.search!r}" if args.search else ""))
+        return
+    rows = [
+        [
+            u.username,
+            u.role,
+            "suspended" if u.suspended_at else "active",
+            u.email or "-",
+            str(u.statuses_count),
+            u.created_at.strftime("%Y-%m-%d"),
+            u.last_used_at.strftime("%Y-%m-%d %H:%M") if u.last_used_at else "-",
+        ]
+        for u in users
+    ]
+    header = ["NAME", "ROLE", "STATE", "E-MAIL", "POSTS", "CREATED", "LAST ACTIVE"]
+    for line in _table(header, rows):
+        print(line)
+
+
+def cmd_create(args: argparse.Namespace, settings: Settings) -> None:
+    generated = args.password is None and not args.password_stdin
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = args.password or random_password()
+    if len(password) < 8:
+        raise CommandError("the password must have at least 8 characters")
+    password_hash = hash_password(password)
+
+    async def create(session: AsyncSession) -> None:
+        await user_admin.create_user(
+            session,
+            settings,
+            operator(),
+            username=args.name,
+            password_hash=password_hash,
+            email=args.email,
+            role=args.role,
+        )
+
+    _run(settings, create)
+    print(f"created {args.role} {args.name}")
+    if generated:
+        print(f"password: {password}")
+
+
+def cmd_suspend(args: argparse.Namespace, settings: Settings) -> None:
+    changed = _run(settings, lambda s: user_admin.suspend(s, operator(), args.name))
+    print(
+        f"suspended {args.name}: their tokens and sessions ended"
+        if changed
+        else f"{args.name} was suspended already"
+    )
+
+
+def cmd_unsuspend(args: argparse.Namespace, settings: Settings) -> None:
+    changed = _run(settings, lambda s: user_admin.unsuspend(s, operator(), args.name))
+    print(
+        f"unsuspended {args.name}: they can sign in again"
+        if changed
+        else f"{args.name} was not suspended"
+    )
+
+
+def cmd_role(args: argparse.Namespace, settings: Settings) -> None:
+    before = _run(settings, lambda s: user_admin.set_role(s, operator(), args.name, args.role))
+    if before == args.role:
+        print(f"{args.name} is {args.role} already")
+    else:
+        print(f"{args.name}: {before} -> {args.role}")
+
+
+def cmd_reset_password(args: argparse.Namespace, settings: Settings) -> None:
+    password = random_password()
+    password_hash = hash_password(password)
+    ended = _run(
+        settings, lambda s: user_admin.reset_password(s, operator(), args.name, password_hash)
+    )
+    print(f"new password for {args.name} (shown once); {ended} sign-in(s) ended:")
+    print(password)
+
+
+def _confirmed(name: str) -> bool:
+    if not sys.stdin.isatty():
+        raise CommandError("deleting cannot be undone: add --yes to confirm")
+    answer = input(f"Delete {name} and everything they posted, on every node? Type the name: ")
+    return answer.strip().lower() == name.strip().lower()
+
+
+def _remove_files(settings: Settings, paths: list[str]) -> None:
+    """Attachments live in attachments/<id>/<random>/; avatars and headers are single files."""
+    root = settings.media_dir.resolve()
+    for relative in paths:
+        path = (root / relative).resolve()
+        if not path.is_relative_to(root):
+            continue
+        folder = path.parent.parent if relative.startswith("attachments/") else None
+        if folder is not None and folder.is_relative_to(root) and folder != root:
+            shutil.rmtree(folder, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+
+
+def cmd_delete(args: argparse.Namespace, settings: Settings) -> None:
+    if not args.yes and not _confirmed(args.name):
+        raise CommandError("not deleted: the name did not match")
+
+    async def remove(session: AsyncSession) -> user_admin.Deleted:
+        allowed = Allowlist(await stored_allowlist.patterns(session))
+        return await user_admin.delete_user(session, settings, allowed, operator(), args.name)
+
+    deleted = _run(settings, remove)
+    _remove_files(settings, deleted.media)
+    print(
+        f"deleted {deleted.account.username}; the Delete goes to {deleted.deliveries} "
+        "node inbox(es); the name stays reserved"
+    )
+
+
+def add_user_commands(user: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    create = user.add_parser("create", help="create a local user")
+    create.add_argument("name")
+    secret = create.add_mutually_exclusive_group()
+    secret.add_argument("--password")
+    secret.add_argument("--password-stdin", action="store_true")
+    create.add_argument("--email")
+    create.add_argument("--role", default="user", choices=ROLES)
+    create.set_defaults(func=cmd_create)
+
+    listing = user.add_parser("list", help="local users with role and state")
+    listing.add_argument("--search", help="only names or e-mail addresses containing this")
+    listing.set_defaults(func=cmd_list)
+
+    for name, func, text in (
+        ("suspend", cmd_suspend, "suspend a user: their tokens, sessions and streams end"),
+        ("unsuspend", cmd_unsuspend, "lift a suspension (the user signs in again)"),
+        (
+            "reset-password",
+            cmd_reset_password,
+            "set a random password, print it as the last line, end every sign-in",
+        ),
+    ):
+        sub = user.add_parser(name, help=text, description=text)
+        sub.add_argument("name", help="user name")
+        sub.set_defaults(func=func)
+
+    role = user.add_parser("role", help="change a user's role")
+    role.add_argument("name", help="user name")
+    role.add_argument("role", choices=ROLES)
+    role.set_defaults(func=cmd_role)
+
+    text = (
+        "delete a user: a Delete of the account goes to every node that knows it, their "
+        "posts are removed here, the name stays reserved"
+    )
+    remove = user.add_parser("delete", help=text, description=text)
+    remove.add_argument("name", help="user name")
+    remove.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    remove.set_defaults(func=cmd_delete)
+
+
+# --- node ----------------------------------------------------------------------------------
+
+
+def cmd_node_show(args: argparse.Namespace, settings: Settings) -> None:
+    async def show(session: AsyncSession) -> list[str]:
+        values = await admin.node_settings(session)
+        lines = [f"{key}: {values.get(key, '')}" for key in admin.NODE_KEYS]
+        rules = await admin.rules(session)
+        lines.append(f"rules: {len(rules)}")
+        return lines
+
+    for line in _run(settings, show, read_only=True):
+        print(line)
+
+
+def cmd_node_set(args: argparse.Namespace, settings: Settings) -> None:
+    changes = {
+        key: value
+        for key, value in (
+            ("name", args.name),
+            ("description", args.description),
+            ("contact_email", args.contact_email),
+        )
+        if value is not None
+    }
+    if not changes:
+        raise CommandError("nothing to set: give --name, --description or --contact-email")
+    if "@" not in changes.get("contact_email", "@") and changes["contact_email"]:
+        raise CommandError(f"not an e-mail address: {changes['contact_email']!r}")
+
+    async def store(session: AsyncSession) -> None:
+        for key, value in changes.items():
+            await admin.set_node_setting(session, key, value.strip())
+            admin.record(session, operator().name, "node.set", key, value.strip())
+
+    _run(settings, store)
+    for key, value in changes.items():
+        print(f"{key}: {value.strip()}" if value.strip() else f"{key}: (cleared)")
+
+
+def cmd_rule_add(args: argparse.Namespace, settings: Settings) -> None:
+    text = args.text.strip()
+    if not text:
+        raise CommandError("a rule needs some text")
+
+    async def add(session: AsyncSession) -> int:
+        rule = await admin.add_rule(session, text, (args.hint or "").strip())
+        admin.record(session, operator().name, "node.rule_add", str(rule.id), text)
+        return rule.id
+
+    rule_id = _run(settings, add)
+    print(f"added rule {rule_id}")
+    print(rule_id)
+
+
+def cmd_rule_remove(args: argparse.Namespace, settings: Settings) -> None:
+    if not args.id.isdigit():
+        raise CommandError(f"not a rule id: {args.id!r} (see `flurfunk node rule list`)")
+
+    async def remove(session: AsyncSession) -> bool:
+        rule = await admin.remove_rule(session, int(args.id))
+        if rule is not None:
+            admin.record(session, operator().name, "node.rule_remove", args.id, rule.text)
+        return rule is not None
+
+    if not _run(settings, remove):
+        raise CommandError(f"no rule {args.id}")
+    print(f"removed rule {args.id}")
+
+
+def cmd_rule_list(args: argparse.Namespace, settings: Settings) -> None:
+    rules = _run(settings, admin.rules, read_only=True)
+    if not rules:
+        print("no rules")
+    for rule in rules:
+        print(f"{rule.id}  {rule.text}" + (f"  ({rule.hint})" if rule.hint else ""))
+
+
+def add_node_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    node = commands.add_parser(
+        "node", help="what /api/v1/instance says about this node: name, contact, rules"
+    )
+    sub = node.add_subparsers(dest="node_command", required=True)
+    sub.add_parser("show", help="the node's name, description and contact").set_defaults(
+        func=cmd_node_show
+    )
+    setter = sub.add_parser("set", help="set the name, description or contact (empty clears)")
+    setter.add_argument("--name", help="the node's title")
+    setter.add_argument("--description", help="one paragraph about the node")
+    setter.add_argument("--contact-email", help="where users turn to")
+    setter.set_defaults(func=cmd_node_set)
+    rule = sub.add_parser("rule", help="the node's rules").add_subparsers(
+        dest="rule_command", required=True
+    )
+    add = rule.add_parser("add", help="add a rule; prints its id as the last line")
+    add.add_argument("text")
+    add.add_argument("--hint", help="a longer explanation")
+    add.set_defaults(func=cmd_rule_add)
+    remove = rule.add_parser("remove", help="remove a rule by its id")
+    remove.add_argument("id")
+    remove.set_defaults(func=cmd_rule_remove)
+    rule.add_parser("list", help="the rules with their ids").set_defaults(func=cmd_rule_list)
