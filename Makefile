@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install run test lint bench demo clean
+.PHONY: install run test lint bench demo clean catalogues
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,18 @@ bench: install
 
 demo: install
 	$(BIN)/flurfunk demo
+
+# Extract the web app's words and merge them into the .po files (translators edit those).
+LOCALES := web/ui/locale
+catalogues: install
+	$(BIN)/pybabel extract -F babel.cfg -k t -k N_ --no-location --sort-output \
+		--omit-header -o $(LOCALES)/messages.pot .
+	set -e; for lang in de en; do \
+		if [ -f $(LOCALES)/$$lang/LC_MESSAGES/messages.po ]; then \
+			$(BIN)/pybabel update -i $(LOCALES)/messages.pot -d $(LOCALES) -l $$lang \
+				--ignore-obsolete --no-fuzzy-matching; \
+		else $(BIN)/pybabel init -i $(LOCALES)/messages.pot -d $(LOCALES) -l $$lang; fi; \
+	done
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -1,8 +1,9 @@
 """`make bench`: run every benchmark on SQLite and PostgreSQL and write bench/RESULTS.md.
 
-Parts: inbox ingest, delivery, home timeline, fan-out, idle memory, cross-node latency
-(`--only ingest,delivery,timeline,fanout,memory,latency` picks some; the others' sections in
-RESULTS.md are kept). Every benchmark stops by itself and talks only to 127.0.0.1.
+Parts: inbox ingest, delivery, home timeline, fan-out, idle memory, cross-node latency, the
+web home page (`--only ingest,delivery,timeline,fanout,memory,latency,webpage` picks some;
+the others' sections in RESULTS.md are kept). Every benchmark stops by itself and talks
+only to 127.0.0.1.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import fanout, latency, timeline
+from bench import fanout, latency, timeline, web_page
 from bench.delivery import DeliveryResult, Sink, delivery_bench
 from bench.delivery import report as delivery_report
 from bench.fakeremote import FakeRemote
@@ -55,6 +56,7 @@ SECTIONS = {
     "fanout": "Fan-out to remote followers",
     "memory": "Idle memory",
     "latency": "Cross-node latency",
+    "webpage": "The home page in the browser",
 }
 NOTES = {
     "fanout": fanout.NOTE,
@@ -109,6 +111,7 @@ NOTES = {
         "markdown-it with the first Markdown post.",
     ],
     "timeline": timeline.NOTE,
+    "webpage": web_page.NOTE,
 }
 
 
@@ -268,6 +271,7 @@ def main() -> None:
         "fanout": lambda args: fanout.section(args, per_backend),
         "memory": memory_section,
         "latency": latency.section,
+        "webpage": lambda args: web_page.section(args, per_backend),
     }
     fresh: dict[str, list[str]] = {}
     for key in SECTIONS:

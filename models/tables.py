@@ -3,6 +3,7 @@
 from models.account import Account, User
 from models.admin import AdminAction, NodeRule, NodeSetting
 from models.base import Base
+from models.browser_session import BrowserSession
 from models.conversation import ConversationMark
 from models.federation import (
     AllowlistAudit,
@@ -41,6 +42,7 @@ __all__ = [
     "Base",
     "Block",
     "Bookmark",
+    "BrowserSession",
     "ConversationMark",
     "Delivery",
     "Favourite",

@@ -31,6 +31,9 @@ from web.node import Node
 from web.ratelimit import RateLimiter, RateLimitMiddleware
 from web.routes import routes
 from web.runtime import running
+from web.ui.access import FormRefused, NotAllowed, SignInFirst
+from web.ui.errors import form_refused, not_allowed, not_found_page, sign_in_first, wants_page
+from web.ui.session import SESSION_LIFETIME
 
 log = logging.getLogger("flurfunk.web")
 STATIC = Path(__file__).parent / "ui" / "static"
@@ -60,6 +63,8 @@ async def api_error(request: Request, exc: Exception) -> Response:
 
 async def http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
+    if exc.status_code == 404 and wants_page(request):
+        return await not_found_page(request)
     message = "Record not found" if exc.status_code == 404 else str(exc.detail)
     return JSONResponse({"error": message}, status_code=exc.status_code, headers=exc.headers)
 
@@ -111,6 +116,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 SessionMiddleware,
                 secret_key=settings.secret_key,
                 session_cookie="flurfunk_session",
+                max_age=int(SESSION_LIFETIME.total_seconds()),
                 same_site="lax",
                 https_only=settings.public_url.startswith("https"),
             ),
@@ -119,6 +125,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
             ApiError: api_error,
             HTTPException: http_error,
             InvalidValue: invalid_value,
+            SignInFirst: sign_in_first,
+            FormRefused: form_refused,
+            NotAllowed: not_allowed,
             Exception: server_error,
         },
         lifespan=lifespan,

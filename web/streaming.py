@@ -215,11 +215,19 @@ def _stream_name(request: Request) -> str:
 
 async def event_stream(request: Request) -> Response:
     node = node_of(request)
-    broker = _broker(node)
     name = _stream_name(request)
     viewer = await _viewer(node, _token(request))
+    return await open_event_stream(node, viewer, name, request.query_params)
+
+
+async def open_event_stream(
+    node: Node, viewer: Viewer, name: str, params: Mapping[str, Any]
+) -> Response:
+    """An event stream of `name` for `viewer`; the web pages open theirs with the browser
+    session's caller (web.ui.live)."""
+    broker = _broker(node)
     try:
-        stream = await _open(node, viewer, name, request.query_params)
+        stream = await _open(node, viewer, name, params)
     except StreamError as exc:
         raise ApiError(exc.status, exc.message) from None
     subscription = broker.subscribe()

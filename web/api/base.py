@@ -74,10 +74,16 @@ class Call:
         return account.id if account else None
 
 
+# The caller of a call that the node's own pages make in-process (web.ui.calls); only page
+# code puts it into a request's scope, never a cookie, so the API itself stays token-only.
+PAGE_CALLER = "flurfunk.page_caller"
+
+
 async def identify(request: Request, session: AsyncSession) -> Caller | None:
     token = bearer_token(request)
     if token is None:
-        return None
+        page_caller: Caller | None = request.scope.get(PAGE_CALLER)
+        return page_caller
     caller = await caller_for_token(session, token)
     if caller is None:
         raise ApiError(401, "The access token is invalid")

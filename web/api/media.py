@@ -140,6 +140,12 @@ async def remove(request: Request) -> Response:
     return ok()
 
 
+# An uploaded file is never a page of this node: no script runs in it, nothing loads from it,
+# and whatever is not shown inline (a PDF, an office document) is downloaded.
+MEDIA_CSP = "default-src 'none'; img-src 'self'; media-src 'self'; sandbox"
+INLINE_TYPES = ("image/", "video/", "audio/")
+
+
 class MediaFiles(StaticFiles):
     """/media: each file served as the type its extension was chosen for, never sniffed."""
 
@@ -152,8 +158,12 @@ class MediaFiles(StaticFiles):
     ) -> Response:
         response = super().file_response(full_path, stat_result, scope, status_code)
         response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers["Content-Security-Policy"] = MEDIA_CSP
         if isinstance(response, FileResponse):
-            response.headers["Content-Type"] = served_type(os.fspath(full_path))
+            kind = served_type(os.fspath(full_path))
+            response.headers["Content-Type"] = kind
+            inline = kind.startswith(INLINE_TYPES)
+            response.headers["Content-Disposition"] = "inline" if inline else "attachment"
         return response
 
 

@@ -79,6 +79,7 @@ async def show_consent(request: Request) -> Response:
         request,
         "authorize.html",
         lang=lang,
+        me=None,
         app_name=wanted.app.name,
         website=wanted.app.website or "",
         account=who[0],
@@ -97,7 +98,13 @@ async def decide(request: Request) -> Response:
     if who is None:
         return _sign_in_first(params)
     if not csrf_valid(request, params.raw(CSRF_FIELD)):
-        return page(request, "error.html", status=403, lang=lang, message=t("session_expired"))
+        return page(
+            request,
+            "error.html",
+            status=403,
+            lang=lang,
+            message=t("Your session has expired. Please try again."),
+        )
     if params.text("decision") != "approve":
         async with node.db.read() as session:
             try:
@@ -118,7 +125,8 @@ async def decide(request: Request) -> Response:
 
 def _denied(request: Request, wanted: AuthorizationRequest, lang: str) -> Response:
     if wanted.out_of_band:
-        message = translator(lang)("denied", app=wanted.app.name)
+        t = translator(lang)
+        message = t("You did not allow %(app)s to use your account.", app=wanted.app.name)
         return page(request, "error.html", status=403, lang=lang, message=message)
     description = "The resource owner or authorization server denied the request."
     target = wanted.redirect(error="access_denied", error_description=description)

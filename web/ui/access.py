@@ -1,0 +1,85 @@
+"""What every page handler needs: the signed-in user or a way to sign in, checked forms,
+and where to send the browser after a form."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlencode
+
+from starlette.datastructures import FormData
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from web.auth import Caller
+from web.ui.i18n import translator
+from web.ui.render import language, page
+from web.ui.session import CSRF_FIELD, csrf_valid, safe_next, web_caller
+
+MAX_FORM_FIELDS = 200
+MAX_UPLOAD = 64 * 1024 * 1024
+
+
+class SignInFirst(Exception):
+    """Raised by `viewer` on a page that needs a signed-in user; answered by a redirect."""
+
+
+async def viewer(request: Request) -> Caller:
+    caller = await web_caller(request)
+    if caller is None:
+        raise SignInFirst
+    return caller
+
+
+class NotAllowed(Exception):
+    """Raised by `staff` for a signed-in user without the role a page needs; answered 403."""
+
+
+async def staff(request: Request, roles: tuple[str, ...] = ("admin", "moderator")) -> Caller:
+    """The signed-in user, if their role is one of `roles` (the admin pages use this)."""
+    caller = await viewer(request)
+    if caller.user is None or caller.user.role not in roles:
+        raise NotAllowed
+    return caller
+
+
+def not_allowed_page(request: Request) -> Response:
+    t = translator(language(request))
+    return page(request, "error.html", status=403, message=t("This page is for administrators."))
+
+
+def sign_in_redirect(request: Request) -> Response:
+    target = request.url.path + ("?" + request.url.query if request.url.query else "")
+    return RedirectResponse("/auth/sign_in?" + urlencode({"next": target}), status_code=303)
+
+
+class FormRefused(Exception):
+    """A form without the session's CSRF token (or unreadable): nothing is changed."""
+
+
+async def checked_form(request: Request) -> FormData:
+    """The submitted form, once its CSRF token matched the session's."""
+    try:
+        form = await request.form(max_files=4, max_fields=MAX_FORM_FIELDS, max_part_size=MAX_UPLOAD)
+    except Exception:  # the multipart parser raises types of its own for a broken body
+        raise FormRefused from None
+    if not csrf_valid(request, form.get(CSRF_FIELD)):
+        raise FormRefused
+    return form
+
+
+def refused_form(request: Request) -> Response:
+    t = translator(language(request))
+    return page(
+        request, "error.html", status=403, message=t("Your session has expired. Please try again.")
+    )
+
+
+def flash(request: Request, message: str) -> None:
+    """A message for the next page the browser shows (after a redirect)."""
+    request.session["flash"] = message
+
+
+def back(form: FormData | dict[str, Any], fallback: str = "/") -> Response:
+    """After a form: back where it was sent from (a path on this node only)."""
+    target = safe_next(form.get("next")) if form.get("next") else fallback
+    return RedirectResponse(target, status_code=303)

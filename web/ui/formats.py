@@ -1,0 +1,95 @@
+"""How API entities read on a page: Jinja filters the templates share.
+
+Templates get the JSON the client API answers (web.ui.calls); these filters turn its fields
+into what a reader sees: local page addresses, short times, clean HTML.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from typing import Any
+
+from jinja2 import pass_context
+from jinja2.runtime import Context
+from markupsafe import Markup
+
+from outbox.content import sanitise
+
+
+def profile_path(account: Mapping[str, Any]) -> str:
+    """The page of an account on this node: `/@name`, or `/@name@host` for a remote one."""
+    return f"/@{account['acct']}"
+
+
+def status_path(status: Mapping[str, Any]) -> str:
+    return f"/@{status['account']['acct']}/{status['id']}"
+
+
+@functools.lru_cache(maxsize=4096)
+def _sanitised(html: str) -> str:
+    return sanitise(html)
+
+
+def clean(html: object) -> Markup:
+    """Status and bio HTML, once more through the allowlist right before it is shown: what
+    the API hands out is already clean, and a page must not trust that alone. (Cached: a
+    timeline shows the same bodies again and again, and the allowlist costs ~0.1 ms each.)"""
+    return Markup(_sanitised(str(html or "")))
+
+
+@pass_context
+def status_html(context: Context, status: Mapping[str, Any]) -> Markup:
+    """A status body, clean, with its mentions linking to the profile pages here (a remote
+    colleague's mention would otherwise lead to their node's own page)."""
+    html = _sanitised(str(status.get("content") or ""))
+    base = str(context.get("public_url", "")).rstrip("/")
+    for mention in status.get("mentions") or ():
+        url = str(mention.get("url") or "")
+        if url:
+            html = html.replace(f'href="{url}"', f'href="/@{mention["acct"]}"')
+    if base:
+        html = html.replace(f'href="{base}/', 'href="/')
+    return Markup(html)
+
+
+@pass_context
+def here(context: Context, url: object) -> str:
+    """A URL of this node as a path, so that pages work under any name the node is reached
+    by (a proxy, a test's loopback port); other nodes' URLs stay as they are."""
+    text = str(url or "")
+    base = str(context.get("public_url", "")).rstrip("/")
+    if base and text.startswith(base + "/"):
+        return text[len(base) :]
+    return text
+
+
+@functools.lru_cache(maxsize=4096)
+def _short_time(iso: str) -> str:
+    try:
+        moment = datetime.fromisoformat(iso.replace("Z", "+00:00"))
+    except ValueError:
+        return iso
+    return moment.strftime("%Y-%m-%d %H:%M")
+
+
+def short_time(iso: object) -> str:
+    if not isinstance(iso, str) or not iso:
+        return ""
+    return _short_time(iso)
+
+
+def display_name(account: Mapping[str, Any]) -> str:
+    return str(account.get("display_name") or account.get("username") or "")
+
+
+FILTERS: dict[str, Callable[..., Any]] = {
+    "profile_path": profile_path,
+    "status_path": status_path,
+    "clean": clean,
+    "status_html": status_html,
+    "here": here,
+    "short_time": short_time,
+    "display_name": display_name,
+}
