@@ -30,11 +30,13 @@ async def end(session: AsyncSession, rows: Iterable[BrowserSession]) -> None:
         events.token_revoked(session, row.token_id)
 
 
-async def end_sessions(session: AsyncSession, account_id: int, keep: int | None = None) -> None:
-    """End every browser session of an account but `keep` (the one asking, if any)."""
+async def end_sessions(session: AsyncSession, account_id: int, keep: int | None = None) -> int:
+    """End every browser session of an account but `keep` (the one asking); returns how many."""
     query = select(BrowserSession).where(
         BrowserSession.account_id == account_id, BrowserSession.ended_at.is_(None)
     )
     if keep is not None:
         query = query.where(BrowserSession.id != keep)
-    await end(session, (await session.execute(query)).scalars().all())
+    rows = (await session.execute(query)).scalars().all()
+    await end(session, rows)
+    return len(rows)

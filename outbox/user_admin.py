@@ -39,7 +39,7 @@ from models.poll import ScheduledStatus
 from models.relationship import Block, Mute
 from models.settings import Settings
 from models.timeline import FeedEntry, FollowedTag, List, ListAccount, Marker
-from outbox import account_removal, events, render
+from outbox import account_removal, browser_sessions, events, render
 from outbox.accounts import ROLES, create_local_account
 from outbox.deliveries import enqueue
 
@@ -179,7 +179,11 @@ def _record(
 
 
 async def end_sign_ins(session: AsyncSession, account_id: int) -> int:
-    """Revoke every token of the account (their streams end); returns how many."""
+    """End the account's browser sessions and revoke every token (their streams end).
+
+    Returns how many tokens were revoked, browser sessions' own tokens included.
+    """
+    sessions_ended = await browser_sessions.end_sessions(session, account_id)
     revoked = await session.execute(
         update(AccessToken)
         .where(AccessToken.account_id == account_id, AccessToken.revoked_at.is_(None))
@@ -193,7 +197,7 @@ async def end_sign_ins(session: AsyncSession, account_id: int) -> int:
     await session.execute(
         delete(AuthorizationCode).where(AuthorizationCode.account_id == account_id)
     )
-    return len(ids)
+    return sessions_ended + len(ids)
 
 
 async def create_user(

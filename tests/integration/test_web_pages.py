@@ -11,6 +11,7 @@ from collections.abc import Iterator
 import httpx
 from PIL import Image
 
+from tests.fakenode import wait_for
 from tests.kit import RunningNode, User
 
 HTML = {"Accept": "text/html,application/xhtml+xml"}
@@ -140,3 +141,20 @@ def test_attachments_are_served_with_a_disposition_and_a_sandbox(
         assert "sandbox" in served.headers["content-security-policy"]
         expected = "inline" if kind == "image" else "attachment"
         assert served.headers["content-disposition"] == expected
+
+
+def test_suspension_and_password_reset_end_browser_sessions_for_good(node: RunningNode) -> None:
+    for action in ("suspend", "reset-password"):
+        user = node.create_user(f"ends-{action}")
+        with signed_in(node, user) as browser:
+            assert browser.get("/settings").status_code == 200
+            node.cli("user", action, user.name)
+            if action == "suspend":
+                node.cli("user", "unsuspend", user.name)  # coming back revives no old session
+            # The CLI's change reaches the running node within its 5 s promise.
+            after = wait_for(lambda: signed_out(browser.get("/settings")), f"{action} ends it")
+            assert "/auth/sign_in" in after.headers["location"]
+
+
+def signed_out(page: httpx.Response) -> httpx.Response | None:
+    return page if page.status_code == 303 else None
