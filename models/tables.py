@@ -17,6 +17,14 @@ from models.filters import Filter, FilterKeyword, FilterStatus
 from models.interaction import Bookmark, Favourite, Pin
 from models.notification import Notification
 from models.oauth import AccessToken, AuthorizationCode, OAuthApp
+from models.personal import (
+    AccountNote,
+    ConversationMute,
+    DomainBlock,
+    Endorsement,
+    FeaturedTag,
+    NotificationPolicy,
+)
 from models.poll import Poll, PollVote, ScheduledStatus
 from models.relationship import Block, Follow, FollowRequest, Mute
 from models.status import (
@@ -33,6 +41,7 @@ from models.timeline import FeedEntry, FollowedTag, List, ListAccount, Marker
 __all__ = [
     "AccessToken",
     "Account",
+    "AccountNote",
     "AdminAction",
     "AllowlistAudit",
     "AllowlistEntry",
@@ -41,8 +50,12 @@ __all__ = [
     "Block",
     "Bookmark",
     "ConversationMark",
+    "ConversationMute",
     "Delivery",
+    "DomainBlock",
+    "Endorsement",
     "Favourite",
+    "FeaturedTag",
     "FeedEntry",
     "Filter",
     "FilterKeyword",
@@ -62,6 +75,7 @@ __all__ = [
     "NodeRule",
     "NodeSetting",
     "Notification",
+    "NotificationPolicy",
     "OAuthApp",
     "OutboxActivity",
     "PeerHost",

@@ -1,0 +1,147 @@
+"""What a user keeps for themselves — account notes, blocked nodes, muted threads, the
+notification policy, featured hashtags, endorsements — driven by Mastodon.py as an app would.
+
+The write-read walk: every write route answers success only if the matching read shows it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from mastodon import Mastodon
+from mastodon.errors import MastodonAPIError, MastodonNotFoundError
+
+from tests.kit import RunningNode, User
+
+
+def client(node: RunningNode, user: User) -> Mastodon:
+    # The node reports 4.x features below its version string; check nothing client-side.
+    return Mastodon(access_token=user.token, api_base_url=node.url, version_check_mode="none")
+
+
+def notifications_from(node: RunningNode, user: User, sender: User) -> list[str]:
+    answer = node.api(user, "GET", "/api/v1/notifications")
+    assert answer.status_code == 200, answer.text
+    return [n["type"] for n in answer.json() if n["account"]["id"] == sender.id]
+
+
+def test_write_read_walk(node: RunningNode) -> None:
+    alice, bob = node.create_user("walker"), node.create_user("walked")
+    a = client(node, alice)
+    walked: dict[str, Any] = {}
+
+    # POST /api/v1/accounts/:id/note -> relationship.note
+    assert a.account_note_set(bob.id, "met at the offsite")["note"] == "met at the offsite"
+    assert a.account_relationships(bob.id)[0]["note"] == "met at the offsite"
+    assert a.account_note_set(bob.id, "")["note"] == ""
+    assert a.account_relationships(bob.id)[0]["note"] == ""
+    walked["note"] = True
+
+    # POST/DELETE /api/v1/domain_blocks -> GET /api/v1/domain_blocks
+    a.domain_block("Sales.Corp.Example")
+    a.domain_block("sales.corp.example")  # again: still one
+    assert list(a.domain_blocks()) == ["sales.corp.example"]
+    a.domain_unblock("sales.corp.example")
+    assert list(a.domain_blocks()) == []
+    walked["domain_blocks"] = True
+
+    # POST /api/v1/statuses/:id/mute, unmute -> status.muted
+    post = client(node, bob).status_post("a thread")
+    assert a.status_mute(post["id"])["muted"] is True
+    assert a.status(post["id"])["muted"] is True
+    assert client(node, bob).status(post["id"])["muted"] is False  # only for who muted
+    assert a.status_unmute(post["id"])["muted"] is False
+    assert a.status(post["id"])["muted"] is False
+    walked["status_mute"] = True
+
+    # PATCH /api/v2/notifications/policy -> GET /api/v2/notifications/policy
+    changed = a.update_notifications_policy(for_not_following="drop")
+    assert changed["for_not_following"] == "drop"
+    assert a.notifications_policy()["for_not_following"] == "drop"
+    assert a.notifications_policy()["for_private_mentions"] == "accept"
+    a.update_notifications_policy(for_not_following="accept")
+    assert a.notifications_policy()["for_not_following"] == "accept"
+    walked["notification_policy"] = True
+
+    # POST/DELETE /api/v1/featured_tags -> GET featured_tags and the account's featured_tags
+    featured = a.featured_tag_create("Roadmap")
+    assert featured["name"] == "roadmap"
+    assert [t["name"] for t in a.featured_tags()] == ["roadmap"]
+    others_view = client(node, bob).account_featured_tags(alice.id)
+    assert [t["name"] for t in others_view] == ["roadmap"]
+    a.featured_tag_delete(featured["id"])
+    assert list(a.featured_tags()) == []
+    walked["featured_tags"] = True
+
+    # pin/unpin (4.3) and endorse/unendorse (4.4) -> relationship.endorsed, endorsements
+    assert a.account_pin(bob.id)["endorsed"] is True
+    assert [x["id"] for x in a.endorsements()] == [bob.id]
+    answer = node.api(bob, "GET", f"/api/v1/accounts/{alice.id}/endorsements")
+    assert [x["id"] for x in answer.json()] == [bob.id]
+    assert a.account_unpin(bob.id)["endorsed"] is False
+    assert list(a.endorsements()) == []
+    assert a.account_endorse(bob.id)["endorsed"] is True
+    assert a.account_relationships(bob.id)[0]["endorsed"] is True
+    assert a.account_unendorse(bob.id)["endorsed"] is False
+    walked["endorsements"] = True
+
+    assert set(walked) == {
+        "note",
+        "domain_blocks",
+        "status_mute",
+        "notification_policy",
+        "featured_tags",
+        "endorsements",
+    }
+
+
+def test_muted_thread_sends_no_notifications(node: RunningNode) -> None:
+    author, replier = node.create_user("threadstarter"), node.create_user("replier")
+    a, r = client(node, author), client(node, replier)
+    root = a.status_post("what do we think of the new canteen?")
+    r.status_post(f"@{author.name} fine", in_reply_to_id=root["id"])
+    assert notifications_from(node, author, replier) == ["mention"]
+    a.status_mute(root["id"])
+    reply = r.status_post(f"@{author.name} more", in_reply_to_id=root["id"])
+    r.status_favourite(root["id"])
+    assert notifications_from(node, author, replier) == ["mention"]
+    a.status_unmute(root["id"])
+    r.status_post(f"@{author.name} one more", in_reply_to_id=reply["id"])
+    assert notifications_from(node, author, replier) == ["mention", "mention"]
+
+
+def test_policy_drop_and_honest_refusals(node: RunningNode) -> None:
+    me, stranger = node.create_user("picky"), node.create_user("stranger")
+    m, s = client(node, me), client(node, stranger)
+    m.update_notifications_policy(for_not_following="drop")
+    s.status_post(f"@{me.name} hello")
+    assert notifications_from(node, me, stranger) == []
+    m.account_follow(stranger.id)
+    s.status_post(f"@{me.name} hello again")
+    assert notifications_from(node, me, stranger) == ["mention"]
+
+    # "filter" would need notification requests, which this node does not keep: refused.
+    with pytest.raises(MastodonAPIError) as refused:
+        m.update_notifications_policy(for_new_accounts="filter")
+    assert refused.value.args[1] == 422
+    assert m.notifications_policy()["for_new_accounts"] == "accept"
+    bad = node.api(me, "PATCH", "/api/v2/notifications/policy", data={"for_new_accounts": "x"})
+    assert bad.status_code == 422
+
+    for path in ("/api/v1/domain_blocks",):
+        for body in ({}, {"domain": "not a host"}, {"domain": node.url.split("//")[1]}):
+            answer = node.api(me, "POST", path, data=body)
+            assert answer.status_code == 422, (body, answer.text)
+    assert list(m.domain_blocks()) == []
+
+    with pytest.raises(MastodonNotFoundError):
+        m.account_note_set("999999999", "nobody")
+    with pytest.raises(MastodonNotFoundError):
+        m.status_mute("999999999")
+    with pytest.raises(MastodonNotFoundError):
+        m.featured_tag_delete("999999999")
+    with pytest.raises(MastodonAPIError):
+        m.account_pin(me.id)  # oneself
+    with pytest.raises(MastodonAPIError):
+        m.featured_tag_create("not a tag!")
