@@ -6,13 +6,16 @@ The write-read walk: every write route answers success only if the matching read
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from mastodon import Mastodon
 from mastodon.errors import MastodonAPIError, MastodonNotFoundError
 
-from tests.kit import RunningNode, User
+from tests.conftest import BACKENDS
+from tests.fakenode import FakeActor, FakeNode, NamedNode, fake_node, node_named, wait_for
+from tests.kit import RunningNode, User, postgres_available, require_service
 
 
 def client(node: RunningNode, user: User) -> Mastodon:
@@ -145,3 +148,75 @@ def test_policy_drop_and_honest_refusals(node: RunningNode) -> None:
         m.account_pin(me.id)  # oneself
     with pytest.raises(MastodonAPIError):
         m.featured_tag_create("not a tag!")
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def net(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[NamedNode, FakeNode]]:
+    backend: str = request.param
+    if backend == "postgres":
+        available, reason = postgres_available()
+        require_service("PostgreSQL", available, reason)
+    with (
+        fake_node("sales.flurfunk.test") as sales,
+        node_named(
+            tmp_path_factory.mktemp(f"personal-{backend}"),
+            backend,
+            "hq.flurfunk.test",
+            FLURFUNK_ALLOWLIST="sales.flurfunk.test",
+            FLURFUNK_CONNECT_TO=sales.connect_to,
+        ) as hq,
+    ):
+        yield hq, sales
+
+
+def mention_from(hq: NamedNode, sales: FakeNode, actor: FakeActor, user: User) -> str:
+    """`actor` on sales posts publicly, mentioning `user`; the status's uri."""
+    note = sales.publish_note(
+        actor,
+        f"@{user.name} have a look",
+        cc=[hq.actor_uri(user)],
+        tag=[{"type": "Mention", "href": hq.actor_uri(user), "name": f"@{hq.handle(user)}"}],
+    )
+    create = actor.activity("Create", note, to=note["to"], cc=note["cc"])
+    assert sales.post(actor, hq.node, hq.public_url, create).status_code == 202
+    return str(note["id"])
+
+
+def test_blocking_a_node_hides_it_for_oneself(net: tuple[NamedNode, FakeNode]) -> None:
+    hq, sales = net
+    node = hq.node
+    me, colleague = node.create_user("nodeblocker"), node.create_user("unbothered")
+    m = client(node, me)
+    actor = sales.add_actor("rep")
+    uri = mention_from(hq, sales, actor, me)
+
+    def mentions(user: User) -> list[dict[str, Any]]:
+        answer = node.api(user, "GET", "/api/v1/notifications", params={"types[]": "mention"})
+        return [n for n in answer.json() if n["status"]["uri"] == uri]
+
+    def public_uris(user: User) -> list[str]:
+        answer = node.api(user, "GET", "/api/v1/timelines/public", params={"limit": "40"})
+        return [s["uri"] for s in answer.json()]
+
+    first = wait_for(lambda: mentions(me), "the remote mention to arrive")
+    remote_id = first[0]["account"]["id"]
+    assert uri in public_uris(me)
+
+    m.domain_block(sales.domain)
+    assert list(m.domain_blocks()) == [sales.domain]
+    assert m.account_relationships(remote_id)[0]["domain_blocking"] is True
+    assert mentions(me) == []
+    assert uri not in public_uris(me)
+    assert uri in public_uris(colleague)  # only for who blocked
+    assert client(node, colleague).account_relationships(remote_id)[0]["domain_blocking"] is False
+
+    later = mention_from(hq, sales, actor, me)
+    wait_for(lambda: later in public_uris(colleague), "the second post to arrive")
+    m.domain_unblock(sales.domain)
+    assert m.account_relationships(remote_id)[0]["domain_blocking"] is False
+    assert uri in public_uris(me)
+    # What arrived while the node was blocked raised no notification.
+    answer = node.api(me, "GET", "/api/v1/notifications", params={"types[]": "mention"})
+    assert [n["status"]["uri"] for n in answer.json()] == [uri]
