@@ -9,7 +9,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import BigInteger, ForeignKey, Select, String, Text, UniqueConstraint, select
+from sqlalchemy import (
+    BigInteger,
+    ForeignKey,
+    Index,
+    Select,
+    String,
+    Text,
+    UniqueConstraint,
+    select,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.account import Account
@@ -101,8 +110,17 @@ class Endorsement(TimeOrderedId, CreatedAt, Base):
     target_account_id: Mapped[int] = _owner()
 
 
+# Timelines ask for the accounts of a user's blocked nodes on every page: by domain, not a scan.
+Index("ix_accounts_domain", Account.domain)
+
+
 def domain_blocked_accounts(viewer_id: Any) -> Select[int]:
-    """Ids of the accounts on nodes the viewer blocked (`viewer_id` may be a bound parameter)."""
-    return select(Account.id).where(
-        Account.domain.in_(select(DomainBlock.domain).where(DomainBlock.account_id == viewer_id))
+    """Ids of the accounts on nodes the viewer blocked (`viewer_id` may be a bound parameter).
+
+    Driven from the viewer's blocks, so that a user who blocked no node costs one index probe.
+    """
+    return (
+        select(Account.id)
+        .join(DomainBlock, DomainBlock.domain == Account.domain)
+        .where(DomainBlock.account_id == viewer_id)
     )

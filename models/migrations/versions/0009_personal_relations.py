@@ -1,8 +1,9 @@
 """account notes, user domain blocks, muted conversations, notification policy, featured tags,
 endorsements
 
-New tables only: processes of the previous version never read them, so they serve on
-unchanged while this migration runs.
+New tables and one index on accounts.domain: processes of the previous version never read the
+tables, so they serve on unchanged while this migration runs. On a large PostgreSQL node the
+index build holds a write lock on accounts for its duration (seconds per million accounts).
 
 Revision ID: 0009
 Revises: 0008
@@ -21,6 +22,7 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
+    op.create_index("ix_accounts_domain", "accounts", ["domain"])
     op.create_table(
         "account_notes",
         sa.Column(
@@ -173,3 +175,4 @@ def downgrade() -> None:
         "account_notes",
     ):
         op.drop_table(table)
+    op.drop_index("ix_accounts_domain", table_name="accounts")
