@@ -150,6 +150,21 @@ def test_policy_drop_and_honest_refusals(node: RunningNode) -> None:
         m.featured_tag_create("not a tag!")
 
 
+def test_policy_drops_private_mentions_from_strangers_only(node: RunningNode) -> None:
+    me, stranger = node.create_user("private"), node.create_user("dmstranger")
+    m, s = client(node, me), client(node, stranger)
+    m.update_notifications_policy(for_private_mentions="drop", for_not_followers="accept")
+    s.status_post(f"@{me.name} psst", visibility="direct")
+    s.status_post(f"@{me.name} in the open")
+    assert notifications_from(node, me, stranger) == ["mention"]
+    m.account_follow(stranger.id)
+    s.status_post(f"@{me.name} psst again", visibility="direct")
+    assert notifications_from(node, me, stranger) == ["mention", "mention"]
+    # Dropped means never stored: accepting again does not bring the first back.
+    m.update_notifications_policy(for_private_mentions="accept")
+    assert notifications_from(node, me, stranger) == ["mention", "mention"]
+
+
 @pytest.fixture(scope="module", params=BACKENDS)
 def net(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
