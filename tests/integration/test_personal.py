@@ -219,6 +219,8 @@ def test_blocking_a_node_hides_it_for_oneself(net: tuple[NamedNode, FakeNode]) -
     remote_id = first[0]["account"]["id"]
     assert uri in public_uris(me)
 
+    preview = node.api(me, "GET", "/api/v1/domain_blocks/preview", params={"domain": sales.domain})
+    assert preview.json() == {"following_count": 0, "followers_count": 0}  # follows are kept
     m.domain_block(sales.domain)
     assert list(m.domain_blocks()) == [sales.domain]
     assert m.account_relationships(remote_id)[0]["domain_blocking"] is True

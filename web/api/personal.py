@@ -87,6 +87,13 @@ async def domain_blocks(request: Request) -> Response:
     return paginated(c, [domain for _, domain in rows], [row_id for row_id, _ in rows])
 
 
+async def domain_block_preview(request: Request) -> Response:
+    """What blocking the node would sever (Mastodon 4.3): here nothing, as follows are kept."""
+    c = await call(request, "read:blocks")
+    _domain(c)
+    return ok({"following_count": 0, "followers_count": 0})
+
+
 async def block_domain(request: Request) -> Response:
     """Hides that node's accounts, posts and notifications from the caller; follows stay."""
     c = await call(request, "write:blocks")
@@ -373,6 +380,7 @@ routes: list[BaseRoute] = [
     Route("/api/v1/accounts/{id:int}/note", note, methods=["POST"]),
     Route("/api/v1/domain_blocks", domain_blocks, methods=["GET"]),
     Route("/api/v1/domain_blocks", block_domain, methods=["POST"]),
+    Route("/api/v1/domain_blocks/preview", domain_block_preview, methods=["GET"]),
     Route("/api/v1/domain_blocks", unblock_domain, methods=["DELETE"]),
     Route("/api/v1/statuses/{id}/mute", mute_thread, methods=["POST"]),
     Route("/api/v1/statuses/{id}/unmute", unmute_thread, methods=["POST"]),
