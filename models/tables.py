@@ -19,6 +19,14 @@ from models.filters import Filter, FilterKeyword, FilterStatus
 from models.interaction import Bookmark, Favourite, Pin
 from models.notification import Notification
 from models.oauth import AccessToken, AuthorizationCode, OAuthApp
+from models.personal import (
+    AccountNote,
+    ConversationMute,
+    DomainBlock,
+    Endorsement,
+    FeaturedTag,
+    NotificationPolicy,
+)
 from models.poll import Poll, PollVote, ScheduledStatus
 from models.relationship import Block, Follow, FollowRequest, Mute
 from models.status import (
@@ -35,6 +43,7 @@ from models.timeline import FeedEntry, FollowedTag, List, ListAccount, Marker
 __all__ = [
     "AccessToken",
     "Account",
+    "AccountNote",
     "AdminAction",
     "AllowlistAudit",
     "AllowlistEntry",
@@ -44,8 +53,12 @@ __all__ = [
     "Bookmark",
     "BrowserSession",
     "ConversationMark",
+    "ConversationMute",
     "Delivery",
+    "DomainBlock",
+    "Endorsement",
     "Favourite",
+    "FeaturedTag",
     "FeedEntry",
     "Filter",
     "FilterKeyword",
@@ -65,6 +78,7 @@ __all__ = [
     "NodeRule",
     "NodeSetting",
     "Notification",
+    "NotificationPolicy",
     "OAuthApp",
     "OutboxActivity",
     "PeerHost",

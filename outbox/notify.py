@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from sqlalchemy import and_, delete, exists, or_, select
+from datetime import timedelta
+
+from sqlalchemy import and_, delete, exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.account import Account
+from models.base import utcnow
 from models.notification import Notification
-from models.relationship import Block, Mute, mute_in_force
+from models.personal import ConversationMute, DomainBlock, NotificationPolicy
+from models.relationship import Block, Follow, Mute, mute_in_force
 from models.status import Status
 from outbox import events
 
@@ -20,7 +24,8 @@ async def notify(
     type: str,
     status_id: int | None = None,
 ) -> Notification | None:
-    """Notify `recipient` (if local) that `actor_id` did `type`, unless blocked or muted."""
+    """Notify `recipient` (if local) that `actor_id` did `type`, unless blocked or muted, the
+    actor's node is blocked by the recipient, or the status's thread is muted by them."""
     if not recipient.is_local or recipient.id == actor_id:
         return None
     silenced = await session.scalar(
@@ -37,9 +42,22 @@ async def notify(
                 Mute.hide_notifications.is_(True),
                 mute_in_force(),
             )
+            | exists().where(
+                Account.id == actor_id,
+                Account.domain.in_(
+                    select(DomainBlock.domain).where(DomainBlock.account_id == recipient.id)
+                ),
+            )
+            | exists().where(
+                ConversationMute.account_id == recipient.id,
+                ConversationMute.thread_id
+                == select(func.coalesce(Status.thread_id, Status.id))
+                .where(Status.id == status_id)
+                .scalar_subquery(),
+            )
         )
     )
-    if silenced:
+    if silenced or await _dropped_by_policy(session, recipient.id, actor_id, type, status_id):
         return None
     row = Notification(
         account_id=recipient.id, from_account_id=actor_id, type=type, status_id=status_id
@@ -48,6 +66,43 @@ async def notify(
     await session.flush()
     events.notified(session, row)
     return row
+
+
+NEW_ACCOUNT = timedelta(days=30)  # Mastodon's "new account" for the notification policy
+
+
+async def _dropped_by_policy(
+    session: AsyncSession, recipient_id: int, actor_id: int, type: str, status_id: int | None
+) -> bool:
+    """Whether the recipient's notification policy says "drop" for this sender.
+
+    Moderation notifications always arrive; "filter" is never stored, so only "drop" acts.
+    """
+    policy = await session.get(NotificationPolicy, recipient_id)
+    if policy is None or type.startswith("admin."):
+        return False
+
+    async def follows(follower: int, followed: int) -> bool:
+        found = await session.scalar(
+            select(Follow.id).where(
+                Follow.account_id == follower, Follow.target_account_id == followed
+            )
+        )
+        return found is not None
+
+    if policy.for_not_following == "drop" and not await follows(recipient_id, actor_id):
+        return True
+    if policy.for_not_followers == "drop" and not await follows(actor_id, recipient_id):
+        return True
+    if policy.for_new_accounts == "drop":
+        created = await session.scalar(select(Account.created_at).where(Account.id == actor_id))
+        if created is not None and created > utcnow() - NEW_ACCOUNT:
+            return True
+    if policy.for_private_mentions == "drop" and type == "mention" and status_id is not None:
+        visibility = await session.scalar(select(Status.visibility).where(Status.id == status_id))
+        if visibility == "direct" and not await follows(recipient_id, actor_id):
+            return True
+    return False
 
 
 async def withdraw(

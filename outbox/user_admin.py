@@ -35,6 +35,14 @@ from models.filters import Filter
 from models.interaction import Bookmark, Pin
 from models.notification import Notification
 from models.oauth import AccessToken, AuthorizationCode
+from models.personal import (
+    AccountNote,
+    ConversationMute,
+    DomainBlock,
+    Endorsement,
+    FeaturedTag,
+    NotificationPolicy,
+)
 from models.poll import ScheduledStatus
 from models.relationship import Block, Mute
 from models.settings import Settings
@@ -294,6 +302,10 @@ _OWN_ROWS: Sequence[Any] = (
     ConversationMark,
     ScheduledStatus,
     ListAccount,
+    DomainBlock,
+    ConversationMute,
+    NotificationPolicy,
+    FeaturedTag,
 )
 
 
@@ -326,7 +338,7 @@ async def delete_user(
     media = await account_removal.remove_account(session, account)
     for model in _OWN_ROWS:
         await session.execute(delete(model).where(model.account_id == account.id))
-    for model in (Block, Mute):
+    for model in (Block, Mute, AccountNote, Endorsement):
         await session.execute(
             delete(model).where(
                 (model.account_id == account.id) | (model.target_account_id == account.id)

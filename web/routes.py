@@ -18,6 +18,7 @@ from web.api import (
     misc,
     notifications,
     oauth,
+    personal,
     polls,
     registrations,
     relationships,
@@ -38,6 +39,7 @@ def routes() -> list[BaseRoute]:
         oauth,
         instance,
         registrations,
+        personal,  # before accounts and statuses: notes, endorsements, thread mutes
         accounts,
         relationships,
         statuses,

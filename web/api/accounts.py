@@ -316,13 +316,6 @@ async def search(request: Request) -> Response:
         return ok([serializers.account(a, c.node.links()) for a in rows])
 
 
-async def featured_tags_of(request: Request) -> Response:
-    c = await call(request, "read:accounts", optional=True)
-    async with c.node.db.read() as session:
-        await account_or_404(session, request.path_params["id"])
-    return ok([])
-
-
 routes: list[BaseRoute] = [
     Route("/api/v1/accounts", many, methods=["GET"]),
     Route("/api/v1/accounts/verify_credentials", verify_credentials, methods=["GET"]),
@@ -333,5 +326,4 @@ routes: list[BaseRoute] = [
     Route("/api/v1/profile/header", remove_header, methods=["DELETE"]),
     Route("/api/v1/accounts/{id:int}", show, methods=["GET"]),
     Route("/api/v1/accounts/{id:int}/statuses", statuses, methods=["GET"]),
-    Route("/api/v1/accounts/{id:int}/featured_tags", featured_tags_of, methods=["GET"]),
 ]

@@ -14,6 +14,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from models.notification import Notification
+from models.personal import domain_blocked_accounts
 from models.status import Status
 from models.timeline import Marker
 from models.visibility import not_blocked_either_way, visible_to
@@ -35,6 +36,7 @@ def _shown(viewer_id: int) -> list[ColumnElement[bool]]:
         Notification.account_id == viewer_id,
         or_(Notification.status_id.is_(None), visible_to(viewer_id)),
         not_blocked_either_way(viewer_id, Notification.from_account_id.expression),
+        Notification.from_account_id.not_in(domain_blocked_accounts(viewer_id)),
     ]
 
 

@@ -116,17 +116,6 @@ async def unmute(request: Request) -> Response:
     return await _act(c, request.path_params["id"], actions.unmute)
 
 
-async def note(request: Request) -> Response:
-    """Private notes on accounts are not kept yet; the answer is the relationship as is."""
-    c = await call(request, "write:accounts")
-    c.params.text("comment", max_length=2000)
-
-    async def nothing(session: AsyncSession, me: Account, target: Account) -> None:
-        return None
-
-    return await _act(c, request.path_params["id"], nothing)
-
-
 async def authorize(request: Request) -> Response:
     return await _federated(request, "write:follows", actions.authorize)
 
@@ -274,12 +263,6 @@ async def mutes(request: Request) -> Response:
     )
 
 
-async def nothing_featured(request: Request) -> Response:
-    """Endorsements and featured tags are not kept yet: always an empty list."""
-    await call(request, "read:accounts")
-    return ok([])
-
-
 routes: list[BaseRoute] = [
     Route("/api/v1/accounts/relationships", relationships, methods=["GET"]),
     Route("/api/v1/accounts/familiar_followers", familiar_followers, methods=["GET"]),
@@ -294,13 +277,9 @@ routes: list[BaseRoute] = [
     Route("/api/v1/accounts/{id:int}/unblock", unblock, methods=["POST"]),
     Route("/api/v1/accounts/{id:int}/mute", mute, methods=["POST"]),
     Route("/api/v1/accounts/{id:int}/unmute", unmute, methods=["POST"]),
-    Route("/api/v1/accounts/{id:int}/note", note, methods=["POST"]),
     Route("/api/v1/follow_requests", follow_requests, methods=["GET"]),
     Route("/api/v1/follow_requests/{id:int}/authorize", authorize, methods=["POST"]),
     Route("/api/v1/follow_requests/{id:int}/reject", reject, methods=["POST"]),
     Route("/api/v1/blocks", blocks, methods=["GET"]),
     Route("/api/v1/mutes", mutes, methods=["GET"]),
-    Route("/api/v1/endorsements", nothing_featured, methods=["GET"]),
-    Route("/api/v1/featured_tags", nothing_featured, methods=["GET"]),
-    Route("/api/v1/featured_tags/suggestions", nothing_featured, methods=["GET"]),
 ]

@@ -18,14 +18,6 @@ from web.api.base import call, ok
 from web.api.errors import not_found, validation
 
 Endpoint = Callable[[Request], Awaitable[Response]]
-POLICY_VALUES = ("accept", "filter", "drop")
-POLICY_KEYS = (
-    "for_not_following",
-    "for_not_followers",
-    "for_new_accounts",
-    "for_private_mentions",
-    "for_limited_accounts",
-)
 
 
 def answer(scope: str | None, data: Any, *, user: bool = True) -> Endpoint:
@@ -56,38 +48,12 @@ def unsupported(scope: str, what: str) -> Endpoint:
     return endpoint
 
 
-def policy_summary() -> dict[str, int]:
-    return {"pending_requests_count": 0, "pending_notifications_count": 0}
-
-
-async def notification_policy(request: Request) -> Response:
-    """Every notification is accepted: the node filters none, so that is the true policy."""
-    scope = "read:notifications" if request.method == "GET" else "write:notifications"
-    c = await call(request, scope)
-    for key in POLICY_KEYS:
-        value = c.params.text(key)
-        if value is not None and value not in POLICY_VALUES:
-            raise validation(f"{key} must be one of {', '.join(POLICY_VALUES)}")
-    if request.url.path.startswith("/api/v2/"):
-        return ok({**{key: "accept" for key in POLICY_KEYS}, "summary": policy_summary()})
-    return ok(
-        {
-            "filter_not_following": False,
-            "filter_not_followers": False,
-            "filter_new_accounts": False,
-            "filter_private_mentions": False,
-            "summary": policy_summary(),
-        }
-    )
-
-
 def _routes() -> list[BaseRoute]:
     empty_list = [
         ("/api/v1/announcements", "read"),
         ("/api/v1/suggestions", "read:accounts"),
         ("/api/v2/suggestions", "read:accounts"),
         ("/api/v1/notifications/requests", "read:notifications"),
-        ("/api/v1/domain_blocks", "read:blocks"),
     ]
     public_lists = [
         "/api/v1/custom_emojis",
@@ -125,10 +91,7 @@ def _routes() -> list[BaseRoute]:
             answer("write:notifications", {}),
             methods=["POST"],
         ),
-        Route("/api/v1/notifications/policy", notification_policy, methods=["GET", "PATCH", "PUT"]),
-        Route("/api/v2/notifications/policy", notification_policy, methods=["GET", "PATCH", "PUT"]),
         Route("/api/v1/suggestions/{id}", answer("write:accounts", {}), methods=["DELETE"]),
-        Route("/api/v1/domain_blocks", answer("write:blocks", {}), methods=["POST", "DELETE"]),
         Route("/api/v1/push/subscription", answer("push", {}), methods=["DELETE"]),
         Route(
             "/api/v1/push/subscription",

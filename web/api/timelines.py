@@ -33,6 +33,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from models.base import UTCDateTime, utcnow
+from models.personal import domain_blocked_accounts
 from models.relationship import mute_in_force
 from models.tables import (
     Block,
@@ -69,8 +70,9 @@ _ORIGINAL = aliased(Status)
 
 
 def hidden_authors(viewer_id: Viewer, now: Instant | None = None) -> CompoundSelect[int]:
-    """Accounts whose posts the viewer never sees in timelines: blocked either way, or muted
-    (a mute with a duration counts until `now`, by default the time the query is built)."""
+    """Accounts whose posts the viewer never sees in timelines: blocked either way, muted
+    (a mute with a duration counts until `now`, by default the time the query is built), or
+    on a node the viewer blocked."""
     muting = (
         mute_in_force() if now is None else or_(Mute.expires_at.is_(None), Mute.expires_at > now)
     )
@@ -78,6 +80,7 @@ def hidden_authors(viewer_id: Viewer, now: Instant | None = None) -> CompoundSel
         select(Block.target_account_id).where(Block.account_id == viewer_id),
         select(Block.account_id).where(Block.target_account_id == viewer_id),
         select(Mute.target_account_id).where(Mute.account_id == viewer_id, muting),
+        domain_blocked_accounts(viewer_id),
     )
 
 

@@ -42,6 +42,7 @@ from sqlalchemy.orm import InstrumentedAttribute
 from models.account import Account
 from models.interaction import Bookmark, Favourite, Pin
 from models.oauth import OAuthApp
+from models.personal import ConversationMute
 from models.poll import Poll
 from models.status import MediaAttachment, Mention, Status, StatusTag, Tag
 from outbox.polls import own_votes
@@ -163,6 +164,7 @@ class PageFacts:
     marks: tuple[set[int], set[int], set[int], set[int]] = field(
         default_factory=lambda: (set(), set(), set(), set())
     )
+    muted_threads: set[int] = field(default_factory=set)  # thread roots the viewer muted
 
 
 def _live(session: AsyncSession, model: Any, rows: Iterable[Row[Any]]) -> list[Any]:
@@ -240,7 +242,26 @@ async def load(
     }
     if own_apps:
         facts.apps = await _by_id(session, conn, OAuthApp, APP_COLUMNS, own_apps)
+    if viewer_id is not None:
+        facts.muted_threads = await _muted_threads(session, viewer_id, everything)
     return facts
+
+
+def thread_of(s: StatusFields) -> int:
+    """The root status id of `s`'s thread: its own id when it starts one."""
+    return getattr(s, "thread_id", None) or s.id
+
+
+async def _muted_threads(
+    session: AsyncSession, viewer_id: int, rows: Iterable[StatusFields]
+) -> set[int]:
+    threads = {thread_of(s) for s in rows}
+    found = await session.scalars(
+        select(ConversationMute.thread_id).where(
+            ConversationMute.account_id == viewer_id, ConversationMute.thread_id.in_(threads)
+        )
+    )
+    return set(found)
 
 
 async def _polls(

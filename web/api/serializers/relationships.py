@@ -8,6 +8,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from models.account import Account
+from models.personal import AccountNote, DomainBlock, Endorsement
 from models.relationship import Block, Follow, FollowRequest, Mute
 
 
@@ -37,6 +39,26 @@ async def relationships(
     blocking = await pairs(Block)
     blocked_by = await pairs(Block, reverse=True)
     muting = {t: m for t, m in (await pairs(Mute)).items() if m.in_force}
+    endorsed = await pairs(Endorsement)
+    notes: dict[int, str] = {}
+    blocked_nodes: set[int] = set()
+    if targets:
+        found = await session.execute(
+            select(AccountNote.target_account_id, AccountNote.comment).where(
+                AccountNote.account_id == viewer_id, AccountNote.target_account_id.in_(targets)
+            )
+        )
+        notes = {target: comment for target, comment in found}
+        blocked_nodes = set(
+            await session.scalars(
+                select(Account.id).where(
+                    Account.id.in_(targets),
+                    Account.domain.in_(
+                        select(DomainBlock.domain).where(DomainBlock.account_id == viewer_id)
+                    ),
+                )
+            )
+        )
     out = []
     for target in target_ids:
         follow = following.get(target)
@@ -55,9 +77,9 @@ async def relationships(
                 "muting_notifications": bool(mute and mute.hide_notifications),
                 "requested": target in requested,
                 "requested_by": target in requested_by,
-                "domain_blocking": False,
-                "endorsed": False,
-                "note": "",
+                "domain_blocking": target in blocked_nodes,
+                "endorsed": target in endorsed,
+                "note": notes.get(target, ""),
             }
         )
     return out

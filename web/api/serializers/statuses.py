@@ -17,7 +17,7 @@ from models.account import Account
 from models.status import MediaAttachment, Status, StatusEdit
 from web.api.serializers.entities import account, application, handle, iso, media, tag
 from web.api.serializers.links import Links
-from web.api.serializers.page_facts import PageFacts, StatusFields, load
+from web.api.serializers.page_facts import PageFacts, StatusFields, load, thread_of
 
 
 class _Presenter:
@@ -89,7 +89,7 @@ class _Presenter:
             data.update(
                 favourited=s.id in favourited,
                 reblogged=s.id in reblogged,
-                muted=False,
+                muted=thread_of(s) in facts.muted_threads,
                 bookmarked=s.id in bookmarked,
                 pinned=s.id in pinned,
             )
