@@ -18,6 +18,7 @@ from models.interaction import Bookmark, Favourite, Pin
 from models.notification import Notification
 from models.oauth import AccessToken, AuthorizationCode, OAuthApp
 from models.poll import Poll, PollVote, ScheduledStatus
+from models.push import PushJob, PushSubscription
 from models.relationship import Block, Follow, FollowRequest, Mute
 from models.status import (
     IdempotencyKey,
@@ -68,6 +69,8 @@ __all__ = [
     "Pin",
     "Poll",
     "PollVote",
+    "PushJob",
+    "PushSubscription",
     "ScheduledStatus",
     "Status",
     "StatusEdit",

@@ -10,6 +10,7 @@ from models.notification import Notification
 from models.relationship import Block, Mute, mute_in_force
 from models.status import Status
 from outbox import events
+from outbox.push_subscriptions import queue_pushes
 
 
 async def notify(
@@ -47,6 +48,7 @@ async def notify(
     session.add(row)
     await session.flush()
     events.notified(session, row)
+    await queue_pushes(session, row)
     return row
 
 

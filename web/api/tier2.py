@@ -102,7 +102,6 @@ def _routes() -> list[BaseRoute]:
         ("/api/v1/notifications/requests/{id}", ["GET"], "read:notifications"),
         ("/api/v1/notifications/requests/{id}/accept", ["POST"], "write:notifications"),
         ("/api/v1/notifications/requests/{id}/dismiss", ["POST"], "write:notifications"),
-        ("/api/v1/push/subscription", ["GET", "PUT"], "push"),
     ]
     out: list[BaseRoute] = [
         Route(path, answer(scope, []), methods=["GET"]) for path, scope in empty_list
@@ -129,12 +128,6 @@ def _routes() -> list[BaseRoute]:
         Route("/api/v2/notifications/policy", notification_policy, methods=["GET", "PATCH", "PUT"]),
         Route("/api/v1/suggestions/{id}", answer("write:accounts", {}), methods=["DELETE"]),
         Route("/api/v1/domain_blocks", answer("write:blocks", {}), methods=["POST", "DELETE"]),
-        Route("/api/v1/push/subscription", answer("push", {}), methods=["DELETE"]),
-        Route(
-            "/api/v1/push/subscription",
-            unsupported("push", "Push subscriptions"),
-            methods=["POST"],
-        ),
     ]
     out += [Route(path, missing(scope), methods=methods) for path, methods, scope in records]
     return out
