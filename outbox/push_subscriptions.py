@@ -28,6 +28,7 @@ from federation.webpush import (
 )
 from models.base import utcnow
 from models.notification import Notification
+from models.oauth import AccessToken
 from models.push import PUSH_ALERTS, PUSH_POLICIES, PushJob, PushSubscription
 from models.relationship import Follow
 from models.settings import Settings
@@ -172,7 +173,13 @@ async def queue_pushes(session: AsyncSession, notification: Notification) -> Non
     notification that was rolled back."""
     subscriptions = (
         await session.scalars(
-            select(PushSubscription).where(PushSubscription.account_id == notification.account_id)
+            select(PushSubscription)
+            .join(AccessToken, AccessToken.id == PushSubscription.access_token_id)
+            # A revoked token's app was signed out: its phone hears nothing more.
+            .where(
+                PushSubscription.account_id == notification.account_id,
+                AccessToken.revoked_at.is_(None),
+            )
         )
     ).all()
     wanted = [s for s in subscriptions if notification.type in s.alerts.split(",")]

@@ -10,6 +10,7 @@ import base64
 import json
 import os
 import queue
+import ssl
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ from typing import Any
 
 import http_ece
 import pytest
+import trustme
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from mastodon import Mastodon
@@ -43,11 +45,24 @@ class Received:
     body: bytes
 
 
+class TlsServer(ThreadingHTTPServer):
+    """Serves https with whichever certificate `context` holds when a connection comes."""
+
+    context: ssl.SSLContext
+    connections = 0
+
+    def get_request(self) -> tuple[Any, Any]:
+        sock, address = super().get_request()
+        self.connections += 1
+        return self.context.wrap_socket(sock, server_side=True), address
+
+
 class Receiver:
     """A push service: records every POST; paths under /gone/ answer 410."""
 
-    def __init__(self) -> None:
+    def __init__(self, tls: ssl.SSLContext | None = None) -> None:
         self.port = free_port()
+        self.tls = tls
         self.received: dict[str, queue.Queue[Received]] = {}
         self._lock = threading.Lock()
         receiver = self
@@ -65,7 +80,11 @@ class Receiver:
             def log_message(self, format: str, *args: Any) -> None:
                 return None
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        if tls is None:
+            self.server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        else:
+            self.server = TlsServer(("127.0.0.1", self.port), Handler)
+            self.server.context = tls
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
 
@@ -74,7 +93,8 @@ class Receiver:
             return self.received.setdefault(path, queue.Queue())
 
     def endpoint(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.port}{path}"
+        scheme = "http" if self.tls is None else "https"
+        return f"{scheme}://127.0.0.1:{self.port}{path}"
 
     def next(self, path: str) -> Received:
         try:
@@ -135,10 +155,41 @@ def receiver() -> Iterator[Receiver]:
     service.close()
 
 
+def serving_context(ca: trustme.CA) -> ssl.SSLContext:
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1").configure_cert(context)
+    return context
+
+
 @pytest.fixture(scope="module")
-def node(tmp_path_factory: pytest.TempPathFactory, receiver: Receiver) -> Iterator[RunningNode]:
+def company_ca() -> trustme.CA:
+    return trustme.CA(organization_name="Flurfunk Company CA")
+
+
+@pytest.fixture(scope="module")
+def tls_receiver() -> Iterator[Receiver]:
+    rogue = trustme.CA(organization_name="Somebody Else")
+    service = Receiver(tls=serving_context(rogue))  # until a test puts the right one in
+    yield service
+    service.close()
+
+
+@pytest.fixture(scope="module")
+def node(
+    tmp_path_factory: pytest.TempPathFactory,
+    receiver: Receiver,
+    tls_receiver: Receiver,
+    company_ca: trustme.CA,
+) -> Iterator[RunningNode]:
     tmp: Path = tmp_path_factory.mktemp("push")
-    with running_node(tmp, "sqlite", FLURFUNK_PUSH_HOSTS=f"127.0.0.1:{receiver.port}") as n:
+    bundle = tmp / "company-ca.pem"
+    company_ca.cert_pem.write_to_path(str(bundle))
+    with running_node(
+        tmp,
+        "sqlite",
+        FLURFUNK_PUSH_HOSTS=f"127.0.0.1:{receiver.port},127.0.0.1:{tls_receiver.port}",
+        FLURFUNK_CA_BUNDLE=str(bundle),
+    ) as n:
         yield n
 
 
@@ -325,3 +376,28 @@ def test_mastodon_py_subscribes_and_decrypts(node: RunningNode, receiver: Receiv
     assert message["access_token"] == alice.token
     api.push_subscription_delete()
     assert node.api(alice, "GET", "/api/v1/push/subscription").status_code == 404
+
+
+def test_a_certificate_that_does_not_verify_fails_the_push_and_it_is_retried(
+    node: RunningNode, tls_receiver: Receiver, company_ca: trustme.CA
+) -> None:
+    alice, bob = node.create_user("alice"), node.create_user("bob")
+    phone = Phone.new()
+    path = f"/push/{alice.name}"
+    answer = subscribe(
+        node, alice, tls_receiver.endpoint(path), phone, standard=True, favourite=True
+    )
+    assert answer.status_code == 200, answer.text
+    post = node.api(alice, "POST", "/api/v1/statuses", data={"status": "over TLS"})
+    node.api(bob, "POST", f"/api/v1/statuses/{post.json()['id']}/favourite").raise_for_status()
+    server = tls_receiver.server
+    assert isinstance(server, TlsServer)
+    for _ in range(300):  # the node tried, and refused the certificate another CA issued
+        if server.connections:
+            break
+        threading.Event().wait(0.2)
+    assert server.connections
+    assert tls_receiver.inbox(path).empty()
+    server.context = serving_context(company_ca)  # the push service fixes its certificate
+    message = phone.decrypt(tls_receiver.next(path))
+    assert message["notification_type"] == "favourite"
