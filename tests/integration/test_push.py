@@ -25,7 +25,15 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from mastodon import Mastodon
 
-from tests.kit import RunningNode, User, free_port, running_node
+from tests.conftest import BACKENDS
+from tests.kit import (
+    RunningNode,
+    User,
+    free_port,
+    postgres_available,
+    require_service,
+    running_node,
+)
 
 WAIT = 60.0  # seconds to wait for a push; a loaded machine is slow, a working node is not
 
@@ -174,19 +182,24 @@ def tls_receiver() -> Iterator[Receiver]:
     service.close()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="module", params=BACKENDS)
 def node(
+    request: pytest.FixtureRequest,
     tmp_path_factory: pytest.TempPathFactory,
     receiver: Receiver,
     tls_receiver: Receiver,
     company_ca: trustme.CA,
 ) -> Iterator[RunningNode]:
+    backend: str = request.param
+    if backend == "postgres":
+        available, reason = postgres_available()
+        require_service("PostgreSQL", available, reason)
     tmp: Path = tmp_path_factory.mktemp("push")
     bundle = tmp / "company-ca.pem"
     company_ca.cert_pem.write_to_path(str(bundle))
     with running_node(
         tmp,
-        "sqlite",
+        backend,
         FLURFUNK_PUSH_HOSTS=f"127.0.0.1:{receiver.port},127.0.0.1:{tls_receiver.port}",
         FLURFUNK_CA_BUNDLE=str(bundle),
     ) as n:
