@@ -250,8 +250,10 @@ class PushSender:
                 "last_error": (error or "")[:1000] or None,
             }
             if status is not None and 200 <= status < 300:
-                values.update(state="done", done_at=now)
-            elif _gives_up(status, error, attempt.created_at, now):
+                # A sent push is of no further interest: its row goes, so rows do not pile up.
+                await session.execute(delete(PushJob).where(PushJob.id == attempt.id))
+                return
+            if _gives_up(status, error, attempt.created_at, now):
                 values.update(state="failed", done_at=now)
                 log.info("push %s to %s failed: %s", attempt.id, attempt.endpoint, error)
             else:
