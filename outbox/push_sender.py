@@ -142,12 +142,20 @@ class PushSender:
                 .limit(self.batch)
                 .with_for_update(skip_locked=True)
             )
-            ids = list((await session.scalars(due)).all())
+            # Claimed in one statement, as deliveries are: two processes never take one row.
+            ids = list(
+                (
+                    await session.scalars(
+                        update(PushJob)
+                        .where(PushJob.id.in_(due))
+                        .values(locked_until=now + LEASE)
+                        .returning(PushJob.id)
+                        .execution_options(synchronize_session=False)
+                    )
+                ).all()
+            )
             if not ids:
                 return []
-            await session.execute(
-                update(PushJob).where(PushJob.id.in_(ids)).values(locked_until=now + LEASE)
-            )
             rows = (
                 await session.execute(
                     select(PushJob, PushSubscription, Notification, Account)
