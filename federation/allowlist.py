@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from urllib.parse import urlsplit
+
+from federation.values import InvalidValue, host_port, split_authority
 
 
 class PatternError(ValueError):
@@ -35,18 +36,10 @@ class Pattern:
 
 def split_host_port(netloc: str) -> tuple[str, int | None]:
     """'Host.Example:8443' -> ('host.example', 8443); IPv6 literals keep their brackets."""
-    netloc = netloc.strip().lower().rstrip(".")
-    if netloc.startswith("["):
-        end = netloc.find("]")
-        host, rest = netloc[: end + 1], netloc[end + 1 :]
-        port_text = rest[1:] if rest.startswith(":") else ""
-    else:
-        host, _, port_text = netloc.partition(":")
-    if port_text:
-        if not port_text.isdigit() or not 0 < int(port_text) < 65536:
-            raise PatternError(f"invalid port in {netloc!r}")
-        return host.rstrip("."), int(port_text)
-    return host.rstrip("."), None
+    try:
+        return split_authority(netloc)
+    except InvalidValue as exc:
+        raise PatternError(str(exc)) from None
 
 
 def parse_pattern(text: str) -> Pattern:
@@ -64,11 +57,10 @@ def parse_pattern(text: str) -> Pattern:
 
 def url_host_port(url: str) -> tuple[str, int | None]:
     """The host and explicit-or-default port of an absolute http(s) URL."""
-    parts = urlsplit(url)
-    host, port = split_host_port(parts.netloc.rpartition("@")[2])
-    if port is None:
-        port = {"http": 80, "https": 443}.get(parts.scheme)
-    return host, port
+    try:
+        return host_port(url)
+    except InvalidValue as exc:
+        raise PatternError(str(exc)) from None
 
 
 class Allowlist:

@@ -19,6 +19,7 @@ import httpx
 
 from federation.allowlist import Allowlist, PatternError, url_host_port
 from federation.http11 import Http11Transport
+from federation.values import InvalidValue, authority, http_url
 
 USER_AGENT = "Flurfunk/0.1.0"
 MAX_REDIRECTS = 3
@@ -30,7 +31,11 @@ class NotAllowed(Exception):
     """The target host is not on the allowlist; nothing was sent."""
 
     def __init__(self, url: str) -> None:
-        super().__init__(f"federation with {urlsplit(url).netloc or url!r} is not allowed")
+        try:
+            where = authority(url)
+        except InvalidValue:
+            where = repr(url[:100])
+        super().__init__(f"federation with {where} is not allowed")
         self.url = url
 
 
@@ -75,8 +80,11 @@ class FederationClient:
         self._routes: dict[str, _Route] = {}
 
     def allowed(self, url: str) -> bool:
-        parts = urlsplit(url)
-        return parts.scheme in ("http", "https") and self._allowlist().allows_url(url)
+        try:
+            http_url(url)
+        except InvalidValue:
+            return False
+        return self._allowlist().allows_url(url)
 
     def _route(self, url: str) -> tuple[str, str | None]:
         """The URL to connect to, and the SNI name when CONNECT_TO redirects the connection."""
@@ -148,7 +156,7 @@ class FederationClient:
 
 async def _read_capped(response: httpx.Response, limit: int) -> bytes:
     declared = response.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limit:
+    if declared and declared.isascii() and declared.isdigit() and int(declared) > limit:
         raise ResponseTooLarge(f"{declared} bytes announced, at most {limit} accepted")
     chunks, size = [], 0
     async for chunk in response.aiter_bytes():

@@ -3,8 +3,9 @@
 Outbound requests are signed the way Mastodon signs them: RSA-SHA256 over
 `(request-target) host date digest content-type` (POST) or `(request-target) host date accept`
 (GET). Inbound, cavage signatures with rsa-sha256 or hs2019 (RSA or Ed25519 keys) and RFC 9421
-signatures are accepted. Key look-up is the caller's business: this module parses, builds
-signature bases and checks signatures with a key it is given.
+signatures are accepted — when they cover the method, target and host (check_coverage) and
+their age is signed too (check_freshness). Key look-up is the caller's business: this module
+parses, builds signature bases and checks signatures with a key it is given.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import hashlib
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from email.utils import formatdate, parsedate_to_datetime
+from email.utils import formatdate
 from urllib.parse import urlsplit
 
 from cryptography.exceptions import InvalidSignature
@@ -22,6 +23,14 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 
 from federation.keys import PrivateKey, PublicKey
+from federation.values import (
+    DEFAULT_PORTS,
+    InvalidValue,
+    host_port,
+    integer,
+    parse_http_date,
+    split_authority,
+)
 
 POST_HEADERS: tuple[str, ...] = ("(request-target)", "host", "date", "digest", "content-type")
 GET_HEADERS: tuple[str, ...] = ("(request-target)", "host", "date", "accept")
@@ -166,6 +175,14 @@ def _parse_cavage(value: str) -> dict[str, str]:
     return params
 
 
+def _seconds(text: str | None) -> int | None:
+    """A `created`/`expires` parameter: Unix seconds, or None when absent or not a number."""
+    try:
+        return None if text is None else integer(text, minimum=0, maximum=1 << 40)
+    except InvalidValue:
+        return None
+
+
 def parse_cavage(method: str, target_url: str, headers: Mapping[str, str]) -> ParsedSignature:
     """Parse a cavage `Signature` (or `Authorization: Signature …`) header."""
     raw = headers.get("signature")
@@ -181,8 +198,7 @@ def parse_cavage(method: str, target_url: str, headers: Mapping[str, str]) -> Pa
     except (KeyError, ValueError):
         raise SignatureError("the Signature header lacks keyId or a valid signature") from None
     covered = tuple(params.get("headers", "date").lower().split())
-    created = int(params["created"]) if params.get("created", "").isdigit() else None
-    expires = int(params["expires"]) if params.get("expires", "").isdigit() else None
+    created, expires = _seconds(params.get("created")), _seconds(params.get("expires"))
     base = _cavage_base(method, target_url, headers, covered, created, expires)
     return ParsedSignature(
         key_id,
@@ -259,8 +275,7 @@ def parse_rfc9421(method: str, target_url: str, headers: Mapping[str, str]) -> P
         raise SignatureError("the signature is not valid base64") from None
     if "keyid" not in params:
         raise SignatureError("Signature-Input lacks keyid")
-    created = int(params["created"]) if params.get("created", "").isdigit() else None
-    expires = int(params["expires"]) if params.get("expires", "").isdigit() else None
+    created, expires = _seconds(params.get("created")), _seconds(params.get("expires"))
     return ParsedSignature(
         params["keyid"],
         params.get("alg", "").lower(),
@@ -283,6 +298,14 @@ def parse(method: str, target_url: str, headers: Mapping[str, str]) -> ParsedSig
 
 def covers_body(parsed: ParsedSignature) -> bool:
     return "digest" in parsed.covered or "content-digest" in parsed.covered
+
+
+def signed_digest_matches(parsed: ParsedSignature, headers: Mapping[str, str], body: bytes) -> bool:
+    """The body matches the digests the signature covers (at least one SHA-256/512 among
+    them); a digest header it does not cover proves nothing and is not read."""
+    signed = {name: headers[name] for name in ("digest", "content-digest") if name in headers}
+    signed = {name: value for name, value in signed.items() if name in parsed.covered}
+    return body_digest_matches(signed, body) is True
 
 
 # --- verification ----------------------------------------------------------------------
@@ -313,23 +336,67 @@ def verify(parsed: ParsedSignature, key: PublicKey) -> None:
         raise SignatureError("the signature does not verify") from None
 
 
+def check_coverage(
+    parsed: ParsedSignature, target_url: str, headers: Mapping[str, str], has_body: bool
+) -> None:
+    """Refuse a signature that does not bind it to this request: its method and target, the
+    host it was meant for, and the body (through its digest) when there is one.
+
+    cavage: `(request-target)` and `host`. RFC 9421: `@method`; the target as `@target-uri`,
+    `@request-target`, or `@path` (with `@query` when the URL has a query); the host as
+    `@authority` or `host` (`@target-uri` names it too). Both: `digest` or `content-digest`
+    when there is a body. A signed Host header must name `target_url`'s host: a request
+    signed for another node is not valid here. Freshness has its own rule (check_freshness).
+    """
+    covered = set(parsed.covered)
+    if "host" in covered and not _same_authority(headers.get("host", ""), target_url):
+        raise SignatureError("the signed Host header names another host")
+    if parsed.scheme == "cavage":
+        missing = [name for name in ("(request-target)", "host") if name not in covered]
+    else:
+        missing = [] if "@method" in covered else ["@method"]
+        has_query = bool(urlsplit(target_url).query)
+        if not covered & {"@target-uri", "@request-target"}:
+            if "@path" not in covered:
+                missing.append("@target-uri")
+            elif has_query and "@query" not in covered:
+                missing.append("@query")
+        if not covered & {"@authority", "host", "@target-uri"}:
+            missing.append("@authority")
+    if has_body and not covered & {"digest", "content-digest"}:
+        missing.append("content-digest" if parsed.scheme == "rfc9421" else "digest")
+    if missing:
+        raise SignatureError(f"the signature does not cover {', '.join(missing)}")
+
+
+def _same_authority(host_header: str, url: str) -> bool:
+    try:
+        host, port = split_authority(host_header)
+        ours, our_port = host_port(url)
+    except InvalidValue:
+        return False
+    return host == ours and (port or DEFAULT_PORTS[urlsplit(url).scheme.lower()]) == our_port
+
+
 def check_freshness(
     parsed: ParsedSignature, headers: Mapping[str, str], now: float, window: float
 ) -> None:
-    """Reject signatures whose Date (or created) lies outside `window` seconds of `now`."""
-    if parsed.created is not None:
+    """Refuse a signature made outside `window` seconds of `now`, judged only by what it
+    signs: the creation time when covered (`(created)`; RFC 9421's `created` parameter always
+    is), else a covered Date header. A signature that covers neither is refused — its age is
+    unknowable, so it could be replayed forever."""
+    covers_created = parsed.scheme == "rfc9421" or "(created)" in parsed.covered
+    if parsed.created is not None and covers_created:
         moment = float(parsed.created)
-    else:
-        if "date" not in parsed.covered and parsed.scheme == "cavage":
-            raise SignatureError("the signature does not cover the Date header")
-        date = headers.get("date")
-        if not date:
-            raise SignatureError("the request has no Date header")
+    elif "date" in parsed.covered:
         try:
-            moment = parsedate_to_datetime(date).timestamp()
-        except (TypeError, ValueError):
-            raise SignatureError("the Date header is not an HTTP date") from None
+            moment = parse_http_date(headers.get("date")).timestamp()
+        except InvalidValue:
+            raise SignatureError("the signed Date header is not an HTTP date") from None
+    else:
+        raise SignatureError("the signature covers neither its creation time nor the Date header")
     if abs(now - moment) > window:
         raise SignatureError("the signature is too old or from the future")
-    if parsed.expires is not None and parsed.expires < now:
+    covers_expires = parsed.scheme == "rfc9421" or "(expires)" in parsed.covered
+    if parsed.expires is not None and covers_expires and parsed.expires < now:
         raise SignatureError("the signature has expired")

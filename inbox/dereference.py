@@ -9,15 +9,16 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
-import orjson
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from federation import values
 from federation.client import Fetched, NotAllowed
 from federation.jsonld import JsonLdError, normalize
+from federation.values import InvalidValue
 from inbox.parse import ACTOR_TYPES, Unusable, actor_fields, authority, type_of, uri_of
 from models.account import Account
 from models.base import utcnow
@@ -49,9 +50,9 @@ async def fetch_json(fed: Federation, url: str, *, accept: str = ACCEPT) -> dict
     if fetched.status != 200:
         raise FetchError(f"fetching {url} answered HTTP {fetched.status}")
     try:
-        document = orjson.loads(fetched.body)
-    except orjson.JSONDecodeError:
-        raise FetchError(f"{url} did not answer JSON") from None
+        document = values.json_document(fetched.body)
+    except InvalidValue as exc:
+        raise FetchError(f"{url} did not answer usable JSON: {exc}") from None
     if not isinstance(document, dict):
         raise FetchError(f"{url} did not answer a JSON object")
     try:
@@ -201,7 +202,3 @@ def same_origin(a: str, b: str) -> bool:
         return authority(a) == authority(b)
     except Unusable:
         return False
-
-
-def host_of_url(url: str) -> str:
-    return urlsplit(url).netloc.lower()

@@ -11,12 +11,12 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urlsplit
 
 import nh3
 
-from federation.allowlist import PatternError, split_host_port
+from federation import values
 from federation.jsonld import is_public
+from federation.values import InvalidValue
 from outbox.content import sanitise
 
 ACTOR_TYPES = frozenset({"Person", "Service", "Application", "Group", "Organization"})
@@ -65,22 +65,16 @@ def text(value: Any, limit: int = MAX_TEXT) -> str:
 def authority(uri: str) -> str:
     """host[:port] of a URI, lower case, default ports dropped — what origins compare."""
     try:
-        parts = urlsplit(uri)
-        host, port = split_host_port(parts.netloc.rpartition("@")[2])
-    except (PatternError, ValueError):  # ValueError: urlsplit on an unclosed IPv6 literal
-        raise Unusable(f"bad authority in {uri!r}") from None
-    default = {"http": 80, "https": 443}.get(parts.scheme)
-    return host if port in (None, default) else f"{host}:{port}"
+        return values.authority(uri)
+    except InvalidValue:
+        raise Unusable(f"bad authority in {uri[:200]!r}") from None
 
 
 def timestamp(value: Any) -> datetime | None:
-    if not isinstance(value, str):
-        return None
     try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
+        return values.iso_datetime(value, clamp=True)
+    except InvalidValue:
         return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _addresses(value: Any) -> list[Any]:

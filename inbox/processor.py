@@ -31,17 +31,25 @@ LOCK = timedelta(minutes=2)
 
 
 class InboxProcessor:
-    def __init__(self, fed: Federation, batch: int = 50, lease: timedelta = LOCK) -> None:
+    def __init__(
+        self,
+        fed: Federation,
+        batch: int = 50,
+        lease: timedelta = LOCK,
+        owner: str | None = None,
+    ) -> None:
         self.fed = fed
         self.batch = batch
-        self.lease = lease  # a claim lapses after this: what a dead worker held is redone
+        self.lease = lease  # the last resort: a claim lapses after this
+        self.owner = owner  # whose heartbeat keeps the claims (outbox.claims)
         self._wake = asyncio.Event()
 
     def wake(self) -> None:
         self._wake.set()
 
     async def claim(self) -> list[InboxActivity]:
-        """Due rows, oldest first, locked for this process until the lease lapses."""
+        """Due rows, oldest first, held by this process while its heartbeat goes on (and at
+        most until the lease lapses)."""
         now = utcnow()
         async with self.fed.db.write() as session:
             await lease_only(session)
@@ -61,7 +69,7 @@ class InboxProcessor:
             claimed = await session.scalars(
                 update(InboxActivity)
                 .where(InboxActivity.id.in_(due))
-                .values(locked_until=now + self.lease)
+                .values(locked_until=now + self.lease, claimed_by=self.owner)
                 .returning(InboxActivity)
                 .execution_options(synchronize_session=False)
             )
@@ -112,7 +120,7 @@ async def _record(
     """Processed; or failed for good; or to be retried later with back-off."""
     now = utcnow()
     attempts = row.attempts + 1
-    values: dict[str, object] = {"attempts": attempts, "locked_until": None}
+    values: dict[str, object] = {"attempts": attempts, "locked_until": None, "claimed_by": None}
     if error is None:
         values.update(processed_at=now, error=None)
     elif permanent or attempts >= MAX_ATTEMPTS:

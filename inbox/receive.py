@@ -24,14 +24,15 @@ from federation.client import NotAllowed
 from federation.httpsig import (
     ParsedSignature,
     SignatureError,
-    body_digest_matches,
+    check_coverage,
     check_freshness,
-    covers_body,
     parse,
+    signed_digest_matches,
     verify,
 )
 from federation.jsonld import JsonLdError, normalize
 from federation.keys import KeyFormatError, load_public_key
+from federation.values import InvalidValue, json_document
 from inbox.dereference import FetchError, actor_for_key
 from inbox.parse import Unusable, authority, uri_of
 from inbox.writer import Received, Refused, writer_for
@@ -74,14 +75,15 @@ async def check_signature(
     allowlist = await fed.allowlist.fresh()
     if not allowlist.allows_url(parsed.key_id):
         return signer, Verdict(403, f"federation with {signer} is not allowed")
-    if body is not None and (
-        not covers_body(parsed) or body_digest_matches(headers, body) is not True
-    ):
-        return signer, Verdict(401, "the body digest is missing or does not match")
     try:
+        # Only what the signature covers counts: a request whose method, target, host, body
+        # or age are not signed could be replayed or redirected by anyone who saw it.
+        check_coverage(parsed, target_url, headers, has_body=body is not None)
         check_freshness(parsed, headers, time.time(), SIGNATURE_WINDOW)
     except SignatureError as exc:
         return signer, Verdict(401, str(exc))
+    if body is not None and not signed_digest_matches(parsed, headers, body):
+        return signer, Verdict(401, "the body digest is missing or does not match")
     return signer, await _verify_with_actor_key(fed, parsed)
 
 
@@ -213,9 +215,9 @@ async def receive(
     if verdict.status != 202:
         return verdict
     try:
-        document = orjson.loads(body)
-    except orjson.JSONDecodeError:
-        return Verdict(400, "the body is not JSON")
+        document = json_document(body)
+    except InvalidValue as exc:
+        return Verdict(400, str(exc))
     if not isinstance(document, dict) or not isinstance(document.get("type"), str):
         return Verdict(400, "the body is not an activity")
     try:

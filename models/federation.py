@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base, CreatedAt, TimeOrderedId, UTCDateTime
@@ -34,7 +34,15 @@ class InboxActivity(TimeOrderedId, Base):
     """An activity received from another node: stored before the 202, processed after."""
 
     __tablename__ = "inbox_activities"
-    __table_args__ = (Index("ix_inbox_activities_due", "processed_at", "next_attempt_at"),)
+    __table_args__ = (
+        Index("ix_inbox_activities_due", "processed_at", "next_attempt_at"),
+        Index(
+            "ix_inbox_activities_claimed_by",
+            "claimed_by",
+            postgresql_where=text("claimed_by IS NOT NULL"),
+            sqlite_where=text("claimed_by IS NOT NULL"),
+        ),
+    )
 
     activity_uri: Mapped[str] = mapped_column(String(1024), unique=True, nullable=False)
     actor_uri: Mapped[str] = mapped_column(String(1024), nullable=False)
@@ -46,6 +54,7 @@ class InboxActivity(TimeOrderedId, Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0, nullable=False)
     next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    claimed_by: Mapped[str | None] = mapped_column(String(96))  # a WorkerHeartbeat.owner
     error: Mapped[str | None] = mapped_column(Text)
     failed: Mapped[bool] = mapped_column(Boolean, default=False, nullable=False)
 
@@ -73,6 +82,13 @@ class Delivery(TimeOrderedId, CreatedAt, Base):
     __table_args__ = (
         Index("ix_deliveries_due", "state", "next_attempt_at"),
         Index("ix_deliveries_host_state", "host", "state"),
+        # Only rows in flight: finding what a dead worker held reads a handful of entries.
+        Index(
+            "ix_deliveries_claimed_by",
+            "claimed_by",
+            postgresql_where=text("claimed_by IS NOT NULL"),
+            sqlite_where=text("claimed_by IS NOT NULL"),
+        ),
     )
 
     activity_id: Mapped[int] = mapped_column(
@@ -87,9 +103,20 @@ class Delivery(TimeOrderedId, CreatedAt, Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0, nullable=False)
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    claimed_by: Mapped[str | None] = mapped_column(String(96))  # a WorkerHeartbeat.owner
     last_status: Mapped[int | None] = mapped_column(Integer)
     last_error: Mapped[str | None] = mapped_column(Text)
     done_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class WorkerHeartbeat(Base):
+    """A process that claims delivery and inbox rows, and when it last said it is alive: what
+    a silent one holds is free again within seconds, long before its lease lapses."""
+
+    __tablename__ = "worker_heartbeats"
+
+    owner: Mapped[str] = mapped_column(String(96), primary_key=True)
+    beat_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
 
 
 class PeerHost(Base):

@@ -12,6 +12,7 @@ from models.federation import (
     NodeKey,
     OutboxActivity,
     PeerHost,
+    WorkerHeartbeat,
 )
 from models.filters import Filter, FilterKeyword, FilterStatus
 from models.interaction import Bookmark, Favourite, Pin
@@ -77,4 +78,5 @@ __all__ = [
     "StatusTag",
     "Tag",
     "User",
+    "WorkerHeartbeat",
 ]

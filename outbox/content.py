@@ -23,6 +23,8 @@ from urllib.parse import quote, urlsplit
 
 import nh3
 
+from federation import values
+
 if TYPE_CHECKING:  # markdown-it is loaded with the first Markdown post: most nodes see none
     from markdown_it import MarkdownIt
     from markdown_it.token import Token
@@ -96,8 +98,11 @@ def _url_spans(text: str) -> list[tuple[int, int]]:
     spans = []
     for match in URL_RE.finditer(text):
         url = _trim_url(match.group(0))
-        if urlsplit(url).netloc:
-            spans.append((match.start(), match.start() + len(url)))
+        try:
+            values.http_url(url)
+        except values.InvalidValue:
+            continue  # `http://[::1` and the like stay text: no link to nowhere
+        spans.append((match.start(), match.start() + len(url)))
     return spans
 
 

@@ -7,8 +7,9 @@ Retry-After is honoured up to that hour; after the horizon (7 days) a row is fai
 from __future__ import annotations
 
 import random
-from datetime import datetime, timedelta
-from email.utils import parsedate_to_datetime
+from datetime import UTC, datetime, timedelta
+
+from federation import values
 
 FIRST_RETRY = 5.0
 MAX_INTERVAL = 3600.0
@@ -28,13 +29,16 @@ def retry_after(value: str | None, now: datetime) -> float | None:
     """Seconds from a Retry-After header (delta-seconds or HTTP date), capped at an hour."""
     if not value:
         return None
-    value = value.strip()
-    if value.isdigit():
-        return min(MAX_INTERVAL, float(value))
     try:
-        moment = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
+        return min(MAX_INTERVAL, float(values.integer(value, minimum=0)))
+    except values.InvalidValue:
+        pass
+    try:
+        moment = values.parse_http_date(value)
+    except values.InvalidValue:
         return None
+    if now.tzinfo is None:
+        now = now.replace(tzinfo=UTC)
     return min(MAX_INTERVAL, max(0.0, (moment - now).total_seconds()))
 
 

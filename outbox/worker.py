@@ -1,9 +1,10 @@
 """The delivery worker: claim due rows, sign, POST, record the outcome.
 
-Rows are claimed by setting `locked_until` (with FOR UPDATE SKIP LOCKED on PostgreSQL, so
-several workers never take the same row); a worker that dies leaves its rows to be claimed
-again once the lock lapses, so a delivery is never lost — at worst it is sent twice, which
-receivers absorb by deduplicating activity ids.
+Rows are claimed by setting `locked_until` and `claimed_by` (with FOR UPDATE SKIP LOCKED on
+PostgreSQL, so several workers never take the same row); what a worker that dies held is freed
+by the others' heartbeats within seconds (outbox.claims), or when an embedded node starts
+again, or at the latest when the lease lapses, so a delivery is never lost — at worst it is
+sent twice, which receivers absorb by deduplicating activity ids.
 """
 
 from __future__ import annotations
@@ -89,6 +90,7 @@ async def _record_delivered(session: AsyncSession, outcomes: list[Outcome], now:
                 state="done",
                 attempts=Delivery.attempts + 1,
                 locked_until=None,
+                claimed_by=None,
                 last_status=status,
                 last_error=None,
                 done_at=now,
@@ -123,6 +125,7 @@ async def _record_failures(session: AsyncSession, outcomes: list[Outcome], now: 
                 "state": "failed" if given_up else "pending",
                 "attempts": attempts,
                 "locked_until": None,
+                "claimed_by": None,
                 "last_status": o.status,
                 "last_error": (o.error or "")[:1000],
                 "done_at": now if given_up else None,
@@ -143,13 +146,15 @@ class DeliveryWorker:
         batch: int = 200,
         concurrency: int = 64,
         lease: timedelta = LOCK,
+        owner: str | None = None,
         observe: DeliveryObserver | None = None,
     ) -> None:
         self.db = db
         self.client = client
         self.settings = settings
         self.batch = batch
-        self.lease = lease  # a claim lapses after this: what a dead worker held is redone
+        self.lease = lease  # the last resort: a claim lapses after this
+        self.owner = owner  # whose heartbeat keeps the claims (outbox.claims)
         self.observe = observe
         self._slots = asyncio.Semaphore(concurrency)
         self._wake = asyncio.Event()
@@ -174,7 +179,7 @@ class DeliveryWorker:
                 await session.execute(
                     update(Delivery)
                     .where(Delivery.id.in_(due.with_for_update(skip_locked=True)))
-                    .values(locked_until=now + self.lease)
+                    .values(locked_until=now + self.lease, claimed_by=self.owner)
                     .returning(
                         Delivery.id,
                         Delivery.inbox_url,
@@ -240,6 +245,7 @@ class DeliveryWorker:
                 .where(Delivery.id == job.id)
                 .values(
                     locked_until=None,
+                    claimed_by=None,
                     next_attempt_at=probe if probe and probe > now else now + LOCK,
                 )
             )

@@ -6,10 +6,17 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from tests.kit import RunningNode, User, postgres_available, require_service, running_node
 
 BACKENDS = ["sqlite", "postgres"]
+
+# Property tests judge results, never speed: a loaded CI machine must not fail them for being slow.
+settings.register_profile(
+    "flurfunk", deadline=None, suppress_health_check=[HealthCheck.too_slow], database=None
+)
+settings.load_profile("flurfunk")
 
 
 @pytest.fixture(scope="session", params=BACKENDS)

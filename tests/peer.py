@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import ssl
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -32,6 +33,18 @@ class FakePeer:
     received: list[Received] = field(default_factory=list)
     answers: dict[str, Answer] = field(default_factory=dict)
     default: Answer = field(default_factory=Answer)
+    # Cleared by `hold`: requests are recorded but not answered (a hung peer). A thread's
+    # event, since tests run the peer's loop in another thread (federation_kit.peer_in_thread).
+    answering: threading.Event = field(default_factory=threading.Event)
+
+    def __post_init__(self) -> None:
+        self.answering.set()
+
+    def hold(self) -> None:
+        self.answering.clear()
+
+    def release(self) -> None:
+        self.answering.set()
 
     def answer(self, path: str, status: int, body: bytes = b"", **headers: str) -> None:
         self.answers[path] = Answer(
@@ -53,6 +66,8 @@ class FakePeer:
                 length = int(headers.get("content-length", "0"))
                 body = await reader.readexactly(length) if length else b""
                 self.received.append(Received(method, path, headers, body))
+                while not await asyncio.to_thread(self.answering.wait, 0.5):
+                    pass
                 answer = self.answers.get(path.split("?")[0], self.default)
                 extra = "".join(f"{k}: {v}\r\n" for k, v in answer.headers.items())
                 writer.write(

@@ -15,6 +15,8 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
+from federation import values
+from federation.values import InvalidValue
 from inbox.receive import MAX_BODY, Verdict, check_signature, receive
 from models.account import Account
 from models.interaction import Pin
@@ -108,7 +110,7 @@ async def instance_actor(request: Request) -> Response:
 
 async def inbox(request: Request) -> Response:
     declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > MAX_BODY:
+    if declared.isascii() and declared.isdigit() and int(declared) > MAX_BODY:
         return JSONResponse({"error": "the activity is too large"}, status_code=413)
     body = bytearray()
     async for chunk in request.stream():
@@ -233,11 +235,14 @@ async def status_object(request: Request) -> Response:
     if verdict.status != 202:
         return error(verdict)
     account = await local_account(request)
-    status_id = request.path_params["status_id"]
-    if account is None or not status_id.isdigit():
+    try:
+        status_id = values.row_id(request.path_params["status_id"])
+    except InvalidValue:
+        account = None
+    if account is None:
         return JSONResponse({"error": "Record not found"}, status_code=404)
     async with node_of(request).db.read() as session:
-        status = await session.get(Status, int(status_id))
+        status = await session.get(Status, status_id)
         # Only what anyone on an allowed node may read: public and unlisted posts.
         if (
             status is None

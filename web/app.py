@@ -17,6 +17,7 @@ from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from federation.values import InvalidValue
 from models.db import Database
 from models.settings import Settings
 from web.api.base import JSONResponse
@@ -61,6 +62,12 @@ async def http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     message = "Record not found" if exc.status_code == 404 else str(exc.detail)
     return JSONResponse({"error": message}, status_code=exc.status_code, headers=exc.headers)
+
+
+async def invalid_value(request: Request, exc: Exception) -> Response:
+    """A request-derived value that no handler checked itself: still the sender's mistake."""
+    log.info("refused %s %s: %s", request.method, request.url.path, exc)
+    return JSONResponse({"error": str(exc)}, status_code=400)
 
 
 async def server_error(request: Request, exc: Exception) -> Response:
@@ -111,6 +118,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         exception_handlers={
             ApiError: api_error,
             HTTPException: http_error,
+            InvalidValue: invalid_value,
             Exception: server_error,
         },
         lifespan=lifespan,

@@ -19,6 +19,7 @@ from models.db import Database
 from models.settings import Settings
 from outbox import events, periodic
 from outbox.allowlist import REFRESH_SECONDS, LiveAllowlist
+from outbox.claims import release_all
 from outbox.context import Federation
 from outbox.loop import work_until
 from outbox.push_sender import PushSender
@@ -119,6 +120,11 @@ async def running(
         fed.wake_deliveries = functools.partial(jobs.wake, DELIVER)
         fed.wake_inbox = functools.partial(jobs.wake, PROCESS_INBOX)
     if in_process_workers:
+        # Without Redis this is the only process working the database: what is claimed in it
+        # was held by a process that died (kill -9, power loss) and is due at once.
+        freed = await release_all(db)
+        if freed:
+            log.warning("freed %d row(s) claimed before a crash", freed)
         deliveries = DeliveryWorker(
             db, fed.client, settings, lease=lease(settings), observe=metrics.delivery_outcome
         )

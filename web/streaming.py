@@ -32,6 +32,8 @@ from starlette.routing import BaseRoute, Route, WebSocketRoute
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from federation import values
+from federation.values import InvalidValue
 from models.broker import Broker, Subscription, SubscriptionDropped
 from web import metrics, streams
 from web.api.base import JSONResponse
@@ -277,8 +279,8 @@ class Multiplex:
             if message["type"] == "websocket.disconnect":
                 return
             try:
-                command = orjson.loads(message.get("text") or message.get("bytes") or b"")
-            except orjson.JSONDecodeError:
+                command = values.json_document(message.get("text") or message.get("bytes") or b"")
+            except InvalidValue:
                 await self.refuse(StreamError(400, "Could not parse the message as JSON"))
                 continue
             kind = command.get("type") if isinstance(command, dict) else None

@@ -21,6 +21,8 @@ import orjson
 from sqlalchemy import Select, exists, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from federation import values
+from federation.values import InvalidValue
 from models.notification import Notification
 from models.status import Mention, Status, StatusTag, Tag
 from models.timeline import List, ListAccount
@@ -94,9 +96,10 @@ def list_of(params: Mapping[str, Any]) -> int:
     text = str(params.get("list") or "").strip()
     if not text:
         raise StreamError(400, "Missing list name parameter")
-    if not text.isdigit() or len(text) > 19:
-        raise StreamError(404, "Record not found")
-    return int(text)
+    try:
+        return values.row_id(text)
+    except InvalidValue:
+        raise StreamError(404, "Record not found") from None
 
 
 def key_of(name: str, params: Mapping[str, Any]) -> tuple[str, ...]:

@@ -5,9 +5,11 @@ Jobs carry no payload (outbox/queue.py): a web process enqueues `deliver` or `pr
 after a commit that queued work, and the worker that takes the job claims whatever rows are
 due (FOR UPDATE SKIP LOCKED), so any number of workers can run side by side. Each worker also
 sweeps on a timer of its own (WORKER_SWEEP_SECONDS): it claims what is due without a job —
-jobs lost with Redis, retries that came due, rows a dead worker held until their claim lapsed
-(CLAIM_LEASE_SECONDS) — and runs the periodic jobs. The timer needs no Redis: while Redis is
-away a worker keeps working at the sweep's pace, and takes jobs again once Redis is back.
+jobs lost with Redis, retries that came due — and runs the periodic jobs. Its heartbeat
+(outbox.claims, every 2 s in the database) keeps its claims; each beat frees the rows of a
+worker that has been silent for 10 s, and the freed rows are claimed at once. The timers need
+no Redis: while Redis is away a worker keeps working at the sweep's pace, and takes jobs again
+once Redis is back.
 
 Latency: arq looks for new jobs every `poll_delay` (its default 0.5 s adds 250 ms to every
 hop on average). So a web process follows each job with a nudge on the node's broker
@@ -42,6 +44,7 @@ from models.db import Database
 from models.settings import Settings
 from outbox import events, periodic
 from outbox.allowlist import REFRESH_SECONDS
+from outbox.claims import BEAT, Heartbeat, new_owner
 from outbox.context import Federation
 from outbox.enqueue import redis_client
 from outbox.loop import woken
@@ -81,10 +84,17 @@ class Background:
 
     def __init__(self, settings: Settings, db: Database, fed: Federation) -> None:
         self.fed = fed
+        owner = new_owner()
+        self.heartbeat = Heartbeat(db, owner)
         sender = DeliveryWorker(
-            db, fed.client, settings, lease=lease(settings), observe=metrics.delivery_outcome
+            db,
+            fed.client,
+            settings,
+            lease=lease(settings),
+            owner=owner,
+            observe=metrics.delivery_outcome,
         )
-        processor = InboxProcessor(fed, lease=lease(settings))
+        processor = InboxProcessor(fed, lease=lease(settings), owner=owner)
         self.deliveries = Pump("deliveries", sender.step, width=PIPELINE, batch=sender.batch)
         self.inbox = Pump("inbox", in_turn(db, processor.run_once), batch=processor.batch)
         # What this process queues itself (an Accept, a scheduled post) it sends itself.
@@ -95,10 +105,21 @@ class Background:
         self.deliveries.kick()
         self.inbox.kick()
 
+    async def beat(self) -> None:
+        """Keep this worker's claims; take over at once what dead workers held."""
+        freed = await self.heartbeat.beat()
+        if freed:
+            log.warning("freed %d row(s) held by workers that stopped beating", freed)
+            await self.sweep()
+
     async def close(self) -> None:
         await asyncio.gather(
             self.deliveries.close(SHUTDOWN_GRACE), self.inbox.close(SHUTDOWN_GRACE)
         )
+        try:
+            await self.heartbeat.leave()
+        except Exception:  # the others free the rows once this worker's beats are missed
+            log.exception("could not hand back this worker's claims")
 
 
 async def _until_idle(pump: Pump) -> int:
@@ -235,6 +256,7 @@ async def work(settings: Settings) -> None:
     db = Database(settings.database_url, settings.db_pool_size, settings.db_pool_overflow)
     fed = await build_federation(settings, db)
     background = Background(settings, db, fed)
+    await background.heartbeat.beat()  # before any claim: an owner without a beat is dead
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -243,6 +265,7 @@ async def work(settings: Settings) -> None:
     tasks = [
         asyncio.create_task(every(REFRESH_SECONDS, stop, fed.allowlist.refresh, "allowlist")),
         asyncio.create_task(every(sweep, stop, background.sweep, "sweep")),
+        asyncio.create_task(every(BEAT, stop, background.beat, "heartbeat")),
         asyncio.create_task(
             every(sweep, stop, lambda: periodic.publish_scheduled(fed), "scheduled")
         ),

@@ -16,11 +16,12 @@ from federation.httpsig import body_digest_matches, parse, verify
 from federation.keys import load_public_key
 from models.base import utcnow
 from models.db import Database
-from models.federation import Delivery, PeerHost
+from models.federation import Delivery, InboxActivity, PeerHost
 from models.migrate import upgrade
 from models.settings import Settings
 from models.tables import Account
 from outbox.accounts import create_local_account
+from outbox.claims import Heartbeat, release_all
 from outbox.deliveries import enqueue
 from outbox.worker import DeliveryWorker
 from tests.peer import FakePeer, fake_peer
@@ -207,3 +208,124 @@ async def test_removed_host_gets_nothing(
 async def test_disallowed_inboxes_get_no_rows(db: Database) -> None:
     await queue(db, ["http://evil.flurfunk.test/inbox", "http://sales.flurfunk.test/inbox"])
     assert list(await states(db)) == ["http://sales.flurfunk.test/inbox"]
+
+
+# --- claims of a worker that died ------------------------------------------------------------
+
+HOUR = timedelta(hours=1)
+
+
+def owned_worker(
+    clients: list[FederationClient], db: Database, peer: FakePeer, owner: str
+) -> DeliveryWorker:
+    client = FederationClient(lambda: Allowlist(ALLOWED), connect_to=route_to(peer))
+    clients.append(client)
+    return DeliveryWorker(db, client, SETTINGS, lease=HOUR, owner=owner)
+
+
+async def claimed_by(db: Database) -> dict[str, str | None]:
+    async with db.read() as session:
+        rows = (await session.execute(select(Delivery))).scalars()
+        return {d.inbox_url: d.claimed_by for d in rows}
+
+
+NOW = timedelta(0)
+
+
+async def test_rows_of_a_worker_that_stopped_beating_go_to_another_at_once(
+    db: Database, peer: FakePeer, clients: list[FederationClient]
+) -> None:
+    await queue(db, ["http://sales.flurfunk.test/inbox", "http://dev.flurfunk.test/inbox"])
+    await Heartbeat(db, "dead").beat()
+    _, claimed = await owned_worker(clients, db, peer, "dead").claim(utcnow())
+    assert claimed == 2  # ... and then the worker is killed: nothing is ever recorded
+    other = owned_worker(clients, db, peer, "alive")
+    # A heartbeat a minute old is recent enough: the rows wait.
+    assert await Heartbeat(db, "alive", dead_after=timedelta(minutes=1), settle=NOW).beat() == 0
+    assert await other.run_once() == 0
+    assert set((await claimed_by(db)).values()) == {"dead"}
+
+    # As ten seconds later: the dead worker has missed five beats.
+    assert await Heartbeat(db, "alive", dead_after=NOW, settle=NOW).beat() == 2
+    assert await other.run_once() == 2  # although the lease has an hour to go
+    assert await states(db) == {
+        "http://sales.flurfunk.test/inbox": ("done", 1),
+        "http://dev.flurfunk.test/inbox": ("done", 1),
+    }
+    assert set((await claimed_by(db)).values()) == {None}
+
+
+async def test_a_worker_back_from_an_outage_judges_nobody_at_once(
+    db: Database, peer: FakePeer, clients: list[FederationClient]
+) -> None:
+    await queue(db, ["http://sales.flurfunk.test/inbox"])
+    await Heartbeat(db, "slow").beat()
+    await owned_worker(clients, db, peer, "slow").claim(utcnow())
+    back = Heartbeat(db, "back", dead_after=NOW)  # every other heartbeat looks old to it
+    assert await back.beat() == 0  # it has not beaten long enough itself to judge
+    assert set((await claimed_by(db)).values()) == {"slow"}
+
+
+async def test_a_claim_whose_owner_never_beat_is_freed(
+    db: Database, peer: FakePeer, clients: list[FederationClient]
+) -> None:
+    await queue(db, ["http://sales.flurfunk.test/inbox"])
+    await owned_worker(clients, db, peer, "ghost").claim(utcnow())
+    alive = Heartbeat(db, "alive", dead_after=timedelta(minutes=1), settle=NOW)
+    assert await alive.beat() == 1
+    assert await owned_worker(clients, db, peer, "alive").run_once() == 1
+
+
+async def test_a_worker_that_stops_cleanly_hands_back_its_claims(
+    db: Database, peer: FakePeer, clients: list[FederationClient]
+) -> None:
+    await queue(db, ["http://sales.flurfunk.test/inbox"])
+    leaving = Heartbeat(db, "leaving")
+    await leaving.beat()
+    await owned_worker(clients, db, peer, "leaving").claim(utcnow())
+    await leaving.leave()
+    assert await claimed_by(db) == {"http://sales.flurfunk.test/inbox": None}
+    assert await owned_worker(clients, db, peer, "next").run_once() == 1
+
+
+async def claimed_inbox_row(db: Database, owner: str | None) -> None:
+    now = utcnow()
+    async with db.write() as session:
+        session.add(
+            InboxActivity(
+                activity_uri="http://sales.flurfunk.test/activities/1",
+                actor_uri="http://sales.flurfunk.test/users/bo",
+                type="Like",
+                payload="{}",
+                signer_host="sales.flurfunk.test",
+                received_at=now,
+                next_attempt_at=now,
+                locked_until=now + HOUR,
+                claimed_by=owner,
+            )
+        )
+
+
+async def inbox_row_is_free(db: Database) -> bool:
+    async with db.read() as session:
+        row = (await session.execute(select(InboxActivity))).scalar_one()
+    return (row.locked_until, row.claimed_by) == (None, None)
+
+
+async def test_inbox_rows_of_a_dead_worker_are_freed_too(db: Database) -> None:
+    await claimed_inbox_row(db, "dead")
+    assert await Heartbeat(db, "alive", settle=NOW).beat() == 1
+    assert await inbox_row_is_free(db)
+
+
+async def test_an_embedded_node_frees_every_claim_at_start(
+    db: Database, peer: FakePeer, clients: list[FederationClient]
+) -> None:
+    await queue(db, ["http://sales.flurfunk.test/inbox", "http://dev.flurfunk.test/inbox"])
+    await owned_worker(clients, db, peer, "before-the-crash").claim(utcnow())
+    await claimed_inbox_row(db, None)  # an embedded node's claims have no owner
+    embedded = DeliveryWorker(db, clients[0], SETTINGS, lease=HOUR)
+    assert await embedded.run_once() == 0
+    assert await release_all(db) == 3
+    assert await embedded.run_once() == 2
+    assert await inbox_row_is_free(db)

@@ -2,8 +2,8 @@
 killed (SIGKILL) with deliveries still pending, between two real nodes.
 
 The rows in the sender's database are the truth; `flurfunk deliveries` shows them, and the
-tests wait until every first attempt has failed before they pull the plug, so that no row is
-in flight (a row claimed by a process that dies waits out its lock before it is retried).
+tests wait until every first attempt has failed before they pull the plug. (Rows in flight
+when a process dies: tests/integration/test_crash_claims.py.)
 """
 
 from __future__ import annotations

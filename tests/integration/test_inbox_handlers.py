@@ -584,11 +584,17 @@ def test_a_deleted_actor_takes_its_content_along(hq: FedNode, remote: Remote) ->
 # --- payloads as other servers send them ----------------------------------------------------
 
 FIXTURE_HOSTS = re.compile(
-    r"https://(?:my_domain|first_domain|second_domain|mastodon|example\.com|other_domain"
-    r"|mitra\.social|mymath\.rocks|peertube)/(?:activitypub/|accounts/|video-channels/|users/)?"
+    r"https?://(?:my_domain|first_domain|second_domain|mastodon|example\.com|other_domain"
+    r"|mitra\.social|mymath\.rocks|peertube|localhost:\d+)"
+    r"/(?:activitypub/|accounts/|video-channels/|users/)?"
 )
 # Follows of someone who is not here, and an Undo naming another actor's Announce.
-REFUSED = {"mastodon_follow_1.json", "mitra_follow.json", "mastodon_announce_1_undo.json"}
+REFUSED = {
+    "mastodon_follow_1.json",
+    "mitra_follow.json",
+    "fedify_follow_1.json",
+    "mastodon_announce_1_undo.json",
+}
 
 
 def moved_onto(remote: Remote, name: str) -> dict[str, Any]:
@@ -607,9 +613,28 @@ def moved_onto(remote: Remote, name: str) -> dict[str, Any]:
     return document
 
 
+def test_a_follow_from_a_fedify_server_is_accepted(hq: FedNode, remote: Remote) -> None:
+    """Fedify sends identity, data-integrity, DID and multikey contexts, a Linked Data
+    signature and an Object Integrity Proof, each with a nested context."""
+    ann, fed = hq.create_user("ann"), remote.actor("fed")
+    text = (REAL_WORLD / "fedify_follow_1.json").read_text()
+    text = text.replace("http://localhost:39805/users/fed", fed.uri)
+    follow = orjson.loads(text.replace("http://localhost:41419/users/alice", hq.actor_uri(ann)))
+    assert set(follow) >= {"proof", "signature"}
+    send(hq, fed, follow)
+    accept = remote.awaits(fed, "Accept")
+    assert uri_of_object(accept) == follow["id"]
+    assert me(hq, ann)["followers_count"] == 1
+
+
+def uri_of_object(activity: dict[str, Any]) -> str:
+    named = activity["object"]
+    return str(named["id"] if isinstance(named, dict) else named)
+
+
 def test_real_world_payloads_are_accepted_and_settle(hq: FedNode, remote: Remote) -> None:
     names = sorted(p.name for p in REAL_WORLD.glob("*.json"))
-    assert len(names) >= 14
+    assert len(names) >= 15
     signers: dict[str, FakeActor] = {}
     sent: dict[str, dict[str, Any]] = {}
     for name in names:

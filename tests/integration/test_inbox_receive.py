@@ -10,16 +10,18 @@ from __future__ import annotations
 
 import asyncio
 import random
+import time
 from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 
+import httpsig
 import httpx
 import orjson
 import pytest
 from sqlalchemy import select
 
-from federation.httpsig import sign_request
+from federation.httpsig import POST_HEADERS, http_date, sign_request
 from federation.keys import load_private_key
 from models.db import Database
 from models.federation import InboxActivity
@@ -67,13 +69,21 @@ def create(actor: FakeActor, note_id: str, activity_id: str | None = None) -> di
 
 
 def signed(
-    actor: FakeActor, node: FedNode, activity: dict[str, Any]
+    actor: FakeActor, node: FedNode, activity: dict[str, Any], date: str | None = None
 ) -> tuple[bytes, dict[str, str]]:
-    body = orjson.dumps(activity)
+    return signed_body(actor, node, orjson.dumps(activity), date)
+
+
+def signed_body(
+    actor: FakeActor, node: FedNode, body: bytes, date: str | None = None
+) -> tuple[bytes, dict[str, str]]:
+    headers = {"content-type": "application/activity+json", "host": node.domain}
+    if date is not None:
+        headers["date"] = date
     headers = sign_request(
         "POST",
         node.public_url + "/inbox",
-        {"content-type": "application/activity+json", "host": node.domain},
+        headers,
         actor.key_id,
         load_private_key(actor.private_pem),
         body,
@@ -157,3 +167,114 @@ async def test_a_rotated_key_is_used_at_once_and_a_foreign_key_never(
     assert await post_at_once(hq, [signed(rotated, hq, after)]) == [202]
 
     assert await stored(hq, ana) == Counter([first["id"], after["id"]])
+
+
+# --- refused before anything is stored (issue 8) -----------------------------------------------
+
+
+def get_signed(
+    actor: FakeActor, node: FedNode, path: str, date: str | None = None
+) -> dict[str, str]:
+    """Headers of a GET of `path` that `actor` signed (at `date`), as our nodes sign them."""
+    headers = {"accept": "application/activity+json", "host": node.domain}
+    if date is not None:
+        headers["date"] = date
+    return sign_request("GET", node.public_url + path, headers, actor.key_id, actor.private_key)
+
+
+def cavage_signature(
+    actor: FakeActor, path: str, headers: dict[str, str], covered: list[str]
+) -> str:
+    """A Signature header over `covered` only, made by the independent httpsig library."""
+    signer = httpsig.HeaderSigner(
+        actor.key_id,
+        actor.private_pem.encode(),
+        algorithm="rsa-sha256",
+        headers=covered,
+        sign_header="signature",
+    )
+    unsigned = {k: v for k, v in headers.items() if k != "signature"}
+    return str(signer.sign(unsigned, method="POST", path=path)["signature"])
+
+
+def tracebacks(node: FedNode) -> int:
+    return node.log_path.read_text().count("Traceback")
+
+
+async def test_a_captured_signature_with_a_fresh_created_appended_is_refused(
+    hq: FedNode, ana: FakeActor
+) -> None:
+    colleague = hq.create_user("reader")
+    outbox = f"/users/{colleague.name}/outbox"
+    week_ago = http_date(time.time() - 7 * 24 * 3600)
+    fresh = f",created={int(time.time())}"
+    async with httpx.AsyncClient(base_url=hq.url, timeout=30) as client:
+        assert (await client.get(outbox, headers=get_signed(ana, hq, outbox))).status_code == 200
+
+        captured = get_signed(ana, hq, outbox, date=week_ago)
+        replayed = dict(captured, signature=captured["signature"] + fresh)
+        answer = await client.get(outbox, headers=replayed)
+        assert answer.status_code == 401, answer.text
+
+        activity = create(ana, f"{ana.uri}/statuses/replayed")
+        body, headers = signed(ana, hq, activity, date=week_ago)
+        headers["signature"] += fresh
+        answer = await client.post("/inbox", content=body, headers=headers)
+        assert answer.status_code == 401, answer.text
+    assert await stored(hq, ana) == Counter()
+
+
+async def test_signatures_that_leave_the_host_or_target_open_are_refused(
+    hq: FedNode, ana: FakeActor
+) -> None:
+    activity = create(ana, f"{ana.uri}/statuses/uncovered")
+    body = orjson.dumps(activity)
+    requests = []
+    for left_out in ("(request-target)", "host", "digest"):
+        _, headers = signed(ana, hq, activity)
+        covered = [h for h in POST_HEADERS if h != left_out]
+        headers["signature"] = cavage_signature(ana, "/inbox", headers, covered)
+        requests.append((body, headers))
+    assert await post_at_once(hq, requests) == [401, 401, 401]
+    assert await stored(hq, ana) == Counter()
+
+
+async def test_a_key_id_that_is_no_url_is_refused_without_a_traceback(
+    hq: FedNode, ana: FakeActor
+) -> None:
+    colleague = hq.create_user("reader")
+    outbox = f"/users/{colleague.name}/outbox"
+    before = tracebacks(hq)
+    for key_id in ("http://[::1", "http://[::1]x/", "https://h:99999/k", "not a url"):
+
+        def bad_key(headers: dict[str, str], key_id: str = key_id) -> dict[str, str]:
+            return dict(headers, signature=headers["signature"].replace(ana.key_id, key_id))
+
+        get_headers = bad_key(get_signed(ana, hq, outbox))
+        body, post_headers = signed(ana, hq, create(ana, f"{ana.uri}/statuses/badkey"))
+        async with httpx.AsyncClient(base_url=hq.url, timeout=30) as client:
+            fetched = await client.get(outbox, headers=get_headers)
+            posted = await client.post("/inbox", content=body, headers=bad_key(post_headers))
+        assert (fetched.status_code, posted.status_code) == (401, 401), key_id
+        assert "error" in posted.json()
+    assert tracebacks(hq) == before
+    assert await stored(hq, ana) == Counter()
+
+
+async def test_json_nested_beyond_the_limit_is_400_before_anything_reads_it(
+    hq: FedNode, ana: FakeActor
+) -> None:
+    before = tracebacks(hq)
+    # Built as text: orjson itself refuses to write more than 254 levels, and reads 1024.
+    nested = create(ana, f"{ana.uri}/statuses/deep")
+    nested["object"]["source"] = "DEEP"
+    deep = b'{"content":' * 300 + b'"the bottom"' + b"}" * 300
+    nested_body, _ = signed(ana, hq, nested)
+    nested_body = nested_body.replace(b'"DEEP"', deep)
+    _, nested_headers = signed_body(ana, hq, nested_body)
+    shallow = create(ana, f"{ana.uri}/statuses/shallow")
+    shallow["object"]["source"] = {"a": {"b": {"c": "fine"}}}
+    answers = await post_at_once(hq, [(nested_body, nested_headers), signed(ana, hq, shallow)])
+    assert answers == [400, 202]
+    assert await stored(hq, ana) == Counter([shallow["id"]])
+    assert tracebacks(hq) == before

@@ -168,6 +168,9 @@ def test_registration_defaults_to_read_and_accepts_a_query_string(node: RunningN
         ({"client_name": "x", "redirect_uris": "javascript:alert(1)"}, "javascript"),
         ({"client_name": "x", "redirect_uris": "/relative"}, "absolute"),
         ({"client_name": "x", "redirect_uris": OOB, "website": "ftp://x"}, "Website"),
+        ({"client_name": "x", "redirect_uris": OOB, "website": "http://[::1"}, "Website"),
+        ({"client_name": "x", "redirect_uris": "http://[::1/cb"}, "Redirect URI"),
+        ({"client_name": "x", "redirect_uris": "myapp://[::1/cb"}, "Redirect URI"),
     ],
 )
 def test_bad_registrations_are_refused(

@@ -131,3 +131,25 @@ def test_search_needs_the_read_search_scope(node: RunningNode) -> None:
     assert response.status_code == 403
     granular = node.create_user("seeker", scopes="read:search")
     assert search(node, granular, q="admin").status_code == 200
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "http://[::1",
+        "https://[::1]x/users/a",
+        "http://colleague.example:99999/users/a",
+        "http://colleague.example:port/users/a",
+        "ana@[::1",
+        "ana@colleague.example:0",
+        "@ana@host/with/path",
+    ],
+)
+def test_malformed_addresses_resolve_to_nothing(node: RunningNode, alice: User, query: str) -> None:
+    before = "".join(node.output).count("Traceback")
+    for path in ("/api/v2/search", "/api/v1/search"):
+        response = node.api(alice, "GET", path, params={"q": query, "resolve": "true"})
+        assert response.status_code == 200, response.text
+        assert response.json()["accounts"] == []
+        assert response.json()["statuses"] == []
+    assert "".join(node.output).count("Traceback") == before

@@ -430,3 +430,53 @@ def test_media_attachments(node: RunningNode, alice: User, bob: User) -> None:
     assert [m["id"] for m in deleted["media_attachments"]] == [media["id"]]
     redraft = a.status_post("redrafted", media_ids=[media])
     assert [m["id"] for m in redraft["media_attachments"]] == [media["id"]]
+
+
+def test_values_no_calendar_or_id_can_hold_are_4xx(node: RunningNode, alice: User) -> None:
+    before = "".join(node.output).count("Traceback")
+    for at in (
+        "9999-12-31T23:59:59Z",
+        "9999-12-31T23:59:59-14:00",
+        "0001-01-01T00:00:00+14:00",
+        "2026-13-45T10:00:00Z",
+        "2026-06-01T10:00:00",  # no zone: whose ten o'clock?
+    ):
+        response = node.api(
+            alice, "POST", "/api/v1/statuses", data={"status": "later", "scheduled_at": at}
+        )
+        assert response.status_code == 422, (at, response.text)
+        assert set(response.json()) == {"error"}
+    scheduled = node.api(alice, "GET", "/api/v1/scheduled_statuses")
+    assert scheduled.json() == []
+
+    # Digits that are not ASCII digits ("²", "٣") name no record and page from the start.
+    assert node.api(alice, "GET", "/api/v1/statuses/%C2%B2").status_code == 404
+    assert node.api(alice, "GET", "/api/v1/timelines/home?max_id=%C2%B2").status_code == 200
+    media = node.api(alice, "POST", "/api/v1/statuses", data={"status": "x", "media_ids[]": "²"})
+    assert media.status_code == 422
+    marker = node.api(alice, "POST", "/api/v1/markers", data={"home[last_read_id]": "٣²"})
+    assert marker.status_code == 422
+    assert "".join(node.output).count("Traceback") == before
+    assert statuses_count(node, alice) == 0
+
+
+def test_json_bodies_nested_beyond_the_limit_are_400(node: RunningNode, alice: User) -> None:
+    deep = b'{"status": "deep", "poll": ' + b"[" * 300 + b"]" * 300 + b"}"
+    response = httpx.post(
+        node.url + "/api/v1/statuses",
+        content=deep,
+        headers={"authorization": f"Bearer {alice.token}", "content-type": "application/json"},
+        timeout=30,
+    )
+    assert response.status_code == 400, response.text
+    assert "deeper" in response.json()["error"]
+    assert statuses_count(node, alice) == 0
+
+
+def test_a_link_no_url_parser_can_read_stays_text(node: RunningNode, alice: User) -> None:
+    before = "".join(node.output).count("Traceback")
+    posted = post(node, alice, "see http://[::1 and http://h:99999/x, then https://example.com")
+    assert posted["content"].count("<a ") == 1
+    assert 'href="https://example.com"' in posted["content"]
+    assert "http://[::1" in posted["content"]
+    assert "".join(node.output).count("Traceback") == before

@@ -29,6 +29,14 @@ def test_retry_after_seconds_and_dates_are_capped_at_an_hour() -> None:
     assert retry_after(None, now) is None
 
 
+def test_a_retry_after_no_clock_can_read_is_ignored() -> None:
+    now = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
+    for odd in ("²", "٣٠", "-5", "1e3", "Sun, 31 Dec 99999 23:59:59 GMT", "x" * 10_000):
+        assert retry_after(odd, now) is None, odd
+    # A date without a zone (`-0000`) is UTC, not a naive time that cannot be compared.
+    assert retry_after("Sun, 22 Nov 2026 12:02:00 -0000", now) == 120
+
+
 def test_which_answers_are_worth_retrying() -> None:
     assert all(retryable_status(s) for s in (408, 429, 500, 502, 503))
     assert not any(retryable_status(s) for s in (400, 401, 403, 404, 410, 422))

@@ -12,6 +12,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from federation import values
 from models.tables import (
     Account,
     Follow,
@@ -183,8 +184,7 @@ async def show(request: Request) -> Response:
 async def many(request: Request) -> Response:
     """GET /api/v1/accounts?id[]=…: the known ones, in the order asked."""
     c = await call(request, "read:accounts", optional=True)
-    wanted = [int(i) for i in c.params.strings("id") if i.isdigit() and len(i) < 19]
-    wanted = list(dict.fromkeys(wanted))[:MANY_ACCOUNTS]
+    wanted = values.row_ids(c.params.strings("id"))[:MANY_ACCOUNTS]
     async with c.node.db.read() as session:
         rows = await session.scalars(
             select(Account).where(Account.id.in_(wanted), Account.suspended_at.is_(None))

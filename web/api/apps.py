@@ -18,6 +18,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from federation import values
+from federation.values import InvalidValue
 from models.settings import Settings
 from models.tables import OAuthApp
 from outbox.push_subscriptions import vapid_key
@@ -61,11 +63,17 @@ def check_redirect_uri(uri: str) -> None:
         return
     if not _SCHEME.match(uri) or "#" in uri:
         raise validation("Redirect URI must be an absolute URI without a fragment")
-    parts = urlsplit(uri)
+    try:
+        parts = urlsplit(uri)  # an app's own scheme (`myapp://callback`) is fine here
+    except ValueError:
+        raise validation("Redirect URI is not a valid URI") from None
     if parts.scheme.lower() in _FORBIDDEN_SCHEMES:
         raise validation(f"Redirect URI must not use the {parts.scheme}: scheme")
-    if parts.scheme.lower() in ("http", "https") and not parts.hostname:
-        raise validation("Redirect URI must name a host")
+    if parts.scheme.lower() in ("http", "https"):
+        try:
+            values.http_url(uri)
+        except InvalidValue as exc:
+            raise validation(f"Redirect URI: {exc}") from None
 
 
 def redirect_uris_from(params: Params) -> list[str]:
@@ -94,9 +102,10 @@ def website_from(params: Params) -> str | None:
     website = (params.text("website", max_length=MAX_URI_LENGTH) or "").strip()
     if not website:
         return None
-    parts = urlsplit(website)
-    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
-        raise validation("Website must be an http or https URL")
+    try:
+        values.http_url(website)
+    except InvalidValue:
+        raise validation("Website must be an http or https URL") from None
     return website
 
 

@@ -14,6 +14,8 @@ from sqlalchemy.orm import InstrumentedAttribute
 from starlette.requests import Request
 from starlette.responses import Response
 
+from federation import values
+from federation.values import InvalidValue
 from models.tables import Account, User
 from web.api.errors import ApiError
 from web.api.params import Params, read_params
@@ -145,10 +147,10 @@ def _cursor(params: Params, name: str) -> int | None:
     value = params.raw(name)
     if value is None or value == "":
         return None
-    text = str(value)
-    if not text.isdigit() or len(text) > 19:
+    try:
+        return values.row_id(value)
+    except InvalidValue:
         return None  # an unusable cursor pages from the start, as Mastodon does
-    return int(text)
 
 
 def page_of(params: Params, default: int, maximum: int) -> Page:

@@ -18,6 +18,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from federation import values
 from models.account import Account
 from models.conversation import ConversationMark
 from models.db import upsert
@@ -157,8 +158,8 @@ async def conversations(request: Request) -> Response:
 
 
 async def _one(c: Call) -> tuple[int, int]:
-    raw = str(c.request.path_params["id"])
-    found = await _threads(c, c.account.id, [int(raw)]) if raw.isdigit() and len(raw) < 20 else []
+    wanted = values.row_ids([str(c.request.path_params["id"])])
+    found = await _threads(c, c.account.id, wanted) if wanted else []
     if not found:
         raise not_found()
     return found[0]

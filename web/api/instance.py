@@ -20,7 +20,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from federation.allowlist import Allowlist, split_host_port
+from federation.allowlist import Allowlist, PatternError, split_host_port
 from models import admin, allowlist
 from models.ids import id_for_time
 from models.settings import Settings
@@ -273,8 +273,15 @@ async def peers(request: Request) -> Response:
         )
         patterns = await allowlist.patterns(session)
     current = Allowlist(patterns)
-    still_allowed = {d for d in known if d and current.allows(*split_host_port(d))}
+    still_allowed = {d for d in known if d and _allows_domain(current, d)}
     return ok(sorted(still_allowed | {p for p in patterns if "*" not in p}))
+
+
+def _allows_domain(allowlist: Allowlist, domain: str) -> bool:
+    try:
+        return allowlist.allows(*split_host_port(domain))
+    except PatternError:  # a stored domain no host could have: nobody to list
+        return False
 
 
 def _week_starts(now: datetime) -> list[datetime]:

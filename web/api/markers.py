@@ -9,6 +9,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from federation import values
+from federation.values import InvalidValue
 from models.tables import Marker
 from outbox.markers import TIMELINES, save_markers
 from web.api.base import call, ok
@@ -45,10 +47,12 @@ def positions(params: Params) -> dict[str, int]:
         if timeline not in params:
             continue
         value = params.sub(timeline).raw("last_read_id")
-        text = "" if value is None else str(value)
-        if not text.isdigit() or len(text) > 19 or int(text) >= 1 << 63:
-            raise validation(f"{timeline}[last_read_id] must be a status or notification id")
-        found[timeline] = int(text)
+        try:
+            found[timeline] = values.row_id(value)
+        except InvalidValue:
+            raise validation(
+                f"{timeline}[last_read_id] must be a status or notification id"
+            ) from None
     return found
 
 

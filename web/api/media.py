@@ -57,7 +57,7 @@ class _BodyCap:
 
 async def _upload_call(request: Request) -> Call:
     declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > MAX_UPLOAD_BODY:
+    if declared.isascii() and declared.isdigit() and int(declared) > MAX_UPLOAD_BODY:
         raise ApiError(413, TOO_LARGE)
     cap = _BodyCap(request.receive, MAX_UPLOAD_BODY)
     try:

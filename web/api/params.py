@@ -10,10 +10,11 @@ from __future__ import annotations
 import re
 from typing import Any
 
-import orjson
 from starlette.datastructures import UploadFile
 from starlette.requests import Request
 
+from federation import values
+from federation.values import InvalidValue
 from web.api.errors import ApiError, validation
 
 MAX_JSON_BODY = 1 << 20
@@ -106,12 +107,10 @@ class Params:
         value = self.data.get(name)
         if value is None or value == "":
             return default
-        if isinstance(value, bool) or not isinstance(value, int | str):
-            raise validation(f"{name} must be a number")
         try:
-            number = int(value)
-        except ValueError:
-            raise validation(f"{name} must be a number") from None
+            number = values.integer(value, name)
+        except InvalidValue as exc:
+            raise validation(str(exc)) from None
         if minimum is not None and number < minimum:
             number = minimum
         if maximum is not None and number > maximum:
@@ -160,13 +159,10 @@ class Params:
 
 
 def parse_id(value: Any) -> int:
-    text = str(value)
-    if not text.isdigit() or len(text) > 19:
-        raise ApiError(404, "Record not found")
-    number = int(text)
-    if number >= 1 << 63:
-        raise ApiError(404, "Record not found")
-    return number
+    try:
+        return values.row_id(value)
+    except InvalidValue:
+        raise ApiError(404, "Record not found") from None
 
 
 def _merge_multi(items: list[tuple[str, Any]], into: dict[str, Any]) -> None:
@@ -191,9 +187,9 @@ async def read_params(request: Request) -> Params:
             raise ApiError(413, "Request body too large")
         if body.strip():
             try:
-                parsed = orjson.loads(body)
-            except orjson.JSONDecodeError:
-                raise ApiError(400, "The request body is not valid JSON") from None
+                parsed = values.json_document(body)
+            except InvalidValue as exc:
+                raise ApiError(400, f"The request body is not usable: {exc}") from None
             if not isinstance(parsed, dict):
                 raise ApiError(400, "The request body must be a JSON object")
             for key, value in parsed.items():

@@ -10,6 +10,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from federation import values
+from federation.values import InvalidValue
 from models.poll import Poll, ScheduledStatus
 from models.status import MediaAttachment, Status
 from models.visibility import can_see
@@ -43,8 +45,8 @@ async def vote(request: Request) -> Response:
     c = await call(request, "write:statuses")
     poll_id = parse_id(request.path_params["id"])
     try:
-        choices = [int(x) for x in c.params.strings("choices")]
-    except ValueError:
+        choices = [values.integer(x, "choices", minimum=0) for x in c.params.strings("choices")]
+    except InvalidValue:
         raise validation("choices must be option numbers") from None
     try:
         async with c.node.db.write() as session:
@@ -101,12 +103,9 @@ def parse_time(value: str | None) -> datetime:
     if not value:
         raise validation("scheduled_at is required")
     try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        raise validation("scheduled_at must be an ISO 8601 time") from None
-    if moment.tzinfo is None:
-        raise validation("scheduled_at needs a time zone")
-    return moment
+        return values.iso_datetime(value, "scheduled_at", zone_required=True)
+    except InvalidValue as exc:
+        raise validation(str(exc)) from None
 
 
 async def list_scheduled(request: Request) -> Response:

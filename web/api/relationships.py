@@ -6,7 +6,6 @@ from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any, Protocol
 
-import orjson
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute, aliased
@@ -14,6 +13,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from federation import values
+from federation.values import InvalidValue
 from models.base import utcnow
 from models.relationship import mute_in_force
 from models.tables import Account, Block, Follow, FollowRequest, Mute
@@ -134,9 +135,9 @@ async def reject(request: Request) -> Response:
     return await _federated(request, "write:follows", actions.reject)
 
 
-def _digit_ids(values: list[str]) -> list[int]:
+def _digit_ids(texts: list[str]) -> list[int]:
     """Ids as asked, deduplicated; a malformed one names no account and is left out."""
-    return list(dict.fromkeys(int(v) for v in values if v.isdigit() and len(v) < 19))
+    return values.row_ids(texts)
 
 
 async def relationships(request: Request) -> Response:
@@ -158,9 +159,9 @@ async def _ids_from_json_body(request: Request) -> list[str]:
     if not body.strip():
         return []
     try:
-        parsed = orjson.loads(body)
-    except orjson.JSONDecodeError:
-        raise ApiError(400, "The request body is not valid JSON") from None
+        parsed = values.json_document(body)
+    except InvalidValue as exc:
+        raise ApiError(400, f"The request body is not usable: {exc}") from None
     ids = parsed.get("id", []) if isinstance(parsed, dict) else []
     return [str(i) for i in (ids if isinstance(ids, list) else [ids])]
 

@@ -14,7 +14,9 @@ from collections.abc import Iterable
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from federation import values
 from federation.client import NotAllowed
+from federation.values import InvalidValue
 from inbox.dereference import FetchError, actor, resolve_handle, webfinger_url
 from inbox.notes import fetch_note, store_note
 from inbox.parse import Unusable, authority
@@ -30,10 +32,10 @@ MAX_MENTIONS = 20  # remote handles resolved for one post; more stay plain text
 
 
 def _split_handle(text: str) -> tuple[str, str] | None:
-    name, at, host = text.strip().removeprefix("@").partition("@")
-    if not at or not name or not host or "/" in host or "@" in host:
+    try:
+        return values.handle(text)
+    except InvalidValue:
         return None
-    return name, host.lower()
 
 
 def is_remote_handle(node: Node, text: str) -> bool:

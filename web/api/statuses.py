@@ -16,6 +16,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from federation import values
+from federation.values import InvalidValue
 from models.status import VISIBILITIES, MediaAttachment, Status, StatusEdit
 from models.thread import context as thread_context
 from models.visibility import visible_to
@@ -56,9 +58,10 @@ def _poll(params: Params) -> PollDraft | None:
 def _media_ids(params: Params) -> tuple[int, ...]:
     ids = []
     for item in params.strings("media_ids"):
-        if not item.isdigit() or len(item) > 19:
-            raise validation(f"Media attachment not found: {item}")
-        ids.append(int(item))
+        try:
+            ids.append(values.row_id(item))
+        except InvalidValue:
+            raise validation(f"Media attachment not found: {item}") from None
     return tuple(ids)
 
 
@@ -155,8 +158,7 @@ async def show(request: Request) -> Response:
 
 async def several(request: Request) -> Response:
     c = await call(request, "read:statuses", optional=True)
-    wanted = [int(i) for i in c.params.strings("id") if i.isdigit() and len(i) <= 19]
-    wanted = list(dict.fromkeys(wanted))[:MAX_IDS]
+    wanted = values.row_ids(c.params.strings("id"))[:MAX_IDS]
     if not wanted:
         return ok([])
     hidden = await hidden_domains(c.node)
