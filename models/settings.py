@@ -14,6 +14,7 @@ class Settings:
     database_url: str = ""
     redis_url: str = ""
     allowlist: tuple[str, ...] = ()
+    push_hosts: tuple[str, ...] = ()  # Web Push services (allowlist patterns) phones may use
     connect_to: tuple[tuple[str, str], ...] = ()
     ca_bundle: str = ""
     secret_key: str = ""

@@ -28,6 +28,7 @@ from models.personal import (
     NotificationPolicy,
 )
 from models.poll import Poll, PollVote, ScheduledStatus
+from models.push import PushJob, PushSubscription
 from models.relationship import Block, Follow, FollowRequest, Mute
 from models.status import (
     IdempotencyKey,
@@ -85,6 +86,8 @@ __all__ = [
     "Pin",
     "Poll",
     "PollVote",
+    "PushJob",
+    "PushSubscription",
     "ScheduledStatus",
     "Status",
     "StatusEdit",

@@ -14,6 +14,7 @@ from models.personal import ConversationMute, DomainBlock, NotificationPolicy
 from models.relationship import Block, Follow, Mute, mute_in_force
 from models.status import Status
 from outbox import events
+from outbox.push_subscriptions import queue_pushes
 
 
 async def notify(
@@ -65,6 +66,7 @@ async def notify(
     session.add(row)
     await session.flush()
     events.notified(session, row)
+    await queue_pushes(session, row)
     return row
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from federation.allowlist import PatternError, parse_pattern
 from models.settings import Settings
 
 PREFIX = "FLURFUNK_"
@@ -19,6 +20,7 @@ KEYS = {
     "DATABASE_URL": "database_url",
     "REDIS_URL": "redis_url",
     "ALLOWLIST": "allowlist",
+    "PUSH_HOSTS": "push_hosts",
     "CONNECT_TO": "connect_to",
     "CA_BUNDLE": "ca_bundle",
     "SECRET_KEY": "secret_key",
@@ -60,6 +62,16 @@ def _connect_to(value: Any) -> tuple[tuple[str, str], ...]:
             raise ConfigError(f"CONNECT_TO: expected host[:port]=ip:port, got {item!r}")
         pairs.append((host.strip().lower(), target.strip()))
     return tuple(pairs)
+
+
+def _patterns(key: str, value: Any) -> tuple[str, ...]:
+    patterns = tuple(p.lower() for p in _split(value))
+    for pattern in patterns:
+        try:
+            parse_pattern(pattern)
+        except PatternError as exc:
+            raise ConfigError(f"{key}: {exc}") from None
+    return patterns
 
 
 def _bool(key: str, value: Any) -> bool:
@@ -174,6 +186,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         or f"sqlite+aiosqlite:///{data_dir / 'flurfunk.db'}",
         redis_url=str(raw.get("REDIS_URL", "")),
         allowlist=tuple(p.lower() for p in _split(raw.get("ALLOWLIST", ""))),
+        push_hosts=_patterns("PUSH_HOSTS", raw.get("PUSH_HOSTS", "")),
         connect_to=_connect_to(raw.get("CONNECT_TO", "")),
         ca_bundle=str(raw.get("CA_BUNDLE", "")),
         secret_key=str(raw.get("SECRET_KEY", "")) or _secret_key(data_dir),

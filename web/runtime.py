@@ -21,6 +21,9 @@ from outbox import events, periodic
 from outbox.allowlist import REFRESH_SECONDS, LiveAllowlist
 from outbox.claims import release_all
 from outbox.context import Federation
+from outbox.loop import work_until
+from outbox.push_sender import PushSender
+from outbox.push_subscriptions import push_hosts, vapid_key
 from outbox.queue import DELIVER, NUDGE, PROCESS_INBOX, queue_name
 from outbox.render import instance_key_id
 from outbox.signing import identity, instance_key_pair
@@ -53,6 +56,21 @@ async def build_federation(settings: Settings, db: Database) -> Federation:
     )
 
 
+async def send_pushes(settings: Settings, db: Database, stop: asyncio.Event) -> None:
+    """Send due Web Push rows until `stop`; push services are reached through the same
+    outbound client as peers, with PUSH_HOSTS as its allowlist."""
+    hosts = push_hosts(settings)
+    client = FederationClient(
+        lambda: hosts, connect_to=dict(settings.connect_to), ca_bundle=settings.ca_bundle or None
+    )
+    sender = PushSender(db, client, settings, vapid_key(settings))
+    try:
+        # Polled: a notification is written by many code paths that only hold a session.
+        await work_until(stop, asyncio.Event(), sender.step, name="push", batch=sender.batch)
+    finally:
+        await client.aclose()
+
+
 def lease(settings: Settings) -> timedelta:
     return timedelta(seconds=settings.claim_lease_seconds)
 
@@ -76,6 +94,7 @@ async def running(
     """Federation for the app; with `in_process_workers`, also deliver from this process,
     else with Redis, wake the workers with a job after each commit that queued work."""
     fed = await build_federation(settings, db)
+    vapid_key(settings)  # generated into DATA_DIR on the first start, before any app asks
     stop = asyncio.Event()
     tasks = [
         asyncio.create_task(
@@ -115,6 +134,7 @@ async def running(
         tasks += [
             asyncio.create_task(deliveries.run(stop)),
             asyncio.create_task(inbox.run(stop)),
+            asyncio.create_task(send_pushes(settings, db, stop)),
             asyncio.create_task(
                 every(periodic.INTERVAL, stop, lambda: periodic.publish_scheduled(fed), "scheduled")
             ),

@@ -51,7 +51,7 @@ from outbox.loop import woken
 from outbox.queue import DELIVER, NUDGE, PROCESS_INBOX, Pump, cancel_and_wait, queue_name
 from outbox.worker import PIPELINE, DeliveryWorker
 from web import metrics
-from web.runtime import build_federation, every, lease
+from web.runtime import build_federation, every, lease, send_pushes
 
 log = logging.getLogger("flurfunk.worker")
 BACKGROUND = "flurfunk"  # the key of the Background in arq's job context
@@ -270,6 +270,7 @@ async def work(settings: Settings) -> None:
             every(sweep, stop, lambda: periodic.publish_scheduled(fed), "scheduled")
         ),
         asyncio.create_task(every(sweep, stop, lambda: periodic.close_polls(fed), "polls")),
+        asyncio.create_task(send_pushes(settings, db, stop)),
     ]
     jobs = asyncio.create_task(take_jobs(settings, background, stop))
     gc.collect()

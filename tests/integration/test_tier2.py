@@ -29,7 +29,6 @@ ANSWERS = [
     ("GET", "/api/v1/announcements", 200, list),
     ("GET", "/api/v1/suggestions", 200, list),
     ("GET", "/api/v2/suggestions", 200, list),
-    ("DELETE", "/api/v1/suggestions/123", 200, dict),
     ("GET", "/api/v1/directory", 200, list),
     ("GET", "/api/v1/notifications/requests", 200, list),
     ("GET", "/api/v1/notifications/policy", 200, dict),
@@ -49,6 +48,7 @@ ANSWERS = [
     ("GET", "/api/v2/filters/123", 404, dict),
     ("GET", "/api/v1/scheduled_statuses/123", 404, dict),
     ("GET", "/api/v1/notifications/requests/123", 404, dict),
+    ("DELETE", "/api/v1/suggestions/123", 404, dict),  # nothing is suggested, so nothing to dismiss
 ]
 
 

@@ -7,15 +7,11 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import re
 import secrets
-from functools import lru_cache
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
@@ -26,6 +22,7 @@ from federation import values
 from federation.values import InvalidValue
 from models.settings import Settings
 from models.tables import OAuthApp
+from outbox.push_subscriptions import vapid_key
 from web.api import serializers
 from web.api.base import call, ok
 from web.api.errors import ApiError, not_found, validation
@@ -40,27 +37,10 @@ MAX_URI_LENGTH = 2000
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:")
 # Schemes a browser would run or read locally instead of handing to an app.
 _FORBIDDEN_SCHEMES = frozenset({"javascript", "data", "vbscript", "file", "blob"})
-# The P-256 group order: a VAPID private key is a number below it.
-_P256_ORDER = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
-
-
-@lru_cache(maxsize=4)
-def vapid_public_key(secret_key: str) -> str:
-    """The node's Web Push (VAPID) public key, derived from SECRET_KEY so it never changes."""
-    seed = hashlib.sha256(b"flurfunk vapid\0" + secret_key.encode()).digest()
-    private = ec.derive_private_key(
-        int.from_bytes(seed, "big") % (_P256_ORDER - 1) + 1, ec.SECP256R1()
-    )
-    point = private.public_key().public_bytes(
-        serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
-    )
-    return base64.urlsafe_b64encode(point).decode()
 
 
 def app_json(app: OAuthApp, settings: Settings, *, credentials: bool) -> dict[str, Any]:
-    return serializers.registered_app(
-        app, vapid_public_key(settings.secret_key), credentials=credentials
-    )
+    return serializers.registered_app(app, vapid_key(settings).public_key, credentials=credentials)
 
 
 # --- what an app registers -------------------------------------------------------------

@@ -29,6 +29,7 @@ from outbox.filetypes import SUPPORTED_MIME_TYPES
 from outbox.images import IMAGE_MATRIX_LIMIT
 from outbox.interactions import MAX_PINS
 from outbox.media import SIZE_LIMITS
+from outbox.push_subscriptions import vapid_key
 from outbox.status_parts import MAX_MEDIA
 from web.api import serializers
 from web.api.base import ok
@@ -174,6 +175,7 @@ def _configuration(settings: Settings) -> dict[str, Any]:
             "video_frame_rate_limit": 120,
             "video_matrix_limit": 8_294_400,  # 3840 x 2160
         },
+        "vapid": {"public_key": vapid_key(settings).public_key},
         "polls": {
             "max_options": 4,
             "max_characters_per_option": 50,

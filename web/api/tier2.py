@@ -15,7 +15,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from web.api.base import call, ok
-from web.api.errors import not_found, validation
+from web.api.errors import not_found
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 
@@ -40,14 +40,6 @@ def missing(scope: str) -> Endpoint:
     return endpoint
 
 
-def unsupported(scope: str, what: str) -> Endpoint:
-    async def endpoint(request: Request) -> Response:
-        await call(request, scope)
-        raise validation(f"{what} are not supported on this node")
-
-    return endpoint
-
-
 def _routes() -> list[BaseRoute]:
     empty_list = [
         ("/api/v1/announcements", "read"),
@@ -68,7 +60,8 @@ def _routes() -> list[BaseRoute]:
         ("/api/v1/notifications/requests/{id}", ["GET"], "read:notifications"),
         ("/api/v1/notifications/requests/{id}/accept", ["POST"], "write:notifications"),
         ("/api/v1/notifications/requests/{id}/dismiss", ["POST"], "write:notifications"),
-        ("/api/v1/push/subscription", ["GET", "PUT"], "push"),
+        # Nothing is ever suggested here, so no id names a suggestion to dismiss.
+        ("/api/v1/suggestions/{id}", ["DELETE"], "write:accounts"),
     ]
     out: list[BaseRoute] = [
         Route(path, answer(scope, []), methods=["GET"]) for path, scope in empty_list
@@ -89,13 +82,6 @@ def _routes() -> list[BaseRoute]:
         Route(
             "/api/v1/notifications/requests/dismiss",
             answer("write:notifications", {}),
-            methods=["POST"],
-        ),
-        Route("/api/v1/suggestions/{id}", answer("write:accounts", {}), methods=["DELETE"]),
-        Route("/api/v1/push/subscription", answer("push", {}), methods=["DELETE"]),
-        Route(
-            "/api/v1/push/subscription",
-            unsupported("push", "Push subscriptions"),
             methods=["POST"],
         ),
     ]

@@ -47,6 +47,7 @@ def test_toml_file_and_environment_precedence(tmp_path: Path) -> None:
         ("FLURFUNK_MAX_STATUS_CHARS", "many", "MAX_STATUS_CHARS"),
         ("FLURFUNK_CONNECT_TO", "nohost", "CONNECT_TO"),
         ("FLURFUNK_REGISTRATIONS_OPEN", "perhaps", "REGISTRATIONS_OPEN"),
+        ("FLURFUNK_PUSH_HOSTS", "https://ntfy.corp.example/", "PUSH_HOSTS"),
     ],
 )
 def test_bad_values_name_their_key(tmp_path: Path, key: str, value: str, named: str) -> None:
