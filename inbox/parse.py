@@ -23,8 +23,9 @@ ACTOR_TYPES = frozenset({"Person", "Service", "Application", "Group", "Organizat
 MAX_TEXT = 100_000
 MAX_URI = 1024  # the longest URI our columns hold; a longer one is unusable
 _MARKUP_PASSES = 4
-# A handle's user part: no markup, spaces or `@` (apps show `acct` as it is).
-_USERNAME = re.compile(r"^[\w.~-]{1,64}$")
+# A handle's user part: no markup, spaces or `@` (apps show `acct` as it is). `:` because an
+# instance actor is named after its node's authority, which may carry a port (`hq:8443`).
+_USERNAME = re.compile(r"^[\w.~:-]{1,64}$")
 
 
 class Unusable(ValueError):

@@ -474,3 +474,11 @@ def test_an_actor_without_a_usable_user_name_is_unusable(name: str) -> None:
         actor_fields(
             {"id": AUTHOR, "type": "Person", "preferredUsername": name, "inbox": AUTHOR + "/inbox"}
         )
+
+
+@pytest.mark.parametrize("name", ["bob", "hq.flurfunk.test", "hq.flurfunk.test:8443"])
+def test_user_names_and_instance_actors_named_after_their_node_are_usable(name: str) -> None:
+    fields = actor_fields(
+        {"id": AUTHOR, "type": "Application", "preferredUsername": name, "inbox": AUTHOR + "/i"}
+    )
+    assert fields["username"] == name
