@@ -155,3 +155,71 @@ def test_admin_pages_in_german_and_accessible(browser: Browser, site: Site, admi
             violations = serious_violations(page)
             assert violations == [], f"{path}:\n" + "\n".join(violations)
             screenshot(page, "admin-" + path.rsplit("/", 1)[-1])
+
+
+def test_a_password_reset_shows_the_new_one_once_and_ends_the_old_sign_in(
+    browser: Browser, site: Site, admin: User, bob: User
+) -> None:
+    with new_context(browser) as admin_context, new_context(browser) as bob_context:
+        bobs_page = bob_context.new_page()
+        sign_in(bobs_page, site.node, bob)
+        page = admin_context.new_page()
+        accept_dialogs(page)
+        sign_in(page, site.node, admin)
+        page.goto(f"{site.node.url}/admin/users?q={bob.name}")
+        page.get_by_role("button", name=f"Reset the password of {bob.name}").click()
+        expect(page.get_by_role("status")).to_contain_text(f"New password for {bob.name}")
+        password = page.locator("#one-time-password").inner_text().strip()
+        bobs_page.goto(site.node.url + "/")
+        expect(bobs_page.locator("#login")).to_be_visible()
+        sign_in(bobs_page, site.node, User(bob.name, password, bob.email, ""))
+        expect(bobs_page.get_by_role("heading", level=1)).to_have_text("Home")
+
+
+def test_an_admin_deletes_a_user_after_confirming(
+    browser: Browser, site: Site, admin: User, bob: User
+) -> None:
+    with new_context(browser) as context:
+        page = context.new_page()
+        asked: list[str] = []
+
+        def confirm(dialog: Dialog) -> None:
+            asked.append(dialog.message)
+            dialog.accept()
+
+        page.on("dialog", confirm)
+        sign_in(page, site.node, admin)
+        page.goto(f"{site.node.url}/admin/users?q={bob.name}")
+        page.get_by_role("button", name=f"Delete {bob.name}").click()
+        expect(page.get_by_role("status")).to_have_text(f"{bob.name} was deleted.")
+        assert len(asked) == 1
+        assert bob.name in asked[0]
+        expect(page.locator("li.user-row", has_text=bob.name)).to_have_count(0)
+    assert site.node.api(bob, "GET", "/api/v1/accounts/verify_credentials").status_code == 401
+
+
+def test_a_moderator_suspends_plain_users_but_changes_nothing_else(
+    browser: Browser, site: Site, admin: User, alice: User
+) -> None:
+    moderator = site.node.create_user("mod")
+    site.node.cli("user", "role", moderator.name, "moderator")
+    with new_context(browser) as context:
+        page = context.new_page()
+        sign_in(page, site.node, moderator)
+        page.goto(f"{site.node.url}/admin/users?q={alice.name}")
+        row = page.locator("li.user-row", has_text=alice.name)
+        row.get_by_role("button", name="Suspend").click()
+        expect(row.locator(".state")).to_have_text("suspended")
+        row.get_by_role("button", name="Unsuspend").click()
+        expect(row.locator(".state")).to_have_text("active")
+        expect(page.get_by_role("button", name="Create")).to_have_count(0)
+        expect(row.get_by_role("button", name="Delete")).to_have_count(0)
+        page.goto(f"{site.node.url}/admin/users?q={admin.name}")
+        admins_row = page.locator("li.user-row", has_text=admin.name)
+        expect(admins_row.get_by_role("button")).to_have_count(0)
+        page.goto(site.node.url + "/admin/federation")
+        expect(page.get_by_role("heading", name="Audit log")).to_be_visible()
+        expect(page.get_by_role("button", name="Add")).to_have_count(0)
+        expect(page.locator("li.audit-entry").first).to_contain_text(
+            f"{moderator.name} user.unsuspend {alice.name}"
+        )
