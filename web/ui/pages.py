@@ -12,6 +12,7 @@ from starlette.routing import BaseRoute
 
 from web.ui import (
     accounts,
+    admin,
     consent,
     live,
     notifications,
@@ -36,6 +37,7 @@ AREAS = (
     settings,
     live,
     consent,
+    admin,
 )
 
 routes: list[BaseRoute] = [route for area in AREAS for route in area.routes]

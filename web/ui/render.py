@@ -80,6 +80,8 @@ def _html(request: Request, template: str, lang: str, context: dict[str, Any]) -
     settings = node_of(request).settings
     caller = request.scope.get("flurfunk.web_caller")
     context.setdefault("me", caller.account if caller is not None else None)
+    user = caller.user if caller is not None else None
+    context.setdefault("staff", user is not None and user.role in ("admin", "moderator"))
     context.setdefault("nav", "")
     context.setdefault("flash", request.session.pop("flash", ""))
     context.setdefault(
