@@ -245,7 +245,13 @@ def test_markup_free_leaves_no_markup_even_once_decoded(fragment: str) -> None:
 
 
 @PROPERTIES
-@given(st.text(alphabet=st.characters(blacklist_characters="<&\x00\r"), max_size=40))
+# No lone surrogates: remote text arrives as JSON, and orjson refuses them before parsing.
+@given(
+    st.text(
+        alphabet=st.characters(exclude_characters="<&\x00\r", exclude_categories=("Cs",)),
+        max_size=40,
+    )
+)
 def test_text_without_markup_stays_as_it_is(words: str) -> None:
     assert markup_free(words) == words
 
