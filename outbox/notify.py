@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from models.account import Account
 from models.base import utcnow
 from models.notification import Notification
+from models.notification_groups import GroupKey
 from models.personal import ConversationMute, DomainBlock, NotificationPolicy
 from models.relationship import Block, Follow, Mute, mute_in_force
 from models.status import Status
@@ -134,6 +135,16 @@ async def dismiss(session: AsyncSession, account_id: int, notification_id: int) 
         .returning(Notification.id)
     )
     return removed.first() is not None
+
+
+async def dismiss_group(session: AsyncSession, account_id: int, key: GroupKey) -> bool:
+    """Remove every notification of one group of the account's; whether there was one."""
+    removed = await session.execute(
+        delete(Notification)
+        .where(Notification.account_id == account_id, key.condition)
+        .returning(Notification.id)
+    )
+    return bool(removed.all())
 
 
 async def clear(session: AsyncSession, account_id: int) -> None:

@@ -11,6 +11,7 @@ from web.api import (
     conversations,
     filters,
     filters_v1,
+    grouped_notifications,
     instance,
     lists,
     markers,
@@ -28,6 +29,7 @@ from web.api import (
     tags,
     tier2,
     timelines,
+    unoffered,
 )
 from web.ui import pages
 
@@ -55,7 +57,9 @@ def routes() -> list[BaseRoute]:
         push,
         tags,
         notifications,
+        grouped_notifications,
         search,
+        unoffered,
         media,
         misc,
         pages,

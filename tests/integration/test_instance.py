@@ -12,7 +12,7 @@ from mastodon import Mastodon
 
 from tests.kit import RunningNode, User
 
-VERSION = "4.2.0 (compatible; Flurfunk 0.1.0)"
+VERSION = "4.3.0 (compatible; Flurfunk 0.1.0)"
 NODEINFO_SCHEMA = "http://nodeinfo.diaspora.software/ns/schema/"
 
 
@@ -24,12 +24,13 @@ def registrations_open(node: RunningNode) -> bool:
     return node.env().get("FLURFUNK_REGISTRATIONS_OPEN", "").lower() == "true"
 
 
-def test_mastodon_py_sees_api_version_4_2_0(node: RunningNode) -> None:
+def test_mastodon_py_sees_version_4_3_0_and_api_version_2(node: RunningNode) -> None:
     client = Mastodon(api_base_url=node.url, version_check_mode="created")
-    assert client.retrieve_mastodon_version() == "4.2.0"
-    assert (client.mastodon_major, client.mastodon_minor, client.mastodon_patch) == (4, 2, 0)
-    assert client.verify_minimum_version("4.0.0", cached=True)
-    assert not client.verify_minimum_version("4.3.0", cached=True)
+    assert client.retrieve_mastodon_version() == "4.3.0"
+    assert (client.mastodon_major, client.mastodon_minor, client.mastodon_patch) == (4, 3, 0)
+    assert client.mastodon_api_version == 2  # read from /api/v2/instance's api_versions
+    assert client.verify_minimum_version("4.3.0", cached=True)
+    assert not client.verify_minimum_version("4.4.0", cached=True)
 
 
 def test_mastodon_py_reads_instance_with_and_without_token(node: RunningNode, alice: User) -> None:

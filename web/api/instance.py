@@ -3,8 +3,9 @@ instance, its peers, activity, rules and descriptions. All public: a token is no
 not even looked at, so an app holding a revoked token can still find out where it is.
 
 The version string starts with the Mastodon API version we implement, because clients pick
-endpoints by it: Mastodon.py cuts at the first space and needs exactly X.Y.Z. We say 4.2.0
-(and no `api_versions` in v2) until grouped notifications exist.
+endpoints by it: Mastodon.py cuts at the first space and needs exactly X.Y.Z. We say 4.3.0,
+and `api_versions: {"mastodon": 2}` in v2, since grouped notifications (the API version 2
+feature that 4.3 apps switch to) and the link timeline exist.
 """
 
 from __future__ import annotations
@@ -35,7 +36,8 @@ from web.api import serializers
 from web.api.base import ok
 from web.node import node_of
 
-MASTODON_API_VERSION = "4.2.0"
+MASTODON_API_VERSION = "4.3.0"
+API_VERSIONS = {"mastodon": 2}
 SOFTWARE_VERSION = "0.1.0"
 VERSION = f"{MASTODON_API_VERSION} (compatible; Flurfunk {SOFTWARE_VERSION})"
 TITLE = "Flurfunk"
@@ -236,6 +238,7 @@ async def instance_v2(request: Request) -> Response:
             "domain": settings.domain,
             "title": about.title,
             "version": VERSION,
+            "api_versions": API_VERSIONS,
             "source_url": SOURCE_URL,
             "description": about.description,
             "usage": {"users": {"active_month": usage.active_month}},

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
@@ -31,7 +32,7 @@ UNREAD_DEFAULT = 100
 UNREAD_MAX = 1000
 
 
-def _shown(viewer_id: int) -> list[ColumnElement[bool]]:
+def shown(viewer_id: int) -> list[ColumnElement[bool]]:
     return [
         Notification.account_id == viewer_id,
         or_(Notification.status_id.is_(None), visible_to(viewer_id)),
@@ -40,16 +41,17 @@ def _shown(viewer_id: int) -> list[ColumnElement[bool]]:
     ]
 
 
-def _readable(viewer_id: int, *columns: Any) -> Select[Any]:
+def readable(viewer_id: int, *columns: Any) -> Select[Any]:
+    """The viewer's notifications that they may still see (grouped ones read the same)."""
     return (
         select(*columns)
         .select_from(Notification)
         .outerjoin(Status, Status.id == Notification.status_id)
-        .where(*_shown(viewer_id))
+        .where(*shown(viewer_id))
     )
 
 
-async def _from_allowed_hosts(c: Call, query: Select[Any]) -> Select[Any]:
+async def from_allowed_hosts(c: Call, query: Select[Any]) -> Select[Any]:
     """Leave out what accounts of hosts the allowlist no longer admits did or posted."""
     hidden = await hidden_domains(c.node)
     if not hidden:
@@ -60,7 +62,7 @@ async def _from_allowed_hosts(c: Call, query: Select[Any]) -> Select[Any]:
     )
 
 
-def _filtered(query: Select[Any], params: Params) -> Select[Any]:
+def filtered(query: Select[Any], params: Params) -> Select[Any]:
     """`types[]` keeps, `exclude_types[]` drops, `account_id` picks one sender."""
     types = params.strings("types")
     if types:
@@ -77,8 +79,8 @@ def _filtered(query: Select[Any], params: Params) -> Select[Any]:
 async def index(request: Request) -> Response:
     c = await call(request, "read:notifications")
     page = page_of(c.params, PAGE, PAGE_MAX)
-    query = _filtered(_readable(c.account.id, Notification), c.params)
-    query = await _from_allowed_hosts(c, query)
+    query = filtered(readable(c.account.id, Notification), c.params)
+    query = await from_allowed_hosts(c, query)
     async with c.node.db.read() as session:
         rows = page.settle(
             (await session.execute(page.apply(query, Notification.id))).scalars().all()
@@ -91,8 +93,8 @@ async def index(request: Request) -> Response:
 async def show(request: Request) -> Response:
     c = await call(request, "read:notifications")
     notification_id = parse_id(request.path_params["id"])
-    query = _readable(c.account.id, Notification).where(Notification.id == notification_id)
-    query = await _from_allowed_hosts(c, query)
+    query = readable(c.account.id, Notification).where(Notification.id == notification_id)
+    query = await from_allowed_hosts(c, query)
     async with c.node.db.read() as session:
         row = (await session.execute(query)).scalar_one_or_none()
         items = (
@@ -105,19 +107,23 @@ async def show(request: Request) -> Response:
     return ok(items[0])
 
 
+async def read_up_to(session: AsyncSession, account_id: int) -> int | None:
+    """The notifications marker: the newest notification the account has read."""
+    last_read: int | None = await session.scalar(
+        select(Marker.last_read_id).where(
+            Marker.account_id == account_id, Marker.timeline == "notifications"
+        )
+    )
+    return last_read
+
+
 async def unread_count(request: Request) -> Response:
     """How many arrived since the notifications read marker, up to `limit`."""
     c = await call(request, "read:notifications")
     limit = c.params.number("limit", UNREAD_DEFAULT, minimum=1, maximum=UNREAD_MAX)
-    query = await _from_allowed_hosts(
-        c, _filtered(_readable(c.account.id, Notification.id), c.params)
-    )
+    query = await from_allowed_hosts(c, filtered(readable(c.account.id, Notification.id), c.params))
     async with c.node.db.read() as session:
-        last_read = await session.scalar(
-            select(Marker.last_read_id).where(
-                Marker.account_id == c.account.id, Marker.timeline == "notifications"
-            )
-        )
+        last_read = await read_up_to(session, c.account.id)
         if last_read is not None:
             query = query.where(Notification.id > last_read)
         count = await session.scalar(

@@ -136,7 +136,7 @@ async def _schedule(c: Call, draft: Draft, at: datetime) -> Response:
         raise validation(str(exc)) from None
 
 
-async def _readable(c: Call, session: AsyncSession, status_id: int) -> Status:
+async def readable_status(c: Call, session: AsyncSession, status_id: int) -> Status:
     """A status the caller may see, from a host that is still allowed; else 404."""
     with status_errors():
         status = await load_visible(session, c.viewer_id, status_id)
@@ -152,7 +152,7 @@ async def show(request: Request) -> Response:
     c = await call(request, "read:statuses", optional=True)
     status_id = parse_id(request.path_params["id"])
     async with c.node.db.read() as session:
-        status = await _readable(c, session, status_id)
+        status = await readable_status(c, session, status_id)
         return ok(await serializers.status(session, c.node.links(), status, c.viewer_id))
 
 
@@ -224,7 +224,7 @@ async def history(request: Request) -> Response:
     c = await call(request, "read:statuses", optional=True)
     status_id = parse_id(request.path_params["id"])
     async with c.node.db.read() as session:
-        status = await _readable(c, session, status_id)
+        status = await readable_status(c, session, status_id)
         revisions = list(
             (
                 await session.execute(
@@ -270,9 +270,9 @@ async def context(request: Request) -> Response:
     c = await call(request, "read:statuses", optional=True)
     status_id = parse_id(request.path_params["id"])
     async with c.node.db.read() as session:
-        status = await _readable(c, session, status_id)
+        status = await readable_status(c, session, status_id)
         if status.reblog_of_id is not None:
-            status = await _readable(c, session, status.reblog_of_id)
+            status = await readable_status(c, session, status.reblog_of_id)
         ancestors, descendants = await thread_context(session, status, c.viewer_id)
         hidden = await hidden_domains(c.node)
         if hidden:

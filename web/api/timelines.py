@@ -8,6 +8,7 @@ neither as posts nor as the originals of boosts.
 from __future__ import annotations
 
 import functools
+import html
 from datetime import datetime
 from typing import Any
 
@@ -32,6 +33,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from federation import values
+from federation.values import InvalidValue
 from models.base import UTCDateTime, utcnow
 from models.personal import domain_blocked_accounts
 from models.relationship import mute_in_force
@@ -51,7 +54,7 @@ from models.tables import (
 from models.visibility import visible_to
 from web.api import filtering, serializers
 from web.api.base import Call, Cursor, Page, call, page_of, paginated
-from web.api.errors import not_found
+from web.api.errors import not_found, validation
 from web.api.hosts import hidden_domains, status_admitted
 from web.api.params import parse_id
 from web.node import node_of
@@ -247,6 +250,25 @@ async def public(request: Request) -> Response:
     return await filtering.page(c, "public", await statuses_page(c, query, Status.id))
 
 
+async def link(request: Request) -> Response:
+    """Public posts that link to `url` (Mastodon 4.3). Mastodon lists the posts of a trending
+    preview card; this node keeps no cards, so it lists the posts whose text links to exactly
+    that URL, with the public timeline's visibility rules."""
+    c = await call(request, "read:statuses", optional=True)
+    raw = c.params.raw("url")
+    if not raw:
+        raise validation("url is required")
+    try:
+        values.http_url(raw)
+    except InvalidValue as refused:
+        raise validation(f"url: {refused}") from None
+    # Content is stored rendered; every link it carries is an `href="…"` with the URL
+    # HTML-escaped (outbox.content, and incoming HTML is re-serialised when sanitised).
+    href = f'href="{html.escape(raw, quote=True)}"'
+    query = broadcast_query(c).where(Status.content.contains(href, autoescape=True))
+    return await filtering.page(c, "public", await statuses_page(c, query, Status.id))
+
+
 def tag_names(names: list[str]) -> set[str]:
     return {name.strip().lstrip("#").lower() for name in names if name.strip().lstrip("#")}
 
@@ -343,4 +365,5 @@ routes: list[BaseRoute] = [
     Route("/api/v1/timelines/tag/{hashtag}", hashtag, methods=["GET"]),
     Route("/api/v1/timelines/list/{list_id}", list_timeline, methods=["GET"]),
     Route("/api/v1/timelines/direct", direct, methods=["GET"]),
+    Route("/api/v1/timelines/link", link, methods=["GET"]),
 ]

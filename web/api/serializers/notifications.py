@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.account import Account
 from models.notification import Notification
+from models.notification_groups import group_key
 from models.status import Status
 from web.api.serializers.entities import account, iso
 from web.api.serializers.links import Links
@@ -40,7 +41,7 @@ async def notifications(
                 "id": str(n.id),
                 "type": n.type,
                 "created_at": iso(n.created_at),
-                "group_key": f"ungrouped-{n.id}",
+                "group_key": group_key(n.type, n.status_id, n.id),
                 "account": account(accounts[n.from_account_id], links),
                 "status": presented.get(str(n.status_id)) if n.status_id else None,
             }
