@@ -25,6 +25,10 @@ def test_writes_are_refused_with_a_reason(node: RunningNode, alice: User, bob: U
         assert response.json()["error"].startswith("Validation failed: "), path
     me = node.api(alice, "GET", "/api/v1/accounts/verify_credentials").json()
     assert me["display_name"] != "Alice"  # the refused profile write changed nothing
+    # Every post says that nobody can quote it here, so Mastodon 4.5 apps offer no quoting.
+    shown = node.api(bob, "GET", f"/api/v1/statuses/{status['id']}").json()
+    assert shown["quote_approval"] == {"automatic": [], "manual": [], "current_user": "denied"}
+    assert shown["quote"] is None
     # Someone else's post has no policy of ours to set: it is not found for that purpose.
     other = node.api(bob, "PUT", f"/api/v1/statuses/{status['id']}/interaction_policy")
     assert other.status_code == 404

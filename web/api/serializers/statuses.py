@@ -83,6 +83,10 @@ class _Presenter:
             "favourites_count": s.favourites_count,
             "edited_at": iso(s.edited_at),
             "filtered": [],
+            # This node makes no quote posts, so nobody can quote this one from here; Mastodon
+            # 4.5 apps read that from here and offer no quote button.
+            "quote": None,
+            "quote_approval": {"automatic": [], "manual": [], "current_user": "denied"},
         }
         if viewer_id is not None:
             favourited, bookmarked, pinned, reblogged = facts.marks
