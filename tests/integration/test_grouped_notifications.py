@@ -87,6 +87,12 @@ def test_a_group_read_listed_and_dismissed(node: RunningNode, alice: User, bob: 
     assert "page_min_id" not in raw["notification_groups"][0]  # only when paging
     assert [a.id for a in m.grouped_notification_accounts(key)] == [carol.id, bob.id]
     assert m.grouped_notification(key).notification_groups[0].group_key == key
+    # Favourites shown one by one (grouped_types without favourite) name one account each.
+    single = m.grouped_notifications(types=["favourite"], grouped_types=["follow"])
+    newest = single.notification_groups[0]
+    assert newest.group_key == f"ungrouped-{newest.most_recent_notification_id}"
+    assert [a.id for a in m.grouped_notification_accounts(newest.group_key)] == [carol.id]
+    assert m.grouped_notification(newest.group_key).notification_groups[0].notifications_count == 1
 
     m.dismiss_grouped_notification(key)
     assert m.grouped_notifications(types=["favourite"]).notification_groups == []

@@ -13,14 +13,20 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from models.notification import Notification
-from models.notification_groups import GROUPABLE, GroupKey, group_sql, parse_group_key
+from models.notification_groups import (
+    GROUPABLE,
+    GroupKey,
+    group_key,
+    group_sql,
+    parse_group_key,
+)
 from models.tables import Account
 from outbox import notify
 from web.api import filtering, serializers
@@ -60,24 +66,32 @@ def grouped_types(c: Call) -> tuple[str, ...]:
 async def _members(
     c: Call, session: AsyncSession, keys: Collection[GroupKey], up_to: int | None
 ) -> dict[str, Members]:
-    """Each group's notifications that the reader may see, newest first; one query per group
-    (a group spans at most one window, so each is a short index range)."""
-    found: dict[str, Members] = {}
-    for key in keys:
-        query = await from_allowed_hosts(
-            c,
-            readable(
-                c.account.id,
-                Notification.id,
-                Notification.from_account_id,
-                Notification.created_at,
-            ).where(key.condition),
+    """Each group's notifications that the reader may see, newest first, in one query (each
+    group is a short index range: one type, one status, one window)."""
+    found: dict[str, Members] = {key.text: Members() for key in keys}
+    if not found:
+        return found
+    query = await from_allowed_hosts(
+        c,
+        readable(
+            c.account.id,
+            Notification.id,
+            Notification.type,
+            Notification.status_id,
+            Notification.from_account_id,
+            Notification.created_at,
+        ).where(or_(*(key.condition for key in keys))),
+    )
+    if up_to is not None:
+        query = query.where(Notification.id <= up_to)
+    rows = await session.execute(query.order_by(Notification.id.desc()))
+    single = {key.text for key in keys if key.text.startswith("ungrouped-")}
+    for notification_id, kind, status_id, sender, created in rows.all():
+        alone = f"ungrouped-{notification_id}"
+        members = found.get(
+            alone if alone in single else group_key(kind, status_id, notification_id)
         )
-        if up_to is not None:
-            query = query.where(Notification.id <= up_to)
-        rows = (await session.execute(query.order_by(Notification.id.desc()))).all()
-        members = found.setdefault(key.text, Members())
-        for notification_id, sender, created in rows:
+        if members is not None:
             members.ids.append(notification_id)
             members.senders.append(sender)
             members.created.append(created)
