@@ -46,7 +46,6 @@ from web.api.notifications import (
 SAMPLE_ACCOUNTS = 8  # as Mastodon
 SCAN_CHUNK = 200  # notifications read at a time while looking for a page's groups
 EXPAND = ("full", "partial_avatars")
-STATUS_TYPES = ("favourite", "reblog", "status", "mention", "poll", "update")
 
 
 @dataclass
