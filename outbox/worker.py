@@ -13,6 +13,7 @@ import asyncio
 import logging
 import ssl
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -28,7 +29,7 @@ from models.base import utcnow
 from models.db import Database
 from models.federation import Delivery, OutboxActivity
 from models.settings import Settings
-from outbox.hosts import host_failed, host_is_alive, unavailable_hosts
+from outbox.hosts import count_attempts, host_failed, host_is_alive, unavailable_hosts
 from outbox.loop import lease_only, woken
 from outbox.render import key_id
 from outbox.retry import HORIZON, backoff, retry_after, retryable_status
@@ -290,6 +291,12 @@ class DeliveryWorker:
             await _record_delivered(session, outcomes, now)
             await _record_failures(session, outcomes, now)
             await self._record_host_health(session, outcomes, now)
+            await count_attempts(
+                session,
+                Counter(o.job.host for o in outcomes if o.delivered),
+                Counter(o.job.host for o in outcomes if not o.delivered),
+                now,
+            )
         if self.observe is not None:
             for o in outcomes:
                 self.observe(o.job.host, _verdict(o, now))
