@@ -5,19 +5,11 @@ from __future__ import annotations
 
 import secrets
 
-import pytest
 from playwright.sync_api import Browser, Dialog, Page, expect
 
 from tests.browser.conftest import Site
 from tests.browser.kit import new_context, screenshot, serious_violations, sign_in
 from tests.kit import User
-
-
-@pytest.fixture
-def admin(site: Site) -> User:
-    user = site.node.create_user("boss")
-    site.node.cli("user", "role", user.name, "admin")
-    return user
 
 
 def accept_dialogs(page: Page) -> None:
