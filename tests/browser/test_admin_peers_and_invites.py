@@ -117,6 +117,17 @@ def test_peer_health_shows_back_off_failures_and_a_retry_that_delivers(
         assert_accessible(page)
         screenshot(page, "admin-peers-failed")
 
+        # Scripts read the same numbers from the admin API.
+        token = site.node.cli("user", "token", admin.name, "--scopes", "admin:read admin:write")
+        scripted = User(admin.name, admin.password, admin.email, token.stdout.split()[-1])
+        listed = site.node.api(scripted, "GET", "/api/v1/admin/peers")
+        assert listed.status_code == 200
+        peer = next(p for p in listed.json() if p["host"] == site.remote_host)
+        assert peer["failed"] == number(row.locator("td.failed"))
+        assert peer["delivered_24h"] == number(row.locator("td.delivered-today"))
+        assert peer["failed_attempts_24h"] == number(row.locator("td.failed-today"))
+        assert len(peer["hours"]) == 24
+
         # An admin retries it while the peer accepts again: it arrives, once more.
         site.peer.answers.pop(SHARED_INBOX)
         failed = page.locator("li.failed-delivery", has_text=site.remote_host).first

@@ -16,12 +16,13 @@ from federation.allowlist import PatternError
 from models import admin as node_admin
 from models import allowlist as stored_allowlist
 from models.base import utcnow
+from outbox import delivery_admin
 from outbox.allowlist import normalise
-from outbox.deliveries import retry_failed, take_queued
+from outbox.deliveries import take_queued
 from web import delivery_report
 from web.node import node_of
 from web.ui.access import back, checked_form, flash, staff
-from web.ui.admin import audit, operator_of, refused, translate
+from web.ui.admin import operator_of, refused, translate
 from web.ui.peer_chart import chart
 from web.ui.render import page
 
@@ -90,9 +91,7 @@ async def retry(request: Request) -> Response:
     row = None
     if text.isdigit() and len(text) <= 19:
         async with node.db.write() as session:
-            row = await retry_failed(session, int(text))
-            if row is not None:
-                audit(session, caller, "delivery.retry", row.host, row.inbox_url)
+            row = await delivery_admin.retry(session, operator_of(caller), int(text))
     if row is None:
         take_queued()
         flash(request, t("Nothing changed: that delivery is not waiting for a retry."))
