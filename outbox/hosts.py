@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.db import upsert
@@ -102,3 +102,11 @@ async def count_attempts(
             },
         )
     )
+
+
+HOURS_KEPT = timedelta(days=7)
+
+
+async def forget_old_hours(session: AsyncSession, now: datetime) -> None:
+    """Drop hourly counters older than HOURS_KEPT (the page shows a day; a week is spare)."""
+    await session.execute(delete(PeerDeliveryHour).where(PeerDeliveryHour.hour < now - HOURS_KEPT))

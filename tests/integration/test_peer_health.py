@@ -13,9 +13,9 @@ from sqlalchemy import select, update
 from federation.client import FederationClient
 from models.base import utcnow
 from models.db import Database
-from models.federation import Delivery, PeerHost
+from models.federation import Delivery, PeerDeliveryHour, PeerHost
 from outbox.deliveries import retry_failed
-from outbox.hosts import count_attempts, hour_of
+from outbox.hosts import count_attempts, forget_old_hours, hour_of
 from tests.integration.db_urls import database_url  # noqa: F401 (a fixture)
 from tests.integration.test_delivery_worker import (
     ALLOWED,
@@ -99,6 +99,12 @@ async def test_counters_of_several_workers_add_up_and_old_hours_drop_out(db: Dat
         [peer_a] = await peer_health(session, now)
     assert (peer_a.delivered_today, peer_a.failed_today) == (5, 5)
     assert (peer_a.hours[0].failed, peer_a.hours[-1].delivered) == (4, 5)
+
+    async with db.write() as session:
+        await count_attempts(session, Counter({"a.test": 1}), Counter(), now - timedelta(days=8))
+        await forget_old_hours(session, now)
+        kept = (await session.execute(select(PeerDeliveryHour.hour))).scalars().all()
+    assert sorted(kept) == sorted([hour_of(now), hour_of(long_ago), hour_of(earlier)])
 
 
 async def test_a_failed_delivery_is_queued_again_at_once(
