@@ -11,8 +11,6 @@ that made it (never kept in the session cookie, which is signed but readable).
 
 from __future__ import annotations
 
-from typing import Any
-
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -65,7 +63,10 @@ def _role_names(t: Translate) -> dict[str, str]:
 # --- users ---------------------------------------------------------------------------------
 
 
-async def _users_page(request: Request, caller: Caller, **extra: Any) -> Response:
+async def _users_page(
+    request: Request, caller: Caller, secret: dict[str, str] | None = None
+) -> Response:
+    """The user list; `secret` is a new password or invite link to show this once."""
     search = request.query_params.get("q", "").strip()[:100]
     async with node_of(request).db.read() as session:
         users = await user_admin.list_users(session, search)
@@ -82,8 +83,7 @@ async def _users_page(request: Request, caller: Caller, **extra: Any) -> Respons
         role_names=_role_names(translate(request)),
         is_admin=caller.user.role == "admin",
         my_id=caller.account.id,
-        secret=extra.pop("secret", None),
-        **extra,
+        secret=secret,
     )
 
 
@@ -107,20 +107,16 @@ async def create_user(request: Request) -> Response:
     password_hash = "" if inviting else hash_password(password)  # hashing takes a while
     try:
         async with node.db.write() as session:
+            operator = operator_of(caller)
             if inviting:
                 issued = await invites.invite_user(
-                    session,
-                    node.settings,
-                    operator_of(caller),
-                    username=name,
-                    email=email,
-                    role=role,
+                    session, node.settings, operator, username=name, email=email, role=role
                 )
             else:
                 await user_admin.create_user(
                     session,
                     node.settings,
-                    operator_of(caller),
+                    operator,
                     username=name,
                     password_hash=password_hash,
                     email=email,
