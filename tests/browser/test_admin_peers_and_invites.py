@@ -12,7 +12,7 @@ import pytest
 from playwright.sync_api import Browser, Locator, Page, expect
 
 from tests.browser.conftest import Site
-from tests.browser.kit import new_context, screenshot, sign_in
+from tests.browser.kit import PHONE, new_context, screenshot, sign_in
 from tests.browser.test_staff_pages import assert_accessible, post_via_api
 from tests.federation_kit import FakeActor, wait_for
 from tests.kit import User
@@ -116,6 +116,11 @@ def test_peer_health_shows_back_off_failures_and_a_retry_that_delivers(
         assert number(this_hour.nth(1)) >= 2
         assert_accessible(page)
         screenshot(page, "admin-peers-failed")
+        page.set_viewport_size(PHONE)
+        assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+        assert_accessible(page)  # the table scrolls on its own, reachable by keyboard
+        screenshot(page, "admin-peers-phone")
+        page.set_viewport_size({"width": 1280, "height": 800})
 
         # Scripts read the same numbers from the admin API.
         token = site.node.cli("user", "token", admin.name, "--scopes", "admin:read admin:write")
