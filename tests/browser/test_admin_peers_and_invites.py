@@ -157,7 +157,7 @@ def test_retrying_what_is_not_failed_changes_nothing(
         sign_in(page, site.node, admin)
         page.goto(site.node.url + "/admin/federation")
         token = page.locator('input[name="csrf_token"]').first.get_attribute("value")
-        for target in ("123", "not-a-number"):
+        for target in ("123", "not-a-number", "9" * 19):
             answer = page.request.post(
                 f"{site.node.url}/admin/federation/deliveries/{target}/retry",
                 form={"csrf_token": token or ""},

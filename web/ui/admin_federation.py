@@ -12,6 +12,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from federation import values
 from federation.allowlist import PatternError
 from models import admin as node_admin
 from models import allowlist as stored_allowlist
@@ -49,7 +50,6 @@ async def federation(request: Request) -> Response:
         log=log,
         peers=[(peer, chart(peer.hours)) for peer in peers],
         failed=failed,
-        now=now,
         is_admin=caller.user.role == "admin",
     )
 
@@ -87,11 +87,14 @@ async def retry(request: Request) -> Response:
     await checked_form(request)
     t = translate(request)
     node = node_of(request)
-    text = str(request.path_params["delivery_id"])
     row = None
-    if text.isdigit() and len(text) <= 19:
+    try:
+        delivery_id = values.row_id(request.path_params["delivery_id"])
+    except values.InvalidValue:
+        delivery_id = None
+    if delivery_id is not None:
         async with node.db.write() as session:
-            row = await delivery_admin.retry(session, operator_of(caller), int(text))
+            row = await delivery_admin.retry(session, operator_of(caller), delivery_id)
     if row is None:
         take_queued()
         flash(request, t("Nothing changed: that delivery is not waiting for a retry."))
