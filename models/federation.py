@@ -132,6 +132,21 @@ class PeerHost(Base):
     next_probe_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
+class PeerDeliveryHour(Base):
+    """Delivery attempts to a peer host in one clock hour: what the admin page charts.
+
+    Counted when the worker records its outcomes (one statement per batch); the delivery rows
+    alone could not tell a failed attempt that was retried later.
+    """
+
+    __tablename__ = "peer_delivery_hours"
+
+    host: Mapped[str] = mapped_column(String(255), primary_key=True)
+    hour: Mapped[datetime] = mapped_column(UTCDateTime, primary_key=True)
+    delivered: Mapped[int] = mapped_column(Integer, default=0, nullable=False)
+    failed: Mapped[int] = mapped_column(Integer, default=0, nullable=False)
+
+
 class NodeKey(Base):
     """Key pairs of the node itself (the instance actor that signs the node's own fetches).
 

@@ -12,11 +12,13 @@ from models.federation import (
     InboxActivity,
     NodeKey,
     OutboxActivity,
+    PeerDeliveryHour,
     PeerHost,
     WorkerHeartbeat,
 )
 from models.filters import Filter, FilterKeyword, FilterStatus
 from models.interaction import Bookmark, Favourite, Pin
+from models.invite import Invite
 from models.notification import Notification
 from models.oauth import AccessToken, AuthorizationCode, OAuthApp
 from models.personal import (
@@ -69,6 +71,7 @@ __all__ = [
     "FollowedTag",
     "IdempotencyKey",
     "InboxActivity",
+    "Invite",
     "List",
     "ListAccount",
     "Marker",
@@ -82,6 +85,7 @@ __all__ = [
     "NotificationPolicy",
     "OAuthApp",
     "OutboxActivity",
+    "PeerDeliveryHour",
     "PeerHost",
     "Pin",
     "Poll",

@@ -12,13 +12,13 @@ from contextvars import ContextVar
 from typing import Any
 
 import orjson
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from federation.allowlist import Allowlist, PatternError, url_host_port
 from models.account import Account
 from models.base import utcnow
-from models.federation import Delivery, OutboxActivity
+from models.federation import Delivery, OutboxActivity, PeerHost
 from models.ids import new_id
 from models.relationship import Follow
 
@@ -123,3 +123,28 @@ def queued_in(session: AsyncSession) -> bool:
     """Whether `enqueue` queued deliveries in this session (the worker is to be woken once it
     commits)."""
     return bool(session.info.get(QUEUED))
+
+
+async def retry_failed(session: AsyncSession, delivery_id: int) -> Delivery | None:
+    """Put a delivery that failed for good back in the queue, due now; None when there is no
+    such failed row (it was retried already, or never failed).
+
+    An unavailable host is probed at once too: otherwise the row would wait for the next probe.
+    """
+    row = await session.get(Delivery, delivery_id, with_for_update=True)
+    if row is None or row.state != "failed":
+        return None
+    now = utcnow()
+    row.state = "pending"
+    row.next_attempt_at = now
+    row.locked_until = None
+    row.claimed_by = None
+    row.done_at = None
+    await session.execute(
+        update(PeerHost)
+        .where(PeerHost.host == row.host, PeerHost.available.is_(False))
+        .values(next_probe_at=now)
+    )
+    session.info[QUEUED] = True
+    _queued_by_this_task.set(True)
+    return row

@@ -4,14 +4,15 @@ waiting deliveries due at once."""
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.db import upsert
-from models.federation import Delivery, PeerHost
+from models.federation import Delivery, PeerDeliveryHour, PeerHost
 from outbox.retry import PROBE_INTERVAL, UNAVAILABLE_AFTER
 
 
@@ -71,3 +72,41 @@ async def unavailable_hosts(
         )
     )
     return {host: probe for host, probe in rows.all()}
+
+
+def hour_of(moment: datetime) -> datetime:
+    return moment.replace(minute=0, second=0, microsecond=0)
+
+
+async def count_attempts(
+    session: AsyncSession, delivered: Counter[str], failed: Counter[str], now: datetime
+) -> None:
+    """Add a batch's attempts per host to this hour's counters: one statement for the batch,
+    which adds to what other workers counted in the same hour."""
+    hosts = sorted(set(delivered) | set(failed))
+    if not hosts:
+        return
+    hour = hour_of(now)
+    insert = upsert(session, PeerDeliveryHour)
+    await session.execute(
+        insert.values(
+            [
+                {"host": h, "hour": hour, "delivered": delivered[h], "failed": failed[h]}
+                for h in hosts
+            ]
+        ).on_conflict_do_update(
+            index_elements=["host", "hour"],
+            set_={
+                "delivered": PeerDeliveryHour.delivered + insert.excluded.delivered,
+                "failed": PeerDeliveryHour.failed + insert.excluded.failed,
+            },
+        )
+    )
+
+
+HOURS_KEPT = timedelta(days=7)
+
+
+async def forget_old_hours(session: AsyncSession, now: datetime) -> None:
+    """Drop hourly counters older than HOURS_KEPT (the page shows a day; a week is spare)."""
+    await session.execute(delete(PeerDeliveryHour).where(PeerDeliveryHour.hour < now - HOURS_KEPT))

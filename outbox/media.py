@@ -188,6 +188,23 @@ def _remove(settings: Settings, folder: Path) -> None:
     shutil.rmtree(settings.media_dir / folder.parent, ignore_errors=True)
 
 
+def remove_files(settings: Settings, paths: list[str]) -> None:
+    """Remove stored files by their paths under MEDIA_DIR (as a deleted account's `media`):
+    an attachment's whole folder goes (original and preview), an avatar or header is one file.
+    Call once the deletion committed: a rolled-back one would still need them. Paths that
+    lead outside MEDIA_DIR are skipped."""
+    root = settings.media_dir.resolve()
+    for relative in paths:
+        path = (root / relative).resolve()
+        if not path.is_relative_to(root):
+            continue
+        folder = path.parent.parent if relative.startswith("attachments/") else None
+        if folder is not None and folder.is_relative_to(root) and folder != root:
+            shutil.rmtree(folder, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+
+
 # --- actions ---------------------------------------------------------------------------
 
 

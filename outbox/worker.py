@@ -13,6 +13,7 @@ import asyncio
 import logging
 import ssl
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -28,7 +29,14 @@ from models.base import utcnow
 from models.db import Database
 from models.federation import Delivery, OutboxActivity
 from models.settings import Settings
-from outbox.hosts import host_failed, host_is_alive, unavailable_hosts
+from outbox.hosts import (
+    count_attempts,
+    forget_old_hours,
+    host_failed,
+    host_is_alive,
+    hour_of,
+    unavailable_hosts,
+)
 from outbox.loop import lease_only, woken
 from outbox.render import key_id
 from outbox.retry import HORIZON, backoff, retry_after, retryable_status
@@ -160,6 +168,7 @@ class DeliveryWorker:
         self._wake = asyncio.Event()
         self._alive_at: dict[str, float] = {}  # host -> when this worker last marked it alive
         self._recording = asyncio.Lock()
+        self._counting_hour: datetime | None = None  # the hour whose counters this worker adds to
 
     def wake(self) -> None:
         """New rows are waiting: look now rather than at the next poll."""
@@ -290,6 +299,15 @@ class DeliveryWorker:
             await _record_delivered(session, outcomes, now)
             await _record_failures(session, outcomes, now)
             await self._record_host_health(session, outcomes, now)
+            await count_attempts(
+                session,
+                Counter(o.job.host for o in outcomes if o.delivered),
+                Counter(o.job.host for o in outcomes if not o.delivered),
+                now,
+            )
+            if self._counting_hour != hour_of(now):  # once an hour per worker
+                await forget_old_hours(session, now)
+                self._counting_hour = hour_of(now)
         if self.observe is not None:
             for o in outcomes:
                 self.observe(o.job.host, _verdict(o, now))

@@ -11,9 +11,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import shutil
 import sys
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from typing import TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -23,8 +23,9 @@ from models import admin
 from models import allowlist as stored_allowlist
 from models.db import Database
 from models.settings import Settings
-from outbox import user_admin
+from outbox import invites, user_admin
 from outbox.accounts import ROLES, AccountError, random_password
+from outbox.media import remove_files
 from outbox.user_admin import AdminError, Operator
 from web.auth import hash_password
 
@@ -118,6 +119,29 @@ def cmd_create(args: argparse.Namespace, settings: Settings) -> None:
         print(f"password: {password}")
 
 
+def cmd_invite(args: argparse.Namespace, settings: Settings) -> None:
+    if not 1 <= args.days <= 90:
+        raise CommandError("--days must be between 1 and 90")
+
+    async def invite(session: AsyncSession) -> invites.Issued:
+        return await invites.invite_user(
+            session,
+            settings,
+            operator(),
+            username=args.name,
+            email=args.email,
+            role=args.role,
+            lifetime=timedelta(days=args.days),
+        )
+
+    issued = _run(settings, invite)
+    print(
+        f"created {args.role} {args.name}; the invite link works once, "
+        f"until {issued.expires_at:%Y-%m-%d %H:%M} UTC:"
+    )
+    print(issued.link(settings))
+
+
 def cmd_suspend(args: argparse.Namespace, settings: Settings) -> None:
     changed = _run(settings, lambda s: user_admin.suspend(s, operator(), args.name))
     print(
@@ -161,20 +185,6 @@ def _confirmed(name: str) -> bool:
     return answer.strip().lower() == name.strip().lower()
 
 
-def _remove_files(settings: Settings, paths: list[str]) -> None:
-    """Attachments live in attachments/<id>/<random>/; avatars and headers are single files."""
-    root = settings.media_dir.resolve()
-    for relative in paths:
-        path = (root / relative).resolve()
-        if not path.is_relative_to(root):
-            continue
-        folder = path.parent.parent if relative.startswith("attachments/") else None
-        if folder is not None and folder.is_relative_to(root) and folder != root:
-            shutil.rmtree(folder, ignore_errors=True)
-        else:
-            path.unlink(missing_ok=True)
-
-
 def cmd_delete(args: argparse.Namespace, settings: Settings) -> None:
     if not args.yes and not _confirmed(args.name):
         raise CommandError("not deleted: the name did not match")
@@ -184,7 +194,7 @@ def cmd_delete(args: argparse.Namespace, settings: Settings) -> None:
         return await user_admin.delete_user(session, settings, allowed, operator(), args.name)
 
     deleted = _run(settings, remove)
-    _remove_files(settings, deleted.media)
+    remove_files(settings, deleted.media)
     print(
         f"deleted {deleted.account.username}; the Delete goes to {deleted.deliveries} "
         "node inbox(es); the name stays reserved"
@@ -200,6 +210,17 @@ def add_user_commands(user: argparse._SubParsersAction[argparse.ArgumentParser])
     create.add_argument("--email")
     create.add_argument("--role", default="user", choices=ROLES)
     create.set_defaults(func=cmd_create)
+
+    text = (
+        "create a local user without a password and print a single-use invite link (last "
+        "line) where they choose their own"
+    )
+    invite = user.add_parser("invite", help=text, description=text)
+    invite.add_argument("name")
+    invite.add_argument("--email")
+    invite.add_argument("--role", default="user", choices=ROLES)
+    invite.add_argument("--days", type=int, default=7, help="how long the link works (default 7)")
+    invite.set_defaults(func=cmd_invite)
 
     listing = user.add_parser("list", help="local users with role and state")
     listing.add_argument("--search", help="only names or e-mail addresses containing this")

@@ -1,18 +1,21 @@
-"""What `flurfunk deliveries` shows: pending and failed deliveries per peer host.
+"""What `flurfunk deliveries` and the admin page show: pending and failed deliveries per peer
+host, and each peer's health over the last 24 hours.
 
-Hosts whose deliveries all went through do not appear: the report is for an operator asking
-"what has not arrived, and why".
+In `per_host`, hosts whose deliveries all went through do not appear: that report is for an
+operator asking "what has not arrived, and why". `peer_health` shows every peer that was
+delivered to, failed or answered lately.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import ColumnElement, case, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from models.federation import Delivery, OutboxActivity
+from models.federation import Delivery, OutboxActivity, PeerDeliveryHour, PeerHost
+from outbox.hosts import hour_of
 
 OPEN = ("pending", "failed")
 
@@ -29,6 +32,7 @@ class HostDeliveries:
 
 @dataclass(frozen=True)
 class FailedDelivery:
+    id: int
     host: str
     inbox_url: str
     activity_type: str
@@ -100,9 +104,113 @@ async def failed(
     if condition is not None:
         query = query.where(condition)
     return [
-        FailedDelivery(d.host, d.inbox_url, kind, uri, d.attempts, d.done_at, d.last_error)
+        FailedDelivery(d.id, d.host, d.inbox_url, kind, uri, d.attempts, d.done_at, d.last_error)
         for d, kind, uri in (await session.execute(query)).all()
     ]
+
+
+HOURS = 24
+
+
+@dataclass(frozen=True)
+class HourCount:
+    hour: datetime  # its start
+    delivered: int
+    failed: int  # failed attempts, whether retried later or not
+
+
+@dataclass(frozen=True)
+class PeerHealth:
+    host: str
+    pending: int
+    retrying: int
+    failed: int  # failed for good: only an admin's retry sends them again
+    last_success_at: datetime | None
+    failing_since: datetime | None
+    available: bool
+    next_probe_at: datetime | None
+    next_retry_at: datetime | None  # the back-off: when the first waiting retry is due
+    last_error: str | None
+    hours: list[HourCount]  # the last HOURS clock hours, oldest first, this one last
+
+    @property
+    def delivered_today(self) -> int:
+        return sum(h.delivered for h in self.hours)
+
+    @property
+    def failed_today(self) -> int:
+        return sum(h.failed for h in self.hours)
+
+
+async def _retry_due(session: AsyncSession) -> dict[str, datetime]:
+    rows = await session.execute(
+        select(Delivery.host, func.min(Delivery.next_attempt_at))
+        .where(Delivery.state == "pending", Delivery.attempts > 0)
+        .group_by(Delivery.host)
+    )
+    return {host: due for host, due in rows.all()}
+
+
+async def peer_health(session: AsyncSession, now: datetime) -> list[PeerHealth]:
+    """Every peer host with open deliveries, attempts in the last HOURS hours, or a health
+    record that changed in that time; by host name."""
+    first = hour_of(now) - timedelta(hours=HOURS - 1)
+    counted: dict[str, dict[datetime, tuple[int, int]]] = {}
+    for host, hour, delivered, failed in (
+        await session.execute(
+            select(
+                PeerDeliveryHour.host,
+                PeerDeliveryHour.hour,
+                PeerDeliveryHour.delivered,
+                PeerDeliveryHour.failed,
+            ).where(PeerDeliveryHour.hour >= first)
+        )
+    ).all():
+        counted.setdefault(host, {})[hour] = (delivered, failed)
+    since = now - timedelta(hours=HOURS)
+    peers = {
+        p.host: p
+        for p in (
+            await session.execute(
+                select(PeerHost).where(
+                    (PeerHost.last_success_at >= since)
+                    | (PeerHost.last_failure_at >= since)
+                    | PeerHost.available.is_(False)
+                )
+            )
+        ).scalars()
+    }
+    open_rows = {h.host: h for h in await per_host(session)}
+    retry_due = await _retry_due(session)
+    names = sorted(set(counted) | set(peers) | set(open_rows))
+    missing = [n for n in names if n not in peers]
+    if missing:
+        peers.update(
+            (p.host, p)
+            for p in (
+                await session.execute(select(PeerHost).where(PeerHost.host.in_(missing)))
+            ).scalars()
+        )
+    hours = [first + timedelta(hours=i) for i in range(HOURS)]
+    result = []
+    for name in names:
+        peer, waiting, counts = peers.get(name), open_rows.get(name), counted.get(name, {})
+        result.append(
+            PeerHealth(
+                host=name,
+                pending=waiting.pending if waiting else 0,
+                retrying=waiting.retrying if waiting else 0,
+                failed=waiting.failed if waiting else 0,
+                last_success_at=peer.last_success_at if peer else None,
+                failing_since=peer.failing_since if peer else None,
+                available=peer.available if peer else True,
+                next_probe_at=peer.next_probe_at if peer and not peer.available else None,
+                next_retry_at=retry_due.get(name),
+                last_error=waiting.last_error if waiting else None,
+                hours=[HourCount(h, *counts.get(h, (0, 0))) for h in hours],
+            )
+        )
+    return result
 
 
 def _one_line(text: str | None) -> str:

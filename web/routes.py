@@ -7,6 +7,7 @@ from starlette.routing import BaseRoute
 from web import activitypub, health, metrics, streaming, webfinger, wellknown
 from web.api import (
     accounts,
+    admin_peers,
     apps,
     conversations,
     filters,
@@ -62,6 +63,7 @@ def routes() -> list[BaseRoute]:
         unoffered,
         media,
         misc,
+        admin_peers,
         pages,
         health,
         metrics,

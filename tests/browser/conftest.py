@@ -69,3 +69,10 @@ def alice(site: Site) -> User:
 @pytest.fixture
 def bob(site: Site) -> User:
     return site.node.create_user("bob")
+
+
+@pytest.fixture
+def admin(site: Site) -> User:
+    user = site.node.create_user("boss")
+    site.node.cli("user", "role", user.name, "admin")
+    return user

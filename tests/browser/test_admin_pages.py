@@ -5,19 +5,11 @@ from __future__ import annotations
 
 import secrets
 
-import pytest
 from playwright.sync_api import Browser, Dialog, Page, expect
 
 from tests.browser.conftest import Site
 from tests.browser.kit import new_context, screenshot, serious_violations, sign_in
 from tests.kit import User
-
-
-@pytest.fixture
-def admin(site: Site) -> User:
-    user = site.node.create_user("boss")
-    site.node.cli("user", "role", user.name, "admin")
-    return user
 
 
 def accept_dialogs(page: Page) -> None:
@@ -145,6 +137,11 @@ def test_admin_pages_in_german_and_accessible(browser: Browser, site: Site, admi
         expect(page.get_by_role("button", name="Sperren").first).to_be_visible()
         page.goto(site.node.url + "/admin/federation")
         expect(page.get_by_role("button", name="Hinzufügen")).to_be_visible()
+        expect(page.get_by_role("heading", name="Partnerknoten")).to_be_visible()
+        expect(page.get_by_role("heading", name="Gescheiterte Zustellungen")).to_be_visible()
+        page.goto(site.node.url + "/admin/users")
+        expect(page.get_by_role("group", name="Erste Anmeldung")).to_be_visible()
+        expect(page.get_by_label("Einladungslink", exact=False)).to_be_visible()
         page.goto(site.node.url + "/admin/node")
         expect(page.get_by_role("button", name="Speichern")).to_be_visible()
     with new_context(browser) as context:

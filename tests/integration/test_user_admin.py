@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import re
+import secrets
 import subprocess
 import threading
 from dataclasses import dataclass, field
@@ -206,9 +207,30 @@ def test_node_description_and_rules_show_in_the_instance_endpoints(node: Running
 
 
 def test_user_commands_have_help(node: RunningNode) -> None:
-    for command in ("list", "suspend", "unsuspend", "reset-password", "role", "delete"):
+    for command in ("list", "invite", "suspend", "unsuspend", "reset-password", "role", "delete"):
         helped = node.cli("user", command, "--help")
         assert helped.stdout.startswith(f"usage: flurfunk user {command}")
+
+
+def test_invite_prints_a_link_last_that_opens_the_invite_page(node: RunningNode) -> None:
+    name = "ines" + secrets.token_hex(3)
+    invited = node.cli("user", "invite", name, "--role", "moderator")
+    link = invited.stdout.strip().splitlines()[-1]
+    assert link.startswith(node.url + "/auth/invite/")
+    assert "works once" in invited.stdout
+    path = link.removeprefix(node.url)
+    page = httpx.get(node.url + path, headers={"Accept": "text/html"}, timeout=30)
+    assert page.status_code == 200
+    assert f"Welcome, {name}" in page.text
+    assert name in node.cli("user", "list", "--search", name).stdout
+    unknown = httpx.get(node.url + path[:-3] + "abc", headers={"Accept": "text/html"}, timeout=30)
+    assert unknown.status_code == 404
+    taken = node.cli("user", "invite", name, check=False)
+    assert taken.returncode == 2
+    assert "taken" in taken.stderr
+    too_long = node.cli("user", "invite", name + "x", "--days", "365", check=False)
+    assert too_long.returncode == 2
+    assert "--days" in too_long.stderr
 
 
 # --- without a running node ------------------------------------------------------------------

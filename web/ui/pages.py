@@ -13,7 +13,9 @@ from starlette.routing import BaseRoute
 from web.ui import (
     accounts,
     admin,
+    admin_federation,
     consent,
+    invite,
     live,
     notifications,
     saved,
@@ -37,7 +39,9 @@ AREAS = (
     settings,
     live,
     consent,
+    invite,
     admin,
+    admin_federation,
 )
 
 routes: list[BaseRoute] = [route for area in AREAS for route in area.routes]
