@@ -22,7 +22,7 @@ from models.account import Account
 from models.interaction import Pin
 from models.relationship import Follow
 from models.status import Status
-from outbox import render
+from outbox import emoji_use, render
 from outbox.context import Federation
 from outbox.federate import boost_document, note_document
 from web.api.base import JSONResponse
@@ -99,7 +99,9 @@ async def actor(request: Request) -> Response:
     account = await fetchable_account(request)
     if isinstance(account, Response):
         return account
-    return ActivityResponse(render.person(node_of(request).settings, account))
+    async with node_of(request).db.read() as session:
+        emojis = await emoji_use.of_account(session, account)
+    return ActivityResponse(render.person(node_of(request).settings, account, emojis))
 
 
 async def instance_actor(request: Request) -> Response:
