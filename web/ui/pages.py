@@ -13,6 +13,7 @@ from starlette.routing import BaseRoute
 from web.ui import (
     accounts,
     admin,
+    admin_emoji,
     consent,
     live,
     notifications,
@@ -38,6 +39,7 @@ AREAS = (
     live,
     consent,
     admin,
+    admin_emoji,
 )
 
 routes: list[BaseRoute] = [route for area in AREAS for route in area.routes]
