@@ -14,15 +14,28 @@ import pytest
 from mastodon import Mastodon
 
 from tests import emoji_kit
+from tests.conftest import BACKENDS
 from tests.federation_kit import wait_for
 from tests.integration.test_web_pages import signed_in
-from tests.kit import RunningNode, User, running_node
+from tests.kit import (
+    RunningNode,
+    User,
+    postgres_available,
+    require_service,
+    running_node,
+)
 
 
-@pytest.fixture(scope="module")
-def own_node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningNode]:
+@pytest.fixture(scope="module", params=BACKENDS)
+def own_node(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[RunningNode]:
     """A node of its own: the session's shared node promises apps an empty emoji list."""
-    with running_node(tmp_path_factory.mktemp("emoji"), "sqlite") as node:
+    backend: str = request.param
+    if backend == "postgres":
+        available, reason = postgres_available()
+        require_service("PostgreSQL", available, reason)
+    with running_node(tmp_path_factory.mktemp("emoji"), backend) as node:
         yield node
 
 
@@ -136,7 +149,11 @@ def test_apps_see_emoji_in_statuses_and_profiles(own_node: RunningNode, files: P
     assert shown[0]["url"] == picker["blobcat"]["url"]
     assert shown[0]["static_url"] == picker["blobcat"]["static_url"]
 
-    me = api.account_update_credentials(display_name="Emo :blobcat:")
+    me = api.account_update_credentials(
+        display_name="Emo :blobcat:",
+        note="Cats :blobcat: only",
+        fields=[("Team :blobcat:", "Purring")],
+    )
     assert [e["shortcode"] for e in me["emojis"]] == ["blobcat"]
     with signed_in(own_node, user) as browser:
         page = browser.get(f"/@{user.name}/{posted['id']}")
@@ -144,3 +161,6 @@ def test_apps_see_emoji_in_statuses_and_profiles(own_node: RunningNode, files: P
     image = re.compile(r'<img class="emoji" src="/emoji/blobcat-[0-9a-f]+\.png" alt=":blobcat:"')
     assert len(image.findall(page.text)) >= 3  # the name, the content warning, the post
     assert ":unknown_one:" in page.text
+    with signed_in(own_node, user) as browser:
+        profile = browser.get(f"/@{user.name}")
+    assert len(image.findall(profile.text)) >= 3  # the name, the bio, the field

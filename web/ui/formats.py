@@ -129,6 +129,13 @@ def short_time(iso: object) -> str:
     return _short_time(iso)
 
 
+@pass_context
+def emoji_html(context: Context, html: Markup, emojis: object) -> Markup:
+    """Clean HTML (from `clean`) with its custom emoji as images."""
+    base = str(context.get("public_url", "")).rstrip("/")
+    return Markup(_emojify_html(str(html), _emoji_paths(base, emojis)))
+
+
 def plain_name(account: Mapping[str, Any]) -> str:
     """The name as text, for where no image can be (a page title)."""
     return str(account.get("display_name") or account.get("username") or "")
@@ -150,5 +157,6 @@ FILTERS: dict[str, Callable[..., Any]] = {
     "short_time": short_time,
     "display_name": display_name,
     "emojify": emojify,
+    "emoji_html": emoji_html,
     "plain_name": plain_name,
 }
