@@ -24,6 +24,7 @@ KiB = 1024
 MAX_BYTES = 256 * KiB  # as Mastodon
 MAX_EDGE = 1024
 MAX_PIXELS = 16 * 1024 * 1024  # width x height x frames
+MAX_FRAMES = 1000  # tiny frames by the thousand cost decoding time, not pixels
 FORMATS = {"PNG": ("image/png", "png"), "GIF": ("image/gif", "gif"), "WEBP": ("image/webp", "webp")}
 FOLDER = "emoji"
 
@@ -62,7 +63,7 @@ def check(data: bytes) -> EmojiImage:
         )
     try:
         frames = getattr(image, "n_frames", 1)
-        if width * height * frames > MAX_PIXELS:
+        if frames > MAX_FRAMES or width * height * frames > MAX_PIXELS:
             raise EmojiImageError(f"the animation has too many frames ({frames})")
         for frame in range(frames):
             image.seek(frame)

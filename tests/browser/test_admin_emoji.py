@@ -58,6 +58,11 @@ def test_an_admin_uploads_an_emoji_that_posts_then_show_and_removes_it(
         expect(page.get_by_role("status")).to_have_text(f":{code}: removed.")
         expect(page.locator("li.emoji-entry", has_text=f":{code}:")).to_have_count(0)
 
+        page.goto(site.node.url + "/admin/federation")  # the audit log names who did it
+        for action in ("emoji.add", "emoji.remove"):
+            expect(page.locator("body")).to_contain_text(action)
+        expect(page.locator("body")).to_contain_text(admin.name)
+
 
 def test_a_bad_upload_is_refused_with_its_reason_and_nothing_is_kept(
     browser: Browser, site: Site, admin: User, tmp_path: Path

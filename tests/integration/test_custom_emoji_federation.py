@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -107,6 +108,21 @@ def test_a_post_with_an_emoji_arrives_with_the_emoji_served_by_the_receiving_nod
     assert copy.headers["content-type"] == "image/png"
     # Remote emoji are not offered in sales's own picker.
     assert httpx.get(sales.url + "/api/v1/custom_emojis", timeout=30).json() == []
+
+    # The Note as any allowed node fetches it carries the emoji as Mastodon sends it.
+    path = sent["uri"].removeprefix(hq.public_url)
+    note = scene.mallory.get(hq, path).json()
+    (tag,) = [t for t in note["tag"] if t["type"] == "Emoji"]
+    assert tag["name"] == ":blobcat:"
+    assert tag["icon"]["mediaType"] == "image/png"
+    assert tag["icon"]["url"].startswith(hq.public_url + "/emoji/blobcat-")
+    original = httpx.get(hq.url + urlsplit(tag["icon"]["url"]).path, timeout=30)
+    assert original.content == image
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", tag["updated"])
+    emoji_object = scene.mallory.get(hq, tag["id"].removeprefix(hq.public_url)).json()
+    assert emoji_object["type"] == "Emoji"
+    assert emoji_object["icon"] == tag["icon"]
+    assert "toot" in str(emoji_object["@context"])
 
     account = remote_account(sales, bert, hq, anna)
     if not account["emojis"]:  # the actor was stored before the image was fetched
