@@ -16,7 +16,7 @@ from mastodon import Mastodon
 from tests import emoji_kit
 from tests.conftest import BACKENDS
 from tests.federation_kit import wait_for
-from tests.integration.test_web_pages import signed_in
+from tests.integration.test_web_pages import csrf, signed_in
 from tests.kit import (
     RunningNode,
     User,
@@ -164,3 +164,36 @@ def test_apps_see_emoji_in_statuses_and_profiles(own_node: RunningNode, files: P
     with signed_in(own_node, user) as browser:
         profile = browser.get(f"/@{user.name}")
     assert len(image.findall(profile.text)) >= 3  # the name, the bio, the field
+
+
+@pytest.mark.parametrize(
+    ("shortcode", "data", "reason"),
+    [
+        ("big_one", bytes(50 * 1024 * 1024), "larger than 256 KB"),
+        ("<script>x</script>", emoji_kit.png(), "a shortcode has 2 to 64 letters"),
+        ("plain_text", b"just some words", "not a PNG, GIF or WebP"),
+    ],
+)
+def test_the_admin_page_refuses_a_bad_upload_with_422_and_its_reason(
+    own_node: RunningNode, shortcode: str, data: bytes, reason: str
+) -> None:
+    admin = own_node.create_user("boss")
+    own_node.cli("user", "role", admin.name, "admin")
+    with signed_in(own_node, admin) as browser:
+        token = csrf(browser.get("/admin/emoji"))
+        answer = browser.post(
+            "/admin/emoji",
+            data={"csrf_token": token, "shortcode": shortcode},
+            files={"image": ("emoji.png", data, "image/png")},
+        )
+        assert answer.status_code == 422
+        assert reason in answer.text
+        assert "<script>x" not in answer.text
+        assert shortcode not in api_emojis(own_node)
+        forged = browser.post(
+            "/admin/emoji",
+            data={"csrf_token": "forged", "shortcode": "forged_one"},
+            files={"image": ("emoji.png", emoji_kit.png(), "image/png")},
+        )
+        assert forged.status_code == 403
+        assert "forged_one" not in api_emojis(own_node)

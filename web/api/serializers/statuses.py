@@ -54,6 +54,8 @@ class _Presenter:
         mentions = (self.mention(a) for a in facts.mentions.get(s.id, ()))
         poll = facts.polls.get(s.id)
         options = [o["title"] for o in poll["options"]] if poll else []
+        if poll and options:
+            poll = {**poll, "emojis": links.emojis(author.domain, *options)}
         data: dict[str, Any] = {
             "id": str(s.id),
             "uri": uri,
