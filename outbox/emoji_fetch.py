@@ -114,8 +114,8 @@ class EmojiFetcher:
         fetched = await self.client.request(
             "GET", url, headers={"accept": ACCEPT}, max_body=emoji_images.MAX_BYTES
         )
-        if fetched.status in (404, 410) or (400 <= fetched.status < 500 and fetched.status != 429):
-            raise Refused(f"HTTP {fetched.status}")
+        if 400 <= fetched.status < 500 and fetched.status not in (408, 429):
+            raise Refused(f"HTTP {fetched.status}")  # gone, forbidden, …: asking again won't help
         if fetched.status != 200:
             raise OSError(f"HTTP {fetched.status}")
         declared = fetched.headers.get("content-type", "").split(";", 1)[0].strip().lower()
