@@ -213,3 +213,57 @@ def test_hostile_emoji_are_never_fetched_or_never_shown(scene: Scene) -> None:
     for refused in ("huge", "text", "typed", "evil", "iplit"):
         assert f'alt=":{refused}:"' not in page.text
         assert f":{refused}:" in page.text  # shown as the text it is
+
+
+def test_a_changed_remote_emoji_is_fetched_again(scene: Scene) -> None:
+    hq, remote, mallory = scene.hq, scene.remote, scene.mallory
+    carol: User = hq.create_user("carol")
+    carol_uri = hq.actor_uri(carol)
+    by = f"mallory@{MALLORY}"
+
+    def mention(image_path: str) -> str:
+        """mallory mentions carol with :logo: drawn by `image_path`; the status id on hq."""
+        note_id = f"{mallory.uri}/statuses/{secrets.token_hex(6)}"
+        note = {
+            "id": note_id,
+            "type": "Note",
+            "attributedTo": mallory.uri,
+            "content": f"<p>@{carol.name} :logo:</p>",
+            "to": [PUBLIC, carol_uri],
+            "tag": [
+                {"type": "Mention", "href": carol_uri, "name": f"@{carol.name}@{hq.domain}"},
+                {
+                    "type": "Emoji",
+                    "name": ":logo:",
+                    "icon": {"type": "Image", "url": f"http://{MALLORY}{image_path}"},
+                },
+            ],
+        }
+        answer = mallory.post(hq, mallory.activity("Create", note, to=[PUBLIC, carol_uri]))
+        assert answer.status_code == 202, answer.text
+        found = wait_for(lambda: notified(hq, carol, "mention", by, note_id), "the mention")
+        return str(found[0]["status"]["id"])
+
+    def logo_url(status_id: str) -> str | None:
+        emojis = status(hq, carol, status_id).json()["emojis"]
+        return str(emojis[0]["url"]) if emojis else None
+
+    def served(url: str) -> bytes:
+        return httpx.get(hq.url + url.removeprefix(hq.public_url), timeout=30).content
+
+    old_logo, new_logo = emoji_kit.png("red"), emoji_kit.png("green")
+    remote.answer("/emoji/logo-1.png", 200, old_logo, content_type="image/png")
+    remote.answer("/emoji/logo-2.png", 200, new_logo, content_type="image/png")
+    first_id = mention("/emoji/logo-1.png")
+    first = wait_for(lambda: logo_url(first_id), "the first image of :logo:")
+    assert served(first) == old_logo
+
+    second_id = mention("/emoji/logo-2.png")
+    second = wait_for(
+        lambda: (url := logo_url(second_id)) != first and url, "the new image of :logo:"
+    )
+    assert served(second) == new_logo
+    # One emoji per shortcode and node: the older post shows the new image too.
+    assert logo_url(first_id) == second
+    old = httpx.get(hq.url + first.removeprefix(hq.public_url), timeout=30)
+    assert old.status_code == 404  # the replaced copy is gone
