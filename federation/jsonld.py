@@ -88,6 +88,7 @@ READ_TERMS = frozenset(
         "featured",
         "discoverable",
         "Hashtag",
+        "Emoji",
         "quoteUrl",
     }
 )
@@ -100,6 +101,7 @@ STANDARD_DEFINITIONS: dict[str, Any] = {
     "featured": {"@id": "toot:featured", "@type": "@id"},
     "discoverable": "toot:discoverable",
     "quoteUrl": "as:quoteUrl",
+    "Emoji": "toot:Emoji",
 }
 
 # What pyld compacts to: the plain names the inbox reads (extensions as Mastodon spells them,

@@ -19,6 +19,7 @@ from federation import values
 from federation.client import Fetched, NotAllowed
 from federation.jsonld import JsonLdError, normalize
 from federation.values import InvalidValue
+from inbox import emoji
 from inbox.parse import ACTOR_TYPES, Unusable, actor_fields, authority, type_of, uri_of
 from models.account import Account
 from models.base import utcnow
@@ -111,7 +112,9 @@ async def _store_fetched(fed: Federation, uri: str, document: dict[str, Any]) ->
     if fed.settings.domain == fields["domain"]:
         raise FetchError("refusing to store a remote copy of a local actor")
     async with fed.db.write() as session:
-        return await store_actor(session, fields)
+        account = await store_actor(session, fields)
+        await emoji.record(session, fed.allowlist(), account.domain, document)
+        return account
 
 
 async def actor(fed: Federation, uri: str, *, refresh: bool = False) -> Account:

@@ -20,7 +20,7 @@ from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from federation.client import NotAllowed
-from inbox import questions
+from inbox import emoji, questions
 from inbox.dereference import FetchError, fetch_json, store_actor
 from inbox.parse import (
     ParsedNote,
@@ -67,7 +67,9 @@ async def remote_actor(fed: Federation, session: AsyncSession, uri: str) -> Acco
         raise FetchError(f"{uri}: {exc}") from None
     if authority(fields["uri"]) != authority(uri):
         raise FetchError(f"{uri} answered an actor from another host")
-    return await store_actor(session, fields)
+    account = await store_actor(session, fields)
+    await emoji.record(session, fed.allowlist(), account.domain, document)
+    return account
 
 
 async def fetch(fed: Federation, uri: str) -> dict[str, Any]:
@@ -181,6 +183,7 @@ async def store_note(
     if status is None:
         return await status_by_uri(session, note.uri)  # counted by whoever stored it
     await count_new(session, author, status, parent)
+    await emoji.record(session, fed.allowlist(), author.domain, note_document)
     for account in await _store_mentions(session, status, note):
         await notify(
             session, recipient=account, actor_id=author.id, type="mention", status_id=status.id

@@ -7,10 +7,12 @@ unusable raises `Unusable` (a 4xx for the sender, never a 5xx).
 from __future__ import annotations
 
 import html
+import ipaddress
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 import nh3
 
@@ -413,3 +415,60 @@ def _blurhash(value: Any) -> str | None:
 
 def _dimension(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and 0 < value <= 100_000
+
+
+# --- custom emoji ----------------------------------------------------------------------
+
+_SHORTCODE_NAME = re.compile(r"^:?([A-Za-z0-9_]{2,64}):?$")
+_EMOJI_TYPES = ("image/png", "image/gif", "image/webp")
+MAX_EMOJI = 64
+
+
+@dataclass(frozen=True)
+class RemoteEmoji:
+    """An `Emoji` tag: a shortcode of the sender's node and where its image is."""
+
+    shortcode: str
+    image_url: str
+    uri: str | None
+    updated: datetime | None
+
+
+def _is_ip_literal(url: str) -> bool:
+    """Whether a URL names its host by address (`127.0.0.1`, `[::1]`, `2130706433`)."""
+    try:
+        host = urlsplit(url).hostname or ""
+    except ValueError:
+        return True
+    if host.isdigit():
+        return True  # a number that resolvers read as an IPv4 address
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
+def emoji_tags(document: Any) -> tuple[RemoteEmoji, ...]:
+    """The usable `Emoji` tags of a note or actor: a shortcode of 2 to 64 letters, digits or
+    underscores, an image URL by host name (never an IP address) and of an image type, if
+    any is declared. Anything else is dropped."""
+    if not isinstance(document, dict):
+        return ()
+    found: dict[str, RemoteEmoji] = {}
+    for tag in _tags(document, "Emoji"):
+        name = _SHORTCODE_NAME.fullmatch(text(tag.get("name"), 70))
+        icon = first(tag.get("icon"))
+        if name is None or not isinstance(icon, dict):
+            continue
+        url = uri_of(icon.get("url"))
+        media_type = text(icon.get("mediaType"), 64).lower()
+        if url is None or _is_ip_literal(url) or (media_type and media_type not in _EMOJI_TYPES):
+            continue
+        found.setdefault(
+            name.group(1),
+            RemoteEmoji(name.group(1), url, uri_of(tag.get("id")), timestamp(tag.get("updated"))),
+        )
+        if len(found) >= MAX_EMOJI:
+            break
+    return tuple(found.values())

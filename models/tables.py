@@ -5,6 +5,7 @@ from models.admin import AdminAction, NodeRule, NodeSetting
 from models.base import Base
 from models.browser_session import BrowserSession
 from models.conversation import ConversationMark
+from models.emoji import CustomEmoji
 from models.federation import (
     AllowlistAudit,
     AllowlistEntry,
@@ -57,6 +58,7 @@ __all__ = [
     "BrowserSession",
     "ConversationMark",
     "ConversationMute",
+    "CustomEmoji",
     "Delivery",
     "DomainBlock",
     "Endorsement",

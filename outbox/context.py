@@ -10,6 +10,7 @@ from models.broker import Broker, InProcessBroker
 from models.db import Database
 from models.settings import Settings
 from outbox.allowlist import LiveAllowlist
+from outbox.emoji_catalogue import LiveEmojis
 from outbox.signing import Identity
 
 
@@ -28,3 +29,4 @@ class Federation:
     wake_deliveries: Callable[[], None] = field(default=_nothing)
     wake_inbox: Callable[[], None] = field(default=_nothing)
     broker: Broker = field(default_factory=InProcessBroker)  # stream events (outbox.events)
+    emojis: LiveEmojis | None = None  # usable custom emoji, for presenting entities

@@ -12,7 +12,7 @@ from models.account import Account
 from models.poll import Poll
 from models.settings import Settings
 from models.status import MediaAttachment, Mention, Status, StatusTag, Tag
-from outbox import render
+from outbox import emoji_use, render
 from outbox.context import Federation
 from outbox.deliveries import enqueue, follower_inboxes, inbox_of
 
@@ -71,6 +71,7 @@ async def note_document(
         tags=tags,
         media=media,
         poll=poll,
+        emojis=await emoji_use.of_status(session, status, poll),
     )
 
 

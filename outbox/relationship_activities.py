@@ -18,7 +18,7 @@ from models.account import Account
 from models.base import utcnow
 from models.relationship import Follow, FollowRequest
 from models.settings import Settings
-from outbox import render
+from outbox import emoji_use, render
 from outbox.context import Federation
 from outbox.deliveries import inbox_of
 from outbox.federate import send
@@ -152,6 +152,7 @@ async def update_person(session: AsyncSession, fed: Federation | None, account: 
     settings = fed.settings
     uri = render.actor_uri(settings, account)
     moment = int((account.updated_at or utcnow()).timestamp() * 1000)
-    person = {k: v for k, v in render.person(settings, account).items() if k != "@context"}
+    emojis = await emoji_use.of_account(session, account)
+    person = {k: v for k, v in render.person(settings, account, emojis).items() if k != "@context"}
     activity = render.simple("Update", f"{uri}#updates/{moment}", uri, person, to=[PUBLIC])
     await send(session, fed, account, activity, await _profile_audience(session, account.id))

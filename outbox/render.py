@@ -13,9 +13,11 @@ from typing import Any
 from federation.jsonld import AS, PUBLIC
 from models.account import Account
 from models.base import utcnow
+from models.emoji import CustomEmoji
 from models.poll import Poll
 from models.settings import Settings
 from models.status import MediaAttachment, Status, Tag
+from outbox.emoji_catalogue import as_tag
 
 SECURITY = "https://w3id.org/security/v1"
 CONTEXT: list[Any] = [
@@ -33,6 +35,7 @@ CONTEXT: list[Any] = [
         "schema": "http://schema.org#",
         "PropertyValue": "schema:PropertyValue",
         "value": "schema:value",
+        "Emoji": "toot:Emoji",
     },
 ]
 
@@ -71,7 +74,9 @@ def _image(settings: Settings, path: str | None) -> dict[str, Any] | None:
     return {"type": "Image", "mediaType": media_type, "url": settings.url("/media/" + path)}
 
 
-def person(settings: Settings, account: Account) -> dict[str, Any]:
+def person(
+    settings: Settings, account: Account, emojis: Sequence[CustomEmoji] = ()
+) -> dict[str, Any]:
     uri = actor_uri(settings, account)
     document: dict[str, Any] = {
         "id": uri,
@@ -99,6 +104,8 @@ def person(settings: Settings, account: Account) -> dict[str, Any]:
             "publicKeyPem": account.public_key_pem,
         },
     }
+    if emojis:
+        document["tag"] = [as_tag(settings, e) for e in emojis]
     for key, path in (("icon", account.avatar_path), ("image", account.header_path)):
         image = _image(settings, path)
         if image:
@@ -162,6 +169,7 @@ def note(
     tags: Sequence[Tag],
     media: Sequence[MediaAttachment],
     poll: Poll | None = None,
+    emojis: Sequence[CustomEmoji] = (),
 ) -> dict[str, Any]:
     """The Note of a status; with a poll, a Question (as Mastodon sends polls)."""
     to, cc = addressing(settings, author, status.visibility, mentioned)
@@ -186,6 +194,7 @@ def note(
                 {"type": "Hashtag", "href": settings.url(f"/tags/{t.name}"), "name": f"#{t.name}"}
                 for t in tags
             ),
+            *(as_tag(settings, e) for e in emojis),
         ],
         "attachment": [document_of(settings, m) for m in media],
     }

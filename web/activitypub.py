@@ -19,11 +19,13 @@ from federation import values
 from federation.values import InvalidValue
 from inbox.receive import MAX_BODY, Verdict, check_signature, receive
 from models.account import Account
+from models.emoji import LOCAL, CustomEmoji
 from models.interaction import Pin
 from models.relationship import Follow
 from models.status import Status
-from outbox import render
+from outbox import emoji_use, render
 from outbox.context import Federation
+from outbox.emoji_catalogue import as_tag
 from outbox.federate import boost_document, note_document
 from web.api.base import JSONResponse
 from web.node import node_of
@@ -99,7 +101,9 @@ async def actor(request: Request) -> Response:
     account = await fetchable_account(request)
     if isinstance(account, Response):
         return account
-    return ActivityResponse(render.person(node_of(request).settings, account))
+    async with node_of(request).db.read() as session:
+        emojis = await emoji_use.of_account(session, account)
+    return ActivityResponse(render.person(node_of(request).settings, account, emojis))
 
 
 async def instance_actor(request: Request) -> Response:
@@ -257,8 +261,25 @@ async def status_object(request: Request) -> Response:
     return ActivityResponse(render.with_context(note))
 
 
+async def emoji_object(request: Request) -> Response:
+    """One of this node's emoji as the `Emoji` object its tags name by id."""
+    verdict = await authorized(request)
+    if verdict.status != 202:
+        return error(verdict)
+    try:
+        emoji_id = values.row_id(request.path_params["emoji_id"])
+    except InvalidValue:
+        return JSONResponse({"error": "Record not found"}, status_code=404)
+    async with node_of(request).db.read() as session:
+        emoji = await session.get(CustomEmoji, emoji_id)
+    if emoji is None or emoji.domain != LOCAL or not emoji.image_path:
+        return JSONResponse({"error": "Record not found"}, status_code=404)
+    return ActivityResponse(render.with_context(as_tag(node_of(request).settings, emoji)))
+
+
 routes = [
     Route("/actor", instance_actor),
+    Route("/emojis/{emoji_id}", emoji_object),
     Route("/actor/inbox", inbox, methods=["POST"]),
     Route("/inbox", inbox, methods=["POST"]),
     Route("/users/{username}", actor),

@@ -21,6 +21,7 @@ from federation.values import InvalidValue
 from models.db import Database
 from models.settings import Settings
 from web.api.base import JSONResponse
+from web.api.emojis import EmojiFiles
 from web.api.errors import ApiError
 from web.api.media import MediaFiles
 from web.config import load_settings
@@ -101,6 +102,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
         routes=[
             *routes(),
             Mount("/static", StaticFiles(directory=STATIC), name="static"),
+            Mount(
+                "/emoji",
+                EmojiFiles(directory=settings.media_dir / "emoji", check_dir=False),
+                name="emoji",
+            ),
             Mount(
                 "/media", MediaFiles(directory=settings.media_dir, check_dir=False), name="media"
             ),

@@ -10,6 +10,7 @@ from federation.allowlist import Allowlist
 from models.db import Database
 from models.settings import Settings
 from outbox.context import Federation
+from outbox.emoji_catalogue import EmojiCatalogue
 from web.api.serializers.links import Links
 from web.login_guard import LoginGuard
 from web.ratelimit import RateLimiter
@@ -25,8 +26,14 @@ class Node:
 
     def links(self) -> Links:
         """For presenting entities: remote URLs pass if the allowlist admits them now."""
-        allowlist = self.federation.allowlist() if self.federation else Allowlist()
-        return Links(self.settings, allowlist)
+        if self.federation is None:
+            return Links(self.settings, Allowlist())
+        emojis = self.federation.emojis
+        return Links(
+            self.settings,
+            self.federation.allowlist(),
+            emojis() if emojis is not None else EmojiCatalogue(),
+        )
 
 
 def node_of(conn: HTTPConnection) -> Node:

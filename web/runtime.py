@@ -17,10 +17,12 @@ from inbox.processor import InboxProcessor
 from models.broker import broker_for
 from models.db import Database
 from models.settings import Settings
-from outbox import events, periodic
+from outbox import emoji_catalogue, emoji_fetch, events, periodic
 from outbox.allowlist import REFRESH_SECONDS, LiveAllowlist
 from outbox.claims import release_all
 from outbox.context import Federation
+from outbox.emoji_catalogue import LiveEmojis
+from outbox.emoji_fetch import EmojiFetcher
 from outbox.loop import work_until
 from outbox.push_sender import PushSender
 from outbox.push_subscriptions import push_hosts, vapid_key
@@ -45,6 +47,8 @@ async def build_federation(settings: Settings, db: Database) -> Federation:
     private_pem, public_pem = await instance_key_pair(db)
     broker = broker_for(settings)
     events.connect(db, broker)  # every commit through `db` publishes its stream events
+    emojis = LiveEmojis(db)
+    await emojis.refresh()
     return Federation(
         settings=settings,
         db=db,
@@ -53,6 +57,7 @@ async def build_federation(settings: Settings, db: Database) -> Federation:
         instance=identity(instance_key_id(settings), private_pem),
         instance_public_pem=public_pem,
         broker=broker,
+        emojis=emojis,
     )
 
 
@@ -94,11 +99,23 @@ async def running(
     """Federation for the app; with `in_process_workers`, also deliver from this process,
     else with Redis, wake the workers with a job after each commit that queued work."""
     fed = await build_federation(settings, db)
+    emojis = fed.emojis
+    assert emojis is not None
     vapid_key(settings)  # generated into DATA_DIR on the first start, before any app asks
     stop = asyncio.Event()
     tasks = [
         asyncio.create_task(
             every(REFRESH_SECONDS, stop, fed.allowlist.refresh, "allowlist refresh")
+        ),
+        asyncio.create_task(every(emoji_catalogue.REFRESH_SECONDS, stop, emojis.refresh, "emoji")),
+        # In every web process: they hold the media folder that serves the copies.
+        asyncio.create_task(
+            every(
+                emoji_fetch.INTERVAL,
+                stop,
+                EmojiFetcher(db, fed.client, settings, emojis).step,
+                "emoji fetch",
+            )
         ),
         asyncio.create_task(
             every(

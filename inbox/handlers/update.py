@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from inbox import emoji
 from inbox.dereference import store_actor
 from inbox.dispatch import Incoming, handles
 from inbox.notes import revise_note
@@ -23,7 +24,9 @@ async def update(incoming: Incoming) -> None:
         if status.account_id != incoming.actor.id:
             raise Unusable("only the author may update a note")
         if status.reblog_of_id is None:
-            await revise_note(incoming.session, status, document)
+            fed, session = incoming.fed, incoming.session
+            await emoji.record(session, fed.allowlist(), incoming.actor.domain, document)
+            await revise_note(session, status, document)
 
 
 async def _update_actor(incoming: Incoming, document: dict[str, object]) -> None:
@@ -34,4 +37,5 @@ async def _update_actor(incoming: Incoming, document: dict[str, object]) -> None
         raise Unusable("the actor document lives on another host")
     if fields["public_key_pem"] is None:
         del fields["public_key_pem"]  # an update without a key keeps the one we know
-    await store_actor(incoming.session, fields)
+    account = await store_actor(incoming.session, fields)
+    await emoji.record(incoming.session, incoming.fed.allowlist(), account.domain, document)

@@ -48,7 +48,6 @@ def _routes() -> list[BaseRoute]:
         ("/api/v1/notifications/requests", "read:notifications"),
     ]
     public_lists = [
-        "/api/v1/custom_emojis",
         "/api/v1/trends",
         "/api/v1/trends/tags",
         "/api/v1/trends/statuses",

@@ -7,13 +7,14 @@ into what a reader sees: local page addresses, short times, clean HTML.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Mapping
+import re
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
 from jinja2 import pass_context
 from jinja2.runtime import Context
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from outbox.content import sanitise
 
@@ -51,7 +52,55 @@ def status_html(context: Context, status: Mapping[str, Any]) -> Markup:
             html = html.replace(f'href="{url}"', f'href="/@{mention["acct"]}"')
     if base:
         html = html.replace(f'href="{base}/', 'href="/')
-    return Markup(html)
+    return Markup(_emojify_html(html, _emoji_paths(base, status.get("emojis"))))
+
+
+# --- custom emoji ----------------------------------------------------------------------------
+
+# A tag, with quoted attribute values that may hold `>`; everything between tags is text.
+_TAG = re.compile(r"""(<(?:[^>"']|"[^"]*"|'[^']*')*>)""")
+_SHORTCODE = re.compile(r"(?<![A-Za-z0-9_]):([A-Za-z0-9_]{2,64}):(?![A-Za-z0-9_])")
+
+
+def _emoji_paths(base: str, emojis: object) -> dict[str, str]:
+    """Shortcode -> the image's path on this node; an emoji anywhere else is not shown."""
+    found: dict[str, str] = {}
+    for emoji in emojis if isinstance(emojis, Iterable) else ():
+        if not isinstance(emoji, Mapping):
+            continue
+        code, url = str(emoji.get("shortcode", "")), str(emoji.get("url", ""))
+        if base and url.startswith(base + "/") and _SHORTCODE.fullmatch(f":{code}:"):
+            found[code] = url[len(base) :]
+    return found
+
+
+def _emoji_img(paths: Mapping[str, str], match: re.Match[str]) -> str:
+    path = paths.get(match.group(1))
+    if path is None:
+        return match.group(0)
+    code = escape(match.group(0))
+    return (
+        f'<img class="emoji" src="{escape(path)}" alt="{code}" title="{code}" '
+        'width="20" height="20" loading="lazy">'
+    )
+
+
+def _emojify_html(html: str, paths: Mapping[str, str]) -> str:
+    """`:code:` in the text of clean HTML (never inside a tag) -> the emoji's image."""
+    if not paths:
+        return html
+    parts = _TAG.split(html)
+    for i in range(0, len(parts), 2):  # even parts are text between tags
+        parts[i] = _SHORTCODE.sub(functools.partial(_emoji_img, paths), parts[i])
+    return "".join(parts)
+
+
+@pass_context
+def emojify(context: Context, text: object, emojis: object) -> Markup:
+    """Plain text (a name, a content warning, a poll option) with its custom emoji."""
+    base = str(context.get("public_url", "")).rstrip("/")
+    html = str(escape(str(text or "")))
+    return Markup(_emojify_html(html, _emoji_paths(base, emojis)))
 
 
 @pass_context
@@ -80,8 +129,23 @@ def short_time(iso: object) -> str:
     return _short_time(iso)
 
 
-def display_name(account: Mapping[str, Any]) -> str:
+@pass_context
+def emoji_html(context: Context, html: Markup, emojis: object) -> Markup:
+    """Clean HTML (from `clean`) with its custom emoji as images."""
+    base = str(context.get("public_url", "")).rstrip("/")
+    return Markup(_emojify_html(str(html), _emoji_paths(base, emojis)))
+
+
+def plain_name(account: Mapping[str, Any]) -> str:
+    """The name as text, for where no image can be (a page title)."""
     return str(account.get("display_name") or account.get("username") or "")
+
+
+@pass_context
+def display_name(context: Context, account: Mapping[str, Any]) -> Markup:
+    """The name people chose, escaped, with the custom emoji it names."""
+    name = str(account.get("display_name") or account.get("username") or "")
+    return emojify(context, name, account.get("emojis"))
 
 
 FILTERS: dict[str, Callable[..., Any]] = {
@@ -92,4 +156,7 @@ FILTERS: dict[str, Callable[..., Any]] = {
     "here": here,
     "short_time": short_time,
     "display_name": display_name,
+    "emojify": emojify,
+    "emoji_html": emoji_html,
+    "plain_name": plain_name,
 }

@@ -13,6 +13,7 @@ from starlette.routing import BaseRoute
 from web.ui import (
     accounts,
     admin,
+    admin_emoji,
     admin_federation,
     consent,
     invite,
@@ -42,6 +43,7 @@ AREAS = (
     invite,
     admin,
     admin_federation,
+    admin_emoji,
 )
 
 routes: list[BaseRoute] = [route for area in AREAS for route in area.routes]

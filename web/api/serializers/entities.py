@@ -78,7 +78,12 @@ def account(a: AccountFields, links: Links) -> dict[str, Any]:
         "last_status_at": a.last_status_at.isoformat() if a.last_status_at else None,
         "hide_collections": False,
         "noindex": False,
-        "emojis": [],
+        "emojis": links.emojis(
+            a.domain,
+            a.display_name,
+            a.note,
+            *(str(f.get(k, "")) for f in a.fields for k in ("name", "value")),
+        ),
         "roles": [],
         "fields": [
             {"name": f.get("name", ""), "value": f.get("value", ""), "verified_at": None}

@@ -10,10 +10,12 @@ cached on the node, a URL whose host is not allowed is replaced by a placeholder
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from federation.allowlist import Allowlist, PatternError, url_host_port
 from models.settings import Settings
+from outbox.emoji_catalogue import EmojiCatalogue
 
 MISSING_AVATAR = "/static/avatar.png"
 MISSING_HEADER = "/static/header.png"
@@ -30,6 +32,7 @@ class Links:
 
     settings: Settings
     allowlist: Allowlist
+    emoji_catalogue: EmojiCatalogue = field(default_factory=EmojiCatalogue)
 
     def local(self, path: str) -> str:
         """An absolute URL on this node (from PUBLIC_URL)."""
@@ -49,3 +52,8 @@ class Links:
     def remote(self, url: str | None, placeholder: str) -> str:
         """A remote URL when its host is allowed now, else the node's placeholder."""
         return self.allowed(url) or self.local(placeholder)
+
+    def emojis(self, domain: str | None, *texts: str | None) -> list[dict[str, Any]]:
+        """Mastodon's `emojis` of an entity: the custom emoji of the author's node (`domain`,
+        None for this node) that its texts name and whose image this node serves."""
+        return [ref.entity(self.settings) for ref in self.emoji_catalogue.used(domain, *texts)]

@@ -52,6 +52,10 @@ class _Presenter:
         author = facts.accounts[s.account_id]
         uri = s.uri or links.local(f"/users/{author.username}/statuses/{s.id}")
         mentions = (self.mention(a) for a in facts.mentions.get(s.id, ()))
+        poll = facts.polls.get(s.id)
+        options = [o["title"] for o in poll["options"]] if poll else []
+        if poll and options:
+            poll = {**poll, "emojis": links.emojis(author.domain, *options)}
         data: dict[str, Any] = {
             "id": str(s.id),
             "uri": uri,
@@ -75,9 +79,9 @@ class _Presenter:
             "media_attachments": [media(m, links) for m in facts.media.get(s.id, ())],
             "mentions": [m for m in mentions if m is not None],
             "tags": [tag(t, links) for t in facts.tags.get(s.id, ())],
-            "emojis": [],
+            "emojis": links.emojis(author.domain, s.content, s.spoiler_text, *options),
             "card": None,
-            "poll": facts.polls.get(s.id),
+            "poll": poll,
             "replies_count": s.replies_count,
             "reblogs_count": s.reblogs_count,
             "favourites_count": s.favourites_count,
@@ -130,7 +134,8 @@ async def status_history(
     session: AsyncSession, links: Links, row: Status, revisions: Sequence[StatusEdit]
 ) -> list[dict[str, Any]]:
     """Mastodon's StatusEdit list, oldest first; attachments as each revision had them."""
-    author = account(await session.get_one(Account, row.account_id), links)
+    author_row = await session.get_one(Account, row.account_id)
+    author = account(author_row, links)
     media_ids = {i for r in revisions for i in r.media_ids}
     attachments: dict[int, MediaAttachment] = {}
     if media_ids:
@@ -149,7 +154,7 @@ async def status_history(
             "media_attachments": [
                 media(attachments[i], links) for i in r.media_ids if i in attachments
             ],
-            "emojis": [],
+            "emojis": links.emojis(author_row.domain, r.content, r.spoiler_text),
         }
         for r in revisions
     ]
