@@ -5,6 +5,7 @@ from models.admin import AdminAction, NodeRule, NodeSetting
 from models.base import Base
 from models.browser_session import BrowserSession
 from models.conversation import ConversationMark
+from models.discovery import SuggestionDismissal, TrendItem, TrendReview, TrendRun
 from models.federation import (
     AllowlistAudit,
     AllowlistEntry,
@@ -92,7 +93,11 @@ __all__ = [
     "Status",
     "StatusEdit",
     "StatusTag",
+    "SuggestionDismissal",
     "Tag",
+    "TrendItem",
+    "TrendReview",
+    "TrendRun",
     "User",
     "WorkerHeartbeat",
 ]

@@ -25,9 +25,11 @@ from web.api import (
     relationships,
     search,
     statuses,
+    suggestions,
     tags,
     tier2,
     timelines,
+    trends,
 )
 from web.ui import pages
 
@@ -46,6 +48,8 @@ def routes() -> list[BaseRoute]:
         statuses,
         polls,
         timelines,
+        trends,
+        suggestions,
         tier2,  # before notifications: /notifications/requests is no notification id
         lists,
         filters,
