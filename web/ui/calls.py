@@ -38,6 +38,7 @@ from web.api import (
     statuses,
     tags,
     timelines,
+    trends,
 )
 from web.api.base import PAGE_CALLER
 from web.api.errors import ApiError
@@ -57,6 +58,7 @@ API_MODULES = (
     statuses,
     tags,
     timelines,
+    trends,
 )
 
 

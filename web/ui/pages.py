@@ -13,7 +13,9 @@ from starlette.routing import BaseRoute
 from web.ui import (
     accounts,
     admin,
+    admin_trends,
     consent,
+    explore,
     live,
     notifications,
     saved,
@@ -32,12 +34,14 @@ AREAS = (
     statuses,
     accounts,
     search,
+    explore,
     notifications,
     saved,
     settings,
     live,
     consent,
     admin,
+    admin_trends,
 )
 
 routes: list[BaseRoute] = [route for area in AREAS for route in area.routes]
