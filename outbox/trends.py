@@ -240,6 +240,7 @@ async def compute(session: AsyncSession, allowlist: Allowlist, now: datetime | N
     items += _items("link", await _links(session, since, refused), now)
     await session.execute(delete(TrendItem))
     session.add_all(items)
+    await session.flush()
     return len(items)
 
 

@@ -48,7 +48,7 @@ ANSWERS = [
     ("GET", "/api/v2/filters/123", 404, dict),
     ("GET", "/api/v1/scheduled_statuses/123", 404, dict),
     ("GET", "/api/v1/notifications/requests/123", 404, dict),
-    ("DELETE", "/api/v1/suggestions/123", 404, dict),  # nothing is suggested, so nothing to dismiss
+    ("DELETE", "/api/v1/suggestions/123", 404, dict),  # no such account to dismiss
 ]
 
 
