@@ -60,13 +60,19 @@ def test_explore_shows_trends_and_finds_colleagues_by_department(
         expect(tags).to_contain_text("People: 2")
         links = page.locator("section", has=page.get_by_role("heading", name="Shared links"))
         expect(links.get_by_role("link", name=LINK)).to_be_visible()
+        suggested = page.locator(
+            "section", has=page.get_by_role("heading", name="Colleagues you might follow")
+        )
+        expect(suggested).to_contain_text(people["carol"].name)
+        expect(suggested).not_to_contain_text(people["alice"].name)
         violations = serious_violations(page)
         assert violations == [], "\n".join(violations)
         screenshot(page, "explore")
 
         page.get_by_label("Name, department, location …").fill("logistik")
         page.get_by_role("button", name="Search", exact=True).last.click()
-        found = page.locator("ul.accounts li.account-card")
+        listing = page.locator("section", has=page.get_by_role("heading", name="Directory"))
+        found = listing.locator("li.account-card")
         expect(found).to_have_count(1)
         expect(found).to_contain_text(people["carol"].name)
     with new_context(browser, language="de-DE") as context:

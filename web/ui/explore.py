@@ -1,5 +1,6 @@
 """`/explore`: what the company talks about now (trending hashtags, posts and links) and the
-directory of colleagues on every allowed node, searchable by name and profile fields — read
+directory of colleagues on every allowed node, searchable by name and profile fields, with a
+few suggestions of whom to follow — read
 through the same API endpoints that apps call."""
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ async def explore(request: Request) -> Response:
     tags = await api(request, "GET", "/api/v1/trends/tags", query=top)
     posts = await api(request, "GET", "/api/v1/trends/statuses", query=top)
     links = await api(request, "GET", "/api/v1/trends/links", query=top)
+    suggested = await api(request, "GET", "/api/v2/suggestions", query={"limit": "5"})
     people = await api(
         request,
         "GET",
@@ -49,9 +51,10 @@ async def explore(request: Request) -> Response:
         tags=[(tag, _people(tag["history"])) for tag in (tags.data if tags.ok else [])],
         posts=posts.data if posts.ok else [],
         links=[(card, _people(card["history"])) for card in (links.data if links.ok else [])],
+        suggested=[s["account"] for s in (suggested.data if suggested.ok else [])],
         people=people.data if people.ok else [],
         error="" if people.ok else people.error,
-        query=query,
+        directory_query=query,
         local=local,
     )
 
