@@ -3,6 +3,7 @@ against two running nodes (hq, and sales where trends need an admin's approval).
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Iterator
 from typing import Any
 
@@ -19,7 +20,7 @@ from tests.federation_kit import (
     remote_account,
     wait_for,
 )
-from tests.kit import User
+from tests.kit import RunningNode, User
 
 LINK = "https://intranet.corp.example/rollout-plan"
 
@@ -214,3 +215,22 @@ def test_suggestions_bring_department_colleagues_and_dismissals_stick(net: Netwo
     missing = hq.api(me, "DELETE", "/api/v1/suggestions/123")
     assert missing.status_code == 404
     assert missing.json() == {"error": "Record not found"}
+
+
+def test_department_search_and_suggestions_on_each_database(node: RunningNode) -> None:
+    """The same profile-field look-ups on SQLite and PostgreSQL (JSON stored as text there
+    and as json here), including a department beyond ASCII."""
+    me, mate, other = node.create_user("me"), node.create_user("mate"), node.create_user("oth")
+    department = f"Büro {secrets.token_hex(3)}"
+    for user, value in ((me, department), (mate, department), (other, "Einkauf")):
+        Mastodon(access_token=user.token, api_base_url=node.url).account_update_credentials(
+            fields=[("Abteilung", value), ("Standort", "Köln")]
+        )
+    found = node.api(me, "GET", "/api/v1/directory", params={"q": department, "limit": 80})
+    assert sorted(a["acct"] for a in found.json()) == sorted([me.name, mate.name])
+    upper = node.api(me, "GET", "/api/v1/directory", params={"q": department.upper()})
+    assert sorted(a["acct"] for a in upper.json()) == sorted([me.name, mate.name])
+    suggested = node.api(me, "GET", "/api/v2/suggestions", params={"limit": 80}).json()
+    reasons = {s["account"]["id"]: s["sources"] for s in suggested}
+    assert "department" in reasons[mate.id]
+    assert "department" not in reasons.get(other.id, [])
