@@ -141,7 +141,7 @@ async def _admin(request: Request, scope: str) -> Call:
     return c
 
 
-def _review_fields(item: TrendItem | None, verdict: str | None, review: bool) -> dict[str, Any]:
+def _review_fields(verdict: str | None, review: bool) -> dict[str, Any]:
     return {
         "trendable": verdict == "approved" or (not review and verdict != "rejected"),
         "requires_review": review and verdict is None,
@@ -162,7 +162,7 @@ async def admin_entities(
         out = []
         for i in items:
             if str(i.item_id) in presented:
-                fields = _review_fields(i, judged.get(i.item_id), review)
+                fields = _review_fields(judged.get(i.item_id), review)
                 out.append(presented[str(i.item_id)] | fields)
         return out
     out = []
@@ -173,7 +173,7 @@ async def admin_entities(
             data["provider_name"] = data["provider_name"] or urlsplit(i.label).hostname or ""
         else:
             data |= {"usable": True, "listable": True}
-        out.append(data | _review_fields(i, judged.get(i.item_id), review))
+        out.append(data | _review_fields(judged.get(i.item_id), review))
     return out
 
 
