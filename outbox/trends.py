@@ -228,8 +228,10 @@ def _items(kind: str, tallies: dict[int, _Tally], today: datetime) -> list[Trend
     return items
 
 
-async def compute(session: AsyncSession, allowlist: Allowlist, now: datetime | None = None) -> int:
-    """Replace the stored trends with what the last days show; returns how many items."""
+async def measure(
+    session: AsyncSession, allowlist: Allowlist, now: datetime | None = None
+) -> list[TrendItem]:
+    """What trends now: at most TOP items of each kind, best first."""
     now = now or utcnow()
     since = datetime.combine(
         (now - timedelta(days=HISTORY_DAYS - 1)).date(), datetime.min.time(), UTC
@@ -238,9 +240,20 @@ async def compute(session: AsyncSession, allowlist: Allowlist, now: datetime | N
     items = _items("tag", await _tags(session, since, refused), now)
     items += _items("status", await _statuses(session, since, refused), now)
     items += _items("link", await _links(session, since, refused), now)
+    return items
+
+
+async def store(session: AsyncSession, items: list[TrendItem]) -> None:
+    """Replace the stored trends with `items`."""
     await session.execute(delete(TrendItem))
     session.add_all(items)
     await session.flush()
+
+
+async def compute(session: AsyncSession, allowlist: Allowlist, now: datetime | None = None) -> int:
+    """Measure and store the trends in one session; returns how many items."""
+    items = await measure(session, allowlist, now)
+    await store(session, items)
     return len(items)
 
 
@@ -266,9 +279,17 @@ async def _claim(session: AsyncSession, interval: float, now: datetime) -> bool:
 
 async def refresh(fed: Federation) -> int | None:
     """The periodic job: compute the trends if this interval's run is still to be done.
-    Returns the number of items, or None when another process computed them."""
+    Returns the number of items, or None when another process computes them.
+
+    The claim and the result are two short write transactions with the reading in between,
+    so that SQLite's one writer is not held up while the posts are counted. A process that
+    dies in between leaves the last trends in place until the next interval."""
     now = utcnow()
     async with fed.db.write() as session:
         if not await _claim(session, float(fed.settings.trends_interval), now):
             return None
-        return await compute(session, fed.allowlist(), now)
+    async with fed.db.read() as session:
+        items = await measure(session, fed.allowlist(), now)
+    async with fed.db.write() as session:
+        await store(session, items)
+    return len(items)

@@ -8,7 +8,7 @@ With TRENDS_REVIEW an item shows once an admin approved it; a rejected item neve
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -110,6 +110,20 @@ def _page(c: Call, kind: str) -> tuple[int, int]:
     return limit, c.params.number("offset", 0, minimum=0) or 0
 
 
+def _offset_links(c: Call, limit: int, offset: int, full: bool) -> dict[str, str]:
+    """Mastodon pages trends by offset: `next` while a page came back full, `prev` after
+    the first."""
+    keep = [(k, v) for k, v in c.request.query_params.multi_items() if k != "offset"]
+    base = c.node.settings.url(c.request.url.path)
+    links = []
+    if full:
+        links.append(f'<{base}?{urlencode([*keep, ("offset", str(offset + limit))])}>; rel="next"')
+    if offset > 0:
+        before = str(max(0, offset - limit))
+        links.append(f'<{base}?{urlencode([*keep, ("offset", before)])}>; rel="prev"')
+    return {"Link": ", ".join(links)} if links else {}
+
+
 def public(kind: str) -> Any:
     async def endpoint(request: Request) -> Response:
         c = await call(request, "read", optional=True)
@@ -121,12 +135,15 @@ def public(kind: str) -> Any:
                 .scalars()
                 .all()
             )
+            data: list[dict[str, Any]]
             if kind == "tag":
                 followed = await _followed(session, c.viewer_id)
-                return ok([tag_entity(i, c.node.links(), followed) for i in items])
-            if kind == "link":
-                return ok([link_card(i) for i in items])
-            return ok(await _statuses(c, session, items))
+                data = [tag_entity(i, c.node.links(), followed) for i in items]
+            elif kind == "link":
+                data = [link_card(i) for i in items]
+            else:
+                data = await _statuses(c, session, items)
+        return ok(data, headers=_offset_links(c, limit, offset, len(items) == limit))
 
     return endpoint
 
