@@ -15,6 +15,7 @@ trends once however many web processes and workers it has.
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 from collections import defaultdict
 from collections.abc import Iterable
@@ -32,10 +33,12 @@ from federation.allowlist import Allowlist, PatternError, split_host_port
 from models.account import Account
 from models.base import utcnow
 from models.discovery import TrendItem, TrendRun
+from models.ids import id_for_time
 from models.interaction import Favourite
 from models.status import Mention, Status, StatusTag, Tag
 from outbox.context import Federation
 
+log = logging.getLogger("flurfunk.trends")
 HISTORY_DAYS = 7
 RECENT_DAYS = 2
 TOP = 60
@@ -97,13 +100,20 @@ async def refused_domains(session: AsyncSession, allowlist: Allowlist) -> list[s
     return refused
 
 
+def _first_id(since: datetime) -> int:
+    """The smallest row id made at or after `since`: ids are time-ordered, so a window by id
+    reads an index range (statuses: visibility, id) instead of every row."""
+    return id_for_time(int(since.timestamp() * 1000))
+
+
 def _public_posts(since: datetime, refused: list[str]) -> Any:
-    """The condition on Status for posts that may trend."""
+    """The condition on Status for posts that may trend (seen here, and written, since)."""
     excluded = select(Account.id).where(
         Account.suspended_at.is_not(None) | Account.domain.in_(refused)
     )
     return (
         (Status.visibility == "public")
+        & (Status.id >= _first_id(since))
         & Status.reblog_of_id.is_(None)
         & (Status.created_at >= since)
         & Status.account_id.not_in(excluded)
@@ -132,12 +142,12 @@ async def _statuses(
     """Posts by how many distinct accounts favourited or boosted them."""
     boosts = (
         select(Status.reblog_of_id.label("status_id"), Status.account_id, Status.created_at)
-        .where(Status.reblog_of_id.is_not(None), Status.created_at >= since)
+        .where(Status.id >= _first_id(since), Status.reblog_of_id.is_not(None))
         .subquery()
     )
     reactions = union_all(
         select(Favourite.status_id, Favourite.account_id, Favourite.created_at).where(
-            Favourite.created_at >= since
+            Favourite.id >= _first_id(since)
         ),
         select(boosts.c.status_id, boosts.c.account_id, boosts.c.created_at),
     ).subquery()
@@ -292,4 +302,5 @@ async def refresh(fed: Federation) -> int | None:
         items = await measure(session, fed.allowlist(), now)
     async with fed.db.write() as session:
         await store(session, items)
+    log.info("trends computed: %d items, run of %s", len(items), now.isoformat())
     return len(items)
