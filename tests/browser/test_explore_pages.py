@@ -28,7 +28,7 @@ def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FedNode]:
 @pytest.fixture(scope="module")
 def people(node: FedNode) -> dict[str, User]:
     crew = {name: node.create_user(name) for name in ("alice", "bob", "carol")}
-    post(node, crew["alice"], f"See you at the #townhall {LINK}")
+    invitation = post(node, crew["alice"], f"See you at the #townhall {LINK}")
     post(node, crew["bob"], f"#townhall questions go here {LINK}")
     Mastodon(access_token=crew["carol"].token, api_base_url=node.url).account_update_credentials(
         fields=[("Department", "Logistik"), ("Location", "Bremen")]
@@ -43,6 +43,12 @@ def people(node: FedNode) -> dict[str, User]:
     )
     wait_for(
         lambda: node.api(crew["alice"], "GET", "/api/v1/trends/links").json(), "a trending link"
+    )
+    for fan in ("bob", "carol"):
+        node.api(crew[fan], "POST", f"/api/v1/statuses/{invitation['id']}/favourite")
+    wait_for(
+        lambda: node.api(crew["alice"], "GET", "/api/v1/trends/statuses").json(),
+        "a popular post",
     )
     return crew
 
@@ -60,6 +66,8 @@ def test_explore_shows_trends_and_finds_colleagues_by_department(
         expect(tags).to_contain_text("People: 2")
         links = page.locator("section", has=page.get_by_role("heading", name="Shared links"))
         expect(links.get_by_role("link", name=LINK)).to_be_visible()
+        popular = page.locator("section", has=page.get_by_role("heading", name="Popular posts"))
+        expect(popular).to_contain_text("See you at the")
         suggested = page.locator(
             "section", has=page.get_by_role("heading", name="Colleagues you might follow")
         )

@@ -133,6 +133,11 @@ def test_an_admin_hides_a_trending_tag(net: Network) -> None:
         "the third use counted",
     )
     assert "gossip" not in tag_names(hq, a)
+    bad = hq.api(a, "GET", "/api/v1/trends/tags", params={"limit": "many"})
+    assert bad.status_code == 422
+    assert "limit" in bad.json()["error"]
+    assert hq.api(operator, "POST", "/api/v1/admin/trends/links/abc/reject").status_code == 404
+    assert hq.api(operator, "POST", "/api/v1/admin/trends/moods/1/reject").status_code == 404
     # Plain users may not review.
     refused = hq.api(a, "POST", f"/api/v1/admin/trends/tags/{gossip['id']}/approve")
     assert refused.status_code == 403
