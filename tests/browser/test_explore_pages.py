@@ -126,3 +126,23 @@ def test_an_admin_hides_a_trending_hashtag_in_the_browser(
         answer = page.goto(node.url + "/admin/trends")
         assert answer is not None
         assert answer.status == 403
+
+
+def test_leaving_the_directory_from_the_settings_page(
+    browser: Browser, node: FedNode, people: dict[str, User]
+) -> None:
+    bob = people["bob"]
+    with new_context(browser) as context:
+        page = context.new_page()
+        sign_in(page, node, bob)
+        page.goto(node.url + "/settings")
+        listed = page.get_by_label("List me in the directory and suggest me to colleagues")
+        expect(listed).to_be_checked()
+        listed.uncheck()
+        page.get_by_role("button", name="Save").first.click()
+        expect(page.get_by_role("status")).to_have_text("Saved.")
+        expect(listed).not_to_be_checked()
+    directory = node.api(people["alice"], "GET", "/api/v1/directory", params={"limit": 80})
+    assert bob.name not in [a["acct"] for a in directory.json()]
+    suggested = node.api(people["alice"], "GET", "/api/v2/suggestions").json()
+    assert bob.id not in [s["account"]["id"] for s in suggested]
