@@ -1,5 +1,5 @@
 """`flurfunk worker`: a node's background work on Redis (arq) — deliveries, inbox processing,
-scheduled statuses and ended polls — for web processes that run with FLURFUNK_REDIS_URL.
+scheduled statuses, ended polls and trends — for web processes that run with FLURFUNK_REDIS_URL.
 
 Jobs carry no payload (outbox/queue.py): a web process enqueues `deliver` or `process_inbox`
 after a commit that queued work, and the worker that takes the job claims whatever rows are
