@@ -105,6 +105,17 @@ def test_a_tag_three_people_use_across_nodes_trends_above_one_person_repeating_o
     assert [s["uri"] for s in trending] == [remote["uri"]]
     assert all(s["visibility"] == "public" for s in trending)
 
+    # Admins hide a post and a link the same way as a hashtag.
+    operator = admin(hq)
+    listed = client(hq, operator).admin_trending_statuses()
+    assert [s["uri"] for s in listed] == [remote["uri"]]
+    hidden = hq.api(operator, "POST", f"/api/v1/admin/trends/statuses/{listed[0]['id']}/reject")
+    assert hidden.status_code == 200, hidden.text
+    assert client(hq, ben).trending_statuses() == []
+    link_id = client(hq, operator).admin_trending_links()[0]["id"]
+    assert hq.api(operator, "POST", f"/api/v1/admin/trends/links/{link_id}/reject").is_success
+    assert client(hq, ben).trending_links() == []
+
 
 def test_an_admin_hides_a_trending_tag(net: Network) -> None:
     hq = net["hq"]
