@@ -28,9 +28,11 @@ from web.api import (
     relationships,
     search,
     statuses,
+    suggestions,
     tags,
     tier2,
     timelines,
+    trends,
     unoffered,
 )
 from web.ui import pages
@@ -50,6 +52,8 @@ def routes() -> list[BaseRoute]:
         statuses,
         polls,
         timelines,
+        trends,
+        suggestions,
         tier2,  # before notifications: /notifications/requests is no notification id
         lists,
         filters,

@@ -15,7 +15,9 @@ from web.ui import (
     admin,
     admin_emoji,
     admin_federation,
+    admin_trends,
     consent,
+    explore,
     invite,
     live,
     notifications,
@@ -35,6 +37,7 @@ AREAS = (
     statuses,
     accounts,
     search,
+    explore,
     notifications,
     saved,
     settings,
@@ -44,6 +47,7 @@ AREAS = (
     admin,
     admin_federation,
     admin_emoji,
+    admin_trends,
 )
 
 routes: list[BaseRoute] = [route for area in AREAS for route in area.routes]
