@@ -17,7 +17,7 @@ from jinja2 import pass_context
 from jinja2.runtime import Context
 from markupsafe import Markup
 
-CARDS = 2048  # ~2-4 KB each: a few MB at most
+CARDS = 2048  # key and card ~5 KB together: ~10 MB at most
 _cards: OrderedDict[tuple[bytes, str, str, str, str, bool], Markup] = OrderedDict()
 
 
