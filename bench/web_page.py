@@ -8,7 +8,8 @@ and the floor: `GET /livez`, a bare answer from the same server in the same roun
 
 A reader who reloads gets the status cards from the card cache (web/ui/cards.py); the first
 view in a new browser session renders every card. That first view is measured on its own,
-with one fresh session per request (COLD sessions, signed in beforehand, not timed).
+with one fresh session per request (COLD sessions, signed in beforehand, not timed),
+alternating with the JSON home timeline as the reloads do.
 """
 
 from __future__ import annotations
@@ -104,6 +105,7 @@ def measure(backend: str, url: str, work: Path) -> list[str]:
         json_ms: list[float] = []
         floor_ms: list[float] = []
         cold_ms: list[float] = []
+        cold_json_ms: list[float] = []
         api = httpx.Client(
             base_url=node.url, headers={"Authorization": f"Bearer {reader.token}"}, timeout=30
         )
@@ -131,9 +133,11 @@ def measure(backend: str, url: str, work: Path) -> list[str]:
                     floor_ms.append(floor_time)
             for newcomer in newcomers:
                 cold_time, answer = _timed(newcomer, "/")
+                json_time, timeline = _timed(api, "/api/v1/timelines/home", limit=40)
                 newcomer.close()
                 assert answer.status_code == 200
                 cold_ms.append(cold_time)
+                cold_json_ms.append(json_time)
         shown = html.count('<article class="status')
         weight = len(html.encode()) + sum(
             (STATIC / name).stat().st_size for name in ("app.css", "app.js")
@@ -143,6 +147,7 @@ def measure(backend: str, url: str, work: Path) -> list[str]:
     p50 = statistics.median(page_ms), statistics.median(json_ms)
     p99 = _percentile(page_ms, 0.99), _percentile(json_ms, 0.99)
     cold = statistics.median(cold_ms), _percentile(cold_ms, 0.99)
+    cold_json = statistics.median(cold_json_ms), _percentile(cold_json_ms, 0.99)
     floor = statistics.median(floor_ms), _percentile(floor_ms, 0.99)
     return [
         f"**{backend}** ({ROUNDS} requests each, {shown} statuses on the page; first views: "
@@ -155,7 +160,9 @@ def measure(backend: str, url: str, work: Path) -> list[str]:
         f"| floor: GET /livez | {floor[0]:.1f} ms | {floor[1]:.1f} ms |",
         f"| **page / JSON** | **{p50[0] / p50[1]:.2f}x** | **{p99[0] / p99[1]:.2f}x** |",
         f"| home page, first view in a session | {cold[0]:.1f} ms | {cold[1]:.1f} ms |",
-        f"| first view / JSON | {cold[0] / p50[1]:.2f}x | {cold[1] / p99[1]:.2f}x |",
+        f"| home timeline (JSON), alternating with the first views | {cold_json[0]:.1f} ms "
+        f"| {cold_json[1]:.1f} ms |",
+        f"| first view / JSON | {cold[0] / cold_json[0]:.2f}x | {cold[1] / cold_json[1]:.2f}x |",
         "",
         f"Page weight: {weight / 1024:.1f} KB (HTML {len(html.encode()) / 1024:.1f} KB).",
         "",
