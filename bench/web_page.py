@@ -39,9 +39,9 @@ NOTE = [
     "The page runs the same endpoint code as the API in-process (web/ui/calls.py), then",
     "renders the JSON it answers with Jinja; a reload takes the status cards from the card",
     "cache (web/ui/cards.py), the first view in a new browser session renders all 40 (measured",
-    "with one fresh session per request). The floor is `GET /livez` on the same server in the",
-    "same rounds. Page weight is the home page's HTML plus the stylesheet and the script",
-    "(images not counted), uncompressed.",
+    "with one fresh session per request; with 60 of them, their p99 is the slowest). The floor",
+    "is `GET /livez` on the same server in the same rounds. Page weight is the home page's",
+    "HTML plus the stylesheet and the script (images not counted), uncompressed.",
 ]
 
 
