@@ -1,4 +1,5 @@
-"""Browser fixtures: one node (SQLite) that also allows a fake remote node, one Chromium."""
+"""Browser fixtures: the node under test (SQLite), a second real node it federates with, a
+fake remote node for hostile input, and one Chromium."""
 
 from __future__ import annotations
 
@@ -19,9 +20,10 @@ REMOTE_HOST = "sales.flurfunk.test"
 
 @dataclass
 class Site:
-    """The node under test and the fake remote node it federates with."""
+    """The node under test, a colleague node (a real one) and a fake remote node."""
 
     node: FedNode
+    other: FedNode
     peer: FakePeer
 
     @property
@@ -56,9 +58,12 @@ def site(chromium: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Si
     tmp: Path = tmp_path_factory.mktemp("browser")
     with peer_in_thread() as peer:
         host = f"{REMOTE_HOST}:{peer.port}"
-        plans = {"hq": Plan(allow=(host,), stand_ins={host: peer.port})}
+        plans = {
+            "hq": Plan(allow=(host, "sales"), stand_ins={host: peer.port}),
+            "sales": Plan(allow=("hq",)),
+        }
         with network(tmp, "sqlite", plans) as net:
-            yield Site(net["hq"], peer)
+            yield Site(net["hq"], net["sales"], peer)
 
 
 @pytest.fixture

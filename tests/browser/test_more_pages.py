@@ -139,6 +139,11 @@ def test_upload_an_image_with_alt_text(
             )
             > 0
         )
+        page.locator("article.status").first.locator("a.when").click()
+        expect(page.locator("article.status.focus ul.media img")).to_have_attribute(
+            "alt", "A red rectangle standing in for the floor plan"
+        )
+        screenshot(page, "status-with-image")
 
 
 def test_notifications_list_what_colleagues_did(

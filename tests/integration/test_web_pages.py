@@ -158,3 +158,31 @@ def test_suspension_and_password_reset_end_browser_sessions_for_good(node: Runni
 
 def signed_out(page: httpx.Response) -> httpx.Response | None:
     return page if page.status_code == 303 else None
+
+
+def test_the_live_scripts_pieces_answer_bad_input_with_4xx(node: RunningNode, alice: User) -> None:
+    bob = node.create_user("bob")
+    node.api(bob, "POST", "/api/v1/statuses", data={"status": "Quick question"}).raise_for_status()
+    with signed_in(node, alice) as browser:
+        for path in (
+            "/web/notifications/abc",
+            "/web/notifications/99999999999999999999999",
+            "/web/notifications/12345",
+            "/web/conversations/not-a-number",
+            "/web/conversations/12345",
+        ):
+            assert browser.get(path).status_code == 404, path
+        assert browser.get("/web/streaming", params={"stream": "nonsense"}).status_code == 400
+        no_token = browser.post("/web/preview", data={"status": "@bob hi"})
+        assert no_token.status_code == 403
+        token = csrf(browser.get("/"))
+        shown = browser.post(
+            "/web/preview", data={"csrf_token": token, "status": f"@{bob.name} see #plans"}
+        )
+        assert shown.status_code == 200
+        assert f'href="/@{bob.name}"' in shown.text
+        assert 'href="/tags/plans"' in shown.text
+    with httpx.Client(base_url=node.url, headers=HTML) as stranger:
+        assert stranger.get("/web/notifications/1").status_code == 401
+        assert stranger.get("/web/conversations/1").status_code == 401
+        assert stranger.post("/web/preview", data={"status": "x"}).status_code == 401

@@ -7,6 +7,7 @@ into what a reader sees: local page addresses, short times, clean HTML.
 from __future__ import annotations
 
 import functools
+import html as html_text
 import re
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
@@ -40,19 +41,64 @@ def clean(html: object) -> Markup:
     return Markup(_sanitised(str(html or "")))
 
 
+# A link whose text is its own address, after sanitising (a remote Mastodon's invisible and
+# ellipsis spans are gone by then, their text is not). Mentions and hashtags carry a class.
+BARE_LINK = re.compile(r'<a href="([^"]+)"([^>]*)>(.*?)</a>', re.DOTALL)
+TAG = re.compile(r"<[^>]+>")
+SCHEME = re.compile(r"(https?://(?:www\.)?)(.*)", re.DOTALL)
+SHOWN_URL = 30  # characters of an address shown after its scheme, as Mastodon shows them
+
+
+def _short_link(match: re.Match[str]) -> str:
+    href, attributes, inner = match.groups()
+    url = html_text.unescape(href)
+    parts = SCHEME.fullmatch(url)
+    if "class=" in attributes or parts is None:
+        return match.group(0)
+    if html_text.unescape(TAG.sub("", inner)) != url:
+        return match.group(0)
+    prefix, rest = parts.groups()
+    shown, hidden = rest[:SHOWN_URL], rest[SHOWN_URL:]
+    escape = functools.partial(html_text.escape, quote=False)
+    cut = ' class="ellipsis"' if hidden else ""
+    return (
+        f'<a href="{href}"{attributes}><span class="invisible">{escape(prefix)}</span>'
+        f"<span{cut}>{escape(shown)}</span>"
+        + (f'<span class="invisible">{escape(hidden)}</span>' if hidden else "")
+        + "</a>"
+    )
+
+
+def short_links(html: str) -> str:
+    """Long addresses shortened as Mastodon shows them: no scheme, the first 30 characters
+    and an ellipsis. The whole address stays in the text (hidden by the style sheet), so it
+    is what a screen reader reads and what is copied."""
+    return BARE_LINK.sub(_short_link, html)
+
+
+@functools.lru_cache(maxsize=4096)
+def _body(content: str, mentions: tuple[tuple[str, str], ...], base: str) -> str:
+    html = short_links(_sanitised(content))
+    for url, acct in mentions:
+        html = html.replace(f'href="{url}"', f'href="/@{acct}"')
+    if base:
+        html = html.replace(f'href="{base}/', 'href="/')
+    return html
+
+
 @pass_context
 def status_html(context: Context, status: Mapping[str, Any]) -> Markup:
     """A status body, clean, with its mentions linking to the profile pages here (a remote
-    colleague's mention would otherwise lead to their node's own page)."""
-    html = _sanitised(str(status.get("content") or ""))
+    colleague's mention would otherwise lead to their node's own page) and long links
+    shortened. (Cached, as `clean`: a timeline shows the same bodies again and again.)"""
+    mentions = tuple(
+        (str(m.get("url") or ""), str(m["acct"]))
+        for m in status.get("mentions") or ()
+        if m.get("url")
+    )
     base = str(context.get("public_url", "")).rstrip("/")
-    for mention in status.get("mentions") or ():
-        url = str(mention.get("url") or "")
-        if url:
-            html = html.replace(f'href="{url}"', f'href="/@{mention["acct"]}"')
-    if base:
-        html = html.replace(f'href="{base}/', 'href="/')
-    return Markup(_emojify_html(html, _emoji_paths(base, status.get("emojis"))))
+    body = _body(str(status.get("content") or ""), mentions, base)
+    return Markup(_emojify_html(body, _emoji_paths(base, status.get("emojis"))))
 
 
 # --- custom emoji ----------------------------------------------------------------------------

@@ -18,7 +18,15 @@ from web.streaming import open_event_stream
 from web.streams import Viewer
 from web.ui.session import web_caller
 
-PAGE_STREAMS = ("user", "public", "public:local", "hashtag", "list")
+PAGE_STREAMS = (
+    "user",
+    "user:notification",
+    "direct",
+    "public",
+    "public:local",
+    "hashtag",
+    "list",
+)
 
 
 async def stream(request: Request) -> Response:

@@ -4,15 +4,18 @@ conversations, read through the API's own endpoints."""
 from __future__ import annotations
 
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import HTMLResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from web.ui.access import back, checked_form, flash, viewer
 from web.ui.calls import api
 from web.ui.i18n import N_, translator
-from web.ui.render import language, page
+from web.ui.render import language, page, render_fragment
+from web.ui.session import web_caller
 
 PAGE = 30
+# A conversation that just changed is the newest; the live script asks for it right away.
+RECENT_CONVERSATIONS = 10
 # What a notification says, by its type (the account's name goes before it).
 SAYS = {
     "mention": N_("mentioned you"),
@@ -26,9 +29,12 @@ SAYS = {
 }
 
 
-def _cursor(request: Request) -> str | None:
-    value = request.query_params.get("max_id", "")
+def _id(value: str) -> str | None:
     return value if value.isdigit() and len(value) <= 19 else None
+
+
+def _cursor(request: Request) -> str | None:
+    return _id(request.query_params.get("max_id", ""))
 
 
 async def notifications(request: Request) -> Response:
@@ -46,7 +52,7 @@ async def notifications(request: Request) -> Response:
         nav="notifications",
         items=items,
         says=SAYS,
-        stream={"stream": "user"},
+        stream={"stream": "user:notification"},
         older=items[-1]["id"] if len(items) >= PAGE else None,
     )
 
@@ -57,7 +63,38 @@ async def conversations(request: Request) -> Response:
         request, "GET", "/api/v1/conversations", query={"limit": "20", "max_id": _cursor(request)}
     )
     items = answer.data if answer.ok else []
-    return page(request, "conversations.html", nav="conversations", items=items)
+    return page(
+        request,
+        "conversations.html",
+        nav="conversations",
+        items=items,
+        stream={"stream": "direct"},
+    )
+
+
+async def notification_fragment(request: Request) -> Response:
+    """One notification as /notifications lists it: what the live script inserts."""
+    if await web_caller(request) is None:
+        return HTMLResponse("", status_code=401)
+    wanted = _id(str(request.path_params["item_id"]))
+    answer = await api(request, "GET", "/api/v1/notifications/{id}", path={"id": wanted or "0"})
+    if wanted is None or not answer.ok:
+        return HTMLResponse("", status_code=404)
+    return render_fragment(request, "fragment_notification.html", item=answer.data, says=SAYS)
+
+
+async def conversation_fragment(request: Request) -> Response:
+    """One conversation as /conversations lists it. The API has no single conversation to
+    ask for, so it is looked up among the newest, where a just-changed one is."""
+    if await web_caller(request) is None:
+        return HTMLResponse("", status_code=401)
+    wanted = _id(str(request.path_params["item_id"]))
+    query = {"limit": str(RECENT_CONVERSATIONS)}
+    answer = await api(request, "GET", "/api/v1/conversations", query=query)
+    found = [c for c in (answer.data if answer.ok else []) if c["id"] == wanted]
+    if not found:
+        return HTMLResponse("", status_code=404)
+    return render_fragment(request, "fragment_conversation.html", item=found[0])
 
 
 async def follow_requests(request: Request) -> Response:
@@ -92,4 +129,6 @@ routes: list[BaseRoute] = [
     Route("/follow_requests/{account_id}/authorize", decide, methods=["POST"]),
     Route("/follow_requests/{account_id}/reject", decide, methods=["POST"]),
     Route("/conversations", conversations, methods=["GET"]),
+    Route("/web/notifications/{item_id}", notification_fragment, methods=["GET"]),
+    Route("/web/conversations/{item_id}", conversation_fragment, methods=["GET"]),
 ]

@@ -11,6 +11,7 @@ from starlette.responses import HTMLResponse, Response
 
 from web.node import node_of
 from web.ui import formats
+from web.ui.cards import cached_card
 from web.ui.i18n import LANGUAGE_NAMES, Translate, choose_language, translator
 from web.ui.session import CSRF_FIELD, csrf_token
 
@@ -32,8 +33,11 @@ def _environment() -> Environment:
         undefined=StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
+        # Templates change only with a new release: no stat() of every template per page.
+        auto_reload=False,
     )
     env.filters.update(formats.FILTERS)
+    env.globals["cached_card"] = cached_card
     return env
 
 

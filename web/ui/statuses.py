@@ -5,11 +5,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import select
 from starlette.datastructures import FormData, UploadFile
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from models.account import Account
 from outbox.content import PLAIN
 from outbox.media import MediaError, Upload, create_media
 from outbox.status_parts import render_body
@@ -56,8 +58,9 @@ def _poll(form: FormData) -> dict[str, Any] | None:
     return {"options": options, "expires_in": int(expires) if expires.isdigit() else 86400}
 
 
-async def preview(request: Request, form: FormData) -> Response:
-    """What the text becomes (links, mentions that resolve, hashtags), without posting."""
+async def _preview(request: Request, form: FormData) -> dict[str, Any]:
+    """What the text becomes (links, mentions that resolve, hashtags), without posting: the
+    body as a status card would show it, and who is mentioned (by acct, for their pages)."""
     caller = await viewer(request)
     assert caller.account is not None
     node = node_of(request)
@@ -67,16 +70,41 @@ async def preview(request: Request, form: FormData) -> Response:
         rendered = await render_body(
             session, node.settings, caller.account.id, text, PLAIN, resolver
         )
+        ids = [m.account_id for m in rendered.mentions]
+        found = await session.scalars(select(Account).where(Account.id.in_(ids)))
+        accts = {a.id: a.acct() for a in found} if ids else {}
+    mentions = [
+        {"url": m.url, "acct": accts[m.account_id]}
+        for m in rendered.mentions
+        if m.account_id in accts
+    ]
+    return {
+        "shown": {"content": rendered.html, "mentions": mentions},
+        "tags": rendered.tags,
+        "spoiler_text": str(form.get("spoiler_text") or ""),
+    }
+
+
+async def preview(request: Request, form: FormData) -> Response:
+    """The composer's Preview button without JavaScript: a page with the preview and the
+    composer filled in as it was."""
     return page(
         request,
         "preview.html",
-        rendered=rendered,
-        text=text,
-        spoiler_text=str(form.get("spoiler_text") or ""),
+        **await _preview(request, form),
+        text=str(form.get("status") or ""),
         visibility=str(form.get("visibility") or "public"),
         reply_to=str(form.get("in_reply_to_id") or ""),
         back_to=safe_next(form.get("next")),
     )
+
+
+async def preview_fragment(request: Request) -> Response:
+    """The same preview for the live script, shown under the composer without leaving it."""
+    if await web_caller(request) is None:
+        return HTMLResponse("", status_code=401)
+    form = await checked_form(request)
+    return render_fragment(request, "fragment_preview.html", **await _preview(request, form))
 
 
 async def compose(request: Request) -> Response:
@@ -190,5 +218,6 @@ routes: list[BaseRoute] = [
     Route("/polls/{poll_id}/votes", vote, methods=["POST"]),
     Route("/statuses", compose, methods=["POST"]),
     Route("/web/statuses/{status_id}", fragment, methods=["GET"]),
+    Route("/web/preview", preview_fragment, methods=["POST"]),
     Route("/@{acct}/{status_id}/{action}", act, methods=["POST"]),
 ]

@@ -1,5 +1,6 @@
 // Flurfunk's pages work without this file; it adds the live character count, confirmation
-// before deleting, and live timelines through the node's event stream (/web/streaming).
+// before deleting, the composer's preview in place, and live timelines, notifications and
+// conversations through the node's event stream (/web/streaming).
 "use strict";
 
 function countCharacters(textarea) {
@@ -18,6 +19,36 @@ function countCharacters(textarea) {
 function confirmBeforeSubmit(form) {
   form.addEventListener("submit", (event) => {
     if (!window.confirm(form.dataset.confirm)) event.preventDefault();
+  });
+}
+
+// The Preview button without leaving the page: the same preview the page would show, under
+// the composer. Without this script (or when the request fails) the button opens that page.
+function previewInPlace(form) {
+  const button = form.querySelector("button[name=preview]");
+  const slot = form.querySelector(".preview-slot");
+  if (!button || !slot) return;
+  let fallback = false;
+  button.addEventListener("click", async (event) => {
+    if (fallback) return;
+    event.preventDefault();
+    const fields = new FormData(form);
+    fields.delete("file"); // a preview uploads nothing
+    const answer = await fetch("/web/preview", {
+      method: "POST",
+      body: fields,
+      credentials: "same-origin",
+      headers: { Accept: "text/html" },
+    }).catch(() => null);
+    if (!answer || !answer.ok) {
+      fallback = true;
+      button.click();
+      return;
+    }
+    document.querySelectorAll(".preview-slot").forEach((other) => other.replaceChildren());
+    const template = document.createElement("template");
+    template.innerHTML = (await answer.text()).trim();
+    slot.replaceChildren(template.content);
   });
 }
 
@@ -94,11 +125,38 @@ function liveFeed(feed) {
   });
 }
 
-function liveNotifications(bar) {
-  const source = new EventSource("/web/streaming?" + bar.dataset.stream);
-  source.addEventListener("notification", () => {
-    bar.hidden = false;
+async function fetchItem(list, id) {
+  const answer = await fetch(list.dataset.fragment + encodeURIComponent(id), {
+    credentials: "same-origin",
+    headers: { Accept: "text/html" },
   });
+  if (!answer.ok) return null;
+  const template = document.createElement("template");
+  template.innerHTML = (await answer.text()).trim();
+  const item = template.content.querySelector("li[id]");
+  if (item) {
+    item.querySelectorAll("input[name=next]").forEach((input) => {
+      input.value = window.location.pathname + window.location.search;
+    });
+  }
+  return item;
+}
+
+// Notifications and direct conversations: a new one goes on top; a conversation that has a
+// new message moves there. Only on the first page: older pages stay as they were read.
+function liveList(list) {
+  if (new URLSearchParams(window.location.search).has("max_id")) return;
+  const source = new EventSource("/web/streaming?" + list.dataset.stream);
+  source.addEventListener(list.dataset.event, async (event) => {
+    const item = await fetchItem(list, JSON.parse(event.data).id);
+    if (!item) return;
+    const empty = list.querySelector(".empty");
+    if (empty) empty.remove();
+    const shown = document.getElementById(item.id);
+    if (shown) shown.remove();
+    list.prepend(item);
+  });
+  document.documentElement.dataset.live = "connecting";
   source.addEventListener("open", () => {
     document.documentElement.dataset.live = "open";
   });
@@ -107,6 +165,7 @@ function liveNotifications(bar) {
 document.addEventListener("DOMContentLoaded", () => {
   document.querySelectorAll("textarea[data-limit]").forEach(countCharacters);
   document.querySelectorAll("form.confirm[data-confirm]").forEach(confirmBeforeSubmit);
+  document.querySelectorAll("form.composer").forEach(previewInPlace);
   document.querySelectorAll(".feed[data-stream]").forEach(liveFeed);
-  document.querySelectorAll(".live-notifications[data-stream]").forEach(liveNotifications);
+  document.querySelectorAll(".live-list[data-stream]").forEach(liveList);
 });
