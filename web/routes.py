@@ -22,6 +22,7 @@ from web.api import (
     notifications,
     oauth,
     personal,
+    policy,
     polls,
     push,
     registrations,
@@ -49,6 +50,7 @@ def routes() -> list[BaseRoute]:
         relationships,
         statuses,
         polls,
+        policy,
         timelines,
         tier2,  # before notifications: /notifications/requests is no notification id
         lists,

@@ -19,6 +19,7 @@ from web.ui import (
     invite,
     live,
     notifications,
+    policy,
     saved,
     search,
     settings,
@@ -44,6 +45,7 @@ AREAS = (
     admin,
     admin_federation,
     admin_emoji,
+    policy,
 )
 
 routes: list[BaseRoute] = [route for area in AREAS for route in area.routes]

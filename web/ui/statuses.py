@@ -13,6 +13,7 @@ from starlette.routing import BaseRoute, Route
 from outbox.content import PLAIN
 from outbox.media import MediaError, Upload, create_media
 from outbox.status_parts import render_body
+from web.api.policy_gate import policy_gated
 from web.api.resolve import mention_resolver
 from web.node import node_of
 from web.ui.access import back, checked_form, flash, viewer
@@ -79,6 +80,7 @@ async def preview(request: Request, form: FormData) -> Response:
     )
 
 
+@policy_gated  # before the attachment is stored, not only before the post
 async def compose(request: Request) -> Response:
     await viewer(request)
     form = await checked_form(request)
