@@ -36,7 +36,15 @@ def _markdown() -> MarkdownIt:
 
 
 def policy_html(text: str) -> str:
-    return sanitise(_markdown().render(text))
+    """Clean HTML for the policy page, its headings one level down: the page's own title is
+    its only h1."""
+    md = _markdown()
+    tokens = md.parse(text)
+    for token in tokens:
+        if token.type in ("heading_open", "heading_close"):
+            token.tag = f"h{min(int(token.tag[1]) + 1, 6)}"
+    rendered: str = md.renderer.render(tokens, md.options, {})
+    return sanitise(rendered)
 
 
 def _plain(inline: Token) -> str:
