@@ -67,9 +67,7 @@ def test_posting_shows_the_policy_until_accepted(
         screenshot(page, "policy-before-accepting")
 
         page.get_by_role("button", name="Accept").click()
-        expect(page.get_by_role("status")).to_have_text(
-            "Thank you: you accepted the usage policy."
-        )
+        expect(page.get_by_role("status")).to_have_text("Thank you: you accepted the usage policy.")
         post(page, node, text)
         expect(page.locator("article.status").first).to_contain_text(text)
 
