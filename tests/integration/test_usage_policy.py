@@ -73,6 +73,7 @@ def test_posting_waits_for_acceptance_and_a_new_version_asks_again(
     with pytest.raises(MastodonAPIError) as refused:
         api.status_post("hello")
     assert refused.value.args[1] == 403
+    assert node.url + "/policy" in str(refused.value)  # what an app shows says where to go
     answer = node.api(anna, "POST", "/api/v1/statuses", data={"status": "hello"})
     assert answer.status_code == 403
     assert answer.json()["policy_url"] == node.url + "/policy"
@@ -121,6 +122,10 @@ def test_publishing_needs_manage_policy_and_admins_accept_too(policy_node: Runni
     assert node.api(boss, "POST", "/api/v1/statuses", data={"status": "x"}).status_code == 403
     node.api(boss, "POST", "/api/v1/flurfunk/policy/accept", data={"version": version})
     assert node.api(boss, "POST", "/api/v1/statuses", data={"status": "x"}).status_code == 200
+    for text in (["a list"], {"an": "object"}, 7 * "x" * 20_000):
+        hostile = node.api(boss, "PUT", "/api/v1/flurfunk/policy", json={"text": text})
+        assert hostile.status_code == 422, hostile.text
+    assert node.api(boss, "GET", "/api/v1/flurfunk/policy").json()["version"] == version
     for bad in ("", "abc", "-1", "99999999999999999999"):
         answer = node.api(boss, "POST", "/api/v1/flurfunk/policy/accept", data={"version": bad})
         assert answer.status_code == 422
@@ -173,6 +178,11 @@ def test_rules_csv_and_clean_html(policy_node: RunningNode, tmp_path: Path) -> N
         posted = browser.post("/statuses", data={"csrf_token": token, "status": "from the web"})
         assert posted.status_code == 303
         assert posted.headers["location"] == "/policy"
+        # Any writing form of the web app, not only the composer: following from a profile.
+        followed = browser.post(f"/@{done.name}/follow", data={"csrf_token": token})
+        assert followed.status_code == 303
+        assert followed.headers["location"] == "/policy"
+        assert "accept the usage policy" in browser.get("/policy").text
         accepted = browser.post(
             "/policy/accept", data={"csrf_token": token, "version": str(version)}
         )
@@ -181,3 +191,5 @@ def test_rules_csv_and_clean_html(policy_node: RunningNode, tmp_path: Path) -> N
         assert posted.headers["location"] != "/policy"
     statuses = node.api(waiting, "GET", f"/api/v1/accounts/{waiting.id}/statuses").json()
     assert [s["content"] for s in statuses] == ["<p>from the web</p>"]
+    following = node.api(waiting, "GET", f"/api/v1/accounts/{waiting.id}/following").json()
+    assert following == []  # the refused follow left nothing behind

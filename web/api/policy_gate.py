@@ -13,6 +13,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Awaitable, Callable
 
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -36,19 +37,18 @@ class PolicyNotAccepted(ApiError):
     """403 for the API (with `policy_url`); a browser is sent to the policy page instead."""
 
     def __init__(self, policy_url: str, version: int) -> None:
+        # The URL is in the message too: apps show `error`, few know `policy_url`.
         super().__init__(
             403,
-            f"You must accept the usage policy (version {version}) before doing this",
+            f"Please accept the usage policy (version {version}) first: {policy_url}",
         )
         self.policy_url = policy_url
 
 
-async def _caller(request: Request) -> Caller | None:
+async def _caller(request: Request, session: AsyncSession) -> Caller | None:
     token = bearer_token(request)
-    node = node_of(request)
     if token is not None:
-        async with node.db.read() as session:
-            return await caller_for_token(session, token)
+        return await caller_for_token(session, token)
     if PAGE_CALLER in request.scope:
         page_caller: Caller | None = request.scope[PAGE_CALLER]
         return page_caller
@@ -58,11 +58,11 @@ async def _caller(request: Request) -> Caller | None:
 
 
 async def check_policy_accepted(request: Request) -> None:
-    caller = await _caller(request)
-    if caller is None or caller.account is None or caller.user is None:
-        return  # anonymous or app-only: the endpoint itself answers 401/422
     node = node_of(request)
     async with node.db.read() as session:
+        caller = await _caller(request, session)
+        if caller is None or caller.account is None or caller.user is None:
+            return  # anonymous or app-only: the endpoint itself answers 401/422
         pending = await policy.needs_acceptance(session, caller.account.id)
     if pending is not None:
         raise PolicyNotAccepted(node.settings.url(POLICY_PATH), pending.version)
