@@ -54,6 +54,7 @@ def test_posting_shows_the_policy_until_accepted(
     with new_context(browser) as context:
         page = context.new_page()
         sign_in(page, node, anna)
+        expect(page.get_by_role("link", name="Read the usage policy")).to_be_visible()
         text = f"Lunch at noon {secrets.token_hex(3)}"
         post(page, node, text)
         page.wait_for_url(node.url + "/policy")
@@ -70,6 +71,7 @@ def test_posting_shows_the_policy_until_accepted(
         expect(page.get_by_role("status")).to_have_text("Thank you: you accepted the usage policy.")
         post(page, node, text)
         expect(page.locator("article.status").first).to_contain_text(text)
+        expect(page.get_by_role("link", name="Read the usage policy")).to_have_count(0)
 
         page.goto(node.url + "/policy")
         expect(page.get_by_role("button", name="Accept")).to_have_count(0)
