@@ -179,10 +179,15 @@ def test_rules_csv_and_clean_html(policy_node: RunningNode, tmp_path: Path) -> N
         assert posted.status_code == 303
         assert posted.headers["location"] == "/policy"
         # Any writing form of the web app, not only the composer: following from a profile.
-        followed = browser.post(f"/@{done.name}/follow", data={"csrf_token": token})
+        profile = f"/@{done.name}"
+        followed = browser.post(
+            profile + "/follow", data={"csrf_token": token}, headers={"referer": node.url + profile}
+        )
         assert followed.status_code == 303
-        assert followed.headers["location"] == "/policy"
-        assert "accept the usage policy" in browser.get("/policy").text
+        assert followed.headers["location"] == f"/policy?next=%2F%40{done.name}"
+        shown = browser.get(followed.headers["location"])
+        assert "accept the usage policy" in shown.text
+        assert f'name="next" value="{profile}"' in shown.text  # back there once accepted
         accepted = browser.post(
             "/policy/accept", data={"csrf_token": token, "version": str(version)}
         )

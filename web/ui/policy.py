@@ -5,6 +5,7 @@ accepted, a CSV of it, and publishing a new version)."""
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
 from markupsafe import Markup
 from starlette.requests import Request
@@ -26,10 +27,16 @@ from web.ui.session import safe_next, web_caller
 
 
 def policy_first(request: Request) -> Response:
-    """Where a browser goes when it tried to write before accepting the current policy."""
+    """Where a browser goes when it tried to write before accepting the current policy; once
+    accepted, back to the page the form was on."""
     t = translator(language(request))
     flash(request, t("Please read and accept the usage policy before posting or interacting."))
-    return RedirectResponse(POLICY_PATH, status_code=303)
+    own = node_of(request).settings.url("/")
+    referer = request.headers.get("referer", "")
+    target = POLICY_PATH
+    if referer.startswith(own) and safe_next(referer[len(own) - 1 :]) != "/":
+        target += "?" + urlencode({"next": safe_next(referer[len(own) - 1 :])})
+    return RedirectResponse(target, status_code=303)
 
 
 async def policy_page(request: Request) -> Response:
