@@ -1,4 +1,4 @@
-"""`flurfunk policy set FILE.md | show | acceptances [--csv]`: the usage policy from the
+"""`flurfunk policy set FILE.md | acceptances [--csv]`: the usage policy from the
 command line; the operator in the audit log is `cli:<unix user>`."""
 
 from __future__ import annotations

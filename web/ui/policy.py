@@ -31,12 +31,11 @@ def policy_first(request: Request) -> Response:
     accepted, back to the page the form was on."""
     t = translator(language(request))
     flash(request, t("Please read and accept the usage policy before posting or interacting."))
-    own = node_of(request).settings.url("/")
+    own = node_of(request).settings.url("")
     referer = request.headers.get("referer", "")
-    target = POLICY_PATH
-    if referer.startswith(own) and safe_next(referer[len(own) - 1 :]) != "/":
-        target += "?" + urlencode({"next": safe_next(referer[len(own) - 1 :])})
-    return RedirectResponse(target, status_code=303)
+    back_to = safe_next(referer.removeprefix(own)) if referer.startswith(own + "/") else "/"
+    query = "?" + urlencode({"next": back_to}) if back_to != "/" else ""
+    return RedirectResponse(POLICY_PATH + query, status_code=303)
 
 
 async def policy_page(request: Request) -> Response:
