@@ -24,8 +24,9 @@ lint: install
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
+# Each test file runs whole on one of two workers: a file's module fixtures (its nodes) start once.
 test: lint
-	$(BIN)/pytest
+	$(BIN)/pytest -n 2 --dist loadfile
 
 bench: install
 	$(BIN)/python -m bench.run

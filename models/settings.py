@@ -37,6 +37,8 @@ class Settings:
     # Proxies whose X-Forwarded-For/-Proto are believed (addresses, networks, or "*").
     trusted_proxies: str = "127.0.0.1,::1"
     streaming_heartbeat: int = 15  # seconds between keep-alive comments on idle SSE streams
+    trends_interval: int = 300  # seconds between two computations of the node's trends
+    trends_review: bool = False  # trends show only once an admin approved them
     extra: dict[str, str] = field(default_factory=dict, compare=False)
 
     @property

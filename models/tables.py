@@ -5,6 +5,7 @@ from models.admin import AdminAction, NodeRule, NodeSetting
 from models.base import Base
 from models.browser_session import BrowserSession
 from models.conversation import ConversationMark
+from models.discovery import SuggestionDismissal, TrendItem, TrendReview, TrendRun
 from models.emoji import CustomEmoji
 from models.federation import (
     AllowlistAudit,
@@ -101,7 +102,11 @@ __all__ = [
     "Status",
     "StatusEdit",
     "StatusTag",
+    "SuggestionDismissal",
     "Tag",
+    "TrendItem",
+    "TrendReview",
+    "TrendRun",
     "User",
     "WorkerHeartbeat",
 ]

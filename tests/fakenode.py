@@ -14,10 +14,10 @@ import secrets
 import shutil
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
@@ -25,26 +25,11 @@ import orjson
 
 from federation.httpsig import sign_request
 from federation.keys import generate_rsa_keypair, load_private_key
+from tests.federation_kit import AS_CONTEXT, PUBLIC, wait_for
 from tests.kit import RunningNode, User, free_port, postgres_database
 from tests.peer import Received
 
-AS_CONTEXT = ["https://www.w3.org/ns/activitystreams", "https://w3id.org/security/v1"]
-PUBLIC = "https://www.w3.org/ns/activitystreams#Public"
 AS_JSON = "application/activity+json"
-WAIT = 20.0
-T = TypeVar("T")
-
-
-def wait_for(check: Callable[[], T | None], what: str, timeout: float = WAIT) -> T:
-    """Poll `check` until it answers something truthy; fail saying what did not happen."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
 
 
 @dataclass

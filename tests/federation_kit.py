@@ -26,6 +26,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, TypeVar
+from urllib.parse import urlsplit
 
 import httpx
 import orjson
@@ -298,6 +299,110 @@ def peer_in_thread(tls: ssl.SSLContext | None = None) -> Iterator[FakePeer]:
         loop.call_soon_threadsafe(stop.set)
         thread.join(10)
         loop.close()
+
+
+# --- a fake remote node: a FakePeer that serves actors and notes ----------------------------
+
+REMOTE_HOST = "sales.flurfunk.test"
+
+
+@dataclass
+class FakeRemote:
+    """A fake remote node (`sales.flurfunk.test` on the peer's port): the actors and documents
+    it serves, and what a real node POSTed or fetched from it."""
+
+    peer: FakePeer
+
+    @property
+    def host(self) -> str:
+        return f"{REMOTE_HOST}:{self.peer.port}"
+
+    def actor(self, prefix: str = "bob") -> FakeActor:
+        actor = FakeActor.generate(self.host, f"{prefix}{secrets.token_hex(3)}")
+        actor.publish(self.peer)
+        return actor
+
+    def note(self, actor: FakeActor, html: str, **fields: Any) -> dict[str, Any]:
+        """A public note by `actor`; serve() makes it fetchable."""
+        uri = f"{actor.uri}/statuses/{secrets.token_hex(6)}"
+        return {
+            "id": uri,
+            "type": "Note",
+            "attributedTo": actor.uri,
+            "content": html,
+            "url": uri,
+            "published": "2024-05-02T09:00:00Z",
+            "to": [PUBLIC],
+            "cc": [actor.uri + "/followers"],
+            "tag": [],
+            **fields,
+        }
+
+    def serve(self, *documents: dict[str, Any]) -> None:
+        for document in documents:
+            body = orjson.dumps({"@context": AS_CONTEXT, **document})
+            self.peer.answer(
+                urlsplit(document["id"]).path, 200, body, content_type="application/activity+json"
+            )
+
+    def webfinger(self, actor: FakeActor) -> None:
+        """Answer WebFinger for `actor` (the fake answers one handle at a time)."""
+        self.peer.answer(
+            "/.well-known/webfinger",
+            200,
+            orjson.dumps(
+                {
+                    "subject": f"acct:{actor.name}@{self.host}",
+                    "links": [
+                        {"rel": "self", "type": "application/activity+json", "href": actor.uri}
+                    ],
+                }
+            ),
+            content_type="application/jrd+json",
+        )
+
+    def fetches_of(self, documents: list[dict[str, Any]]) -> int:
+        """How often a node fetched any of `documents`."""
+        paths = {urlsplit(d["id"]).path for d in documents}
+        return sum(1 for r in list(self.peer.received) if r.method == "GET" and r.path in paths)
+
+    def delivered(self, actor: FakeActor) -> list[dict[str, Any]]:
+        """Activities a node POSTed to `actor`'s inbox (or this node's shared inbox)."""
+        paths = (f"/users/{actor.name}/inbox", "/inbox")
+        return [
+            orjson.loads(r.body)
+            for r in list(self.peer.received)
+            if r.method == "POST" and r.path in paths
+        ]
+
+    def awaits(
+        self, actor: FakeActor, kind: str, test: Callable[[dict[str, Any]], bool] = lambda a: True
+    ) -> dict[str, Any]:
+        """Wait until a node has delivered a `kind` activity for `actor` that passes `test`."""
+        return wait_for(
+            lambda: next(
+                (a for a in self.delivered(actor) if a.get("type") == kind and test(a)), None
+            ),
+            f"a {kind} delivered to {actor.name}",
+        )
+
+
+@contextlib.contextmanager
+def fake_remote() -> Iterator[FakeRemote]:
+    with peer_in_thread() as peer:
+        yield FakeRemote(peer)
+
+
+@contextlib.contextmanager
+def node_beside(
+    remote: FakeRemote, tmp: Path, backend: str, also_allow: tuple[str, ...] = ()
+) -> Iterator[FedNode]:
+    """One real node, hq, that federates with `remote` (and whatever else `also_allow` names)."""
+    plans = {
+        "hq": Plan(allow=(REMOTE_HOST, *also_allow), stand_ins={remote.host: remote.peer.port})
+    }
+    with network(tmp, backend, plans) as net:
+        yield net["hq"]
 
 
 # --- a signing fake actor on a fake peer ---------------------------------------------------

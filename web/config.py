@@ -41,6 +41,8 @@ KEYS = {
     "METRICS_TOKEN": "metrics_token",
     "TRUSTED_PROXIES": "trusted_proxies",
     "STREAMING_HEARTBEAT": "streaming_heartbeat",
+    "TRENDS_INTERVAL": "trends_interval",
+    "TRENDS_REVIEW": "trends_review",
 }
 
 
@@ -211,4 +213,6 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         metrics_token=str(raw.get("METRICS_TOKEN", "")).strip(),
         trusted_proxies=",".join(_split(raw.get("TRUSTED_PROXIES", Settings.trusted_proxies))),
         streaming_heartbeat=_number(raw, "STREAMING_HEARTBEAT"),
+        trends_interval=_number(raw, "TRENDS_INTERVAL"),
+        trends_review=_bool("TRENDS_REVIEW", raw.get("TRENDS_REVIEW", False)),
     )

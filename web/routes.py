@@ -29,9 +29,11 @@ from web.api import (
     relationships,
     search,
     statuses,
+    suggestions,
     tags,
     tier2,
     timelines,
+    trends,
     unoffered,
 )
 from web.ui import pages
@@ -52,6 +54,8 @@ def routes() -> list[BaseRoute]:
         polls,
         policy,
         timelines,
+        trends,
+        suggestions,
         tier2,  # before notifications: /notifications/requests is no notification id
         lists,
         filters,

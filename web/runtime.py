@@ -17,7 +17,7 @@ from inbox.processor import InboxProcessor
 from models.broker import broker_for
 from models.db import Database
 from models.settings import Settings
-from outbox import emoji_catalogue, emoji_fetch, events, periodic
+from outbox import emoji_catalogue, emoji_fetch, events, periodic, trends
 from outbox.allowlist import REFRESH_SECONDS, LiveAllowlist
 from outbox.claims import release_all
 from outbox.context import Federation
@@ -157,6 +157,9 @@ async def running(
             ),
             asyncio.create_task(
                 every(periodic.INTERVAL, stop, lambda: periodic.close_polls(fed), "polls")
+            ),
+            asyncio.create_task(
+                every(settings.trends_interval, stop, lambda: trends.refresh(fed), "trends")
             ),
         ]
     # What start-up built lives as long as the process: keep it out of the collector's full

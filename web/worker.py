@@ -1,5 +1,5 @@
 """`flurfunk worker`: a node's background work on Redis (arq) — deliveries, inbox processing,
-scheduled statuses and ended polls — for web processes that run with FLURFUNK_REDIS_URL.
+scheduled statuses, ended polls and trends — for web processes that run with FLURFUNK_REDIS_URL.
 
 Jobs carry no payload (outbox/queue.py): a web process enqueues `deliver` or `process_inbox`
 after a commit that queued work, and the worker that takes the job claims whatever rows are
@@ -42,7 +42,7 @@ from inbox.processor import InboxProcessor
 from models.broker import Broker, SubscriptionDropped
 from models.db import Database
 from models.settings import Settings
-from outbox import events, periodic
+from outbox import events, periodic, trends
 from outbox.allowlist import REFRESH_SECONDS
 from outbox.claims import BEAT, Heartbeat, new_owner
 from outbox.context import Federation
@@ -270,6 +270,10 @@ async def work(settings: Settings) -> None:
             every(sweep, stop, lambda: periodic.publish_scheduled(fed), "scheduled")
         ),
         asyncio.create_task(every(sweep, stop, lambda: periodic.close_polls(fed), "polls")),
+        # Every worker runs the timer; trend_runs lets one of them compute per interval.
+        asyncio.create_task(
+            every(settings.trends_interval, stop, lambda: trends.refresh(fed), "trends")
+        ),
         asyncio.create_task(send_pushes(settings, db, stop)),
     ]
     jobs = asyncio.create_task(take_jobs(settings, background, stop))

@@ -209,6 +209,7 @@ def test_pages_are_accessible_on_a_phone(browser: Browser, site: Site, alice: Us
             "tag": "/tags/lunch",
             "profile": f"/@{alice.name}",
             "search": "/search?q=lunch",
+            "explore": "/explore?q=a",
             "notifications": "/notifications",
             "conversations": "/conversations",
             "settings": "/settings",

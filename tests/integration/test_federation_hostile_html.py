@@ -21,13 +21,14 @@ import pytest
 
 from tests.federation_kit import (
     PUBLIC,
+    REMOTE_HOST,
     FakeActor,
+    FakeRemote,
     FedNode,
-    Plan,
     account_of,
-    network,
+    fake_remote,
+    node_beside,
     notified,
-    peer_in_thread,
     resolve,
     status,
     wait_for,
@@ -36,8 +37,6 @@ from tests.html_safety import assert_harmless_html, assert_plain
 from tests.integration.test_inbox_handlers import (
     REAL_WORLD,
     REFUSED,
-    REMOTE_HOST,
-    Remote,
     create,
     mention,
     moved_onto,
@@ -106,22 +105,21 @@ def assert_status_harmless(presented: dict[str, Any], node: FedNode) -> None:
 
 
 @pytest.fixture(scope="module")
-def remote() -> Iterator[Remote]:
-    with peer_in_thread() as peer:
-        yield Remote(peer)
+def remote() -> Iterator[FakeRemote]:
+    with fake_remote() as remote:
+        yield remote
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgres"])
 def hq(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, remote: Remote
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, remote: FakeRemote
 ) -> Iterator[FedNode]:
-    plans = {"hq": Plan(allow=(REMOTE_HOST, MEDIA_HOST), stand_ins={remote.host: remote.peer.port})}
     tmp = tmp_path_factory.mktemp(f"hostile-html-{request.param}")
-    with network(tmp, request.param, plans) as net:
-        yield net["hq"]
+    with node_beside(remote, tmp, request.param, also_allow=(MEDIA_HOST,)) as node:
+        yield node
 
 
-def publish(remote: Remote, actor: FakeActor, **fields: Any) -> None:
+def publish(remote: FakeRemote, actor: FakeActor, **fields: Any) -> None:
     """Serve `actor`'s document with `fields` added (a profile as its node describes it)."""
     remote.peer.answer(
         f"/users/{actor.name}",
@@ -131,7 +129,7 @@ def publish(remote: Remote, actor: FakeActor, **fields: Any) -> None:
     )
 
 
-def profile(hq: FedNode, remote: Remote, user: User, actor: FakeActor) -> dict[str, Any]:
+def profile(hq: FedNode, remote: FakeRemote, user: User, actor: FakeActor) -> dict[str, Any]:
     """The remote account as `user`'s app shows it, found by its handle."""
     remote.webfinger(actor)
     found = resolve(hq, user, f"{actor.name}@{remote.host}")
@@ -178,7 +176,7 @@ HOSTILE_PROFILE: dict[str, Any] = {
 }
 
 
-def test_a_remote_profile_shows_harmless_html(hq: FedNode, remote: Remote) -> None:
+def test_a_remote_profile_shows_harmless_html(hq: FedNode, remote: FakeRemote) -> None:
     ann, bob = hq.create_user("ann"), remote.actor("bob")
     publish(remote, bob, **HOSTILE_PROFILE)
 
@@ -195,7 +193,7 @@ def test_a_remote_profile_shows_harmless_html(hq: FedNode, remote: Remote) -> No
     assert team["value"] == "Sales"
 
 
-def test_remote_pictures_come_only_from_allowed_hosts(hq: FedNode, remote: Remote) -> None:
+def test_remote_pictures_come_only_from_allowed_hosts(hq: FedNode, remote: FakeRemote) -> None:
     ann, bob = hq.create_user("ann"), remote.actor("bob")
     publish(remote, bob, **HOSTILE_PROFILE)
 
@@ -218,7 +216,7 @@ def test_remote_pictures_come_only_from_allowed_hosts(hq: FedNode, remote: Remot
         assert profile(hq, remote, ann, cleo)["avatar"] == placeholder, elsewhere
 
 
-def test_a_remote_note_shows_harmless_html(hq: FedNode, remote: Remote) -> None:
+def test_a_remote_note_shows_harmless_html(hq: FedNode, remote: FakeRemote) -> None:
     ann, bob = hq.create_user("ann"), remote.actor("bob")
     words = note(
         bob,
@@ -264,7 +262,7 @@ def test_a_remote_note_shows_harmless_html(hq: FedNode, remote: Remote) -> None:
 
 
 def test_removing_a_host_from_the_allowlist_hides_its_files_at_once(
-    hq: FedNode, remote: Remote
+    hq: FedNode, remote: FakeRemote
 ) -> None:
     ann, bob = hq.create_user("ann"), remote.actor("bob")
     publish(remote, bob, icon={"type": "Image", "url": media_url(MEDIA_HOST, "bob.png")})
@@ -339,7 +337,9 @@ def addressed_to(activity: dict[str, Any], node: FedNode, user: User) -> dict[st
     return activity
 
 
-def test_real_world_payloads_with_hostile_markup_show_harmless(hq: FedNode, remote: Remote) -> None:
+def test_real_world_payloads_with_hostile_markup_show_harmless(
+    hq: FedNode, remote: FakeRemote
+) -> None:
     ann = hq.create_user("ann")
     payloads = itertools.cycle(PAYLOADS)
     signers: dict[str, FakeActor] = {}

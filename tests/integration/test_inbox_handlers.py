@@ -14,11 +14,9 @@ from __future__ import annotations
 import asyncio
 import re
 import secrets
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import httpx
 import orjson
@@ -34,14 +32,14 @@ from tests.federation_kit import (
     AS_CONTEXT,
     PUBLIC,
     FakeActor,
+    FakeRemote,
     FedNode,
-    Plan,
+    fake_remote,
     home,
     in_home,
     me,
-    network,
+    node_beside,
     notified,
-    peer_in_thread,
     post,
     relationship,
     resolve,
@@ -49,82 +47,24 @@ from tests.federation_kit import (
     wait_for,
 )
 from tests.kit import User
-from tests.peer import FakePeer
 
-REMOTE_HOST = "sales.flurfunk.test"
 REAL_WORLD = Path(__file__).parent.parent / "data" / "real-world"
 AS = "application/activity+json"
 
 
-@dataclass
-class Remote:
-    """The fake remote node: its actors, the documents it serves, what it received."""
-
-    peer: FakePeer
-
-    @property
-    def host(self) -> str:
-        return f"{REMOTE_HOST}:{self.peer.port}"
-
-    def actor(self, prefix: str = "bob") -> FakeActor:
-        actor = FakeActor.generate(self.host, f"{prefix}{secrets.token_hex(3)}")
-        actor.publish(self.peer)
-        return actor
-
-    def serve(self, document: dict[str, Any]) -> None:
-        self.peer.answer(
-            urlsplit(document["id"]).path, 200, orjson.dumps(document), content_type=AS
-        )
-
-    def webfinger(self, actor: FakeActor) -> None:
-        """Answer WebFinger for `actor` (the fake answers one handle at a time)."""
-        self.peer.answer(
-            "/.well-known/webfinger",
-            200,
-            orjson.dumps(
-                {
-                    "subject": f"acct:{actor.name}@{self.host}",
-                    "links": [{"rel": "self", "type": AS, "href": actor.uri}],
-                }
-            ),
-            content_type="application/jrd+json",
-        )
-
-    def delivered(self, actor: FakeActor) -> list[dict[str, Any]]:
-        """Activities hq POSTed to `actor`'s inbox (or this node's shared inbox)."""
-        paths = (f"/users/{actor.name}/inbox", "/inbox")
-        return [
-            orjson.loads(r.body)
-            for r in list(self.peer.received)
-            if r.method == "POST" and r.path in paths
-        ]
-
-    def awaits(
-        self, actor: FakeActor, kind: str, test: Callable[[dict[str, Any]], bool] = lambda a: True
-    ) -> dict[str, Any]:
-        """Wait until hq has delivered a `kind` activity for `actor` that passes `test`."""
-        return wait_for(
-            lambda: next(
-                (a for a in self.delivered(actor) if a.get("type") == kind and test(a)), None
-            ),
-            f"a {kind} delivered to {actor.name}",
-        )
-
-
 @pytest.fixture(scope="module")
-def remote() -> Iterator[Remote]:
-    with peer_in_thread() as peer:
-        yield Remote(peer)
+def remote() -> Iterator[FakeRemote]:
+    with fake_remote() as remote:
+        yield remote
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgres"])
 def hq(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, remote: Remote
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, remote: FakeRemote
 ) -> Iterator[FedNode]:
-    plans = {"hq": Plan(allow=(REMOTE_HOST,), stand_ins={remote.host: remote.peer.port})}
     tmp = tmp_path_factory.mktemp(f"inbox-{request.param}")
-    with network(tmp, request.param, plans) as net:
-        yield net["hq"]
+    with node_beside(remote, tmp, request.param) as node:
+        yield node
 
 
 # --- activities the fake remote writes ------------------------------------------------------
@@ -221,7 +161,7 @@ def stored(node: FedNode, uri: str) -> bool:
 # --- steps ----------------------------------------------------------------------------------
 
 
-def follows_remote(node: FedNode, remote: Remote, user: User, actor: FakeActor) -> str:
+def follows_remote(node: FedNode, remote: FakeRemote, user: User, actor: FakeActor) -> str:
     """`user` follows the remote `actor`, who accepts; the actor's account id on the node."""
     remote.webfinger(actor)
     account = resolve(node, user, f"{actor.name}@{remote.host}")
@@ -260,7 +200,7 @@ def signed_get(node: FedNode, actor: FakeActor, path: str) -> dict[str, Any]:
 # --- follows --------------------------------------------------------------------------------
 
 
-def test_a_remote_follow_is_accepted_with_a_signed_accept(hq: FedNode, remote: Remote) -> None:
+def test_a_remote_follow_is_accepted_with_a_signed_accept(hq: FedNode, remote: FakeRemote) -> None:
     ann, bob = hq.create_user("ann"), remote.actor("bob")
     follow = send(hq, bob, bob.activity("Follow", hq.actor_uri(ann)))
 
@@ -286,7 +226,7 @@ def test_a_remote_follow_is_accepted_with_a_signed_accept(hq: FedNode, remote: R
     assert me(hq, ann)["followers_count"] == 1  # the same follow, accepted again
 
 
-def test_a_follow_of_a_locked_account_waits_for_its_owner(hq: FedNode, remote: Remote) -> None:
+def test_a_follow_of_a_locked_account_waits_for_its_owner(hq: FedNode, remote: FakeRemote) -> None:
     cleo, bob = hq.create_user("cleo", locked=True), remote.actor("bob")
     follow = send(hq, bob, bob.activity("Follow", hq.actor_uri(cleo)))
 
@@ -305,13 +245,13 @@ def test_a_follow_of_a_locked_account_waits_for_its_owner(hq: FedNode, remote: R
     assert me(hq, cleo)["followers_count"] == 1
 
 
-def test_a_follow_of_nobody_here_is_kept_as_failed(hq: FedNode, remote: Remote) -> None:
+def test_a_follow_of_nobody_here_is_kept_as_failed(hq: FedNode, remote: FakeRemote) -> None:
     bob = remote.actor("bob")
     follow = send(hq, bob, bob.activity("Follow", f"{hq.public_url}/users/nobody-at-all"))
     assert settled(hq, follow) == {follow["id"]: "failed"}
 
 
-def test_a_remote_block_ends_the_follow_silently(hq: FedNode, remote: Remote) -> None:
+def test_a_remote_block_ends_the_follow_silently(hq: FedNode, remote: FakeRemote) -> None:
     ann, bob = hq.create_user("ann"), remote.actor("bob")
     send(hq, bob, bob.activity("Follow", hq.actor_uri(ann)))
     remote.awaits(bob, "Accept")
@@ -321,7 +261,7 @@ def test_a_remote_block_ends_the_follow_silently(hq: FedNode, remote: Remote) ->
     assert not notified(hq, ann, "follow", f"{bob.name}@{remote.host}")  # withdrawn
 
 
-def test_undo_follow_ends_the_follow(hq: FedNode, remote: Remote) -> None:
+def test_undo_follow_ends_the_follow(hq: FedNode, remote: FakeRemote) -> None:
     ann, bob = hq.create_user("ann"), remote.actor("bob")
     follow = send(hq, bob, bob.activity("Follow", hq.actor_uri(ann)))
     remote.awaits(bob, "Accept")
@@ -333,7 +273,7 @@ def test_undo_follow_ends_the_follow(hq: FedNode, remote: Remote) -> None:
 # --- posts ----------------------------------------------------------------------------------
 
 
-def test_posts_of_a_followed_actor_reach_the_home_timeline(hq: FedNode, remote: Remote) -> None:
+def test_posts_of_a_followed_actor_reach_the_home_timeline(hq: FedNode, remote: FakeRemote) -> None:
     ann, bob = hq.create_user("ann"), remote.actor("bob")
     follows_remote(hq, remote, ann, bob)
 
@@ -380,7 +320,7 @@ def test_posts_of_a_followed_actor_reach_the_home_timeline(hq: FedNode, remote: 
     assert [s["uri"] for s in home(hq, ann)].count(public["id"]) == 1
 
 
-def test_a_direct_message_reaches_only_the_mentioned(hq: FedNode, remote: Remote) -> None:
+def test_a_direct_message_reaches_only_the_mentioned(hq: FedNode, remote: FakeRemote) -> None:
     ann, dan, bob = hq.create_user("ann"), hq.create_user("dan"), remote.actor("bob")
     follows_remote(hq, remote, ann, bob)
     follows_remote(hq, remote, dan, bob)
@@ -395,7 +335,7 @@ def test_a_direct_message_reaches_only_the_mentioned(hq: FedNode, remote: Remote
 
 
 def test_unsolicited_posts_are_dropped_but_replies_to_our_posts_kept(
-    hq: FedNode, remote: Remote
+    hq: FedNode, remote: FakeRemote
 ) -> None:
     ann, eve = hq.create_user("ann"), remote.actor("eve")
     unsolicited = send(hq, eve, create(eve, note(eve, "<p>buy now</p>")))
@@ -414,7 +354,7 @@ def test_unsolicited_posts_are_dropped_but_replies_to_our_posts_kept(
     assert status(hq, ann, mine["id"]).json()["replies_count"] == 1
 
 
-def test_a_reply_brings_its_missing_parent(hq: FedNode, remote: Remote) -> None:
+def test_a_reply_brings_its_missing_parent(hq: FedNode, remote: FakeRemote) -> None:
     ann, bob, carl = hq.create_user("ann"), remote.actor("bob"), remote.actor("carl")
     follows_remote(hq, remote, ann, bob)
     parent = note(carl, "<p>the question</p>")
@@ -428,7 +368,7 @@ def test_a_reply_brings_its_missing_parent(hq: FedNode, remote: Remote) -> None:
     assert context["ancestors"][0]["account"]["acct"] == f"{carl.name}@{remote.host}"
 
 
-def test_a_reply_whose_parent_cannot_be_fetched_is_kept(hq: FedNode, remote: Remote) -> None:
+def test_a_reply_whose_parent_cannot_be_fetched_is_kept(hq: FedNode, remote: FakeRemote) -> None:
     ann, bob = hq.create_user("ann"), remote.actor("bob")
     follows_remote(hq, remote, ann, bob)
     reply = note(bob, "<p>orphan</p>", inReplyTo=f"{bob.uri}/statuses/gone-{secrets.token_hex(3)}")
@@ -437,7 +377,7 @@ def test_a_reply_whose_parent_cannot_be_fetched_is_kept(hq: FedNode, remote: Rem
     assert shown["in_reply_to_id"] is None
 
 
-def test_edits_keep_their_history_and_deletes_remove(hq: FedNode, remote: Remote) -> None:
+def test_edits_keep_their_history_and_deletes_remove(hq: FedNode, remote: FakeRemote) -> None:
     ann, bob = hq.create_user("ann"), remote.actor("bob")
     follows_remote(hq, remote, ann, bob)
     original = note(bob, "<p>first draft</p>")
@@ -473,7 +413,7 @@ def test_edits_keep_their_history_and_deletes_remove(hq: FedNode, remote: Remote
 # --- favourites and boosts ------------------------------------------------------------------
 
 
-def test_likes_and_boosts_of_a_local_post_count_and_notify(hq: FedNode, remote: Remote) -> None:
+def test_likes_and_boosts_of_a_local_post_count_and_notify(hq: FedNode, remote: FakeRemote) -> None:
     ann, bob = hq.create_user("ann"), remote.actor("bob")
     mine = post(hq, ann, "a local post")
     who = f"{bob.name}@{remote.host}"
@@ -498,7 +438,7 @@ def test_likes_and_boosts_of_a_local_post_count_and_notify(hq: FedNode, remote: 
     assert not notified(hq, ann, "favourite", who)
 
 
-def test_a_boost_by_a_followed_actor_brings_the_post(hq: FedNode, remote: Remote) -> None:
+def test_a_boost_by_a_followed_actor_brings_the_post(hq: FedNode, remote: FakeRemote) -> None:
     ann, bob, carl = hq.create_user("ann"), remote.actor("bob"), remote.actor("carl")
     follows_remote(hq, remote, ann, bob)
     boosted = note(carl, "<p>worth reading</p>")
@@ -516,7 +456,7 @@ def test_a_boost_by_a_followed_actor_brings_the_post(hq: FedNode, remote: Remote
     assert shown["reblog"]["account"]["acct"] == f"{carl.name}@{remote.host}"
 
 
-def test_a_boost_nobody_here_wants_stores_nothing(hq: FedNode, remote: Remote) -> None:
+def test_a_boost_nobody_here_wants_stores_nothing(hq: FedNode, remote: FakeRemote) -> None:
     bob, carl = remote.actor("bob"), remote.actor("carl")
     boosted = note(carl, "<p>elsewhere</p>")
     remote.serve(boosted)
@@ -529,7 +469,7 @@ def test_a_boost_nobody_here_wants_stores_nothing(hq: FedNode, remote: Remote) -
 # --- what may not be done to others' things -------------------------------------------------
 
 
-def test_activities_about_what_others_did_are_refused(hq: FedNode, remote: Remote) -> None:
+def test_activities_about_what_others_did_are_refused(hq: FedNode, remote: FakeRemote) -> None:
     ann, bob, mallory = hq.create_user("ann"), remote.actor("bob"), remote.actor("mallory")
     follows_remote(hq, remote, ann, bob)
     bobs = note(bob, "<p>bob's words</p>")
@@ -561,7 +501,7 @@ def test_activities_about_what_others_did_are_refused(hq: FedNode, remote: Remot
     assert not stored(hq, forged_note["object"]["id"])
 
 
-def test_a_deleted_actor_takes_its_content_along(hq: FedNode, remote: Remote) -> None:
+def test_a_deleted_actor_takes_its_content_along(hq: FedNode, remote: FakeRemote) -> None:
     ann, bob = hq.create_user("ann"), remote.actor("bob")
     follows_remote(hq, remote, ann, bob)
     send(hq, bob, bob.activity("Follow", hq.actor_uri(ann)))
@@ -597,7 +537,7 @@ REFUSED = {
 }
 
 
-def moved_onto(remote: Remote, name: str) -> dict[str, Any]:
+def moved_onto(remote: FakeRemote, name: str) -> dict[str, Any]:
     """A real-world payload with its hosts (and actor paths) moved onto the fake remote."""
     text = (REAL_WORLD / name).read_text()
     document: dict[str, Any] = orjson.loads(FIXTURE_HOSTS.sub(f"http://{remote.host}/users/", text))
@@ -613,7 +553,7 @@ def moved_onto(remote: Remote, name: str) -> dict[str, Any]:
     return document
 
 
-def test_a_follow_from_a_fedify_server_is_accepted(hq: FedNode, remote: Remote) -> None:
+def test_a_follow_from_a_fedify_server_is_accepted(hq: FedNode, remote: FakeRemote) -> None:
     """Fedify sends identity, data-integrity, DID and multikey contexts, a Linked Data
     signature and an Object Integrity Proof, each with a nested context."""
     ann, fed = hq.create_user("ann"), remote.actor("fed")
@@ -632,7 +572,7 @@ def uri_of_object(activity: dict[str, Any]) -> str:
     return str(named["id"] if isinstance(named, dict) else named)
 
 
-def test_real_world_payloads_are_accepted_and_settle(hq: FedNode, remote: Remote) -> None:
+def test_real_world_payloads_are_accepted_and_settle(hq: FedNode, remote: FakeRemote) -> None:
     names = sorted(p.name for p in REAL_WORLD.glob("*.json"))
     assert len(names) >= 15
     signers: dict[str, FakeActor] = {}

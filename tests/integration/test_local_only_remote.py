@@ -16,7 +16,6 @@ from collections.abc import Iterator
 from typing import Any
 
 import httpx
-import orjson
 import pytest
 from sqlalchemy import select
 
@@ -28,64 +27,34 @@ from tests.federation_kit import (
     AS_CONTEXT,
     PUBLIC,
     FakeActor,
+    FakeRemote,
     FedNode,
-    Plan,
-    network,
+    fake_remote,
+    node_beside,
     notifications,
     notified,
-    peer_in_thread,
     post,
     status,
     wait_for,
 )
 from tests.kit import User
-from tests.peer import FakePeer
 
-REMOTE_HOST = "sales.flurfunk.test"
 AS = "application/activity+json"
 
 
-class Remote:
-    def __init__(self, peer: FakePeer) -> None:
-        self.peer = peer
-
-    @property
-    def host(self) -> str:
-        return f"{REMOTE_HOST}:{self.peer.port}"
-
-    def actor(self, prefix: str) -> FakeActor:
-        actor = FakeActor.generate(self.host, f"{prefix}{secrets.token_hex(3)}")
-        actor.publish(self.peer)
-        return actor
-
-    def webfinger(self, actor: FakeActor) -> None:
-        self.peer.answer(
-            "/.well-known/webfinger",
-            200,
-            orjson.dumps(
-                {
-                    "subject": f"acct:{actor.name}@{self.host}",
-                    "links": [{"rel": "self", "type": AS, "href": actor.uri}],
-                }
-            ),
-            content_type="application/jrd+json",
-        )
-
-
 @pytest.fixture(scope="module")
-def remote() -> Iterator[Remote]:
-    with peer_in_thread() as peer:
-        yield Remote(peer)
+def remote() -> Iterator[FakeRemote]:
+    with fake_remote() as remote:
+        yield remote
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgres"])
 def hq(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, remote: Remote
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, remote: FakeRemote
 ) -> Iterator[FedNode]:
-    plans = {"hq": Plan(allow=(REMOTE_HOST,), stand_ins={remote.host: remote.peer.port})}
     tmp = tmp_path_factory.mktemp(f"local-only-{request.param}")
-    with network(tmp, request.param, plans) as net:
-        yield net["hq"]
+    with node_beside(remote, tmp, request.param) as node:
+        yield node
 
 
 # --- what the remote sends, and how it ends -------------------------------------------------
@@ -194,7 +163,7 @@ def poll_votes(node: FedNode, user: User, status_id: str) -> int:
 
 
 def test_a_remote_actor_can_neither_like_nor_boost_a_local_only_post(
-    hq: FedNode, remote: Remote
+    hq: FedNode, remote: FakeRemote
 ) -> None:
     ann, bob = hq.create_user("ann"), remote.actor("bob")
     only_here = post(hq, ann, "for this node only", visibility="local")
@@ -219,7 +188,7 @@ def test_a_remote_actor_can_neither_like_nor_boost_a_local_only_post(
 
 
 def test_a_remote_actor_mentioned_in_a_local_only_post_cannot_touch_it(
-    hq: FedNode, remote: Remote
+    hq: FedNode, remote: FakeRemote
 ) -> None:
     ann, bob = hq.create_user("ann"), remote.actor("bob")
     remote.webfinger(bob)
@@ -234,7 +203,7 @@ def test_a_remote_actor_mentioned_in_a_local_only_post_cannot_touch_it(
     assert about(hq, ann, only_here["id"]) == []
 
 
-def test_a_remote_vote_on_a_local_only_poll_is_not_counted(hq: FedNode, remote: Remote) -> None:
+def test_a_remote_vote_on_a_local_only_poll_is_not_counted(hq: FedNode, remote: FakeRemote) -> None:
     ann, bob = hq.create_user("ann"), remote.actor("bob")
     poll = {"options": ["tea", "coffee"], "expires_in": 3600}
     only_here = post(hq, ann, "tea or coffee, here?", visibility="local", poll=poll)
@@ -247,7 +216,7 @@ def test_a_remote_vote_on_a_local_only_poll_is_not_counted(hq: FedNode, remote: 
     assert poll_votes(hq, ann, only_here["id"]) == 0
 
 
-def test_a_remote_reply_to_a_local_only_post_is_refused(hq: FedNode, remote: Remote) -> None:
+def test_a_remote_reply_to_a_local_only_post_is_refused(hq: FedNode, remote: FakeRemote) -> None:
     ann, bob = hq.create_user("ann"), remote.actor("bob")
     only_here = post(hq, ann, "a question for this node", visibility="local")
     refused = send(hq, bob, reply(bob, hq, ann, only_here["uri"]))
@@ -268,7 +237,7 @@ def test_a_remote_reply_to_a_local_only_post_is_refused(hq: FedNode, remote: Rem
     assert thread["descendants"] == []
 
 
-def test_a_local_only_post_is_not_served_to_other_nodes(hq: FedNode, remote: Remote) -> None:
+def test_a_local_only_post_is_not_served_to_other_nodes(hq: FedNode, remote: FakeRemote) -> None:
     ann, bob = hq.create_user("ann"), remote.actor("bob")
     only_here = post(hq, ann, "for this node only", visibility="local")
     public = post(hq, ann, "for everyone")

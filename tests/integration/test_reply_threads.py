@@ -9,86 +9,40 @@ any of the notes answers, and fetching stops.
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Iterator
 from typing import Any
-from urllib.parse import urlsplit
 
-import orjson
 import pytest
 
 from inbox.notes import MAX_DEPTH
 from tests.federation_kit import (
     AS_CONTEXT,
-    PUBLIC,
     FakeActor,
+    FakeRemote,
     FedNode,
-    Plan,
-    network,
+    fake_remote,
+    node_beside,
     notified,
-    peer_in_thread,
     wait_for,
 )
 from tests.kit import User
-from tests.peer import FakePeer
 
-REMOTE_HOST = "sales.flurfunk.test"
 AS = "application/activity+json"
 
 
-class Remote:
-    def __init__(self, peer: FakePeer) -> None:
-        self.peer = peer
-
-    @property
-    def host(self) -> str:
-        return f"{REMOTE_HOST}:{self.peer.port}"
-
-    def actor(self, prefix: str) -> FakeActor:
-        actor = FakeActor.generate(self.host, f"{prefix}{secrets.token_hex(3)}")
-        actor.publish(self.peer)
-        return actor
-
-    def note(self, actor: FakeActor, html: str, **fields: Any) -> dict[str, Any]:
-        """A public note by `actor`; serve() makes it fetchable."""
-        uri = f"{actor.uri}/statuses/{secrets.token_hex(6)}"
-        return {
-            "id": uri,
-            "type": "Note",
-            "attributedTo": actor.uri,
-            "content": html,
-            "url": uri,
-            "published": "2024-05-02T09:00:00Z",
-            "to": [PUBLIC],
-            "cc": [actor.uri + "/followers"],
-            "tag": [],
-            **fields,
-        }
-
-    def serve(self, *documents: dict[str, Any]) -> None:
-        for document in documents:
-            body = orjson.dumps({"@context": AS_CONTEXT, **document})
-            self.peer.answer(urlsplit(document["id"]).path, 200, body, content_type=AS)
-
-    def fetches_of(self, documents: list[dict[str, Any]]) -> int:
-        paths = {urlsplit(d["id"]).path for d in documents}
-        return sum(1 for r in list(self.peer.received) if r.method == "GET" and r.path in paths)
-
-
 @pytest.fixture(scope="module")
-def remote() -> Iterator[Remote]:
-    with peer_in_thread() as peer:
-        yield Remote(peer)
+def remote() -> Iterator[FakeRemote]:
+    with fake_remote() as remote:
+        yield remote
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgres"])
 def hq(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, remote: Remote
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, remote: FakeRemote
 ) -> Iterator[FedNode]:
-    plans = {"hq": Plan(allow=(REMOTE_HOST,), stand_ins={remote.host: remote.peer.port})}
     tmp = tmp_path_factory.mktemp(f"threads-{request.param}")
-    with network(tmp, request.param, plans) as net:
-        yield net["hq"]
+    with node_beside(remote, tmp, request.param) as node:
+        yield node
 
 
 def deliver(node: FedNode, actor: FakeActor, document: dict[str, Any]) -> None:
@@ -124,7 +78,7 @@ def context(node: FedNode, user: User, status_id: str) -> dict[str, list[dict[st
     return dict(answer.json())
 
 
-def test_notes_that_reply_to_each_other_are_stored_once(hq: FedNode, remote: Remote) -> None:
+def test_notes_that_reply_to_each_other_are_stored_once(hq: FedNode, remote: FakeRemote) -> None:
     ann, eve = hq.create_user("ann"), remote.actor("eve")
     first = remote.note(eve, "<p>as I said below</p>", **mentioning(hq, ann))
     second = remote.note(eve, "<p>as I said above</p>", inReplyTo=first["id"])
@@ -146,7 +100,7 @@ def test_notes_that_reply_to_each_other_are_stored_once(hq: FedNode, remote: Rem
         assert [s["uri"] for s in resolved(hq, ann, uri)] == [uri]
 
 
-def test_a_note_that_replies_to_itself_is_stored_once(hq: FedNode, remote: Remote) -> None:
+def test_a_note_that_replies_to_itself_is_stored_once(hq: FedNode, remote: FakeRemote) -> None:
     ann, eve = hq.create_user("ann"), remote.actor("eve")
     looped = remote.note(eve, "<p>see this post</p>", **mentioning(hq, ann))
     looped["inReplyTo"] = looped["id"]
@@ -161,7 +115,7 @@ def test_a_note_that_replies_to_itself_is_stored_once(hq: FedNode, remote: Remot
     assert [s["uri"] for s in resolved(hq, ann, looped["id"])] == [looped["id"]]
 
 
-def test_a_search_resolves_either_note_of_a_cycle(hq: FedNode, remote: Remote) -> None:
+def test_a_search_resolves_either_note_of_a_cycle(hq: FedNode, remote: FakeRemote) -> None:
     ann, eve = hq.create_user("ann"), remote.actor("eve")
     first = remote.note(eve, "<p>ping</p>")
     second = remote.note(eve, "<p>pong</p>", inReplyTo=first["id"])
@@ -175,7 +129,9 @@ def test_a_search_resolves_either_note_of_a_cycle(hq: FedNode, remote: Remote) -
     assert [s["uri"] for s in resolved(hq, ann, second["id"])] == [second["id"]]
 
 
-def test_a_very_deep_chain_of_replies_is_fetched_only_so_far(hq: FedNode, remote: Remote) -> None:
+def test_a_very_deep_chain_of_replies_is_fetched_only_so_far(
+    hq: FedNode, remote: FakeRemote
+) -> None:
     ann, eve = hq.create_user("ann"), remote.actor("eve")
     chain = [remote.note(eve, "<p>reply 0</p>")]
     for n in range(1, 300):

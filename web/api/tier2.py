@@ -43,15 +43,7 @@ def missing(scope: str) -> Endpoint:
 def _routes() -> list[BaseRoute]:
     empty_list = [
         ("/api/v1/announcements", "read"),
-        ("/api/v1/suggestions", "read:accounts"),
-        ("/api/v2/suggestions", "read:accounts"),
         ("/api/v1/notifications/requests", "read:notifications"),
-    ]
-    public_lists = [
-        "/api/v1/trends",
-        "/api/v1/trends/tags",
-        "/api/v1/trends/statuses",
-        "/api/v1/trends/links",
     ]
     records = [
         ("/api/v1/announcements/{id}/dismiss", ["POST"], "write:accounts"),
@@ -59,13 +51,10 @@ def _routes() -> list[BaseRoute]:
         ("/api/v1/notifications/requests/{id}", ["GET"], "read:notifications"),
         ("/api/v1/notifications/requests/{id}/accept", ["POST"], "write:notifications"),
         ("/api/v1/notifications/requests/{id}/dismiss", ["POST"], "write:notifications"),
-        # Nothing is ever suggested here, so no id names a suggestion to dismiss.
-        ("/api/v1/suggestions/{id}", ["DELETE"], "write:accounts"),
     ]
     out: list[BaseRoute] = [
         Route(path, answer(scope, []), methods=["GET"]) for path, scope in empty_list
     ]
-    out += [Route(path, answer(None, []), methods=["GET"]) for path in public_lists]
     # Fixed paths first, so that `requests/merged` is not taken for a request id.
     out += [
         Route(

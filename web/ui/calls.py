@@ -36,8 +36,10 @@ from web.api import (
     search,
     status_actions,
     statuses,
+    suggestions,
     tags,
     timelines,
+    trends,
 )
 from web.api.base import PAGE_CALLER
 from web.api.errors import ApiError
@@ -56,8 +58,10 @@ API_MODULES = (
     search,
     status_actions,
     statuses,
+    suggestions,
     tags,
     timelines,
+    trends,
 )
 
 

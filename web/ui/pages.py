@@ -15,7 +15,9 @@ from web.ui import (
     admin,
     admin_emoji,
     admin_federation,
+    admin_trends,
     consent,
+    explore,
     invite,
     live,
     notifications,
@@ -36,6 +38,7 @@ AREAS = (
     statuses,
     accounts,
     search,
+    explore,
     notifications,
     saved,
     settings,
@@ -45,6 +48,7 @@ AREAS = (
     admin,
     admin_federation,
     admin_emoji,
+    admin_trends,
     policy,
 )
 

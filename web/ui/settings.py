@@ -70,6 +70,7 @@ def _profile_body(form: FormData) -> dict[str, Any]:
         "display_name": str(form.get("display_name") or ""),
         "note": str(form.get("note") or ""),
         "locked": "true" if form.get("locked") else "false",
+        "discoverable": "true" if form.get("discoverable") else "false",
         "source[privacy]": str(form.get("privacy") or "public"),
     }
     names, values = form.getlist("field_name"), form.getlist("field_value")

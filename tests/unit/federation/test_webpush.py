@@ -78,6 +78,7 @@ def test_aesgcm_carries_salt_and_keys_in_headers(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("p256dh", "auth"),
     [("not-a-key", b64url(os.urandom(16))), (phone()[1], "c2hvcnQ"), ("", "")],
+    ids=["key-not-a-point", "auth-too-short", "both-empty"],
 )
 def test_unusable_keys_are_refused(p256dh: str, auth: str) -> None:
     with pytest.raises(BadSubscriptionKeys):
