@@ -170,6 +170,7 @@ def test_rules_csv_and_clean_html(policy_node: RunningNode, tmp_path: Path) -> N
         assert listed[waiting.name]["accepted"] == "no"
         admin_page = browser.get("/admin/policy")
         assert waiting.name in admin_page.text
+        assert "apps show its list items as the rules" in browser.get("/admin/node").text
     with signed_in(node, waiting) as browser:
         assert browser.get("/admin/policy").status_code == 403
         assert browser.get("/admin/policy.csv").status_code == 403
