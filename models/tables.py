@@ -31,6 +31,7 @@ from models.personal import (
     FeaturedTag,
     NotificationPolicy,
 )
+from models.policy import PolicyAcceptance, PolicyVersion
 from models.poll import Poll, PollVote, ScheduledStatus
 from models.push import PushJob, PushSubscription
 from models.relationship import Block, Follow, FollowRequest, Mute
@@ -91,6 +92,8 @@ __all__ = [
     "PeerDeliveryHour",
     "PeerHost",
     "Pin",
+    "PolicyAcceptance",
+    "PolicyVersion",
     "Poll",
     "PollVote",
     "PushJob",

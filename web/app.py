@@ -24,6 +24,7 @@ from web.api.base import JSONResponse
 from web.api.emojis import EmojiFiles
 from web.api.errors import ApiError
 from web.api.media import MediaFiles
+from web.api.policy_gate import PolicyNotAccepted
 from web.config import load_settings
 from web.cors import PathCORSMiddleware
 from web.logging import RequestObserver
@@ -34,6 +35,7 @@ from web.routes import routes
 from web.runtime import running
 from web.ui.access import FormRefused, NotAllowed, SignInFirst
 from web.ui.errors import form_refused, not_allowed, not_found_page, sign_in_first, wants_page
+from web.ui.policy import policy_first
 from web.ui.session import SESSION_LIFETIME
 
 log = logging.getLogger("flurfunk.web")
@@ -57,6 +59,10 @@ class TrailingSlashMiddleware:
 async def api_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ApiError)
     body: dict[str, str] = {"error": exc.message}
+    if isinstance(exc, PolicyNotAccepted):
+        if wants_page(request):
+            return policy_first(request)
+        body["policy_url"] = exc.policy_url
     if exc.description:
         body["error_description"] = exc.description
     return JSONResponse(body, status_code=exc.status, headers=exc.headers)

@@ -22,7 +22,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from federation.allowlist import Allowlist, PatternError, split_host_port
-from models import admin, allowlist
+from models import admin, allowlist, policy
 from models.ids import id_for_time
 from models.settings import Settings
 from models.tables import AccessToken, Account, Status, User
@@ -30,6 +30,7 @@ from outbox.filetypes import SUPPORTED_MIME_TYPES
 from outbox.images import IMAGE_MATRIX_LIMIT
 from outbox.interactions import MAX_PINS
 from outbox.media import SIZE_LIMITS
+from outbox.policy import policy_rules
 from outbox.push_subscriptions import vapid_key
 from outbox.status_parts import MAX_MEDIA
 from web.api import serializers
@@ -141,15 +142,24 @@ class Described:
 async def described(session: AsyncSession, settings: Settings) -> Described:
     values = await admin.node_settings(session)
     contact, admin_email = await _contact(session)
-    rules = await admin.rules(session)
     return Described(
         title=values.get("name") or TITLE,
         description=values.get("description") or _description(settings),
         email=values.get("contact_email") or admin_email,
         contact=contact,
-        rules=[{"id": str(r.id), "text": r.text, "hint": r.hint} for r in rules],
+        rules=await _rules(session),
         updated_at=await admin.node_settings_updated(session),
     )
+
+
+async def _rules(session: AsyncSession) -> list[dict[str, str]]:
+    """Once a usage policy exists its top-level list items are the rules; before that, the
+    rules set on the admin page."""
+    current = await policy.current(session)
+    if current is not None:
+        texts = policy_rules(current.text)
+        return [{"id": str(n), "text": text, "hint": ""} for n, text in enumerate(texts, 1)]
+    return [{"id": str(r.id), "text": r.text, "hint": r.hint} for r in await admin.rules(session)]
 
 
 def streaming_url(settings: Settings) -> str:

@@ -30,6 +30,7 @@ from web.api import serializers
 from web.api.base import Call, call, ok
 from web.api.errors import ApiError, not_found, validation
 from web.api.params import parse_id
+from web.api.policy_gate import policy_gated
 
 # The largest file plus a thumbnail and the form fields around them.
 MAX_UPLOAD_BODY = SIZE_LIMITS["video"] + SIZE_LIMITS["image"] + 1024 * 1024
@@ -89,6 +90,7 @@ def _attributes(c: Call) -> dict[str, Any]:
     }
 
 
+@policy_gated
 async def upload(request: Request) -> Response:
     c = await _upload_call(request)
     try:
@@ -111,6 +113,7 @@ async def show(request: Request) -> Response:
     return ok(serializers.media(media, c.node.links()))
 
 
+@policy_gated
 async def update(request: Request) -> Response:
     c = await _upload_call(request)
     media_id = parse_id(request.path_params["id"])

@@ -21,6 +21,7 @@ from web.api.base import call, ok, page_of, paginated
 from web.api.errors import not_found, validation
 from web.api.federating import federation, wake_deliveries
 from web.api.params import parse_id
+from web.api.policy_gate import policy_gated
 from web.api.serializers import Links
 from web.node import node_of
 
@@ -41,6 +42,7 @@ async def show_poll(request: Request) -> Response:
     return ok(await _present_poll(request, poll_id, c.viewer_id))
 
 
+@policy_gated
 async def vote(request: Request) -> Response:
     c = await call(request, "write:statuses")
     poll_id = parse_id(request.path_params["id"])

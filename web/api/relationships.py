@@ -25,6 +25,7 @@ from web.api.accounts import account_or_404
 from web.api.base import Call, call, ok, page_of, paginated
 from web.api.errors import ApiError, forbidden, not_found
 from web.api.federating import federation, wake_deliveries
+from web.api.policy_gate import policy_gated
 
 ACCOUNTS_PAGE = 40
 ACCOUNTS_MAX = 80
@@ -61,6 +62,7 @@ def _optional_flag(c: Call, name: str) -> bool | None:
     return c.params.flag(name) if name in c.params else None
 
 
+@policy_gated
 async def follow(request: Request) -> Response:
     c = await call(request, "write:follows")
     reblogs, notify_posts = _optional_flag(c, "reblogs"), _optional_flag(c, "notify")

@@ -26,6 +26,7 @@ from web.api.base import call, ok, page_of, paginated
 from web.api.errors import forbidden, not_found, validation
 from web.api.federating import federation, wake_deliveries
 from web.api.params import parse_id
+from web.api.policy_gate import Endpoint, policy_gated
 from web.node import node_of
 
 ACCOUNTS_PAGE = 40
@@ -83,6 +84,7 @@ def _federated(action: FederatedAction, scope: str) -> Callable[[Request], Await
     return endpoint
 
 
+@policy_gated
 async def reblog(request: Request) -> Response:
     c = await call(request, "write:statuses")
     status_id = parse_id(request.path_params["id"])
@@ -150,13 +152,29 @@ _ACTIONS: list[tuple[str, Action, str]] = [
     ("unpin", interactions.unpin, "write:accounts"),
 ]
 
+# Favouriting and pinning show others something; undoing and bookmarking do not.
+_GATED = {"favourite", "pin"}
+
+
+def _gated(name: str, endpoint: Endpoint) -> Endpoint:
+    return policy_gated(endpoint) if name in _GATED else endpoint
+
+
 routes: list[BaseRoute] = [
     *(
-        Route(f"/api/v1/statuses/{{id}}/{name}", _federated(action, scope), methods=["POST"])
+        Route(
+            f"/api/v1/statuses/{{id}}/{name}",
+            _gated(name, _federated(action, scope)),
+            methods=["POST"],
+        )
         for name, action, scope in _FEDERATED
     ),
     *(
-        Route(f"/api/v1/statuses/{{id}}/{name}", _endpoint(action, scope), methods=["POST"])
+        Route(
+            f"/api/v1/statuses/{{id}}/{name}",
+            _gated(name, _endpoint(action, scope)),
+            methods=["POST"],
+        )
         for name, action, scope in _ACTIONS
     ),
     Route("/api/v1/statuses/{id}/reblog", reblog, methods=["POST"]),

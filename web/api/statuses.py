@@ -32,6 +32,7 @@ from web.api.errors import forbidden, not_found, validation
 from web.api.federating import federation, wake_deliveries
 from web.api.hosts import hidden_domains, status_admitted
 from web.api.params import Params, parse_id
+from web.api.policy_gate import policy_gated
 from web.api.polls import parse_time, present_scheduled
 from web.api.resolve import mention_resolver
 from web.api.status_actions import status_errors
@@ -85,6 +86,7 @@ def _sensitive(params: Params) -> bool | None:
     return params.flag("sensitive") if params.raw("sensitive") not in (None, "") else None
 
 
+@policy_gated
 async def create(request: Request) -> Response:
     c = await call(request, "write:statuses")
     p = c.params
@@ -188,6 +190,7 @@ async def remove(request: Request) -> Response:
     return ok(data)
 
 
+@policy_gated
 async def update(request: Request) -> Response:
     c = await call(request, "write:statuses")
     status_id = parse_id(request.path_params["id"])

@@ -18,9 +18,11 @@ from web.api.accounts import account_or_404
 from web.api.base import call, ok
 from web.api.errors import not_found, validation
 from web.api.params import parse_id
+from web.api.policy_gate import policy_gated
 from web.api.statuses import readable_status
 
 
+@policy_gated
 async def report(request: Request) -> Response:
     """Until reports are kept (issue 14): the route that keeps them replaces this one."""
     await call(request, "write:reports")

@@ -19,6 +19,7 @@ from starlette.routing import BaseRoute, Route
 
 from federation.allowlist import Allowlist
 from models import admin as node_admin
+from models import policy as usage_policy
 from outbox import invites, user_admin
 from outbox.accounts import ROLES, AccountError, random_password
 from outbox.media import remove_files
@@ -211,9 +212,11 @@ async def node_page(request: Request) -> Response:
     async with node_of(request).db.read() as session:
         values = await node_admin.node_settings(session)
         rules = await node_admin.rules(session)
+        has_policy = await usage_policy.current(session) is not None
     return page(
         request,
         "admin_node.html",
+        has_policy=has_policy,
         nav="admin",
         section="node",
         values=values,

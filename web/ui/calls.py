@@ -43,6 +43,7 @@ from web.api import (
 )
 from web.api.base import PAGE_CALLER
 from web.api.errors import ApiError
+from web.api.policy_gate import PolicyNotAccepted
 from web.ui.session import web_caller
 
 Endpoint = Callable[[Request], Awaitable[Response]]
@@ -144,6 +145,8 @@ async def api(
 
     try:
         response = await endpoint(Request(scope, receive))
+    except PolicyNotAccepted:
+        raise  # the browser goes to the policy page, whichever form it sent
     except ApiError as exc:
         return Answer(exc.status, {"error": exc.message})
     except HTTPException as exc:

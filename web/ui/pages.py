@@ -21,6 +21,7 @@ from web.ui import (
     invite,
     live,
     notifications,
+    policy,
     saved,
     search,
     settings,
@@ -48,6 +49,7 @@ AREAS = (
     admin_federation,
     admin_emoji,
     admin_trends,
+    policy,
 )
 
 routes: list[BaseRoute] = [route for area in AREAS for route in area.routes]

@@ -15,6 +15,7 @@ from models.account import Account
 from outbox.content import PLAIN
 from outbox.media import MediaError, Upload, create_media
 from outbox.status_parts import render_body
+from web.api.policy_gate import policy_gated
 from web.api.resolve import mention_resolver
 from web.node import node_of
 from web.ui.access import back, checked_form, flash, viewer
@@ -107,6 +108,7 @@ async def preview_fragment(request: Request) -> Response:
     return render_fragment(request, "fragment_preview.html", **await _preview(request, form))
 
 
+@policy_gated  # before the attachment is stored, not only before the post
 async def compose(request: Request) -> Response:
     await viewer(request)
     form = await checked_form(request)

@@ -11,6 +11,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from models import policy
+from web.node import node_of
 from web.ui.access import viewer
 from web.ui.calls import api
 from web.ui.i18n import N_, translator
@@ -67,6 +69,10 @@ async def show(
         return page(request, "error.html", status=404, message=t("This page does not exist."))
     statuses = answer.data if answer.ok else []
     preferences = (caller.user.preferences if caller.user else None) or {}
+    policy_pending = False
+    if composer and caller.account is not None:
+        async with node_of(request).db.read() as session:
+            policy_pending = await policy.needs_acceptance(session, caller.account.id) is not None
     return page(
         request,
         "timeline.html",
@@ -75,6 +81,7 @@ async def show(
         statuses=statuses,
         stream=timeline.stream,
         composer=composer,
+        policy_pending=policy_pending,
         default_visibility=preferences.get("posting:default:visibility", "public"),
         older=statuses[-1]["id"] if len(statuses) >= PAGE else None,
     )
