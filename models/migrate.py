@@ -20,21 +20,22 @@ if TYPE_CHECKING:
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
-def alembic_config(url: str) -> Config:
+def alembic_config(url: str, default_language: str = "en") -> Config:
     from alembic.config import Config
 
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     config.set_main_option("sqlalchemy.url", url)
     config.attributes["database_url"] = url
+    config.attributes["default_language"] = default_language  # stems the search backfill
     return config
 
 
-def upgrade(url: str) -> None:
+def upgrade(url: str, default_language: str = "en") -> None:
     """Apply every pending migration. Runs its own event loop: call it outside one."""
     from alembic import command
 
-    command.upgrade(alembic_config(url), "head")
+    command.upgrade(alembic_config(url, default_language), "head")
 
 
 def known_revisions() -> list[str]:
