@@ -21,7 +21,7 @@ import re
 from html.parser import HTMLParser
 from typing import Any
 
-from sqlalchemy import event, inspect, text
+from sqlalchemy import ColumnElement, Select, column, event, inspect, select, table, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session, UOWTransaction
 
@@ -164,3 +164,50 @@ def _index_flushed_statuses(session: Session, _flush: UOWTransaction) -> None:
         index_rows(connection, new, fresh=True)
     if changed:
         index_rows(connection, changed, fresh=False)
+
+
+def _quoted(term: str) -> str:
+    return '"' + term.replace('"', '""') + '"'
+
+
+def _fts5_expression(terms: list[str], excluded: list[str]) -> str:
+    """Every term as a quoted string, so nothing the user typed is read as FTS5 syntax."""
+    expression = "(" + " ".join(_quoted(t) for t in terms) + ")"
+    return expression + "".join(" NOT " + _quoted(t) for t in excluded)
+
+
+def _websearch(terms: list[str], excluded: list[str]) -> str:
+    return " ".join([*(_quoted(t) for t in terms), *("-" + _quoted(t) for t in excluded)])
+
+
+def search_configs(default_language: str) -> list[str]:
+    """The stemmings a query is read in: a query names no language, so it matches a status
+    stemmed as German, as English, as the node's default language, or not stemmed at all."""
+    found = ["german", "english", config_for(None, default_language), "simple"]
+    return list(dict.fromkeys(found))
+
+
+def status_matches(
+    dialect: str, terms: list[str], excluded: list[str], default_language: str
+) -> ColumnElement[bool]:
+    """Statuses whose words contain every term and none of the excluded ones."""
+    found: Select[Any]
+    if dialect == "postgresql":
+        query = " || ".join(
+            f"websearch_to_tsquery('{config}', :words)"
+            for config in search_configs(default_language)
+        )
+        found = (
+            select(column("status_id"))
+            .select_from(table(TABLE))
+            .where(text(f"document @@ ({query})").bindparams(words=_websearch(terms, excluded)))
+        )
+    else:
+        found = (
+            select(column("rowid"))
+            .select_from(table(TABLE))
+            .where(
+                text(f"{TABLE} MATCH :words").bindparams(words=_fts5_expression(terms, excluded))
+            )
+        )
+    return Status.id.in_(found)

@@ -24,19 +24,20 @@ from starlette.routing import Route
 
 from models.settings import Settings
 from models.tables import Account, Follow, FollowedTag, Status, Tag
-from models.visibility import not_blocked_either_way, visible_to
+from models.visibility import not_blocked_either_way
 from web.api import serializers
 from web.api.base import Call, Page, call, ok, page_of
 from web.api.errors import ApiError, validation
-from web.api.hosts import account_admitted, hidden_domains, status_admitted
+from web.api.hosts import account_admitted, hidden_domains
 from web.api.resolve import account_by_handle, account_by_url, is_remote_handle, status_by_url
+from web.api.search_query import QueryError
+from web.api.search_statuses import StatusSearch, find_statuses
 from web.auth import scope_allows
 
 TYPES = ("accounts", "hashtags", "statuses")
 MIN_STATUS_QUERY = 3  # shorter queries search statuses only when type=statuses is asked for
 MAX_QUERY = 500
 TAG_NAME = re.compile(r"^\w+$")
-STATUS_PATHS = (re.compile(r"^/@[^/]+/(\d+)$"), re.compile(r"^/users/[^/]+/statuses/(\d+)$"))
 
 
 @dataclass(frozen=True)
@@ -161,52 +162,23 @@ async def _hashtags(session: AsyncSession, search: Search) -> list[Tag]:
     return list((await session.execute(query)).scalars())
 
 
-def _own_status_id(search: Search) -> int | None:
-    """The id in a status URL of this node (`/@name/ID` or `/users/name/statuses/ID`)."""
-    base = search.settings.public_url.rstrip("/")
-    if not search.text.startswith(base + "/"):
-        return None
-    path = search.text[len(base) :].split("?")[0].split("#")[0]
-    for pattern in STATUS_PATHS:
-        found = pattern.match(path)
-        if found and len(found.group(1)) <= 19:
-            return int(found.group(1))
-    return None
-
-
-def _status_condition(search: Search) -> ColumnElement[bool] | None:
-    if search.is_url:
-        own = _own_status_id(search)
-        by_address = or_(Status.uri == search.text, Status.url == search.text)
-        return or_(by_address, Status.id == own) if own is not None else by_address
-    if search.type != "statuses" and len(search.text) < MIN_STATUS_QUERY:
-        return None
-    pattern = "%" + _like_prefix(search.text)
-    return or_(
-        Status.text.ilike(pattern, escape="\\"),
-        Status.spoiler_text.ilike(pattern, escape="\\"),
-        # Remote posts arrive as HTML only.
-        and_(Status.local.is_(False), Status.content.ilike(pattern, escape="\\")),
-    )
-
-
 async def _statuses(session: AsyncSession, search: Search) -> list[Status]:
     if search.viewer_id is None:
         return []  # as Mastodon: no full-text search for anonymous callers
-    condition = _status_condition(search)
-    if condition is None:
-        return []
-    query = select(Status).where(
-        condition,
-        Status.reblog_of_id.is_(None),
-        visible_to(search.viewer_id),
-        not_blocked_either_way(search.viewer_id, Status.account_id.expression),
-        status_admitted(search.hidden),
+    wanted = StatusSearch(
+        text=search.text,
+        viewer_id=search.viewer_id,
+        settings=search.settings,
+        page=search.page,
+        account_id=search.account_id,
+        hidden=search.hidden,
     )
-    if search.account_id is not None:
-        query = query.where(Status.account_id == search.account_id)
-    rows = (await session.execute(search.page.apply(query, Status.id))).scalars().all()
-    return search.page.settle(rows)
+    try:
+        return await find_statuses(
+            session, wanted, type_asked=search.type == "statuses", min_words=MIN_STATUS_QUERY
+        )
+    except QueryError as error:
+        raise validation(str(error)) from None
 
 
 async def _followed_tag_ids(session: AsyncSession, viewer_id: int, tags: list[Tag]) -> set[int]:

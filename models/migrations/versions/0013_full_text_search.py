@@ -27,7 +27,9 @@ BATCH = 2000
 
 def _backfill(connection: sa.Connection) -> None:
     """Index every status with words that has no index row yet, in batches by id."""
-    default_language = str(op.get_context().config.attributes.get("default_language") or "en")
+    config = op.get_context().config
+    given = config.attributes.get("default_language") if config is not None else None
+    default_language = str(given or "en")
     if connection.dialect.name == "postgresql":
         missing = f"NOT EXISTS (SELECT 1 FROM {search_index.TABLE} i WHERE i.status_id = s.id)"
     else:
