@@ -203,7 +203,7 @@ async def write_cost(url: str, statuses: int) -> tuple[float, float]:
                 )
             )
 
-    hook = search_index._index_flushed_statuses
+    hook = search_index._index_flushed_rows
     results = []
     for indexed in (False, True, False, True):
         if not indexed:

@@ -6,6 +6,7 @@ never loads them (~10 MB of memory it would carry for its whole life).
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -36,6 +37,19 @@ def upgrade(url: str, default_language: str = "en") -> None:
     from alembic import command
 
     command.upgrade(alembic_config(url, default_language), "head")
+    asyncio.run(_index_what_is_missing(url, default_language))
+
+
+async def _index_what_is_missing(url: str, default_language: str) -> None:
+    """Rows written by processes of an older version during a rollout reach the search index."""
+    from models.search_backfill import backfill
+
+    db = Database(url)
+    try:
+        async with db.engine.begin() as connection:
+            await connection.run_sync(backfill, default_language)
+    finally:
+        await db.dispose()
 
 
 def known_revisions() -> list[str]:

@@ -1,9 +1,10 @@
-"""The full-text index of statuses, kept in the same transaction as the statuses themselves.
+"""The full-text indexes of statuses and accounts, kept in the same transaction as the rows.
 
 Every flush that inserts a status, or changes its words (text, content warning, language),
 writes the status's plain text into `status_search` in the same transaction, so an index row
-can be neither lost nor stale. Whichever way a status goes (deleted by its author, by a remote
-Delete, with its account), its index row goes with it: a foreign key with ON DELETE CASCADE on
+can be neither lost nor stale; likewise an account's name, display name, bio and profile fields
+into `account_search`. Whichever way a row goes (deleted by its author, by a remote Delete,
+with its account), its index row goes with it: a foreign key with ON DELETE CASCADE on
 PostgreSQL, a trigger on SQLite (an FTS5 table cannot carry a foreign key).
 
 PostgreSQL stores a `tsvector` stemmed by the status's language (else the node's default);
@@ -11,7 +12,8 @@ SQLite an FTS5 table with the `porter unicode61 remove_diacritics 2` tokenizer: 
 tokenizer per table, English Porter stemming does little harm to German words (and folds
 plurals such as "Berichte"), and removing diacritics lets "Muller" find "Müller".
 
-Boosts carry no words of their own and are not indexed.
+Boosts carry no words of their own and are not indexed. Profiles name no language: they are
+stemmed by the node's default language.
 """
 
 from __future__ import annotations
@@ -25,9 +27,11 @@ from sqlalchemy import ColumnElement, Select, column, event, inspect, select, ta
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session, UOWTransaction
 
+from models.account import Account
 from models.status import Status
 
 TABLE = "status_search"
+ACCOUNT_TABLE = "account_search"
 DEFAULT_LANGUAGE_KEY = "flurfunk.default_language"
 FALLBACK_LANGUAGE = "en"
 # PostgreSQL's built-in text search configurations, by ISO 639-1 code.
@@ -51,24 +55,39 @@ CONFIGS = {
     "tr": "turkish",
 }
 WORDS_OF_A_STATUS = ("content", "spoiler_text", "language", "text")
+WORDS_OF_AN_ACCOUNT = ("username", "display_name", "note", "fields")
+TOKENIZER = "porter unicode61 remove_diacritics 2"
 BLOCKS = re.compile(r"^(p|br|li|div|blockquote|pre|h\d)$")
 
-SQLITE_SCHEMA = (
-    f"CREATE VIRTUAL TABLE {TABLE} USING fts5("
-    "body, tokenize = 'porter unicode61 remove_diacritics 2')",
-    f"CREATE TRIGGER {TABLE}_delete AFTER DELETE ON statuses BEGIN "
-    f"DELETE FROM {TABLE} WHERE rowid = old.id; END",
-)
-POSTGRES_SCHEMA = (
-    f"CREATE TABLE {TABLE} ("
-    " status_id BIGINT PRIMARY KEY REFERENCES statuses (id) ON DELETE CASCADE,"
-    " document TSVECTOR NOT NULL)",
-    f"CREATE INDEX ix_{TABLE}_document ON {TABLE} USING GIN (document)",
-)
+
+def _sqlite_schema(table: str, rows: str) -> tuple[str, ...]:
+    return (
+        f"CREATE VIRTUAL TABLE {table} USING fts5(body, tokenize = '{TOKENIZER}')",
+        f"CREATE TRIGGER {table}_delete AFTER DELETE ON {rows} BEGIN "
+        f"DELETE FROM {table} WHERE rowid = old.id; END",
+    )
+
+
+def _postgres_schema(table: str, key: str, rows: str) -> tuple[str, ...]:
+    return (
+        f"CREATE TABLE {table} ("
+        f" {key} BIGINT PRIMARY KEY REFERENCES {rows} (id) ON DELETE CASCADE,"
+        " document TSVECTOR NOT NULL)",
+        f"CREATE INDEX ix_{table}_document ON {table} USING GIN (document)",
+    )
+
+
+SQLITE_SCHEMA = _sqlite_schema(TABLE, "statuses") + _sqlite_schema(ACCOUNT_TABLE, "accounts")
+POSTGRES_SCHEMA = _postgres_schema(TABLE, "status_id", "statuses")
+ACCOUNT_POSTGRES_SCHEMA = _postgres_schema(ACCOUNT_TABLE, "account_id", "accounts")
+KEYS = {TABLE: "status_id", ACCOUNT_TABLE: "account_id"}
 # The tables this module owns; the models' metadata does not describe them (they differ per
 # database), so schema comparisons leave them out.
-OWN_TABLES = (TABLE, *(f"{TABLE}_{part}" for part in ("data", "idx", "content", "docsize")))
-OWN_TABLES += (f"{TABLE}_config",)
+OWN_TABLES = tuple(
+    f"{table}{part}"
+    for table in KEYS
+    for part in ("", "_data", "_idx", "_content", "_docsize", "_config")
+)
 
 
 class _Text(HTMLParser):
@@ -107,36 +126,50 @@ def config_for(language: str | None, default_language: str) -> str:
     return "simple"
 
 
-def index_statements(dialect: str) -> tuple[str, str]:
+def account_body(username: str, display_name: str, note: str, fields: Any) -> str:
+    parts = [username, display_name, plain_text(note or "")]
+    for field in fields if isinstance(fields, list) else []:
+        if isinstance(field, dict):
+            parts += [
+                plain_text(str(field.get("name", ""))),
+                plain_text(str(field.get("value", ""))),
+            ]
+    return "\n".join(part for part in parts if part)
+
+
+def index_statements(dialect: str, table: str) -> tuple[str, str]:
     """(upsert of one row, removal of one row) with bind parameters id, body, config."""
     if dialect == "postgresql":
+        key = KEYS[table]
         return (
-            f"INSERT INTO {TABLE} (status_id, document) VALUES "
+            f"INSERT INTO {table} ({key}, document) VALUES "
             "(:id, to_tsvector(CAST(:config AS regconfig), :body)) "
-            "ON CONFLICT (status_id) DO UPDATE SET document = excluded.document",
-            f"DELETE FROM {TABLE} WHERE status_id = :id",
+            f"ON CONFLICT ({key}) DO UPDATE SET document = excluded.document",
+            f"DELETE FROM {table} WHERE {key} = :id",
         )
     # FTS5 tables have no upsert: a changed row is removed, then written again.
     return (
-        f"INSERT INTO {TABLE} (rowid, body) VALUES (:id, :body)",
-        f"DELETE FROM {TABLE} WHERE rowid = :id",
+        f"INSERT INTO {table} (rowid, body) VALUES (:id, :body)",
+        f"DELETE FROM {table} WHERE rowid = :id",
     )
 
 
-def _changed_words(status: Status) -> bool:
-    state = inspect(status)
-    return any(state.attrs[name].history.has_changes() for name in WORDS_OF_A_STATUS)
+def _changed(row: object, names: tuple[str, ...]) -> bool:
+    state = inspect(row)
+    return any(state.attrs[name].history.has_changes() for name in names)
 
 
-def index_rows(connection: Connection, rows: list[dict[str, Any]], *, fresh: bool) -> None:
-    """Write the index rows of statuses (`fresh`: none of them is indexed yet)."""
-    upsert, remove = index_statements(connection.dialect.name)
+def index_rows(
+    connection: Connection, rows: list[dict[str, Any]], *, fresh: bool, table: str = TABLE
+) -> None:
+    """Write index rows (`fresh`: none of them is indexed yet)."""
+    upsert, remove = index_statements(connection.dialect.name, table)
     if connection.dialect.name != "postgresql" and not fresh:
         connection.execute(text(remove), [{"id": row["id"]} for row in rows])
     connection.execute(text(upsert), rows)
 
 
-def _row(status: Status, default_language: str) -> dict[str, Any]:
+def _status_row(status: Status, default_language: str) -> dict[str, Any]:
     return {
         "id": status.id,
         "body": body_of(status.spoiler_text, status.content),
@@ -144,26 +177,33 @@ def _row(status: Status, default_language: str) -> dict[str, Any]:
     }
 
 
+def _account_row(account: Account, default_language: str) -> dict[str, Any]:
+    return {
+        "id": account.id,
+        "body": account_body(account.username, account.display_name, account.note, account.fields),
+        "config": config_for(None, default_language),
+    }
+
+
 @event.listens_for(Session, "after_flush")
-def _index_flushed_statuses(session: Session, _flush: UOWTransaction) -> None:
+def _index_flushed_rows(session: Session, _flush: UOWTransaction) -> None:
     default_language = session.info.get(DEFAULT_LANGUAGE_KEY) or FALLBACK_LANGUAGE
-    new = [
-        _row(s, default_language)
-        for s in session.new
-        if isinstance(s, Status) and s.reblog_of_id is None
-    ]
-    changed = [
-        _row(s, default_language)
-        for s in session.dirty
-        if isinstance(s, Status) and s.reblog_of_id is None and _changed_words(s)
-    ]
-    if not new and not changed:
+    writes: list[tuple[str, bool, dict[str, Any]]] = []
+    for fresh, rows in ((True, session.new), (False, session.dirty)):
+        for row in rows:
+            if isinstance(row, Status) and row.reblog_of_id is None:
+                if fresh or _changed(row, WORDS_OF_A_STATUS):
+                    writes.append((TABLE, fresh, _status_row(row, default_language)))
+            elif isinstance(row, Account) and (fresh or _changed(row, WORDS_OF_AN_ACCOUNT)):
+                writes.append((ACCOUNT_TABLE, fresh, _account_row(row, default_language)))
+    if not writes:
         return
     connection = session.connection()
-    if new:
-        index_rows(connection, new, fresh=True)
-    if changed:
-        index_rows(connection, changed, fresh=False)
+    for index in KEYS:
+        for fresh in (True, False):
+            batch = [row for t, f, row in writes if t == index and f == fresh]
+            if batch:
+                index_rows(connection, batch, fresh=fresh, table=index)
 
 
 def _quoted(term: str) -> str:
@@ -191,6 +231,17 @@ def status_matches(
     dialect: str, terms: list[str], excluded: list[str], default_language: str
 ) -> ColumnElement[bool]:
     """Statuses whose words contain every term and none of the excluded ones."""
+    return Status.id.in_(_matching(TABLE, dialect, terms, excluded, default_language))
+
+
+def account_matches(dialect: str, terms: list[str], default_language: str) -> ColumnElement[bool]:
+    """Accounts whose name, display name, bio or profile fields contain every term."""
+    return Account.id.in_(_matching(ACCOUNT_TABLE, dialect, terms, [], default_language))
+
+
+def _matching(
+    table_name: str, dialect: str, terms: list[str], excluded: list[str], default_language: str
+) -> Select[Any]:
     found: Select[Any]
     if dialect == "postgresql":
         query = " || ".join(
@@ -198,16 +249,18 @@ def status_matches(
             for config in search_configs(default_language)
         )
         found = (
-            select(column("status_id"))
-            .select_from(table(TABLE))
+            select(column(KEYS[table_name]))
+            .select_from(table(table_name))
             .where(text(f"document @@ ({query})").bindparams(words=_websearch(terms, excluded)))
         )
     else:
         found = (
             select(column("rowid"))
-            .select_from(table(TABLE))
+            .select_from(table(table_name))
             .where(
-                text(f"{TABLE} MATCH :words").bindparams(words=_fts5_expression(terms, excluded))
+                text(f"{table_name} MATCH :words").bindparams(
+                    words=_fts5_expression(terms, excluded)
+                )
             )
         )
-    return Status.id.in_(found)
+    return found

@@ -227,3 +227,29 @@ def test_a_query_of_ten_thousand_characters_is_refused(node: RunningNode, alice:
     answer = search(node, alice, "Bericht " * 1250)
     assert 400 <= answer.status_code < 500
     assert "error" in answer.json()
+
+
+def test_people_are_found_by_words_of_their_profile(node: RunningNode, alice: User) -> None:
+    dora = node.create_user("dora")
+    word = tag()
+    updated = node.api(
+        dora,
+        "PATCH",
+        "/api/v1/accounts/update_credentials",
+        data={
+            "note": f"Ich leite die Buchhaltung {word}",
+            "fields_attributes[0][name]": "Standort",
+            "fields_attributes[0][value]": "Nürnberg",
+        },
+    )
+    assert updated.status_code == 200, updated.text
+    for query in (
+        f"Buchhaltung {word}",
+        f"{word} Nurnberg" if "sqlite" in node.database_url else f"{word} Nürnberg",
+    ):
+        accounts = search(node, alice, query, type="accounts").json()["accounts"]
+        assert [a["username"] for a in accounts] == [dora.name], query
+    node.api(
+        dora, "PATCH", "/api/v1/accounts/update_credentials", data={"note": "Neu im Einkauf"}
+    ).raise_for_status()
+    assert search(node, alice, f"Buchhaltung {word}", type="accounts").json()["accounts"] == []

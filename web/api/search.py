@@ -1,9 +1,11 @@
 """Search (GET /api/v2/search and the legacy /api/v1/search): accounts, hashtags, statuses.
 
-Accounts match by handle or display-name prefix, the exact handle first; hashtags by name
-prefix; statuses by a plain substring of their text, only among those the caller may see,
-only for signed-in callers and only for a query of a few characters or an explicit
-`type=statuses`. A URL of this node finds the account or status it names. With
+Accounts match by handle or display-name prefix, or by every word of the query in their
+name, bio or profile fields (the full-text index), the exact handle first; hashtags by name
+prefix (a unique B-tree index: a tag is one word, so a prefix is all a full-text index would
+add); statuses through the full-text index with operators (web/api/search_statuses.py), only
+among those the caller may see, only for signed-in callers and only for a query of a few
+characters, with an operator, or with an explicit `type=statuses`. A URL of this node finds the account or status it names. With
 `resolve=true` (signed-in callers only), a handle of another node is looked up via WebFinger
 and a URL of another node fetched (an actor, else a post) — only on allowed hosts. What comes
 from hosts the allowlist no longer admits is never found.
@@ -22,6 +24,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from models.search_index import account_matches
 from models.settings import Settings
 from models.tables import Account, Follow, FollowedTag, Status, Tag
 from models.visibility import not_blocked_either_way
@@ -30,7 +33,7 @@ from web.api.base import Call, Page, call, ok, page_of
 from web.api.errors import ApiError, validation
 from web.api.hosts import account_admitted, hidden_domains
 from web.api.resolve import account_by_handle, account_by_url, is_remote_handle, status_by_url
-from web.api.search_query import QueryError
+from web.api.search_query import QueryError, parse
 from web.api.search_statuses import StatusSearch, find_statuses
 from web.auth import scope_allows
 
@@ -96,7 +99,9 @@ def _read(c: Call) -> Search:
     )
 
 
-def _handle_condition(search: Search) -> tuple[ColumnElement[bool], ColumnElement[bool]]:
+def _handle_condition(
+    search: Search, dialect: str
+) -> tuple[ColumnElement[bool], ColumnElement[bool]]:
     """(what matches, what matches exactly) for `name`, `@name`, `name@host`, a display name."""
     name, at, domain = search.text.lstrip("@").partition("@")
     name, domain = name.lower(), domain.lower()
@@ -118,8 +123,20 @@ def _handle_condition(search: Search) -> tuple[ColumnElement[bool], ColumnElemen
         username.like(prefix, escape="\\"),
         display.like(prefix, escape="\\"),
         display.like("% " + prefix, escape="\\"),
+        *_profile_words(search, dialect),
     )
     return matches, and_(username == name, local)
+
+
+def _profile_words(search: Search, dialect: str) -> list[ColumnElement[bool]]:
+    """Every word of the query in the name, bio or profile fields (a department, a city)."""
+    try:
+        terms = parse(search.text).terms
+    except QueryError:
+        return []  # status operators mean nothing for people
+    if not terms:
+        return []
+    return [account_matches(dialect, terms, search.settings.default_language)]
 
 
 async def _accounts(session: AsyncSession, search: Search) -> list[Account]:
@@ -127,7 +144,7 @@ async def _accounts(session: AsyncSession, search: Search) -> list[Account]:
         query = select(Account).where(or_(Account.url == search.text, Account.uri == search.text))
         exact: Any = Account.id
     else:
-        matches, exactly = _handle_condition(search)
+        matches, exactly = _handle_condition(search, session.get_bind().dialect.name)
         query = select(Account).where(matches)
         exact = case((exactly, 0), else_=1)
     query = query.where(
