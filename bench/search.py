@@ -1,10 +1,10 @@
 """Full-text search over 1,000,000 statuses on PostgreSQL, next to a plain indexed lookup.
 
-`python -m bench.search [--statuses N] [--rounds R]` creates a throw-away PostgreSQL database,
-migrates it, bulk-loads accounts and statuses (COPY; words drawn from a Zipf-distributed
-vocabulary, half of the statuses German, half English), fills the search index on the server
-with the same `to_tsvector` per language that the write path uses, builds its GIN index after
-the load, VACUUM ANALYZE, and then times, in one run on one connection pool:
+`python -m bench.run --only search` (or `python -m bench.search`) creates a throw-away
+PostgreSQL database, migrates it, bulk-loads accounts and statuses (COPY; words drawn from a
+Zipf-distributed vocabulary, half of the statuses German, half English), fills the search index
+on the server with the same `to_tsvector` per language that the write path uses, builds its GIN
+index after the load, VACUUM ANALYZE, and then times, in one run on one connection pool:
 
 - the node's status search (`web.api.search_statuses.find_statuses`: index match plus the
   visibility, block/mute and allowlist conditions, newest first, 20 per page) for rare,
@@ -22,6 +22,7 @@ import asyncio
 import os
 import random
 import statistics
+import tempfile
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from datetime import UTC, datetime
@@ -234,40 +235,70 @@ async def explain(url: str, word: str) -> list[str]:
     return [row[0] for row in plan]
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--statuses", type=int, default=1_000_000)
-    parser.add_argument("--rounds", type=int, default=300)
-    parser.add_argument("--writes", type=int, default=300)
-    args = parser.parse_args()
-    load_before = os.getloadavg()[0]
+NOTE = [
+    "PostgreSQL: 1,000,000 statuses by 1,000 accounts over a year, 6-16 words each drawn from",
+    "a Zipf-distributed vocabulary of 20,000 made-up words (plus a real German or English word",
+    "in every 20th), half German and half English, a tenth followers-only; bulk-loaded with",
+    "COPY, the search index filled on the server with the same `to_tsvector` per language as",
+    "the write path, its GIN index built after the load, VACUUM ANALYZE. Timed in one process",
+    "on one pooled connection, sequentially: the node's status search",
+    "(`web.api.search_statuses.find_statuses`: the index match plus the visibility,",
+    "block/mute and allowlist conditions, newest first, 20 per page, SQLAlchemy included) for",
+    "a different viewer and word each time, next to the floor, a plain indexed lookup (an",
+    "author's newest 20 statuses) in the same run. *Results* is the mean page size.",
+    "",
+    "Write path: a status INSERT committed in a transaction of its own through the node's",
+    "write session, without and with the index hook (alternating runs), on each database.",
+    "On SQLite the index costs an FTS5 segment write per transaction; on PostgreSQL a",
+    "`to_tsvector` and a GIN insertion (GIN's fast-update list keeps that cheap).",
+]
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("search")
+    group.add_argument("--search-statuses", type=int, default=1_000_000)
+    group.add_argument("--search-rounds", type=int, default=300)
+    group.add_argument("--search-writes", type=int, default=300)
+
+
+def section(args: argparse.Namespace) -> list[str]:
     rng = random.Random(1)
-    print(f"load average before: {load_before:.1f}", flush=True)
     with postgres_database() as url:
         upgrade(url)
         started = time.monotonic()
-        ids, vocab = asyncio.run(load(url, args.statuses, rng))
-        print(
-            f"loaded {args.statuses:,} statuses in {time.monotonic() - started:.0f} s", flush=True
-        )
-        rows = asyncio.run(measure(url, ids, vocab, args.rounds))
+        ids, vocab = asyncio.run(load(url, args.search_statuses, rng))
+        loaded = time.monotonic() - started
+        rows = asyncio.run(measure(url, ids, vocab, args.search_rounds))
         plan = asyncio.run(explain(url, vocab[3000]))
-        pg_write = asyncio.run(write_cost(url, args.writes))
-    with __import__("tempfile").TemporaryDirectory() as tmp:
+        pg_write = asyncio.run(write_cost(url, args.search_writes))
+    with tempfile.TemporaryDirectory() as tmp:
         sqlite_url = f"sqlite+aiosqlite:///{Path(tmp) / 'w.db'}"
         upgrade(sqlite_url)
-        sqlite_write = asyncio.run(write_cost(sqlite_url, args.writes))
-    print(f"load average after: {os.getloadavg()[0]:.1f}")
-    print("| query | p50 ms | p99 ms | results per page |")
-    print("|---|---|---|---|")
-    print("\n".join(rows))
-    print()
-    print("| backend | status INSERT + commit, no index (ms) | with index (ms) | added |")
-    print("|---|---|---|---|")
+        sqlite_write = asyncio.run(write_cost(sqlite_url, args.search_writes))
+    lines = [
+        f"{args.search_statuses:,} statuses loaded and indexed in {loaded:.0f} s; "
+        f"{args.search_rounds} queries per row; load average after: {os.getloadavg()[0]:.1f}.",
+        "",
+        "| postgres, 1 viewer at a time | p50 ms | p99 ms | results |",
+        "|---|---|---|---|",
+        *rows,
+        "",
+        "| backend | status INSERT + commit, no index (ms) | with index (ms) | added |",
+        "|---|---|---|---|",
+    ]
     for name, (plain, indexed) in (("postgres", pg_write), ("sqlite", sqlite_write)):
-        print(f"| {name} | {plain:.2f} | {indexed:.2f} | {indexed - plain:+.2f} ms |")
-    print()
-    print("\n".join("    " + line for line in plan))
+        lines.append(f"| {name} | {plain:.2f} | {indexed:.2f} | {indexed - plain:+.2f} ms |")
+    lines += ["", "The plan of a rare word's match (the index first, then the statuses):", ""]
+    lines += ["    " + line for line in plan]
+    return lines
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_arguments(parser)
+    args = parser.parse_args()
+    print(f"load average before: {os.getloadavg()[0]:.1f}", flush=True)
+    print("\n".join(section(args)))
 
 
 if __name__ == "__main__":
