@@ -1,14 +1,14 @@
 """Search (GET /api/v2/search and the legacy /api/v1/search): accounts, hashtags, statuses.
 
-Accounts match by handle or display-name prefix, or by every word of the query in their
-name, bio or profile fields (the full-text index), the exact handle first; hashtags by name
-prefix (a unique B-tree index: a tag is one word, so a prefix is all a full-text index would
-add); statuses through the full-text index with operators (web/api/search_statuses.py), only
-among those the caller may see, only for signed-in callers and only for a query of a few
-characters, with an operator, or with an explicit `type=statuses`. A URL of this node finds the account or status it names. With
-`resolve=true` (signed-in callers only), a handle of another node is looked up via WebFinger
-and a URL of another node fetched (an actor, else a post) — only on allowed hosts. What comes
-from hosts the allowlist no longer admits is never found.
+Accounts match by handle or display-name prefix, or by every word of the query in their name,
+bio or profile fields (the full-text index), the exact handle first; hashtags by name prefix (a
+unique B-tree index: a tag is one word, so a prefix is all a full-text index would add);
+statuses through the full-text index with operators (web/api/search_statuses.py), only among
+those the caller may see, only for signed-in callers and only for a query of a few characters,
+with an operator, or with an explicit `type=statuses`. A URL of this node finds the account or
+status it names. With `resolve=true` (signed-in callers only), a handle of another node is
+looked up via WebFinger and a URL of another node fetched (an actor, else a post) — only on
+allowed hosts. What comes from hosts the allowlist no longer admits is never found.
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
-from sqlalchemy import ColumnElement, and_, exists, false, func, or_, select
+from sqlalchemy import ColumnElement, and_, exists, false, func, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.ids import id_for_time
@@ -115,9 +115,15 @@ async def find_statuses(
     session: AsyncSession, search: StatusSearch, *, type_asked: bool, min_words: int
 ) -> list[Status]:
     """Raises QueryError (the caller answers 422) for an operator with a bad value."""
-    conditions = _text_conditions(search, session.get_bind().dialect.name, type_asked, min_words)
+    dialect = session.get_bind().dialect.name
+    conditions = _text_conditions(search, dialect, type_asked, min_words)
     if conditions is None:
         return []
+    if dialect == "postgresql":
+        # The statement is prepared (asyncpg caches it); a generic plan cannot know how
+        # many statuses the words match and walks the whole index backwards for a rare word
+        # (seconds at a million statuses). Plan each query for its own words instead.
+        await session.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
     statement = select(Status).where(
         and_(*conditions),
         Status.reblog_of_id.is_(None),
