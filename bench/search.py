@@ -234,9 +234,12 @@ async def explain(url: str, ids: list[int], words: str) -> list[str]:
     async with db.read() as session:
         wanted = StatusSearch(words, ids[0], settings, Page(None, None, None, 20))
         await find_statuses(session, wanted, type_asked=True, min_words=3)
-    event.remove(db.engine.sync_engine, "before_cursor_execute", record)
-    statement, parameters = next((s, p) for s, p in reversed(sent) if "status_search" in s)
-    async with db.engine.connect() as conn:
+        event.remove(db.engine.sync_engine, "before_cursor_execute", record)
+        statement, parameters = next(
+            (s, p) for s, p in reversed(sent) if s.lstrip().startswith("SELECT statuses.")
+        )
+        # In the same transaction: the planner settings the search chose still hold.
+        conn = await session.connection()
         plan = await conn.exec_driver_sql(
             "EXPLAIN (ANALYZE, COSTS OFF) " + statement, tuple(parameters)
         )
@@ -279,7 +282,14 @@ def section(args: argparse.Namespace) -> list[str]:
         ids, vocab = asyncio.run(load(url, args.search_statuses, rng))
         loaded = time.monotonic() - started
         rows = asyncio.run(measure(url, ids, vocab, args.search_rounds))
-        plan = asyncio.run(explain(url, ids, vocab[500]))
+        plans = {
+            "a rare word (rank 8,000): the page from the ids the GIN index gave": asyncio.run(
+                explain(url, ids, vocab[8000])
+            ),
+            "a common word (rank 20): newest first, checking each": asyncio.run(
+                explain(url, ids, vocab[20])
+            ),
+        }
         pg_write = asyncio.run(write_cost(url, args.search_writes))
     with tempfile.TemporaryDirectory() as tmp:
         sqlite_url = f"sqlite+aiosqlite:///{Path(tmp) / 'w.db'}"
@@ -298,8 +308,9 @@ def section(args: argparse.Namespace) -> list[str]:
     ]
     for name, (plain, indexed) in (("postgres", pg_write), ("sqlite", sqlite_write)):
         lines.append(f"| {name} | {plain:.2f} | {indexed:.2f} | {indexed - plain:+.2f} ms |")
-    lines += ["", "The plan of the node's search statement for a medium word:", ""]
-    lines += ["    " + line for line in plan[:16]]
+    for what, plan in plans.items():
+        lines += ["", f"The plan of the node's search statement for {what} (top):", ""]
+        lines += ["    " + (line if len(line) <= 160 else line[:160] + " …") for line in plan[:12]]
     return lines
 
 

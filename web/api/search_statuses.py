@@ -14,11 +14,11 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
-from sqlalchemy import ColumnElement, and_, exists, false, func, or_, select, text
+from sqlalchemy import ColumnElement, and_, exists, false, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.ids import id_for_time
-from models.search_index import status_matches
+from models.search_index import planned_status_matches, status_matches
 from models.settings import Settings
 from models.tables import Account, MediaAttachment, Status
 from models.visibility import visible_to
@@ -93,37 +93,37 @@ def _operator_conditions(search: StatusSearch, query: StatusQuery) -> list[Colum
 
 
 def _text_conditions(
-    search: StatusSearch, dialect: str, type_asked: bool, min_words: int
-) -> list[ColumnElement[bool]] | None:
-    """What the query asks of a status; None when it asks nothing of statuses."""
+    search: StatusSearch, type_asked: bool, min_words: int
+) -> tuple[list[ColumnElement[bool]], StatusQuery | None] | None:
+    """What the query asks of a status besides its words, and the words (None: no words);
+    None when it asks nothing of statuses."""
     if search.text.startswith(("https://", "http://")):
-        return [_by_url(search)]
+        return [_by_url(search)], None
     query = parse(search.text)
     if not type_asked and len(search.text) < min_words and not query.has_operators:
         return None
     conditions = _operator_conditions(search, query)
-    if query.has_words:
-        conditions.append(
-            status_matches(dialect, query.terms, query.excluded, search.settings.default_language)
-        )
-    elif not query.has_operators:
+    if not query.has_words and not query.has_operators:
         conditions.append(false())  # only excluded words or punctuation: nothing to find
-    return conditions
+    return conditions, query if query.has_words else None
 
 
 async def find_statuses(
     session: AsyncSession, search: StatusSearch, *, type_asked: bool, min_words: int
 ) -> list[Status]:
     """Raises QueryError (the caller answers 422) for an operator with a bad value."""
-    dialect = session.get_bind().dialect.name
-    conditions = _text_conditions(search, dialect, type_asked, min_words)
-    if conditions is None:
+    asked = _text_conditions(search, type_asked, min_words)
+    if asked is None:
         return []
-    if dialect == "postgresql":
-        # The statement is prepared (asyncpg caches it); a generic plan cannot know how
-        # many statuses the words match and walks the whole index backwards for a rare word
-        # (seconds at a million statuses). Plan each query for its own words instead.
-        await session.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
+    conditions, words = asked
+    if words is not None:
+        language = search.settings.default_language
+        if session.get_bind().dialect.name == "postgresql":
+            conditions.append(
+                await planned_status_matches(session, words.terms, words.excluded, language)
+            )
+        else:
+            conditions.append(status_matches("sqlite", words.terms, words.excluded, language))
     statement = select(Status).where(
         and_(*conditions),
         Status.reblog_of_id.is_(None),
