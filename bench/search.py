@@ -66,8 +66,8 @@ def _statuses(
         at_ms = now_ms - SPAN_MS + (SPAN_MS * n) // count
         status_id = new_id(at_ms)
         words = rng.choices(vocab, cum_weights=cumulative, k=rng.randint(6, 16))
-        if n % 20 == 0:
-            words.append(REAL[n % len(REAL)])
+        if n % 20 in (3, 4):  # public posts, in both languages
+            words.append(REAL[n // 20 % len(REAL)])
         body = " ".join(words)
         yield {
             "id": status_id,
@@ -251,7 +251,7 @@ async def explain(url: str, ids: list[int], words: str) -> list[str]:
 NOTE = [
     "PostgreSQL: 1,000,000 statuses by 1,000 accounts over a year, 6-16 words each drawn from",
     "a Zipf-distributed vocabulary of 20,000 made-up words (plus a real German or English word",
-    "in every 20th), half German and half English, a tenth followers-only; bulk-loaded with",
+    "in every tenth), half German and half English, a tenth followers-only; bulk-loaded with",
     "COPY, the search index filled on the server with the same `to_tsvector` per language as",
     "the write path, its GIN index built after the load, VACUUM ANALYZE. Timed in one process",
     "on one pooled connection, sequentially: the node's status search",
