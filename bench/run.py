@@ -1,9 +1,9 @@
 """`make bench`: run every benchmark on SQLite and PostgreSQL and write bench/RESULTS.md.
 
 Parts: inbox ingest, delivery, home timeline, fan-out, idle memory, cross-node latency, the
-web home page (`--only ingest,delivery,timeline,fanout,memory,latency,webpage` picks some;
-the others' sections in RESULTS.md are kept). Every benchmark stops by itself and talks
-only to 127.0.0.1.
+web home page, full-text search (`--only ingest,delivery,timeline,fanout,memory,latency,
+webpage,search` picks some; the others' sections in RESULTS.md are kept). Every benchmark
+stops by itself and talks only to 127.0.0.1.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import fanout, latency, timeline, web_page
+from bench import fanout, latency, search, timeline, web_page
 from bench.delivery import DeliveryResult, Sink, delivery_bench
 from bench.delivery import report as delivery_report
 from bench.fakeremote import FakeRemote
@@ -57,6 +57,7 @@ SECTIONS = {
     "memory": "Idle memory",
     "latency": "Cross-node latency",
     "webpage": "The home page in the browser",
+    "search": "Full-text search",
 }
 NOTES = {
     "fanout": fanout.NOTE,
@@ -111,6 +112,7 @@ NOTES = {
         "markdown-it with the first Markdown post.",
     ],
     "timeline": timeline.NOTE,
+    "search": search.NOTE,
     "webpage": web_page.NOTE,
 }
 
@@ -250,6 +252,7 @@ def main() -> None:
     parser.add_argument("--backends", default="sqlite,postgres")
     parser.add_argument("--output", type=Path, default=RESULTS)
     timeline.add_arguments(parser)
+    search.add_arguments(parser)
     ingest = parser.add_argument_group("inbox ingest")
     ingest.add_argument("--activities", type=int, default=10_000)
     ingest.add_argument("--connections", type=int, default=64)
@@ -272,6 +275,7 @@ def main() -> None:
         "memory": memory_section,
         "latency": latency.section,
         "webpage": lambda args: web_page.section(args, per_backend),
+        "search": search.section,
     }
     fresh: dict[str, list[str]] = {}
     for key in SECTIONS:

@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from models import search_index
 from models.settings import Settings
 
 AFTER_COMMIT = "flurfunk.after_commit"
@@ -79,15 +80,25 @@ class Database:
     write transaction (the stream events are published from them).
     """
 
-    def __init__(self, url: str, pool_size: int = 10, max_overflow: int | None = None) -> None:
+    def __init__(
+        self,
+        url: str,
+        pool_size: int = 10,
+        max_overflow: int | None = None,
+        default_language: str = "",
+    ) -> None:
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
         self.engine = create_engine(url, pool_size, max_overflow)
         write_engine = (
             self.engine.execution_options(sqlite_immediate=True) if self.is_sqlite else self.engine
         )
+        # The search index stems a status without a language by the node's default language.
+        info = {search_index.DEFAULT_LANGUAGE_KEY: default_language}
         self._read = async_sessionmaker(self.engine, expire_on_commit=False, autoflush=False)
-        self._write = async_sessionmaker(write_engine, expire_on_commit=False, autoflush=False)
+        self._write = async_sessionmaker(
+            write_engine, expire_on_commit=False, autoflush=False, info=info
+        )
         self._write_lock = asyncio.Lock() if self.is_sqlite else None
         self.on_commit: Callable[[list[object]], Awaitable[None]] | None = None
 

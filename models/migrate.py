@@ -6,6 +6,7 @@ never loads them (~10 MB of memory it would carry for its whole life).
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -20,21 +21,35 @@ if TYPE_CHECKING:
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
-def alembic_config(url: str) -> Config:
+def alembic_config(url: str, default_language: str = "en") -> Config:
     from alembic.config import Config
 
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     config.set_main_option("sqlalchemy.url", url)
     config.attributes["database_url"] = url
+    config.attributes["default_language"] = default_language  # stems the search backfill
     return config
 
 
-def upgrade(url: str) -> None:
+def upgrade(url: str, default_language: str = "en") -> None:
     """Apply every pending migration. Runs its own event loop: call it outside one."""
     from alembic import command
 
-    command.upgrade(alembic_config(url), "head")
+    command.upgrade(alembic_config(url, default_language), "head")
+    asyncio.run(_index_what_is_missing(url, default_language))
+
+
+async def _index_what_is_missing(url: str, default_language: str) -> None:
+    """Rows written by processes of an older version during a rollout reach the search index."""
+    from models.search_backfill import backfill
+
+    db = Database(url)
+    try:
+        async with db.engine.begin() as connection:
+            await connection.run_sync(backfill, default_language)
+    finally:
+        await db.dispose()
 
 
 def known_revisions() -> list[str]:

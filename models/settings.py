@@ -19,6 +19,7 @@ class Settings:
     ca_bundle: str = ""
     secret_key: str = ""
     max_status_chars: int = 5000
+    default_language: str = "en"  # stems search over posts that name no language
     rate_limit_requests: int = 1500
     rate_limit_window: int = 300
     registrations_open: bool = False

@@ -89,7 +89,12 @@ async def server_error(request: Request, exc: Exception) -> Response:
 
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or load_settings()
-    db = Database(settings.database_url, settings.db_pool_size, settings.db_pool_overflow)
+    db = Database(
+        settings.database_url,
+        settings.db_pool_size,
+        settings.db_pool_overflow,
+        default_language=settings.default_language,
+    )
     node = Node(
         settings=settings,
         db=db,

@@ -32,7 +32,7 @@ from web.config import (
 
 async def _first_start(settings: Settings) -> str | None:
     """Seed the allowlist once; with no accounts, create `admin` and return the line to print."""
-    db = Database(settings.database_url)
+    db = Database(settings.database_url, default_language=settings.default_language)
     try:
         async with db.write() as session:
             await stored_allowlist.seed(session, [normalise(p) for p in settings.allowlist])
@@ -118,7 +118,7 @@ def _migrate(settings: Settings) -> None:
     # Imported here: Alembic and Mako cost ~180 ms of start-up that other commands never need.
     from models.migrate import upgrade
 
-    upgrade(settings.database_url)
+    upgrade(settings.database_url, settings.default_language)
 
 
 def cmd_migrate(args: argparse.Namespace, settings: Settings) -> None:
@@ -148,7 +148,9 @@ def _prepare_schema(settings: Settings) -> None:
     from models.migrate import schema_problem
 
     async def check() -> str | None:
-        db = Database(settings.database_url, pool_size=1)
+        db = Database(
+            settings.database_url, pool_size=1, default_language=settings.default_language
+        )
         try:
             return await schema_problem(db)
         finally:
@@ -179,7 +181,7 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> None:
 
 
 async def _user_token(settings: Settings, name: str, scopes: list[str]) -> str:
-    db = Database(settings.database_url)
+    db = Database(settings.database_url, default_language=settings.default_language)
     try:
         async with db.write() as session:
             found = await find_user(session, name)
@@ -203,7 +205,7 @@ def cmd_user_token(args: argparse.Namespace, settings: Settings) -> None:
 
 
 async def _allowlist(settings: Settings, action: str, pattern: str | None) -> list[str]:
-    db = Database(settings.database_url)
+    db = Database(settings.database_url, default_language=settings.default_language)
     try:
         async with db.write() as session:
             if action == "list":
@@ -235,7 +237,7 @@ def cmd_allowlist(args: argparse.Namespace, settings: Settings) -> None:
 
 
 async def _deliveries(settings: Settings, host: str | None, failed: bool) -> list[str]:
-    db = Database(settings.database_url)
+    db = Database(settings.database_url, default_language=settings.default_language)
     try:
         async with db.read() as session:
             if failed:

@@ -46,7 +46,7 @@ def _run(
     """Run `work` in one write (or read) transaction; admin refusals become operator errors."""
 
     async def run() -> T:
-        db = Database(settings.database_url)
+        db = Database(settings.database_url, default_language=settings.default_language)
         try:
             async with db.read() if read_only else db.write() as session:
                 return await work(session)

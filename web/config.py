@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import tomllib
 from collections.abc import Mapping
@@ -74,6 +75,15 @@ def _patterns(key: str, value: Any) -> tuple[str, ...]:
         except PatternError as exc:
             raise ConfigError(f"{key}: {exc}") from None
     return patterns
+
+
+def _language(value: Any) -> str:
+    code = str(value).strip().lower()
+    if not re.fullmatch(r"[a-z]{2,3}", code):
+        raise ConfigError(
+            f"DEFAULT_LANGUAGE: expected an ISO 639 code such as de or en, got {value!r}"
+        )
+    return code
 
 
 def _bool(key: str, value: Any) -> bool:
@@ -192,6 +202,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         connect_to=_connect_to(raw.get("CONNECT_TO", "")),
         ca_bundle=str(raw.get("CA_BUNDLE", "")),
         secret_key=str(raw.get("SECRET_KEY", "")) or _secret_key(data_dir),
+        default_language=_language(raw.get("DEFAULT_LANGUAGE", Settings.default_language)),
         max_status_chars=_int("MAX_STATUS_CHARS", raw.get("MAX_STATUS_CHARS", 5000)),
         rate_limit_requests=_int(
             "RATE_LIMIT_REQUESTS", raw.get("RATE_LIMIT_REQUESTS", Settings.rate_limit_requests)

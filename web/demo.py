@@ -187,7 +187,7 @@ def _stop(nodes: list[DemoNode]) -> None:
 async def _create_people(node: DemoNode) -> None:
     """Accounts and API tokens, written straight into the node's database (as the CLI does)."""
     settings = load_settings(node.env)
-    db = Database(settings.database_url)
+    db = Database(settings.database_url, default_language=settings.default_language)
     try:
         async with db.write() as session:
             app = await cli_app(session)

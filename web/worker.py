@@ -253,7 +253,12 @@ async def _take_jobs(
 
 async def work(settings: Settings) -> None:
     """The worker process: until SIGTERM or SIGINT, then a clean stop."""
-    db = Database(settings.database_url, settings.db_pool_size, settings.db_pool_overflow)
+    db = Database(
+        settings.database_url,
+        settings.db_pool_size,
+        settings.db_pool_overflow,
+        default_language=settings.default_language,
+    )
     fed = await build_federation(settings, db)
     background = Background(settings, db, fed)
     await background.heartbeat.beat()  # before any claim: an owner without a beat is dead

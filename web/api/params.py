@@ -81,6 +81,9 @@ class Params:
             raise validation(f"{name} must be a string")
         if max_length is not None and len(value) > max_length:
             raise validation(f"{name} is too long (maximum is {max_length} characters)")
+        if "\x00" in value:
+            # PostgreSQL text cannot hold NUL; refused alike on every database.
+            raise validation(f"{name} must not contain NUL characters")
         return value
 
     def flag(self, name: str, default: bool = False) -> bool:

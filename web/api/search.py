@@ -1,12 +1,14 @@
 """Search (GET /api/v2/search and the legacy /api/v1/search): accounts, hashtags, statuses.
 
-Accounts match by handle or display-name prefix, the exact handle first; hashtags by name
-prefix; statuses by a plain substring of their text, only among those the caller may see,
-only for signed-in callers and only for a query of a few characters or an explicit
-`type=statuses`. A URL of this node finds the account or status it names. With
-`resolve=true` (signed-in callers only), a handle of another node is looked up via WebFinger
-and a URL of another node fetched (an actor, else a post) — only on allowed hosts. What comes
-from hosts the allowlist no longer admits is never found.
+Accounts match by handle or display-name prefix, or by every word of the query in their name,
+bio or profile fields (the full-text index), the exact handle first; hashtags by name prefix (a
+unique B-tree index: a tag is one word, so a prefix is all a full-text index would add);
+statuses through the full-text index with operators (web/api/search_statuses.py), only among
+those the caller may see, only for signed-in callers and only for a query of a few characters,
+with an operator, or with an explicit `type=statuses`. A URL of this node finds the account or
+status it names. With `resolve=true` (signed-in callers only), a handle of another node is
+looked up via WebFinger and a URL of another node fetched (an actor, else a post) — only on
+allowed hosts. What comes from hosts the allowlist no longer admits is never found.
 """
 
 from __future__ import annotations
@@ -22,21 +24,23 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from models.search_index import account_matches
 from models.settings import Settings
 from models.tables import Account, Follow, FollowedTag, Status, Tag
-from models.visibility import not_blocked_either_way, visible_to
+from models.visibility import not_blocked_either_way
 from web.api import serializers
 from web.api.base import Call, Page, call, ok, page_of
 from web.api.errors import ApiError, validation
-from web.api.hosts import account_admitted, hidden_domains, status_admitted
+from web.api.hosts import account_admitted, hidden_domains
 from web.api.resolve import account_by_handle, account_by_url, is_remote_handle, status_by_url
+from web.api.search_query import QueryError, parse
+from web.api.search_statuses import StatusSearch, find_statuses
 from web.auth import scope_allows
 
 TYPES = ("accounts", "hashtags", "statuses")
 MIN_STATUS_QUERY = 3  # shorter queries search statuses only when type=statuses is asked for
 MAX_QUERY = 500
 TAG_NAME = re.compile(r"^\w+$")
-STATUS_PATHS = (re.compile(r"^/@[^/]+/(\d+)$"), re.compile(r"^/users/[^/]+/statuses/(\d+)$"))
 
 
 @dataclass(frozen=True)
@@ -95,7 +99,9 @@ def _read(c: Call) -> Search:
     )
 
 
-def _handle_condition(search: Search) -> tuple[ColumnElement[bool], ColumnElement[bool]]:
+def _handle_condition(
+    search: Search, dialect: str
+) -> tuple[ColumnElement[bool], ColumnElement[bool]]:
     """(what matches, what matches exactly) for `name`, `@name`, `name@host`, a display name."""
     name, at, domain = search.text.lstrip("@").partition("@")
     name, domain = name.lower(), domain.lower()
@@ -117,8 +123,20 @@ def _handle_condition(search: Search) -> tuple[ColumnElement[bool], ColumnElemen
         username.like(prefix, escape="\\"),
         display.like(prefix, escape="\\"),
         display.like("% " + prefix, escape="\\"),
+        *_profile_words(search, dialect),
     )
     return matches, and_(username == name, local)
+
+
+def _profile_words(search: Search, dialect: str) -> list[ColumnElement[bool]]:
+    """Every word of the query in the name, bio or profile fields (a department, a city)."""
+    try:
+        terms = parse(search.text).terms
+    except QueryError:
+        return []  # status operators mean nothing for people
+    if not terms:
+        return []
+    return [account_matches(dialect, terms, search.settings.default_language)]
 
 
 async def _accounts(session: AsyncSession, search: Search) -> list[Account]:
@@ -126,7 +144,7 @@ async def _accounts(session: AsyncSession, search: Search) -> list[Account]:
         query = select(Account).where(or_(Account.url == search.text, Account.uri == search.text))
         exact: Any = Account.id
     else:
-        matches, exactly = _handle_condition(search)
+        matches, exactly = _handle_condition(search, session.get_bind().dialect.name)
         query = select(Account).where(matches)
         exact = case((exactly, 0), else_=1)
     query = query.where(
@@ -161,52 +179,23 @@ async def _hashtags(session: AsyncSession, search: Search) -> list[Tag]:
     return list((await session.execute(query)).scalars())
 
 
-def _own_status_id(search: Search) -> int | None:
-    """The id in a status URL of this node (`/@name/ID` or `/users/name/statuses/ID`)."""
-    base = search.settings.public_url.rstrip("/")
-    if not search.text.startswith(base + "/"):
-        return None
-    path = search.text[len(base) :].split("?")[0].split("#")[0]
-    for pattern in STATUS_PATHS:
-        found = pattern.match(path)
-        if found and len(found.group(1)) <= 19:
-            return int(found.group(1))
-    return None
-
-
-def _status_condition(search: Search) -> ColumnElement[bool] | None:
-    if search.is_url:
-        own = _own_status_id(search)
-        by_address = or_(Status.uri == search.text, Status.url == search.text)
-        return or_(by_address, Status.id == own) if own is not None else by_address
-    if search.type != "statuses" and len(search.text) < MIN_STATUS_QUERY:
-        return None
-    pattern = "%" + _like_prefix(search.text)
-    return or_(
-        Status.text.ilike(pattern, escape="\\"),
-        Status.spoiler_text.ilike(pattern, escape="\\"),
-        # Remote posts arrive as HTML only.
-        and_(Status.local.is_(False), Status.content.ilike(pattern, escape="\\")),
-    )
-
-
 async def _statuses(session: AsyncSession, search: Search) -> list[Status]:
     if search.viewer_id is None:
         return []  # as Mastodon: no full-text search for anonymous callers
-    condition = _status_condition(search)
-    if condition is None:
-        return []
-    query = select(Status).where(
-        condition,
-        Status.reblog_of_id.is_(None),
-        visible_to(search.viewer_id),
-        not_blocked_either_way(search.viewer_id, Status.account_id.expression),
-        status_admitted(search.hidden),
+    wanted = StatusSearch(
+        text=search.text,
+        viewer_id=search.viewer_id,
+        settings=search.settings,
+        page=search.page,
+        account_id=search.account_id,
+        hidden=search.hidden,
     )
-    if search.account_id is not None:
-        query = query.where(Status.account_id == search.account_id)
-    rows = (await session.execute(search.page.apply(query, Status.id))).scalars().all()
-    return search.page.settle(rows)
+    try:
+        return await find_statuses(
+            session, wanted, type_asked=search.type == "statuses", min_words=MIN_STATUS_QUERY
+        )
+    except QueryError as error:
+        raise validation(str(error)) from None
 
 
 async def _followed_tag_ids(session: AsyncSession, viewer_id: int, tags: list[Tag]) -> set[int]:
