@@ -33,6 +33,7 @@ from models.personal import (
 from models.poll import Poll, PollVote, ScheduledStatus
 from models.push import PushJob, PushSubscription
 from models.relationship import Block, Follow, FollowRequest, Mute
+from models.role import CustomRole
 from models.status import (
     IdempotencyKey,
     MediaAttachment,
@@ -59,6 +60,7 @@ __all__ = [
     "ConversationMark",
     "ConversationMute",
     "CustomEmoji",
+    "CustomRole",
     "Delivery",
     "DomainBlock",
     "Endorsement",
