@@ -52,7 +52,9 @@ async def staff(request: Request, permission: str | None = None) -> Caller:
         operator = await operator_for(
             session, caller.account.username, caller.user.role, caller.account.id
         )
-    if not operator.permissions or (permission is not None and not operator.may(permission)):
+    if not operator.permissions:
+        raise NotAllowed
+    if permission is not None and not operator.may(permission):
         raise NotAllowed(permission)
     request.state.operator = operator
     return caller

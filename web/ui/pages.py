@@ -15,6 +15,7 @@ from web.ui import (
     admin,
     admin_emoji,
     admin_federation,
+    admin_roles,
     consent,
     invite,
     live,
@@ -44,6 +45,7 @@ AREAS = (
     admin,
     admin_federation,
     admin_emoji,
+    admin_roles,
 )
 
 routes: list[BaseRoute] = [route for area in AREAS for route in area.routes]
