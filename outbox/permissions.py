@@ -97,12 +97,18 @@ def parse_permissions(text: str | list[str]) -> frozenset[str]:
 class Operator:
     """Who does an admin action: `name` is what the audit log shows (`cli:root`, `anna`).
 
-    The command line acts with every permission; a signed-in person with their role's."""
+    The command line acts as admin, with every permission; a signed-in person with their
+    role's (outbox.roles.operator_for looks custom roles up). Without `permissions`, those
+    of the built-in `role` (none for any other)."""
 
     name: str
     role: str = "admin"
     account_id: int | None = None  # the operator's own account (None: the command line)
-    permissions: frozenset[str] = field(default=ALL)
+    permissions: frozenset[str] = field(default=frozenset())
+
+    def __post_init__(self) -> None:
+        if not self.permissions and self.role in BUILT_IN:
+            object.__setattr__(self, "permissions", BUILT_IN[self.role].permissions)
 
     def may(self, permission: str) -> bool:
         return permission in self.permissions
