@@ -14,6 +14,7 @@ from models.role import CustomRole
 from outbox.permissions import (
     BUILT_IN,
     AdminError,
+    MissingPermission,
     Operator,
     Role,
     parse_permissions,
@@ -70,6 +71,13 @@ def _color(color: str) -> str:
     return color.lower()
 
 
+def _may_grant(operator: Operator, granted: frozenset[str]) -> None:
+    """Nobody makes a role with a permission they lack (or widens their own role with it)."""
+    missing = sorted(granted - operator.permissions)
+    if missing:
+        raise MissingPermission(missing[0])
+
+
 def _record(session: AsyncSession, operator: Operator, action: str, role: CustomRole) -> None:
     detail = f"permissions={role.permissions or '-'} color={role.color or '-'}"
     admin.record(
@@ -86,6 +94,7 @@ async def create_role(
             f"invalid role name {name!r}: lower-case letters, digits, _ and - (at most 16)"
         )
     granted = parse_permissions(permissions)
+    _may_grant(operator, granted)
     if await find_role(session, name) is not None:
         raise AdminError(f"the role {name!r} exists already")
     row = CustomRole(name=name, color=_color(color), permissions=",".join(sorted(granted)))
@@ -127,7 +136,9 @@ async def update_role(
     require(operator, "manage_roles")
     row = await _custom(session, role_id)
     if permissions is not None:
-        row.permissions = ",".join(sorted(parse_permissions(permissions)))
+        granted = parse_permissions(permissions)
+        _may_grant(operator, granted)
+        row.permissions = ",".join(sorted(granted))
     if color is not None:
         row.color = _color(color)
     _record(session, operator, "role.change", row)

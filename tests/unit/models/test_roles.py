@@ -44,6 +44,17 @@ def test_a_custom_role_gives_only_its_permissions(database: str) -> None:
     with pytest.raises(NotPermitted, match="requires the permission"):
         write(database, lambda s: user_admin.set_role(s, keeper, "ann", "admin"))
 
+    with pytest.raises(MissingPermission, match="manage_node"):  # nor widens a role
+        write(database, lambda s: roles.create_role(s, keeper, "more", "manage_node"))
+    keeper_role = write(database, lambda s: roles.custom_by_name(s, "keeper"))
+    with pytest.raises(MissingPermission, match="manage_allowlist"):
+        write(
+            database,
+            lambda s: roles.update_role(
+                s, keeper, keeper_role, permissions=["manage_roles", "manage_allowlist"]
+            ),
+        )
+
     actions = [(e.action, e.target) for e in write(database, admin.audit_log)]
     assert ("role.create", "hr") in actions
     assert ("role.create", "keeper") in actions
