@@ -1,7 +1,8 @@
 """The admin page's peer health and delivery retry for scripts (there is no Mastodon
-equivalent): `GET /api/v1/admin/peers` (scope admin:read, admins and moderators) and
-`POST /api/v1/admin/deliveries/ID/retry` (scope admin:write, admins). The same queries and
-the same action as /admin/federation, so the numbers and the audit entry are the same."""
+equivalent): `GET /api/v1/admin/peers` (scope admin:read; `manage_allowlist`, `manage_node`
+or `view_audit_log`) and `POST /api/v1/admin/deliveries/ID/retry` (scope admin:write,
+`manage_node`). The same queries and the same action as /admin/federation, so the numbers
+and the audit entry are the same."""
 
 from __future__ import annotations
 

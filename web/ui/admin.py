@@ -3,9 +3,10 @@ what admins and moderators do, in the browser. The actions are outbox.user_admin
 outbox.invites' and the node description's), the same the CLI runs, so the refusals and the
 audit log are the same too; the operator in the log is the signed-in staff member's name.
 
-Moderators see every page and may do what user_admin lets them (suspend, unsuspend and reset
-the password of plain users); users are created and the node's description changes by admins
-only. A new or reset password, or an invite link, is shown once, in the answer to the form
+Every page and form asks for a permission (outbox.permissions): `/admin/users` for
+`administer_users` — moderators suspend, unsuspend and reset the password of plain users;
+creating users and changing roles also needs `manage_roles` — and the node's description
+`manage_node`. A new or reset password, or an invite link, is shown once, in the answer to the form
 that made it (never kept in the session cookie, which is signed but readable).
 """
 

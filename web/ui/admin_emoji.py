@@ -1,7 +1,7 @@
 """`/admin/emoji`: the node's custom emoji in the browser — upload one (shortcode, category,
 image), see them all, remove one. The actions are outbox.custom_emoji's, the same the CLI runs;
-moderators see the page, admins change it. A refused upload answers 422 with the page and its
-reason, and keeps nothing.
+staff see the page, those with `manage_node` change it. A refused upload answers 422 with the
+page and its reason, and keeps nothing.
 """
 
 from __future__ import annotations

@@ -2,8 +2,8 @@
 24 hours (with a chart drawn on the server), the deliveries that failed for good with a button
 to retry each, and the audit log.
 
-Staff see the page; the allowlist changes and retries are for admins (a retry sends an
-activity again, so it is an admin's call like the allowlist that decides where it may go).
+Anyone holding an admin permission sees the page; changing the allowlist needs
+`manage_allowlist`, a retry `manage_node` (it sends an activity again).
 """
 
 from __future__ import annotations
