@@ -35,6 +35,7 @@ from models.policy import PolicyAcceptance, PolicyVersion
 from models.poll import Poll, PollVote, ScheduledStatus
 from models.push import PushJob, PushSubscription
 from models.relationship import Block, Follow, FollowRequest, Mute
+from models.role import CustomRole
 from models.status import (
     IdempotencyKey,
     MediaAttachment,
@@ -61,6 +62,7 @@ __all__ = [
     "ConversationMark",
     "ConversationMute",
     "CustomEmoji",
+    "CustomRole",
     "Delivery",
     "DomainBlock",
     "Endorsement",

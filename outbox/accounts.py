@@ -12,9 +12,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from federation.keys import generate_rsa_keypair
 from models.account import Account, User
 from models.settings import Settings
+from outbox.roles import find_role
 
 USERNAME = re.compile(r"^[A-Za-z0-9_]([A-Za-z0-9_.-]*[A-Za-z0-9_])?$")
-ROLES = ("admin", "moderator", "user")
 
 
 class AccountError(ValueError):
@@ -39,8 +39,8 @@ async def create_local_account(
         raise AccountError(
             f"invalid user name {username!r}: use letters, digits, _ . - (at most 30)"
         )
-    if role not in ROLES:
-        raise AccountError(f"unknown role {role!r}: one of {', '.join(ROLES)}")
+    if await find_role(session, role) is None:
+        raise AccountError(f"unknown role {role!r}")
     taken = await session.scalar(
         select(func.count())
         .select_from(Account)

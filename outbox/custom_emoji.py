@@ -22,7 +22,7 @@ from models.emoji import CustomEmoji
 from models.settings import Settings
 from outbox import emoji_images
 from outbox.emoji_catalogue import SHORTCODE
-from outbox.user_admin import AdminError, NotPermitted, Operator
+from outbox.permissions import AdminError, Operator, require
 
 MAX_CATEGORY = 64
 
@@ -39,8 +39,7 @@ class NewEmoji:
 
 
 def _check(operator: Operator, emoji: NewEmoji) -> str | None:
-    if operator.role != "admin":
-        raise NotPermitted("only admins may manage custom emoji")
+    require(operator, "manage_node")
     if not SHORTCODE.fullmatch(emoji.shortcode):
         raise AdminError(
             "a shortcode has 2 to 64 letters (A-Z, a-z), digits or underscores, "
@@ -89,8 +88,7 @@ async def add(db: Database, settings: Settings, operator: Operator, emoji: NewEm
 
 
 async def remove(db: Database, settings: Settings, operator: Operator, shortcode: str) -> None:
-    if operator.role != "admin":
-        raise NotPermitted("only admins may manage custom emoji")
+    require(operator, "manage_node")
     async with db.write() as session:
         row = await stored.find(session, shortcode)
         if row is None:

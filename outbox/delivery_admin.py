@@ -8,13 +8,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from models import admin
 from models.federation import Delivery
 from outbox.deliveries import retry_failed
-from outbox.user_admin import NotPermitted, Operator
+from outbox.permissions import Operator, require
 
 
 async def retry(session: AsyncSession, operator: Operator, delivery_id: int) -> Delivery | None:
     """Queue the failed delivery again, due now; None when no failed delivery has that id."""
-    if operator.role != "admin":
-        raise NotPermitted("only admins may send deliveries again")
+    require(operator, "manage_node")
     row = await retry_failed(session, delivery_id)
     if row is not None:
         admin.record(

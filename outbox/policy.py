@@ -14,6 +14,7 @@ from models import admin
 from models import policy as stored
 from models.policy import PolicyVersion
 from outbox.content import sanitise
+from outbox.permissions import require
 from outbox.user_admin import AdminError, Operator
 
 if TYPE_CHECKING:
@@ -78,6 +79,7 @@ def policy_rules(text: str) -> list[str]:
 
 async def publish(session: AsyncSession, operator: Operator, text: str) -> PolicyVersion:
     """A new version: everyone (admins too) is asked to accept it before writing again."""
+    require(operator, "manage_policy")
     text = text.strip()
     if not text:
         raise AdminError("The policy text is empty")

@@ -48,33 +48,19 @@ from models.relationship import Block, Mute
 from models.settings import Settings
 from models.timeline import FeedEntry, FollowedTag, List, ListAccount, Marker
 from outbox import account_removal, browser_sessions, events, render
-from outbox.accounts import ROLES, create_local_account
+from outbox.accounts import create_local_account
 from outbox.deliveries import enqueue
+from outbox.permissions import AdminError, NotPermitted, Operator, outranks, require
+from outbox.roles import find_role, role_named
 
-RANK = {"user": 0, "moderator": 1, "admin": 2}
+__all__ = ["AdminError", "NotPermitted", "Operator", "UnknownUser"]
 
-
-@dataclass(frozen=True)
-class Operator:
-    """Who does an admin action: `name` is what the audit log shows (`cli:root`, `anna`)."""
-
-    name: str
-    role: str = "admin"
-    account_id: int | None = None  # the operator's own account (None: the command line)
-
-
-class AdminError(ValueError):
-    """Why an action cannot be done, fit to show to the operator; `status` as HTTP."""
-
-    status = 422
+# Roles that keep the node administrable: one of them must stay active.
+ADMIN_ROLES = ("admin", "owner")
 
 
 class UnknownUser(AdminError):
     status = 404
-
-
-class NotPermitted(AdminError):
-    status = 403
 
 
 @dataclass(frozen=True)
@@ -144,30 +130,33 @@ async def find(session: AsyncSession, name: str) -> tuple[Account, User]:
     return row[0], row[1]
 
 
-def _may_act_on(operator: Operator, account: Account, user: User) -> None:
-    if operator.role not in ("admin", "moderator"):
-        raise NotPermitted("only admins and moderators manage users")
+async def _may_act_on(
+    session: AsyncSession, operator: Operator, account: Account, user: User
+) -> None:
+    require(operator, "administer_users")
     if operator.account_id == account.id:
         raise NotPermitted("you cannot do this to your own account")
-    if operator.role != "admin" and RANK[operator.role] <= RANK.get(user.role, 0):
-        raise NotPermitted(f"only an admin may change the account of a {user.role}")
+    role = await find_role(session, user.role)
+    if not outranks(operator, role.permissions if role else frozenset()):
+        raise NotPermitted(f"you may not change the account of a {user.role}")
 
 
-def _admins_only(operator: Operator, what: str) -> None:
-    if operator.role != "admin":
-        raise NotPermitted(f"only admins may {what}")
+def _may_decide_roles(operator: Operator) -> None:
+    """Creating, deleting and re-roling accounts decides who holds which permissions."""
+    require(operator, "administer_users")
+    require(operator, "manage_roles")
 
 
 async def _keep_an_admin(session: AsyncSession, user: User) -> None:
     """Refuse to take away the node's last active admin."""
-    if user.role != "admin":
+    if user.role not in ADMIN_ROLES:
         return
     others = await session.scalar(
         select(func.count())
         .select_from(User)
         .join(Account, Account.id == User.account_id)
         .where(
-            User.role == "admin",
+            User.role.in_(ADMIN_ROLES),
             User.account_id != user.account_id,
             User.disabled.is_(False),
             Account.suspended_at.is_(None),
@@ -208,6 +197,14 @@ async def end_sign_ins(session: AsyncSession, account_id: int) -> int:
     return sessions_ended + len(ids)
 
 
+async def _may_give(session: AsyncSession, operator: Operator, role: str) -> None:
+    """Nobody hands out a permission they do not hold themselves."""
+    given = await role_named(session, role)
+    missing = sorted(given.permissions - operator.permissions)
+    if missing:
+        raise NotPermitted(f"This action requires the permission {missing[0]}")
+
+
 async def create_user(
     session: AsyncSession,
     settings: Settings,
@@ -218,7 +215,8 @@ async def create_user(
     email: str | None = None,
     role: str = "user",
 ) -> Account:
-    _admins_only(operator, "create users")
+    _may_decide_roles(operator)
+    await _may_give(session, operator, role)
     account = await create_local_account(
         session, settings, username=username, password_hash=password_hash, email=email, role=role
     )
@@ -229,7 +227,7 @@ async def create_user(
 async def suspend(session: AsyncSession, operator: Operator, name: str) -> bool:
     """Suspend the user; False when they were suspended already (nothing changes)."""
     account, user = await find(session, name)
-    _may_act_on(operator, account, user)
+    await _may_act_on(session, operator, account, user)
     if account.suspended_at is not None:
         return False
     await _keep_an_admin(session, user)
@@ -242,7 +240,7 @@ async def suspend(session: AsyncSession, operator: Operator, name: str) -> bool:
 async def unsuspend(session: AsyncSession, operator: Operator, name: str) -> bool:
     """Lift a suspension (the user signs in again); False when there was none."""
     account, user = await find(session, name)
-    _may_act_on(operator, account, user)
+    await _may_act_on(session, operator, account, user)
     if account.suspended_at is None:
         return False
     account.suspended_at = None
@@ -252,14 +250,13 @@ async def unsuspend(session: AsyncSession, operator: Operator, name: str) -> boo
 
 async def set_role(session: AsyncSession, operator: Operator, name: str, role: str) -> str:
     """Give the user `role`; returns the role they had."""
-    _admins_only(operator, "change roles")
-    if role not in ROLES:
-        raise AdminError(f"unknown role {role!r}: one of {', '.join(ROLES)}")
+    _may_decide_roles(operator)
+    await _may_give(session, operator, role)
     account, user = await find(session, name)
-    _may_act_on(operator, account, user)
+    await _may_act_on(session, operator, account, user)
     before = user.role
     if before != role:
-        if role != "admin":
+        if role not in ADMIN_ROLES:
             await _keep_an_admin(session, user)
         user.role = role
         _record(session, operator, "user.role", account.username, role=role, was=before)
@@ -272,7 +269,7 @@ async def reset_password(
     """Set a new password (hashed by the caller) and end every sign-in; returns how many
     tokens were revoked."""
     account, user = await find(session, name)
-    _may_act_on(operator, account, user)
+    await _may_act_on(session, operator, account, user)
     user.password_hash = password_hash
     ended = await end_sign_ins(session, account.id)
     _record(session, operator, "user.reset_password", account.username, tokens_revoked=ended)
@@ -321,9 +318,9 @@ async def delete_user(
     The account row stays (suspended, emptied, its keys kept to sign the Delete), so its name
     and actor URL are never given to anyone else.
     """
-    _admins_only(operator, "delete users")
+    _may_decide_roles(operator)
     account, user = await find(session, name)
-    _may_act_on(operator, account, user)
+    await _may_act_on(session, operator, account, user)
     await _keep_an_admin(session, user)
     actor = render.actor_uri(settings, account)
     activity = render.delete(actor, actor, [PUBLIC], [])

@@ -24,12 +24,15 @@ from models import allowlist as stored_allowlist
 from models.db import Database
 from models.settings import Settings
 from outbox import invites, user_admin
-from outbox.accounts import ROLES, AccountError, random_password
+from outbox.accounts import AccountError, random_password
 from outbox.media import remove_files
 from outbox.user_admin import AdminError, Operator
 from web.auth import hash_password
 
 T = TypeVar("T")
+
+
+ROLE_HELP = "user, moderator, admin, owner or a custom role (see `flurfunk role list`)"
 
 
 class CommandError(Exception):
@@ -40,7 +43,7 @@ def operator() -> Operator:
     return Operator("cli:" + (os.environ.get("SUDO_USER") or os.environ.get("USER") or "unknown"))
 
 
-def _run(
+def run_admin(
     settings: Settings, work: Callable[[AsyncSession], Awaitable[T]], *, read_only: bool = False
 ) -> T:
     """Run `work` in one write (or read) transaction; admin refusals become operator errors."""
@@ -58,7 +61,7 @@ def _run(
     return asyncio.run(run())
 
 
-def _table(header: list[str], rows: list[list[str]]) -> list[str]:
+def table(header: list[str], rows: list[list[str]]) -> list[str]:
     """Columns separated by at least two spaces (cells never contain two in a row)."""
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header) - 1)]
     return [
@@ -71,7 +74,9 @@ def _table(header: list[str], rows: list[list[str]]) -> list[str]:
 
 
 def cmd_list(args: argparse.Namespace, settings: Settings) -> None:
-    users = _run(settings, lambda s: user_admin.list_users(s, args.search or ""), read_only=True)
+    users = run_admin(
+        settings, lambda s: user_admin.list_users(s, args.search or ""), read_only=True
+    )
     if not users:
         print("no local users" + (f" matching {args.search!r}" if args.search else ""))
         return
@@ -88,7 +93,7 @@ def cmd_list(args: argparse.Namespace, settings: Settings) -> None:
         for u in users
     ]
     header = ["NAME", "ROLE", "STATE", "E-MAIL", "POSTS", "CREATED", "LAST ACTIVE"]
-    for line in _table(header, rows):
+    for line in table(header, rows):
         print(line)
 
 
@@ -113,7 +118,7 @@ def cmd_create(args: argparse.Namespace, settings: Settings) -> None:
             role=args.role,
         )
 
-    _run(settings, create)
+    run_admin(settings, create)
     print(f"created {args.role} {args.name}")
     if generated:
         print(f"password: {password}")
@@ -134,7 +139,7 @@ def cmd_invite(args: argparse.Namespace, settings: Settings) -> None:
             lifetime=timedelta(days=args.days),
         )
 
-    issued = _run(settings, invite)
+    issued = run_admin(settings, invite)
     print(
         f"created {args.role} {args.name}; the invite link works once, "
         f"until {issued.expires_at:%Y-%m-%d %H:%M} UTC:"
@@ -143,7 +148,7 @@ def cmd_invite(args: argparse.Namespace, settings: Settings) -> None:
 
 
 def cmd_suspend(args: argparse.Namespace, settings: Settings) -> None:
-    changed = _run(settings, lambda s: user_admin.suspend(s, operator(), args.name))
+    changed = run_admin(settings, lambda s: user_admin.suspend(s, operator(), args.name))
     print(
         f"suspended {args.name}: their tokens and sessions ended"
         if changed
@@ -152,7 +157,7 @@ def cmd_suspend(args: argparse.Namespace, settings: Settings) -> None:
 
 
 def cmd_unsuspend(args: argparse.Namespace, settings: Settings) -> None:
-    changed = _run(settings, lambda s: user_admin.unsuspend(s, operator(), args.name))
+    changed = run_admin(settings, lambda s: user_admin.unsuspend(s, operator(), args.name))
     print(
         f"unsuspended {args.name}: they can sign in again"
         if changed
@@ -161,7 +166,7 @@ def cmd_unsuspend(args: argparse.Namespace, settings: Settings) -> None:
 
 
 def cmd_role(args: argparse.Namespace, settings: Settings) -> None:
-    before = _run(settings, lambda s: user_admin.set_role(s, operator(), args.name, args.role))
+    before = run_admin(settings, lambda s: user_admin.set_role(s, operator(), args.name, args.role))
     if before == args.role:
         print(f"{args.name} is {args.role} already")
     else:
@@ -171,7 +176,7 @@ def cmd_role(args: argparse.Namespace, settings: Settings) -> None:
 def cmd_reset_password(args: argparse.Namespace, settings: Settings) -> None:
     password = random_password()
     password_hash = hash_password(password)
-    ended = _run(
+    ended = run_admin(
         settings, lambda s: user_admin.reset_password(s, operator(), args.name, password_hash)
     )
     print(f"new password for {args.name} (shown once); {ended} sign-in(s) ended:")
@@ -193,7 +198,7 @@ def cmd_delete(args: argparse.Namespace, settings: Settings) -> None:
         allowed = Allowlist(await stored_allowlist.patterns(session))
         return await user_admin.delete_user(session, settings, allowed, operator(), args.name)
 
-    deleted = _run(settings, remove)
+    deleted = run_admin(settings, remove)
     remove_files(settings, deleted.media)
     print(
         f"deleted {deleted.account.username}; the Delete goes to {deleted.deliveries} "
@@ -208,7 +213,7 @@ def add_user_commands(user: argparse._SubParsersAction[argparse.ArgumentParser])
     secret.add_argument("--password")
     secret.add_argument("--password-stdin", action="store_true")
     create.add_argument("--email")
-    create.add_argument("--role", default="user", choices=ROLES)
+    create.add_argument("--role", default="user", help=ROLE_HELP)
     create.set_defaults(func=cmd_create)
 
     text = (
@@ -218,7 +223,7 @@ def add_user_commands(user: argparse._SubParsersAction[argparse.ArgumentParser])
     invite = user.add_parser("invite", help=text, description=text)
     invite.add_argument("name")
     invite.add_argument("--email")
-    invite.add_argument("--role", default="user", choices=ROLES)
+    invite.add_argument("--role", default="user", help=ROLE_HELP)
     invite.add_argument("--days", type=int, default=7, help="how long the link works (default 7)")
     invite.set_defaults(func=cmd_invite)
 
@@ -241,7 +246,7 @@ def add_user_commands(user: argparse._SubParsersAction[argparse.ArgumentParser])
 
     role = user.add_parser("role", help="change a user's role")
     role.add_argument("name", help="user name")
-    role.add_argument("role", choices=ROLES)
+    role.add_argument("role", help=ROLE_HELP)
     role.set_defaults(func=cmd_role)
 
     text = (
@@ -265,7 +270,7 @@ def cmd_node_show(args: argparse.Namespace, settings: Settings) -> None:
         lines.append(f"rules: {len(rules)}")
         return lines
 
-    for line in _run(settings, show, read_only=True):
+    for line in run_admin(settings, show, read_only=True):
         print(line)
 
 
@@ -289,7 +294,7 @@ def cmd_node_set(args: argparse.Namespace, settings: Settings) -> None:
             await admin.set_node_setting(session, key, value.strip())
             admin.record(session, operator().name, "node.set", key, value.strip())
 
-    _run(settings, store)
+    run_admin(settings, store)
     for key, value in changes.items():
         print(f"{key}: {value.strip()}" if value.strip() else f"{key}: (cleared)")
 
@@ -304,7 +309,7 @@ def cmd_rule_add(args: argparse.Namespace, settings: Settings) -> None:
         admin.record(session, operator().name, "node.rule_add", str(rule.id), text)
         return rule.id
 
-    rule_id = _run(settings, add)
+    rule_id = run_admin(settings, add)
     print(f"added rule {rule_id}")
     print(rule_id)
 
@@ -319,13 +324,13 @@ def cmd_rule_remove(args: argparse.Namespace, settings: Settings) -> None:
             admin.record(session, operator().name, "node.rule_remove", args.id, rule.text)
         return rule is not None
 
-    if not _run(settings, remove):
+    if not run_admin(settings, remove):
         raise CommandError(f"no rule {args.id}")
     print(f"removed rule {args.id}")
 
 
 def cmd_rule_list(args: argparse.Namespace, settings: Settings) -> None:
-    rules = _run(settings, admin.rules, read_only=True)
+    rules = run_admin(settings, admin.rules, read_only=True)
     if not rules:
         print("no rules")
     for rule in rules:

@@ -26,6 +26,7 @@ from models.tables import (
 )
 from models.visibility import not_blocked_either_way, visible_to
 from outbox import profile
+from outbox.roles import find_role
 from web.api import filtering, serializers
 from web.api.base import Call, call, ok, page_of, paginated
 from web.api.errors import ApiError, not_found, validation
@@ -50,6 +51,9 @@ async def account_or_404(session: AsyncSession, raw_id: Any) -> Account:
 
 async def _credentials(session: AsyncSession, c: Call, a: Account, u: User) -> dict[str, Any]:
     data = serializers.credential_account(a, u, c.node.links())
+    data["role"] = serializers.role(await find_role(session, u.role))
+    if data["role"]["highlighted"]:
+        data["roles"] = [{k: data["role"][k] for k in ("id", "name", "color")}]
     data["source"]["follow_requests_count"] = int(
         await session.scalar(
             select(func.count())

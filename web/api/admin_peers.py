@@ -1,7 +1,8 @@
 """The admin page's peer health and delivery retry for scripts (there is no Mastodon
-equivalent): `GET /api/v1/admin/peers` (scope admin:read, admins and moderators) and
-`POST /api/v1/admin/deliveries/ID/retry` (scope admin:write, admins). The same queries and
-the same action as /admin/federation, so the numbers and the audit entry are the same."""
+equivalent): `GET /api/v1/admin/peers` (scope admin:read; `manage_allowlist`, `manage_node`
+or `view_audit_log`) and `POST /api/v1/admin/deliveries/ID/retry` (scope admin:write,
+`manage_node`). The same queries and the same action as /admin/federation, so the numbers
+and the audit entry are the same."""
 
 from __future__ import annotations
 
@@ -15,20 +16,21 @@ from federation import values
 from federation.values import InvalidValue
 from models.base import utcnow
 from outbox import delivery_admin
-from outbox.user_admin import NotPermitted, Operator
+from outbox.permissions import MissingPermission, NotPermitted, Operator
 from web import delivery_report
 from web.api.base import Call, call, ok
 from web.api.errors import forbidden, not_found
 from web.api.federating import wake_deliveries
+from web.api.roles import operator
 from web.api.serializers import iso
 
-STAFF = ("admin", "moderator")
 
-
-def _staff(c: Call) -> Operator:
-    if c.user.role not in STAFF:
-        raise forbidden()
-    return Operator(c.account.username, c.user.role, c.account.id)
+async def _staff(c: Call) -> Operator:
+    """Peer health is for anyone who looks after federation or the node."""
+    who = await operator(c)
+    if not (who.may("manage_allowlist") or who.may("manage_node") or who.may("view_audit_log")):
+        raise forbidden(str(MissingPermission("view_audit_log")))
+    return who
 
 
 def present(peer: delivery_report.PeerHealth) -> dict[str, Any]:
@@ -53,7 +55,7 @@ def present(peer: delivery_report.PeerHealth) -> dict[str, Any]:
 
 async def peers(request: Request) -> Response:
     c = await call(request, "admin:read")
-    _staff(c)
+    await _staff(c)
     async with c.node.db.read() as session:
         found = await delivery_report.peer_health(session, utcnow())
     return ok([present(p) for p in found])
@@ -61,7 +63,7 @@ async def peers(request: Request) -> Response:
 
 async def retry(request: Request) -> Response:
     c = await call(request, "admin:write")
-    operator = _staff(c)
+    operator = await _staff(c)
     try:
         delivery_id = values.row_id(request.path_params["id"])
     except InvalidValue:

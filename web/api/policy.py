@@ -11,11 +11,12 @@ from federation import values
 from federation.values import InvalidValue
 from models import policy as stored
 from outbox import policy
+from outbox.permissions import MissingPermission
 from outbox.policy import MAX_POLICY_CHARS
-from outbox.user_admin import AdminError, Operator
+from outbox.user_admin import AdminError
+from web.api import roles as roles_api
 from web.api.base import Call, call, ok
-from web.api.errors import ApiError, forbidden, not_found, validation
-from web.api.policy_gate import may_manage_policy
+from web.api.errors import ApiError, not_found, validation
 from web.api.serializers.entities import iso
 
 
@@ -46,17 +47,17 @@ async def show(request: Request) -> Response:
 
 async def publish(request: Request) -> Response:
     c = await call(request, "write")
-    if not may_manage_policy(c.user.role):
-        raise forbidden("Publishing the usage policy requires the permission manage_policy")
+    operator = await roles_api.operator(c)
+    if not operator.may("manage_policy"):
+        raise roles_api.refused(MissingPermission("manage_policy"))
     text = c.params.text("text", max_length=MAX_POLICY_CHARS)
     if text is None:
         raise validation("text is missing")
-    operator = Operator(c.account.username, c.user.role, c.account.id)
     try:
         async with c.node.db.write() as session:
             await policy.publish(session, operator, text)
     except AdminError as exc:
-        raise validation(str(exc)) from None
+        raise roles_api.refused(exc) from None
     return await _answer(c)
 
 

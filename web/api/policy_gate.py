@@ -5,7 +5,8 @@ policy from publishing or interacting.
 edited), media, poll votes, favourites, boosts, follows, direct messages (statuses too) and
 reports. Everything else stays open: reading, signing in, one's own settings, undoing and
 deleting, blocking and muting, accepting the policy, OAuth and admin work. Without a policy
-nothing is gated. Who may publish a policy is `may_manage_policy`.
+nothing is gated. Publishing one needs the `manage_policy` permission
+(outbox.policy.publish checks it).
 """
 
 from __future__ import annotations
@@ -26,11 +27,6 @@ from web.ui.session import web_caller
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 POLICY_PATH = "/policy"
-
-
-def may_manage_policy(role: str) -> bool:
-    """Whether this role may publish the usage policy (the `manage_policy` permission)."""
-    return role in ("owner", "admin")
 
 
 class PolicyNotAccepted(ApiError):

@@ -19,9 +19,11 @@ from starlette.routing import BaseRoute, Route
 from models import admin as node_admin
 from models.discovery import TrendItem, TrendReview, judge, shown, verdicts
 from models.tables import FollowedTag, Status
+from outbox.permissions import MissingPermission
+from web.api import roles as roles_api
 from web.api import serializers
 from web.api.base import Call, call, ok
-from web.api.errors import forbidden, not_found
+from web.api.errors import not_found
 from web.api.hosts import hidden_domains, status_admitted
 from web.api.params import parse_id
 from web.api.serializers.links import Links
@@ -152,9 +154,10 @@ def public(kind: str) -> Any:
 
 
 async def _admin(request: Request, scope: str) -> Call:
+    """Reviewing trends is curating what the node shows: the `manage_node` permission."""
     c = await call(request, scope)
-    if c.user.role != "admin":
-        raise forbidden()
+    if not (await roles_api.operator(c)).may("manage_node"):
+        raise roles_api.refused(MissingPermission("manage_node"))
     return c
 
 

@@ -10,7 +10,10 @@ from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
+from outbox.permissions import Operator
+from outbox.roles import operator_for
 from web.auth import Caller
+from web.node import node_of
 from web.ui.i18n import translator
 from web.ui.render import language, page
 from web.ui.session import CSRF_FIELD, csrf_valid, safe_next, web_caller
@@ -31,20 +34,45 @@ async def viewer(request: Request) -> Caller:
 
 
 class NotAllowed(Exception):
-    """Raised by `staff` for a signed-in user without the role a page needs; answered 403."""
+    """Raised by `staff` for a signed-in user without the permission a page needs; answered
+    403 with the permission named."""
+
+    def __init__(self, permission: str | None = None) -> None:
+        super().__init__(permission)
+        self.permission = permission
 
 
-async def staff(request: Request, roles: tuple[str, ...] = ("admin", "moderator")) -> Caller:
-    """The signed-in user, if their role is one of `roles` (the admin pages use this)."""
+async def staff(request: Request, permission: str | None = None) -> Caller:
+    """The signed-in user, if their role holds `permission` (or, without one, any permission
+    at all: the admin pages use this). Their operator is then `operator_of(request)`."""
     caller = await viewer(request)
-    if caller.user is None or caller.user.role not in roles:
+    if caller.user is None or caller.account is None:
+        raise NotAllowed(permission)
+    async with node_of(request).db.read() as session:
+        operator = await operator_for(
+            session, caller.account.username, caller.user.role, caller.account.id
+        )
+    if not operator.permissions:
         raise NotAllowed
+    if permission is not None and not operator.may(permission):
+        raise NotAllowed(permission)
+    request.state.operator = operator
     return caller
 
 
-def not_allowed_page(request: Request) -> Response:
+def operator_of(request: Request) -> Operator:
+    """Who does the admin action of this request (set by `staff`)."""
+    operator: Operator = request.state.operator
+    return operator
+
+
+def not_allowed_page(request: Request, permission: str | None = None) -> Response:
     t = translator(language(request))
-    return page(request, "error.html", status=403, message=t("This page is for administrators."))
+    if permission is None:
+        message = t("This page is for administrators.")
+    else:
+        message = t("This action requires the permission %(permission)s.", permission=permission)
+    return page(request, "error.html", status=403, message=message)
 
 
 def sign_in_redirect(request: Request) -> Response:

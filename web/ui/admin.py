@@ -3,9 +3,10 @@ what admins and moderators do, in the browser. The actions are outbox.user_admin
 outbox.invites' and the node description's), the same the CLI runs, so the refusals and the
 audit log are the same too; the operator in the log is the signed-in staff member's name.
 
-Moderators see every page and may do what user_admin lets them (suspend, unsuspend and reset
-the password of plain users); users are created and the node's description changes by admins
-only. A new or reset password, or an invite link, is shown once, in the answer to the form
+Every page and form asks for a permission (outbox.permissions): `/admin/users` for
+`administer_users` — moderators suspend, unsuspend and reset the password of plain users;
+creating users and changing roles also needs `manage_roles` — and the node's description
+`manage_node`. A new or reset password, or an invite link, is shown once, in the answer to the form
 that made it (never kept in the session cookie, which is signed but readable).
 """
 
@@ -20,30 +21,25 @@ from starlette.routing import BaseRoute, Route
 from federation.allowlist import Allowlist
 from models import admin as node_admin
 from models import policy as usage_policy
-from outbox import invites, user_admin
-from outbox.accounts import ROLES, AccountError, random_password
+from outbox import invites, roles, user_admin
+from outbox.accounts import AccountError, random_password
 from outbox.media import remove_files
-from outbox.user_admin import AdminError, Operator
+from outbox.permissions import outranks
+from outbox.user_admin import AdminError
 from web.auth import Caller, hash_password
 from web.node import node_of
-from web.ui.access import back, checked_form, flash, staff
+from web.ui.access import back, checked_form, flash, operator_of, staff
 from web.ui.i18n import Translate, translator
 from web.ui.render import language, page
 
 NODE_FIELD_LIMITS = {"name": 100, "description": 2000, "contact_email": 255}
 
 
-def operator_of(caller: Caller) -> Operator:
-    assert caller.account is not None
-    assert caller.user is not None
-    return Operator(caller.account.username, caller.user.role, caller.account.id)
-
-
 def audit(
-    session: AsyncSession, caller: Caller, action: str, target: str, detail: str = ""
+    session: AsyncSession, request: Request, action: str, target: str, detail: str = ""
 ) -> None:
     """An entry in the admin audit log, in the transaction of the change it records."""
-    operator = operator_of(caller)
+    operator = operator_of(request)
     node_admin.record(
         session, operator.name, action, target, detail, operator_account_id=operator.account_id
     )
@@ -57,8 +53,14 @@ def refused(request: Request, exc: Exception) -> None:
     flash(request, translate(request)("Not done: %(reason)s", reason=str(exc)))
 
 
-def _role_names(t: Translate) -> dict[str, str]:
-    return {"user": t("User"), "moderator": t("Moderator"), "admin": t("Admin")}
+def role_names(t: Translate) -> dict[str, str]:
+    """The built-in roles' names in the page's language (custom roles keep their own)."""
+    return {
+        "user": t("User"),
+        "moderator": t("Moderator"),
+        "admin": t("Admin"),
+        "owner": t("Owner"),
+    }
 
 
 # --- users ---------------------------------------------------------------------------------
@@ -69,10 +71,12 @@ async def _users_page(
 ) -> Response:
     """The user list; `secret` is a new password or invite link to show this once."""
     search = request.query_params.get("q", "").strip()[:100]
+    operator = operator_of(request)
     async with node_of(request).db.read() as session:
         users = await user_admin.list_users(session, search)
-    assert caller.user is not None
+        known = {role.name: role for role in await roles.all_roles(session)}
     assert caller.account is not None
+    held = {u.id: known[u.role].permissions if u.role in known else frozenset() for u in users}
     return page(
         request,
         "admin_users.html",
@@ -80,35 +84,35 @@ async def _users_page(
         section="users",
         users=users,
         search=search,
-        roles=ROLES,
-        role_names=_role_names(translate(request)),
-        is_admin=caller.user.role == "admin",
+        roles=[role.name for role in known.values()],
+        role_names=role_names(translate(request)),
+        is_admin=operator.may("administer_users") and operator.may("manage_roles"),
+        may_act={uid for uid, perms in held.items() if outranks(operator, perms)},
         my_id=caller.account.id,
         secret=secret,
     )
 
 
 async def users(request: Request) -> Response:
-    return await _users_page(request, await staff(request))
+    return await _users_page(request, await staff(request, "administer_users"))
 
 
 async def create_user(request: Request) -> Response:
     """A new colleague with a one-time password, or with an invite link where they choose
     their own; either is shown once, on the page this answers with."""
-    caller = await staff(request)
+    caller = await staff(request, "administer_users")
     form = await checked_form(request)
     t = translate(request)
     name = str(form.get("name") or "").strip()
     email = str(form.get("email") or "").strip() or None
-    role = str(form.get("role") or "user")
-    role = role if role in ROLES else "user"
+    role = str(form.get("role") or "user")[:16]
     inviting = form.get("first_sign_in") == "invite"
     node = node_of(request)
     password = random_password()
     password_hash = "" if inviting else hash_password(password)  # hashing takes a while
     try:
         async with node.db.write() as session:
-            operator = operator_of(caller)
+            operator = operator_of(request)
             if inviting:
                 issued = await invites.invite_user(
                     session, node.settings, operator, username=name, email=email, role=role
@@ -148,13 +152,13 @@ async def act(request: Request) -> Response:
     action = str(request.path_params["action"])
     if action not in USER_ACTIONS:
         raise HTTPException(404)
-    caller = await staff(request)
+    await staff(request, "administer_users")
     form = await checked_form(request)
     name = str(request.path_params["name"])
     media: list[str] = []
     t = translate(request)
     node = node_of(request)
-    operator = operator_of(caller)
+    operator = operator_of(request)
     try:
         async with node.db.write() as session:
             if action == "suspend":
@@ -166,7 +170,7 @@ async def act(request: Request) -> Response:
             elif action == "role":
                 role = str(form.get("role") or "")
                 changed = await user_admin.set_role(session, operator, name, role) != role
-                named = _role_names(t).get(role, role)
+                named = role_names(t).get(role, role)
                 message = t("%(name)s is now: %(role)s.", name=name, role=named)
             else:
                 allowed = node.federation.allowlist() if node.federation else Allowlist()
@@ -184,7 +188,7 @@ async def act(request: Request) -> Response:
 
 
 async def reset_password(request: Request) -> Response:
-    caller = await staff(request)
+    caller = await staff(request, "administer_users")
     await checked_form(request)
     name = str(request.path_params["name"])
     t = translate(request)
@@ -192,7 +196,7 @@ async def reset_password(request: Request) -> Response:
     try:
         async with node_of(request).db.write() as session:
             await user_admin.reset_password(
-                session, operator_of(caller), name, hash_password(password)
+                session, operator_of(request), name, hash_password(password)
             )
     except AdminError as exc:
         refused(request, exc)
@@ -207,8 +211,7 @@ async def reset_password(request: Request) -> Response:
 
 
 async def node_page(request: Request) -> Response:
-    caller = await staff(request)
-    assert caller.user is not None
+    await staff(request)
     async with node_of(request).db.read() as session:
         values = await node_admin.node_settings(session)
         rules = await node_admin.rules(session)
@@ -222,12 +225,12 @@ async def node_page(request: Request) -> Response:
         values=values,
         rules=rules,
         limits=NODE_FIELD_LIMITS,
-        is_admin=caller.user.role == "admin",
+        is_admin=operator_of(request).may("manage_node"),
     )
 
 
 async def save_node(request: Request) -> Response:
-    caller = await staff(request, roles=("admin",))
+    await staff(request, "manage_node")
     form = await checked_form(request)
     t = translate(request)
     values = {
@@ -241,13 +244,13 @@ async def save_node(request: Request) -> Response:
         for key, value in values.items():
             if before.get(key, "") != value:
                 await node_admin.set_node_setting(session, key, value)
-                audit(session, caller, "node.set", key, value)
+                audit(session, request, "node.set", key, value)
     flash(request, t("Saved."))
     return back({}, "/admin/node")
 
 
 async def add_rule(request: Request) -> Response:
-    caller = await staff(request, roles=("admin",))
+    await staff(request, "manage_node")
     form = await checked_form(request)
     t = translate(request)
     text = str(form.get("text") or "").strip()[:1000]
@@ -257,13 +260,13 @@ async def add_rule(request: Request) -> Response:
         return back({}, "/admin/node")
     async with node_of(request).db.write() as session:
         rule = await node_admin.add_rule(session, text, hint)
-        audit(session, caller, "node.rule_add", str(rule.id), text)
+        audit(session, request, "node.rule_add", str(rule.id), text)
     flash(request, t("Rule added."))
     return back({}, "/admin/node")
 
 
 async def remove_rule(request: Request) -> Response:
-    caller = await staff(request, roles=("admin",))
+    await staff(request, "manage_node")
     await checked_form(request)
     t = translate(request)
     rule_id = str(request.path_params["rule_id"])
@@ -272,7 +275,7 @@ async def remove_rule(request: Request) -> Response:
         async with node_of(request).db.write() as session:
             removed = await node_admin.remove_rule(session, int(rule_id))
             if removed is not None:
-                audit(session, caller, "node.rule_remove", rule_id, removed.text)
+                audit(session, request, "node.rule_remove", rule_id, removed.text)
     flash(request, t("Rule removed.") if removed is not None else t("Nothing changed."))
     return back({}, "/admin/node")
 

@@ -1,7 +1,7 @@
 """`/admin/emoji`: the node's custom emoji in the browser — upload one (shortcode, category,
 image), see them all, remove one. The actions are outbox.custom_emoji's, the same the CLI runs;
-moderators see the page, admins change it. A refused upload answers 422 with the page and its
-reason, and keeps nothing.
+staff see the page, those with `manage_node` change it. A refused upload answers 422 with the
+page and its reason, and keeps nothing.
 """
 
 from __future__ import annotations
@@ -17,18 +17,12 @@ from models import emoji as stored
 from outbox import custom_emoji
 from outbox.emoji_catalogue import EmojiRef
 from outbox.emoji_images import MAX_BYTES
-from outbox.user_admin import AdminError, Operator
+from outbox.permissions import AdminError
 from web.auth import Caller
 from web.node import node_of
-from web.ui.access import back, checked_form, flash, staff
+from web.ui.access import back, checked_form, flash, operator_of, staff
 from web.ui.i18n import translator
 from web.ui.render import language, page
-
-
-def _operator(caller: Caller) -> Operator:
-    assert caller.account is not None
-    assert caller.user is not None
-    return Operator(caller.account.username, caller.user.role, caller.account.id)
 
 
 async def _page(request: Request, caller: Caller, status: int = 200, **extra: Any) -> Response:
@@ -44,7 +38,7 @@ async def _page(request: Request, caller: Caller, status: int = 200, **extra: An
         nav="admin",
         section="emoji",
         emojis=emojis,
-        is_admin=caller.user.role == "admin",
+        is_admin=operator_of(request).may("manage_node"),
         max_kb=MAX_BYTES // 1024,
         **extra,
     )
@@ -55,7 +49,7 @@ async def emoji_page(request: Request) -> Response:
 
 
 async def upload(request: Request) -> Response:
-    caller = await staff(request, roles=("admin",))
+    caller = await staff(request, "manage_node")
     form = await checked_form(request)
     t = translator(language(request))
     shortcode = str(form.get("shortcode") or "").strip().strip(":")
@@ -67,7 +61,7 @@ async def upload(request: Request) -> Response:
     node = node_of(request)
     new = custom_emoji.NewEmoji(shortcode, data, category)
     try:
-        await custom_emoji.add(node.db, node.settings, _operator(caller), new)
+        await custom_emoji.add(node.db, node.settings, operator_of(request), new)
     except AdminError as exc:
         reason = t("Not added: %(reason)s", reason=str(exc))
         return await _page(
@@ -80,13 +74,13 @@ async def upload(request: Request) -> Response:
 
 
 async def remove(request: Request) -> Response:
-    caller = await staff(request, roles=("admin",))
+    await staff(request, "manage_node")
     await checked_form(request)
     t = translator(language(request))
     shortcode = str(request.path_params["shortcode"])
     node = node_of(request)
     try:
-        await custom_emoji.remove(node.db, node.settings, _operator(caller), shortcode)
+        await custom_emoji.remove(node.db, node.settings, operator_of(request), shortcode)
     except AdminError as exc:
         flash(request, t("Not done: %(reason)s", reason=str(exc)))
         return back({}, "/admin/emoji")

@@ -2,8 +2,8 @@
 24 hours (with a chart drawn on the server), the deliveries that failed for good with a button
 to retry each, and the audit log.
 
-Staff see the page; the allowlist changes and retries are for admins (a retry sends an
-activity again, so it is an admin's call like the allowlist that decides where it may go).
+Anyone holding an admin permission sees the page; changing the allowlist needs
+`manage_allowlist`, a retry `manage_node` (it sends an activity again).
 """
 
 from __future__ import annotations
@@ -22,8 +22,8 @@ from outbox.allowlist import normalise
 from outbox.deliveries import take_queued
 from web import delivery_report
 from web.node import node_of
-from web.ui.access import back, checked_form, flash, staff
-from web.ui.admin import operator_of, refused, translate
+from web.ui.access import back, checked_form, flash, operator_of, staff
+from web.ui.admin import refused, translate
 from web.ui.peer_chart import chart
 from web.ui.render import page
 
@@ -33,8 +33,8 @@ HERE = "/admin/federation"
 
 
 async def federation(request: Request) -> Response:
-    caller = await staff(request)
-    assert caller.user is not None
+    await staff(request)
+    operator = operator_of(request)
     now = utcnow()
     async with node_of(request).db.read() as session:
         patterns = await stored_allowlist.patterns(session)
@@ -50,12 +50,13 @@ async def federation(request: Request) -> Response:
         log=log,
         peers=[(peer, chart(peer.hours)) for peer in peers],
         failed=failed,
-        is_admin=caller.user.role == "admin",
+        may_change_allowlist=operator.may("manage_allowlist"),
+        may_retry=operator.may("manage_node"),
     )
 
 
 async def change_allowlist(request: Request) -> Response:
-    caller = await staff(request, roles=("admin",))
+    await staff(request, "manage_allowlist")
     form = await checked_form(request)
     t = translate(request)
     node = node_of(request)
@@ -65,7 +66,7 @@ async def change_allowlist(request: Request) -> Response:
     except PatternError as exc:
         refused(request, exc)
         return back({}, HERE)
-    actor = operator_of(caller).name
+    actor = operator_of(request).name
     async with node.db.write() as session:
         if adding:
             changed = await stored_allowlist.add(session, pattern, actor)
@@ -83,7 +84,7 @@ async def change_allowlist(request: Request) -> Response:
 
 async def retry(request: Request) -> Response:
     """Put one failed delivery back in the queue, due now."""
-    caller = await staff(request, roles=("admin",))
+    await staff(request, "manage_node")
     await checked_form(request)
     t = translate(request)
     node = node_of(request)
@@ -94,7 +95,7 @@ async def retry(request: Request) -> Response:
         delivery_id = None
     if delivery_id is not None:
         async with node.db.write() as session:
-            row = await delivery_admin.retry(session, operator_of(caller), delivery_id)
+            row = await delivery_admin.retry(session, operator_of(request), delivery_id)
     if row is None:
         take_queued()
         flash(request, t("Nothing changed: that delivery is not waiting for a retry."))

@@ -17,7 +17,7 @@ from models.discovery import TREND_KINDS, TrendItem, verdicts
 from models.tables import Account, Status
 from web.api.trends import review_item
 from web.node import node_of
-from web.ui.access import back, checked_form, flash, staff
+from web.ui.access import back, checked_form, flash, operator_of, staff
 from web.ui.i18n import translator
 from web.ui.render import language, page
 
@@ -86,12 +86,12 @@ async def trends_page(request: Request) -> Response:
         section="trends",
         kinds=[(kind, await _rows(request, kind)) for kind in TREND_KINDS],
         review=node_of(request).settings.trends_review,
-        is_admin=caller.user.role == "admin",
+        is_admin=operator_of(request).may("manage_node"),
     )
 
 
 async def review(request: Request) -> Response:
-    caller = await staff(request, roles=("admin",))
+    caller = await staff(request, "manage_node")
     await checked_form(request)
     assert caller.account is not None
     kind = str(request.path_params["kind"])

@@ -44,4 +44,4 @@ async def form_refused(request: Request, exc: Exception) -> Response:
 
 
 async def not_allowed(request: Request, exc: Exception) -> Response:
-    return not_allowed_page(request)
+    return not_allowed_page(request, getattr(exc, "permission", None))

@@ -15,6 +15,7 @@ from web.ui import (
     admin,
     admin_emoji,
     admin_federation,
+    admin_roles,
     admin_trends,
     consent,
     explore,
@@ -50,6 +51,7 @@ AREAS = (
     admin_emoji,
     admin_trends,
     policy,
+    admin_roles,
 )
 
 routes: list[BaseRoute] = [route for area in AREAS for route in area.routes]

@@ -17,10 +17,10 @@ from federation.values import InvalidValue
 from models import policy as stored
 from outbox import policy
 from outbox.user_admin import AdminError, Operator
-from web.api.policy_gate import POLICY_PATH, may_manage_policy
+from web.api.policy_gate import POLICY_PATH
 from web.auth import Caller
 from web.node import node_of
-from web.ui.access import NotAllowed, back, checked_form, flash, staff
+from web.ui.access import back, checked_form, flash, staff
 from web.ui.i18n import translator
 from web.ui.render import language, page
 from web.ui.session import safe_next, web_caller
@@ -77,11 +77,7 @@ async def accept(request: Request) -> Response:
 
 
 async def _manager(request: Request) -> Caller:
-    caller = await staff(request)
-    assert caller.user is not None
-    if not may_manage_policy(caller.user.role):
-        raise NotAllowed
-    return caller
+    return await staff(request, "manage_policy")
 
 
 async def _admin_page(request: Request, status: int = 200, **extra: Any) -> Response:

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
+from outbox.permissions import may_administer
 from web.node import node_of
 from web.ui import formats
 from web.ui.cards import cached_card
@@ -85,7 +86,7 @@ def _html(request: Request, template: str, lang: str, context: dict[str, Any]) -
     caller = request.scope.get("flurfunk.web_caller")
     context.setdefault("me", caller.account if caller is not None else None)
     user = caller.user if caller is not None else None
-    context.setdefault("staff", user is not None and user.role in ("admin", "moderator"))
+    context.setdefault("staff", user is not None and may_administer(user.role))
     context.setdefault("nav", "")
     context.setdefault("flash", request.session.pop("flash", ""))
     context.setdefault(

@@ -16,6 +16,7 @@ from models.base import utcnow
 from models.oauth import OAuthApp
 from models.poll import Poll
 from models.status import MediaAttachment, Status, Tag
+from outbox.permissions import BUILT_IN, Role
 from web.api.serializers.links import MISSING_AVATAR, MISSING_HEADER, MISSING_MEDIA, Links
 
 AccountFields = Account | Row[Any]
@@ -92,16 +93,16 @@ def account(a: AccountFields, links: Links) -> dict[str, Any]:
     }
 
 
-ROLE_PERMISSIONS = {"admin": "1", "moderator": "1308", "user": "0"}
-
-
-def role(user: User) -> dict[str, Any]:
+def role(found: Role | None) -> dict[str, Any]:
+    """Mastodon's Role entity; an unknown role (deleted under the user) is the everyone role."""
+    found = found or BUILT_IN["user"]
+    everyone = found.name == "user"
     return {
-        "id": {"admin": "3", "moderator": "2", "user": "-99"}.get(user.role, "-99"),
-        "name": user.role.capitalize() if user.role != "user" else "",
-        "color": "",
-        "permissions": ROLE_PERMISSIONS.get(user.role, "0"),
-        "highlighted": user.role != "user",
+        "id": found.id,
+        "name": "" if everyone else found.name.capitalize() if found.built_in else found.name,
+        "color": found.color,
+        "permissions": found.mastodon_bits(),
+        "highlighted": not everyone,
     }
 
 
@@ -126,7 +127,7 @@ def credential_account(a: Account, user: User, links: Links) -> dict[str, Any]:
         "discoverable": a.discoverable,
         "indexable": a.discoverable,
     }
-    data["role"] = role(user)
+    data["role"] = role(BUILT_IN.get(user.role))
     return data
 
 
