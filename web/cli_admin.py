@@ -43,22 +43,31 @@ def operator() -> Operator:
     return Operator("cli:" + (os.environ.get("SUDO_USER") or os.environ.get("USER") or "unknown"))
 
 
-def run_admin(
-    settings: Settings, work: Callable[[AsyncSession], Awaitable[T]], *, read_only: bool = False
-) -> T:
-    """Run `work` in one write (or read) transaction; admin refusals become operator errors."""
+def run_on_database(settings: Settings, work: Callable[[Database], Awaitable[T]]) -> T:
+    """Run `work` with the node's database; admin refusals become operator errors."""
 
     async def run() -> T:
         db = Database(settings.database_url, default_language=settings.default_language)
         try:
-            async with db.read() if read_only else db.write() as session:
-                return await work(session)
+            return await work(db)
         except (AdminError, AccountError) as exc:
             raise CommandError(str(exc)) from None
         finally:
             await db.dispose()
 
     return asyncio.run(run())
+
+
+def run_admin(
+    settings: Settings, work: Callable[[AsyncSession], Awaitable[T]], *, read_only: bool = False
+) -> T:
+    """Run `work` in one write (or read) transaction; admin refusals become operator errors."""
+
+    async def in_transaction(db: Database) -> T:
+        async with db.read() if read_only else db.write() as session:
+            return await work(session)
+
+    return run_on_database(settings, in_transaction)
 
 
 def table(header: list[str], rows: list[list[str]]) -> list[str]:

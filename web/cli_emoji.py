@@ -7,33 +7,14 @@ audit log is `cli:<unix user>`.
 from __future__ import annotations
 
 import argparse
-import asyncio
-from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import TypeVar
 
 from models import emoji as stored
 from models.db import Database
 from models.settings import Settings
 from outbox import custom_emoji
 from outbox.emoji_images import MAX_BYTES
-from outbox.user_admin import AdminError
-from web.cli_admin import CommandError, operator
-
-T = TypeVar("T")
-
-
-def _run(settings: Settings, work: Callable[[Database], Awaitable[T]]) -> T:
-    async def run() -> T:
-        db = Database(settings.database_url)
-        try:
-            return await work(db)
-        except AdminError as exc:
-            raise CommandError(str(exc)) from None
-        finally:
-            await db.dispose()
-
-    return asyncio.run(run())
+from web.cli_admin import CommandError, operator, run_on_database
 
 
 def _read(path: str) -> bytes:
@@ -48,13 +29,13 @@ def _read(path: str) -> bytes:
 
 def cmd_add(args: argparse.Namespace, settings: Settings) -> None:
     new = custom_emoji.NewEmoji(args.shortcode, _read(args.file), args.category)
-    row = _run(settings, lambda db: custom_emoji.add(db, settings, operator(), new))
+    row = run_on_database(settings, lambda db: custom_emoji.add(db, settings, operator(), new))
     print(f"added :{row.shortcode}: ({row.content_type})")
 
 
 def cmd_remove(args: argparse.Namespace, settings: Settings) -> None:
     code = args.shortcode.strip(":")
-    _run(settings, lambda db: custom_emoji.remove(db, settings, operator(), code))
+    run_on_database(settings, lambda db: custom_emoji.remove(db, settings, operator(), code))
     print(f"removed :{code}:")
 
 
@@ -63,7 +44,7 @@ def cmd_list(args: argparse.Namespace, settings: Settings) -> None:
         async with db.read() as session:
             return await stored.local_emojis(session)
 
-    rows = _run(settings, listing)
+    rows = run_on_database(settings, listing)
     if not rows:
         print("no custom emoji (add one with `flurfunk emoji add SHORTCODE FILE`)")
     for row in rows:

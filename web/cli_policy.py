@@ -4,32 +4,13 @@ command line; the operator in the audit log is `cli:<unix user>`."""
 from __future__ import annotations
 
 import argparse
-import asyncio
-from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import TypeVar
 
 from models import policy as stored
 from models.db import Database
 from models.settings import Settings
 from outbox import policy
-from outbox.user_admin import AdminError
-from web.cli_admin import CommandError, operator
-
-T = TypeVar("T")
-
-
-def _run(settings: Settings, work: Callable[[Database], Awaitable[T]]) -> T:
-    async def run() -> T:
-        db = Database(settings.database_url)
-        try:
-            return await work(db)
-        except AdminError as exc:
-            raise CommandError(str(exc)) from None
-        finally:
-            await db.dispose()
-
-    return asyncio.run(run())
+from web.cli_admin import CommandError, operator, run_on_database
 
 
 def cmd_set(args: argparse.Namespace, settings: Settings) -> None:
@@ -42,7 +23,7 @@ def cmd_set(args: argparse.Namespace, settings: Settings) -> None:
         async with db.write() as session:
             return (await policy.publish(session, operator(), text)).version
 
-    version = _run(settings, publish)
+    version = run_on_database(settings, publish)
     print(f"published version {version}")
     print(version)
 
@@ -55,7 +36,7 @@ def cmd_acceptances(args: argparse.Namespace, settings: Settings) -> None:
                 raise CommandError("no usage policy has been published")
             return current.version, await stored.acceptances(session, current.version)
 
-    version, people = _run(settings, read)
+    version, people = run_on_database(settings, read)
     if args.csv:
         print(policy.acceptances_csv(people, version), end="")
         return
