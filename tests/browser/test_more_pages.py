@@ -133,11 +133,10 @@ def test_upload_an_image_with_alt_text(
         page.get_by_role("button", name="Post").click()
         image = page.locator("article.status").first.locator("ul.media img")
         expect(image).to_have_attribute("alt", "A red rectangle standing in for the floor plan")
-        assert (
-            page.evaluate(
-                "() => document.querySelector('article.status ul.media img').naturalWidth"
-            )
-            > 0
+        # The picture itself arrives (not a broken image): waited for, as a browser loads it
+        # after the page.
+        page.wait_for_function(
+            "img => img.complete && img.naturalWidth > 0", arg=image.element_handle()
         )
         page.locator("article.status").first.locator("a.when").click()
         expect(page.locator("article.status.focus ul.media img")).to_have_attribute(
