@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import subprocess
@@ -107,3 +108,28 @@ def test_browser_login_with_a_pasted_code(
     assert process.returncode == 0, output
     assert "Successfully logged in" in output
     assert f"@{alice.name}" in toot(toot_env, "whoami").stdout
+
+
+def test_search_finds_a_post_by_another_form_of_its_word(
+    node: RunningNode, alice: User, bob: User, toot_env: dict[str, str]
+) -> None:
+    marker = secrets.token_hex(4)
+    text = f"The quarterly reports are ready {marker}"
+    assert node.api(bob, "POST", "/api/v1/statuses", data={"status": text}).is_success
+    login = toot(
+        toot_env,
+        "login_cli",
+        "--instance",
+        node.url,
+        "--email",
+        alice.email,
+        "--password",
+        alice.password,
+    )
+    assert login.returncode == 0, login.stdout + login.stderr
+
+    found = toot(toot_env, "search", "--type", "statuses", "--json", f"report {marker}")
+    assert found.returncode == 0, found.stderr
+    statuses = json.loads(found.stdout)["statuses"]
+    assert [s["content"] for s in statuses] == [f"<p>{text}</p>"]
+    assert statuses[0]["account"]["acct"] == bob.name
