@@ -18,26 +18,27 @@ stemmed by the node's default language.
 
 from __future__ import annotations
 
+import contextlib
 import html
+import json
 import re
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from html.parser import HTMLParser
 from typing import Any
 
 from sqlalchemy import (
-    BigInteger,
     ColumnElement,
     Select,
     any_,
-    bindparam,
     column,
     event,
-    false,
+    func,
     inspect,
     select,
     table,
     text,
 )
-from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session, UOWTransaction
@@ -72,7 +73,13 @@ CONFIGS = {
 WORDS_OF_A_STATUS = ("content", "spoiler_text", "language", "text")
 WORDS_OF_AN_ACCOUNT = ("username", "display_name", "note", "fields")
 TOKENIZER = "porter unicode61 remove_diacritics 2"
-FEW_MATCHES = 2000  # up to this many matches, a page is picked from all of them
+# Up to this many estimated matches, a page is picked from all of them; above it, the newest
+# statuses are walked. Walking reads ~20 x total / matches rows of recent (cached) index and
+# table pages, ~0.3 us each; collecting reads a heap page per match, ~3 us each when cached:
+# at a million statuses both take a few milliseconds around 2,000 matches. The estimate
+# counts a word once per stemming it is read in (three, usually), so a word the statistics
+# do not know (fewer matches than the ~1,000 most common words) is estimated at ~1,600.
+FEW_MATCHES = 5000
 BLOCKS = re.compile(r"^(p|br|li|div|blockquote|pre|h\d)$")
 
 
@@ -250,31 +257,83 @@ def status_matches(
     return Status.id.in_(_matching(TABLE, dialect, terms, excluded, default_language))
 
 
+@dataclass(frozen=True)
+class PlannedMatch:
+    """The condition "the status matches the words", and the planner settings the statement
+    that uses it is to run under (`planner_settings`)."""
+
+    condition: ColumnElement[bool]
+    settings: dict[str, str]
+
+
+# Statements are prepared, so each is planned for its own words (a generic plan cannot know
+# them); JIT compiling a query that reads a few dozen rows costs tens of milliseconds.
+SEARCH_SETTINGS = {"plan_cache_mode": "force_custom_plan", "jit": "off"}
+
+
 async def planned_status_matches(
-    session: AsyncSession, terms: list[str], excluded: list[str], default_language: str
-) -> ColumnElement[bool]:
+    session: AsyncSession,
+    terms: list[str],
+    excluded: list[str],
+    default_language: str,
+    *,
+    few_matches: int = FEW_MATCHES,
+) -> PlannedMatch:
     """`status_matches` on PostgreSQL, with the plan chosen by how many statuses match.
 
-    PostgreSQL cannot estimate well how many statuses a word matches, and its two plans for
-    "the newest 20 that match" differ a thousandfold when it guesses wrong: walking the
-    statuses newest first, checking each, is fast for a common word and scans the whole
-    table for a rare one; reading all matches from the GIN index and sorting them is fast
-    for a rare word and slow for a common one. So the index is asked first for up to
-    FEW_MATCHES ids: if that is all of them, the page is picked from those ids; otherwise
-    the word is common and the newest-first walk is the plan. Statements are prepared, so
-    each is planned for its own words (a generic plan cannot know them).
+    The two plans for "the newest 20 that match" differ a thousandfold when the wrong one is
+    taken: walking the statuses newest first, checking each, reads about 20 x total / matches
+    rows (fast for a common word, the whole table for a rare one); reading all matches from
+    the GIN index reads one heap page per match (fast for a rare word, slow for a common
+    one). PostgreSQL's own choice weighs them badly, so the choice is made here from the
+    planner's estimate of the matches alone (the lexeme frequencies ANALYZE keeps), which is
+    close for common words and small for rare ones: up to `few_matches`, the matching ids
+    are collected in the statement itself (an array, so the page is read newest first from
+    the primary key and stops after a page); above it, the newest-first walk.
     """
-    await session.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
     probe = _matching(TABLE, "postgresql", terms, excluded, default_language)
-    await session.execute(text("SET LOCAL enable_seqscan = off"))  # the GIN index, always
-    ids = list((await session.execute(probe.limit(FEW_MATCHES + 1))).scalars())
-    await session.execute(text("SET LOCAL enable_seqscan = DEFAULT"))
-    if len(ids) <= FEW_MATCHES:
-        if not ids:
-            return false()
-        return Status.id == any_(bindparam("matching_ids", ids, type_=ARRAY(BigInteger)))
-    await session.execute(text("SET LOCAL enable_bitmapscan = off"))  # newest first, walking
-    return Status.id.in_(probe)
+    estimate = await _estimated_matches(session, terms, excluded, default_language)
+    if estimate <= few_matches:
+        ids = func.array(probe.scalar_subquery())
+        return PlannedMatch(Status.id == any_(ids), dict(SEARCH_SETTINGS))
+    return PlannedMatch(Status.id.in_(probe), {**SEARCH_SETTINGS, "enable_bitmapscan": "off"})
+
+
+async def _estimated_matches(
+    session: AsyncSession, terms: list[str], excluded: list[str], default_language: str
+) -> float:
+    explain = text(
+        f"EXPLAIN (FORMAT JSON) SELECT 1 FROM {TABLE} "
+        f"WHERE document @@ ({_tsquery(default_language)})"
+    )
+    words = {"words": _websearch(terms, excluded)}
+    plan = (await session.execute(explain, words)).scalar_one()
+    if isinstance(plan, str):
+        plan = json.loads(plan)
+    return float(plan[0]["Plan"]["Plan Rows"])
+
+
+@contextlib.asynccontextmanager
+async def planner_settings(session: AsyncSession, settings: dict[str, str]) -> AsyncIterator[None]:
+    """Planner settings for the statements in the block, then back to what they were: the
+    rest of the transaction (a request's other queries) is planned as before. (After an
+    error the transaction is rolled back, and the settings with it.)"""
+    names = sorted(settings)
+    names_bound = {f"n{i}": name for i, name in enumerate(names)}
+    saving = ", ".join(
+        f"current_setting(:n{i}), set_config(:n{i}, :v{i}, true)" for i in range(len(names))
+    )
+    row = (
+        await session.execute(
+            text(f"SELECT {saving}"),
+            names_bound | {f"v{i}": settings[name] for i, name in enumerate(names)},
+        )
+    ).one()
+    yield
+    restoring = ", ".join(f"set_config(:n{i}, :v{i}, true)" for i in range(len(names)))
+    await session.execute(
+        text(f"SELECT {restoring}"), names_bound | {f"v{i}": row[2 * i] for i in range(len(names))}
+    )
 
 
 def account_matches(dialect: str, terms: list[str], default_language: str) -> ColumnElement[bool]:
@@ -282,15 +341,19 @@ def account_matches(dialect: str, terms: list[str], default_language: str) -> Co
     return Account.id.in_(_matching(ACCOUNT_TABLE, dialect, terms, [], default_language))
 
 
+def _tsquery(default_language: str) -> str:
+    """The query in every stemming it is read in, for the bind parameter `words`."""
+    return " || ".join(
+        f"websearch_to_tsquery('{config}', :words)" for config in search_configs(default_language)
+    )
+
+
 def _matching(
     table_name: str, dialect: str, terms: list[str], excluded: list[str], default_language: str
 ) -> Select[Any]:
     found: Select[Any]
     if dialect == "postgresql":
-        query = " || ".join(
-            f"websearch_to_tsquery('{config}', :words)"
-            for config in search_configs(default_language)
-        )
+        query = _tsquery(default_language)
         found = (
             select(column(KEYS[table_name]))
             .select_from(table(table_name))

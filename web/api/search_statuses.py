@@ -18,7 +18,12 @@ from sqlalchemy import ColumnElement, and_, exists, false, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.ids import id_for_time
-from models.search_index import planned_status_matches, status_matches
+from models.search_index import (
+    FEW_MATCHES,
+    planned_status_matches,
+    planner_settings,
+    status_matches,
+)
 from models.settings import Settings
 from models.tables import Account, MediaAttachment, Status
 from models.visibility import visible_to
@@ -38,6 +43,9 @@ class StatusSearch:
     page: Page
     account_id: int | None = None
     hidden: frozenset[str] = frozenset()
+    # Up to this many estimated matches the page is picked from all of them, above it the
+    # newest statuses are walked (models/search_index.py); tests lower it to take the walk.
+    few_matches: int = FEW_MATCHES
 
 
 def _own_status_id(search: StatusSearch) -> int | None:
@@ -116,12 +124,15 @@ async def find_statuses(
     if asked is None:
         return []
     conditions, words = asked
+    settings: dict[str, str] = {}
     if words is not None:
         language = search.settings.default_language
         if session.get_bind().dialect.name == "postgresql":
-            conditions.append(
-                await planned_status_matches(session, words.terms, words.excluded, language)
+            planned = await planned_status_matches(
+                session, words.terms, words.excluded, language, few_matches=search.few_matches
             )
+            conditions.append(planned.condition)
+            settings = planned.settings
         else:
             conditions.append(status_matches("sqlite", words.terms, words.excluded, language))
     statement = select(Status).where(
@@ -133,5 +144,9 @@ async def find_statuses(
     )
     if search.account_id is not None:
         statement = statement.where(Status.account_id == search.account_id)
-    rows = (await session.execute(search.page.apply(statement, Status.id))).scalars().all()
+    statement = search.page.apply(statement, Status.id)
+    if not settings:
+        return search.page.settle((await session.execute(statement)).scalars().all())
+    async with planner_settings(session, settings):
+        rows = (await session.execute(statement)).scalars().all()
     return search.page.settle(rows)
