@@ -238,10 +238,12 @@ async def explain(url: str, ids: list[int], words: str) -> list[str]:
         statement, parameters = next(
             (s, p) for s, p in reversed(sent) if s.lstrip().startswith("SELECT statuses.")
         )
-        # In the same transaction: the planner settings the search chose still hold.
+        # The planner settings the search chose hold only around its statement: again here.
+        chosen = next((s, p) for s, p in sent if s.startswith("SELECT current_setting"))
         conn = await session.connection()
+        await conn.exec_driver_sql(chosen[0], tuple(chosen[1]))
         plan = await conn.exec_driver_sql(
-            "EXPLAIN (ANALYZE, COSTS OFF) " + statement, tuple(parameters)
+            "EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) " + statement, tuple(parameters)
         )
         lines = [str(row[0]) for row in plan]
     await db.dispose()
@@ -283,11 +285,14 @@ def section(args: argparse.Namespace) -> list[str]:
         loaded = time.monotonic() - started
         rows = asyncio.run(measure(url, ids, vocab, args.search_rounds))
         plans = {
-            "a rare word (rank 8,000): the page from the ids the GIN index gave": asyncio.run(
-                explain(url, ids, vocab[8000])
+            "a medium word (rank 800): the matches collected from the GIN index": asyncio.run(
+                explain(url, ids, vocab[800])
             ),
-            "a common word (rank 20): newest first, checking each": asyncio.run(
-                explain(url, ids, vocab[20])
+            "a medium word (rank 300): newest first, checking each": asyncio.run(
+                explain(url, ids, vocab[300])
+            ),
+            "two words (rank 50 and 200): the matches collected from the GIN index": (
+                asyncio.run(explain(url, ids, f"{vocab[50]} {vocab[200]}"))
             ),
         }
         pg_write = asyncio.run(write_cost(url, args.search_writes))
