@@ -69,12 +69,16 @@ class FederationClient:
         *,
         connect_to: Mapping[str, str] | None = None,
         ca_bundle: str | None = None,
+        client_cert: tuple[str, str] | None = None,
         timeout: float = 10.0,
         per_host_connections: int = 16,
     ) -> None:
         self._allowlist = allowlist
         self._connect_to = {k.lower(): v for k, v in (connect_to or {}).items()}
         context = ssl.create_default_context(cafile=ca_bundle or None)
+        if client_cert is not None:
+            # Peers that require mutual TLS see this (certificate chain, private key).
+            context.load_cert_chain(*client_cert)
         self._transport = Http11Transport(ssl_context=context, per_host=per_host_connections)
         self._timeout = httpx.Timeout(timeout, connect=min(timeout, 5.0)).as_dict()
         self._routes: dict[str, _Route] = {}

@@ -17,6 +17,11 @@ class Settings:
     push_hosts: tuple[str, ...] = ()  # Web Push services (allowlist patterns) phones may use
     connect_to: tuple[tuple[str, str], ...] = ()
     ca_bundle: str = ""
+    # Mutual TLS: the certificate this node shows peers, and whether its own listener
+    # demands one (chaining to ca_bundle) from everyone who connects.
+    tls_client_cert: str = ""
+    tls_client_key: str = ""
+    tls_require_client_cert: bool = False
     secret_key: str = ""
     max_status_chars: int = 5000
     default_language: str = "en"  # stems search over posts that name no language

@@ -62,6 +62,10 @@ class Tls:
     certfile: Path
     trusted_cas: Path  # FLURFUNK_CA_BUNDLE: whom the node trusts when it connects out
     issuer_ca: Path  # the CA that signed the certificate (what the tests trust to reach it)
+    # FLURFUNK_TLS_CLIENT_CERT/KEY: what the node shows peers that require mutual TLS (the
+    # tests show it too when they talk to the node).
+    client_certfile: Path | None = None
+    client_keyfile: Path | None = None
 
 
 @dataclass
@@ -98,7 +102,10 @@ class FedNode(RunningNode):
     def verify(self) -> ssl.SSLContext | bool:
         if self.tls is None:
             return True
-        return ssl.create_default_context(cafile=str(self.tls.issuer_ca))
+        context = ssl.create_default_context(cafile=str(self.tls.issuer_ca))
+        if self.tls.client_certfile and self.tls.client_keyfile:
+            context.load_cert_chain(self.tls.client_certfile, self.tls.client_keyfile)
+        return context
 
     @property
     def log_path(self) -> Path:
@@ -115,6 +122,9 @@ class FedNode(RunningNode):
         env["FLURFUNK_PUBLIC_URL"] = self.public_url
         if self.tls is not None:
             env["FLURFUNK_CA_BUNDLE"] = str(self.tls.trusted_cas)
+            if self.tls.client_certfile and self.tls.client_keyfile:
+                env["FLURFUNK_TLS_CLIENT_CERT"] = str(self.tls.client_certfile)
+                env["FLURFUNK_TLS_CLIENT_KEY"] = str(self.tls.client_keyfile)
         return env
 
     def start(self) -> None:

@@ -5,9 +5,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import ssl
 import subprocess
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from federation.allowlist import PatternError
 from models import allowlist as stored_allowlist
@@ -59,6 +61,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> None:
     from web.metrics import shared_between_processes
 
     _check_processes(args.workers, settings)
+    client_certs = _client_cert_requirement(args, settings)
     settings = _public_url_for(args, settings)
     _prepare_schema(settings)
     line = asyncio.run(_first_start(settings))
@@ -80,7 +83,27 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> None:
             lifespan="on",
             ssl_keyfile=args.ssl_keyfile,
             ssl_certfile=args.ssl_certfile,
+            **client_certs,
         )
+
+
+def _client_cert_requirement(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
+    """uvicorn's options for TLS_REQUIRE_CLIENT_CERT: the handshake itself refuses a client
+    without a certificate from CA_BUNDLE, so such a peer never reaches a route (no inbox
+    row, no request log line)."""
+    if not settings.tls_require_client_cert:
+        return {}
+    if not (args.ssl_certfile and args.ssl_keyfile):
+        raise ConfigError(
+            "TLS_REQUIRE_CLIENT_CERT: the node must serve TLS itself to ask for client "
+            "certificates; give serve --ssl-certfile and --ssl-keyfile"
+        )
+    if not settings.ca_bundle:
+        raise ConfigError(
+            "TLS_REQUIRE_CLIENT_CERT: set CA_BUNDLE to the CA that client certificates must "
+            "chain to"
+        )
+    return {"ssl_cert_reqs": ssl.CERT_REQUIRED, "ssl_ca_certs": settings.ca_bundle}
 
 
 def _public_url_for(args: argparse.Namespace, settings: Settings) -> Settings:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import secrets
+import ssl
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
@@ -24,6 +25,9 @@ KEYS = {
     "PUSH_HOSTS": "push_hosts",
     "CONNECT_TO": "connect_to",
     "CA_BUNDLE": "ca_bundle",
+    "TLS_CLIENT_CERT": "tls_client_cert",
+    "TLS_CLIENT_KEY": "tls_client_key",
+    "TLS_REQUIRE_CLIENT_CERT": "tls_require_client_cert",
     "SECRET_KEY": "secret_key",
     "MAX_STATUS_CHARS": "max_status_chars",
     "RATE_LIMIT_REQUESTS": "rate_limit_requests",
@@ -125,6 +129,38 @@ def _listen(key: str, value: Any) -> str:
     return text
 
 
+def _client_cert(raw: Mapping[str, Any]) -> tuple[str, str]:
+    """TLS_CLIENT_CERT and TLS_CLIENT_KEY, both or neither, loaded once here so that a wrong
+    file stops the start instead of failing every delivery later."""
+    cert = str(raw.get("TLS_CLIENT_CERT", "")).strip()
+    key = str(raw.get("TLS_CLIENT_KEY", "")).strip()
+    if not cert and not key:
+        return "", ""
+    if not cert or not key:
+        given, missing = (
+            ("TLS_CLIENT_CERT", "TLS_CLIENT_KEY") if cert else ("TLS_CLIENT_KEY", "TLS_CLIENT_CERT")
+        )
+        raise ConfigError(f"{given} is set but {missing} is not: a client certificate needs both")
+    for name, path in (("TLS_CLIENT_CERT", cert), ("TLS_CLIENT_KEY", key)):
+        if not Path(path).is_file():
+            raise ConfigError(f"{name}: no readable file at {path!r}")
+    try:
+        ssl.create_default_context().load_cert_chain(cert, key)
+    except (ssl.SSLError, OSError) as exc:
+        raise ConfigError(
+            f"TLS_CLIENT_CERT/TLS_CLIENT_KEY: cannot use {cert!r} with {key!r} as a PEM "
+            f"certificate chain and its private key ({exc.strerror or exc})"
+        ) from None
+    return cert, key
+
+
+def _ca_bundle(raw: Mapping[str, Any]) -> str:
+    path = str(raw.get("CA_BUNDLE", "")).strip()
+    if path and not Path(path).is_file():
+        raise ConfigError(f"CA_BUNDLE: no readable file at {path!r}")
+    return path
+
+
 def _number(raw: Mapping[str, Any], key: str) -> int:
     """A positive whole-number setting; its default is that of the Settings field."""
     default: int = getattr(Settings, KEYS[key])
@@ -191,6 +227,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     if parts.scheme not in ("http", "https") or not parts.netloc or parts.path:
         raise ConfigError(f"PUBLIC_URL: expected scheme://host[:port], got {public_url!r}")
 
+    client_cert, client_key = _client_cert(raw)
     return Settings(
         public_url=public_url,
         data_dir=data_dir,
@@ -200,7 +237,12 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         allowlist=tuple(p.lower() for p in _split(raw.get("ALLOWLIST", ""))),
         push_hosts=_patterns("PUSH_HOSTS", raw.get("PUSH_HOSTS", "")),
         connect_to=_connect_to(raw.get("CONNECT_TO", "")),
-        ca_bundle=str(raw.get("CA_BUNDLE", "")),
+        ca_bundle=_ca_bundle(raw),
+        tls_client_cert=client_cert,
+        tls_client_key=client_key,
+        tls_require_client_cert=_bool(
+            "TLS_REQUIRE_CLIENT_CERT", raw.get("TLS_REQUIRE_CLIENT_CERT", False)
+        ),
         secret_key=str(raw.get("SECRET_KEY", "")) or _secret_key(data_dir),
         default_language=_language(raw.get("DEFAULT_LANGUAGE", Settings.default_language)),
         max_status_chars=_int("MAX_STATUS_CHARS", raw.get("MAX_STATUS_CHARS", 5000)),

@@ -38,11 +38,21 @@ if TYPE_CHECKING:
 log = logging.getLogger("flurfunk.runtime")
 
 
+def client_cert(settings: Settings) -> tuple[str, str] | None:
+    """The certificate this node presents to peers that require mutual TLS."""
+    if settings.tls_client_cert and settings.tls_client_key:
+        return settings.tls_client_cert, settings.tls_client_key
+    return None
+
+
 async def build_federation(settings: Settings, db: Database) -> Federation:
     allowlist = LiveAllowlist(db)
     await allowlist.refresh()
     client = FederationClient(
-        allowlist, connect_to=dict(settings.connect_to), ca_bundle=settings.ca_bundle or None
+        allowlist,
+        connect_to=dict(settings.connect_to),
+        ca_bundle=settings.ca_bundle or None,
+        client_cert=client_cert(settings),
     )
     private_pem, public_pem = await instance_key_pair(db)
     broker = broker_for(settings)
