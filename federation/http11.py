@@ -294,6 +294,12 @@ class Http11Transport(httpx.AsyncBaseTransport):
             except BaseException:
                 connection.close()
                 raise
+        if origin[0] == "https":
+            # asyncio reports a TLS 1.3 "certificate required" alert as a plain close.
+            raise httpx.RemoteProtocolError(
+                "the peer closed the TLS connection without answering "
+                "(it may require a client certificate: TLS_CLIENT_CERT)"
+            )
         raise httpx.RemoteProtocolError("the peer closed the connection without answering")
 
     @staticmethod
