@@ -103,6 +103,13 @@ def _client_cert_requirement(args: argparse.Namespace, settings: Settings) -> di
             "TLS_REQUIRE_CLIENT_CERT: set CA_BUNDLE to the CA that client certificates must "
             "chain to"
         )
+    try:
+        ssl.create_default_context(cafile=settings.ca_bundle)
+    except (OSError, ssl.SSLError) as exc:
+        raise ConfigError(
+            f"CA_BUNDLE: cannot read {settings.ca_bundle!r} as PEM CA certificates "
+            f"({exc.strerror or exc})"
+        ) from None
     return {"ssl_cert_reqs": ssl.CERT_REQUIRED, "ssl_ca_certs": settings.ca_bundle}
 
 

@@ -154,13 +154,6 @@ def _client_cert(raw: Mapping[str, Any]) -> tuple[str, str]:
     return cert, key
 
 
-def _ca_bundle(raw: Mapping[str, Any]) -> str:
-    path = str(raw.get("CA_BUNDLE", "")).strip()
-    if path and not Path(path).is_file():
-        raise ConfigError(f"CA_BUNDLE: no readable file at {path!r}")
-    return path
-
-
 def _number(raw: Mapping[str, Any], key: str) -> int:
     """A positive whole-number setting; its default is that of the Settings field."""
     default: int = getattr(Settings, KEYS[key])
@@ -237,7 +230,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         allowlist=tuple(p.lower() for p in _split(raw.get("ALLOWLIST", ""))),
         push_hosts=_patterns("PUSH_HOSTS", raw.get("PUSH_HOSTS", "")),
         connect_to=_connect_to(raw.get("CONNECT_TO", "")),
-        ca_bundle=_ca_bundle(raw),
+        ca_bundle=str(raw.get("CA_BUNDLE", "")),
         tls_client_cert=client_cert,
         tls_client_key=client_key,
         tls_require_client_cert=_bool(

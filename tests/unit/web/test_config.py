@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import trustme
 
 from web.config import ConfigError, load_settings
 
@@ -58,3 +59,27 @@ def test_bad_values_name_their_key(tmp_path: Path, key: str, value: str, named: 
     }
     with pytest.raises(ConfigError, match=named):
         load_settings(env)
+
+
+def test_a_client_certificate_is_loaded_at_start(tmp_path: Path) -> None:
+    issued = trustme.CA().issue_cert("hq.corp.example")
+    cert, key = tmp_path / "client.crt", tmp_path / "client.key"
+    cert.write_bytes(issued.cert_chain_pems[0].bytes())
+    key.write_bytes(issued.private_key_pem.bytes())
+    env = {"FLURFUNK_DATA_DIR": str(tmp_path), "FLURFUNK_CONFIG": str(tmp_path / "none.toml")}
+    both = {**env, "FLURFUNK_TLS_CLIENT_CERT": str(cert), "FLURFUNK_TLS_CLIENT_KEY": str(key)}
+    settings = load_settings({**both, "FLURFUNK_TLS_REQUIRE_CLIENT_CERT": "yes"})
+    assert (settings.tls_client_cert, settings.tls_client_key) == (str(cert), str(key))
+    assert settings.tls_require_client_cert is True
+
+    refusals = {
+        "TLS_CLIENT_KEY is set but TLS_CLIENT_CERT is not": {"FLURFUNK_TLS_CLIENT_KEY": str(key)},
+        "TLS_CLIENT_CERT: no readable file": {**both, "FLURFUNK_TLS_CLIENT_CERT": "/nowhere.pem"},
+        "cannot use": {**both, "FLURFUNK_TLS_CLIENT_KEY": str(cert)},  # a certificate, no key
+        "TLS_REQUIRE_CLIENT_CERT: expected true or false": {
+            "FLURFUNK_TLS_REQUIRE_CLIENT_CERT": "always"
+        },
+    }
+    for reason, values in refusals.items():
+        with pytest.raises(ConfigError, match=reason):
+            load_settings({**env, **values})
