@@ -33,6 +33,7 @@ from web.node import Node
 from web.ratelimit import RateLimiter, RateLimitMiddleware
 from web.routes import routes
 from web.runtime import running
+from web.transport_security import TransportSecurityMiddleware
 from web.ui.access import FormRefused, NotAllowed, SignInFirst
 from web.ui.errors import form_refused, not_allowed, not_found_page, sign_in_first, wants_page
 from web.ui.policy import policy_first
@@ -127,6 +128,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             # After the slash is stripped (that copies the scope, and the router marks the
             # matched route in the scope it gets); before everything else that may log.
             Middleware(RequestObserver),
+            Middleware(TransportSecurityMiddleware, public_url=settings.public_url),
             Middleware(PathCORSMiddleware),
             Middleware(RateLimitMiddleware),
             Middleware(
