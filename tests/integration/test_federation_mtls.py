@@ -169,6 +169,17 @@ def test_require_client_cert_needs_a_ca_bundle_and_tls(
     assert without_tls.returncode == 2
     assert "--ssl-certfile and --ssl-keyfile" in without_tls.stderr
 
+    unreadable = _serve(
+        {**env, "FLURFUNK_CA_BUNDLE": str(tmp_path / "gone.pem")},
+        "--ssl-certfile",
+        str(bundle),
+        "--ssl-keyfile",
+        str(bundle),
+    )
+    assert unreadable.returncode == 2
+    assert "CA_BUNDLE: cannot read" in unreadable.stderr
+    assert "Traceback" not in unreadable.stderr
+
 
 def test_a_client_certificate_that_cannot_be_loaded_stops_the_start(
     tmp_path: Path, company_ca: tuple[trustme.CA, Path]
