@@ -144,8 +144,15 @@ def _client_cert(raw: Mapping[str, Any]) -> tuple[str, str]:
     for name, path in (("TLS_CLIENT_CERT", cert), ("TLS_CLIENT_KEY", key)):
         if not Path(path).is_file():
             raise ConfigError(f"{name}: no readable file at {path!r}")
+
+    def passphrase() -> bytes:
+        # Without this callback OpenSSL would prompt on the terminal of a service.
+        raise ConfigError(
+            f"TLS_CLIENT_KEY: {key!r} is encrypted; give the key without a passphrase"
+        )
+
     try:
-        ssl.create_default_context().load_cert_chain(cert, key)
+        ssl.create_default_context().load_cert_chain(cert, key, password=passphrase)
     except (ssl.SSLError, OSError) as exc:
         raise ConfigError(
             f"TLS_CLIENT_CERT/TLS_CLIENT_KEY: cannot use {cert!r} with {key!r} as a PEM "

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 import trustme
+from cryptography.hazmat.primitives import serialization
 
 from web.config import ConfigError, load_settings
 
@@ -72,7 +73,20 @@ def test_a_client_certificate_is_loaded_at_start(tmp_path: Path) -> None:
     assert (settings.tls_client_cert, settings.tls_client_key) == (str(cert), str(key))
     assert settings.tls_require_client_cert is True
 
+    locked = tmp_path / "locked.key"
+    private = serialization.load_pem_private_key(issued.private_key_pem.bytes(), None)
+    locked.write_bytes(
+        private.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.BestAvailableEncryption(b"secret"),
+        )
+    )
     refusals = {
+        "is encrypted; give the key without a passphrase": {
+            **both,
+            "FLURFUNK_TLS_CLIENT_KEY": str(locked),
+        },
         "TLS_CLIENT_KEY is set but TLS_CLIENT_CERT is not": {"FLURFUNK_TLS_CLIENT_KEY": str(key)},
         "TLS_CLIENT_CERT: no readable file": {**both, "FLURFUNK_TLS_CLIENT_CERT": "/nowhere.pem"},
         "cannot use": {**both, "FLURFUNK_TLS_CLIENT_KEY": str(cert)},  # a certificate, no key
