@@ -134,14 +134,18 @@ def test_a_peer_without_a_valid_client_certificate_leaves_no_trace(
     )
 
 
-def test_a_client_without_a_certificate_gets_no_response(
-    net: Network, company_ca: tuple[trustme.CA, Path]
+def test_a_client_without_a_company_certificate_gets_no_response(
+    net: Network, company_ca: tuple[trustme.CA, Path], tmp_path: Path
 ) -> None:
     sales = net["sales"]
     _, bundle = company_ca
     bare = ssl.create_default_context(cafile=str(bundle))
     with pytest.raises((httpx.ReadError, httpx.ConnectError, httpx.RemoteProtocolError)):
         httpx.get(sales.url + "/livez", timeout=5, verify=bare)
+    foreign = ssl.create_default_context(cafile=str(bundle))
+    foreign.load_cert_chain(*client_cert(tmp_path, trustme.CA(), "stranger.flurfunk.test"))
+    with pytest.raises((httpx.ReadError, httpx.ConnectError, httpx.RemoteProtocolError)):
+        httpx.get(sales.url + "/livez", timeout=5, verify=foreign)
     assert httpx.get(sales.url + "/livez", timeout=5, verify=sales.verify).status_code == 200
 
 
