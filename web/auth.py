@@ -50,8 +50,15 @@ WRITE_SCOPES = (
     "statuses",
 )
 TOP_SCOPES = ("read", "write", "follow", "push", "profile", "admin:read", "admin:write")
+# Mastodon's admin sub-scopes this node has endpoints for; `admin:read`/`admin:write` cover them.
+ADMIN_SCOPES = ("accounts", "domain_allows")
 KNOWN_SCOPES = frozenset(
-    (*TOP_SCOPES, *(f"read:{s}" for s in READ_SCOPES), *(f"write:{s}" for s in WRITE_SCOPES))
+    (
+        *TOP_SCOPES,
+        *(f"read:{s}" for s in READ_SCOPES),
+        *(f"write:{s}" for s in WRITE_SCOPES),
+        *(f"admin:{mode}:{s}" for mode in ("read", "write") for s in ADMIN_SCOPES),
+    )
 )
 # The legacy `follow` scope covers reading and changing follows, blocks and mutes.
 FOLLOW_IMPLIES = frozenset(
@@ -93,6 +100,8 @@ def scope_allows(granted: frozenset[str], needed: str) -> bool:
         return True
     parent = needed.split(":")[0]
     if parent in ("read", "write") and parent in granted:
+        return True
+    if parent == "admin" and needed.count(":") == 2 and needed.rsplit(":", 1)[0] in granted:
         return True
     if needed == "profile" and "read" in granted:
         return True
