@@ -50,8 +50,17 @@ WRITE_SCOPES = (
     "statuses",
 )
 TOP_SCOPES = ("read", "write", "follow", "push", "profile", "admin:read", "admin:write")
-# Mastodon's admin sub-scopes this node has endpoints for; `admin:read`/`admin:write` cover them.
-ADMIN_SCOPES = ("accounts", "domain_allows")
+# Mastodon's admin sub-scopes, all known so that apps asking for them can register (only
+# accounts and domain_allows have endpoints here); `admin:read`/`admin:write` cover them.
+ADMIN_SCOPES = (
+    "accounts",
+    "reports",
+    "domain_allows",
+    "domain_blocks",
+    "ip_blocks",
+    "email_domain_blocks",
+    "canonical_email_blocks",
+)
 KNOWN_SCOPES = frozenset(
     (
         *TOP_SCOPES,
