@@ -109,12 +109,18 @@ def test_delete_needs_a_suspended_account_and_federates_through_the_delete_actio
     node: RunningNode,
 ) -> None:
     boss = client(node, staff(node, "boss", "admin"))
+    moderator = client(node, staff(node, "mod", "moderator"))
     victim = node.create_user("victim")
     victim_id = node.api(victim, "GET", "/api/v1/accounts/verify_credentials").json()["id"]
-    boss.admin_account_moderate(victim_id, action="suspend")
+    moderator.admin_account_moderate(victim_id, action="suspend")
+    # The same refusals as /admin/users: deleting also decides about roles.
+    status, error = refusal(lambda: moderator.admin_account_delete(victim_id))
+    assert (status, error) == (403, "This action requires the permission manage_roles")
     boss.admin_account_delete(victim_id)
     assert ("user.delete", victim.name) in [(a, t) for _, a, t in audit(node)]
     assert victim.name not in node.cli("user", "list").stdout
+    status, error = refusal(lambda: boss.admin_account_unsuspend(victim_id))
+    assert (status, error) == (422, "Validation failed: this account was deleted")
 
 
 def test_a_role_with_only_manage_allowlist_changes_domain_allows(node: RunningNode) -> None:

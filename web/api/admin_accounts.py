@@ -122,11 +122,13 @@ async def _filtered(c: Call, session: AsyncSession, v2: bool) -> Select[Account,
         ("username", Account.username),
         ("display_name", Account.display_name),
         ("email", User.email),
-        ("by_domain", Account.domain),
     ):
         text = p.text(name, max_length=320)
         if text:
             query = query.where(_like(column, text))
+    domain = (p.text("by_domain", max_length=255) or "").strip().lower()
+    if domain:
+        query = query.where(func.lower(Account.domain) == domain)
     return query
 
 
@@ -176,6 +178,8 @@ async def show(request: Request) -> Response:
 
 async def _local(c: Call, session: AsyncSession) -> tuple[Account, User]:
     account, user = await _row(session, c.request.path_params["id"])
+    if user is None and account.domain is None:
+        raise validation("this account was deleted")
     if user is None:
         raise validation("only this node's own accounts can be administered here")
     return account, user
@@ -231,10 +235,10 @@ async def delete(request: Request) -> Response:
     allowed = node.federation.allowlist() if node.federation else Allowlist()
     try:
         async with node.db.write() as session:
-            account, _ = await _local(c, session)
+            account, user = await _local(c, session)
             if account.suspended_at is None:
                 raise ApiError(403, "Only a suspended account can be deleted: suspend it first")
-            answer = (await _present(c, session, [(account, _)]))[0]
+            answer = (await _present(c, session, [(account, user)]))[0]
             deleted = await user_admin.delete_user(
                 session, node.settings, allowed, who, account.username
             )
