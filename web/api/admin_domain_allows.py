@@ -1,8 +1,8 @@
 """Mastodon's `/api/v1/admin/domain_allows`, backed by the allowlist: list, show, create,
 delete. Scopes `admin:read:domain_allows` / `admin:write:domain_allows`, permission
-`manage_allowlist`. A change goes through models.allowlist as on /admin/federation and
-`flurfunk allowlist`, so the allowlist's audit log names who made it, and this process
-re-reads the allowlist at once (the others within seconds).
+`manage_allowlist`. A change goes through outbox.allowlist's `allow`/`disallow`, as on
+/admin/federation and `flurfunk allowlist`, so the allowlist's audit log names who made it;
+this process re-reads the allowlist at once (the others within seconds).
 
 `domain` takes what the allowlist takes — `host`, `host:port`, `*.suffix` — so the entity's
 `domain` is the pattern as stored.
@@ -18,9 +18,8 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from federation.allowlist import PatternError
-from models import allowlist as stored_allowlist
 from models.federation import AllowlistEntry
-from outbox.allowlist import normalise
+from outbox.allowlist import allow, disallow, normalise
 from outbox.permissions import AdminError, Operator, require
 from web.api.base import Call, call, ok, page_of, paginated
 from web.api.errors import not_found, validation
@@ -83,7 +82,7 @@ async def create(request: Request) -> Response:
     except PatternError as exc:
         raise validation(str(exc)) from None
     async with c.node.db.write() as session:
-        changed = await stored_allowlist.add(session, pattern, who.name)
+        changed = await allow(session, who, pattern)
         entry = await session.scalar(
             select(AllowlistEntry).where(AllowlistEntry.pattern == pattern)
         )
@@ -103,7 +102,7 @@ async def remove(request: Request) -> Response:
         )
         if entry is None:
             raise not_found()
-        await stored_allowlist.remove(session, entry.pattern, who.name)
+        await disallow(session, who, entry.pattern)
     await _refresh(c)
     return ok({})
 
