@@ -140,6 +140,12 @@ def test_a_role_with_only_manage_allowlist_changes_domain_allows(node: RunningNo
     wildcard = keeper.admin_create_domain_allow(f"*.dept-{secrets.token_hex(3)}.example:8443")
     assert wildcard["domain"].startswith("*.dept-")
 
+    first = node.api(keeper_user, "GET", "/api/v1/admin/domain_allows", params={"limit": 1})
+    assert len(first.json()) == 1
+    older = keeper.fetch_next(keeper.admin_domain_allows(limit=1))  # follows the Link header
+    assert older
+    assert older[0]["id"] != first.json()[0]["id"]
+
     keeper.admin_delete_domain_allow(made["id"])
     assert domain not in node.cli("allowlist", "list").stdout.split()
     log = audit(node)
