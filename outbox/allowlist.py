@@ -11,9 +11,12 @@ import logging
 import time
 from collections.abc import Iterable
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from federation.allowlist import Allowlist, PatternError, parse_pattern
 from models import allowlist as stored
 from models.db import Database
+from outbox.permissions import Operator, require
 
 REFRESH_SECONDS = 2.0
 log = logging.getLogger("flurfunk.allowlist")
@@ -22,6 +25,19 @@ log = logging.getLogger("flurfunk.allowlist")
 def normalise(pattern: str) -> str:
     """The canonical text of a pattern; raises PatternError for nonsense."""
     return str(parse_pattern(pattern))
+
+
+async def allow(session: AsyncSession, operator: Operator, pattern: str) -> bool:
+    """Add a normalised pattern in the operator's name (allowlist audit log); False when it
+    was there already. The one path of /admin/federation, the CLI and the admin API."""
+    require(operator, "manage_allowlist")
+    return await stored.add(session, pattern, operator.name)
+
+
+async def disallow(session: AsyncSession, operator: Operator, pattern: str) -> bool:
+    """Remove a normalised pattern in the operator's name; False when it was not there."""
+    require(operator, "manage_allowlist")
+    return await stored.remove(session, pattern, operator.name)
 
 
 class LiveAllowlist:

@@ -50,8 +50,24 @@ WRITE_SCOPES = (
     "statuses",
 )
 TOP_SCOPES = ("read", "write", "follow", "push", "profile", "admin:read", "admin:write")
+# Mastodon's admin sub-scopes, all known so that apps asking for them can register (only
+# accounts and domain_allows have endpoints here); `admin:read`/`admin:write` cover them.
+ADMIN_SCOPES = (
+    "accounts",
+    "reports",
+    "domain_allows",
+    "domain_blocks",
+    "ip_blocks",
+    "email_domain_blocks",
+    "canonical_email_blocks",
+)
 KNOWN_SCOPES = frozenset(
-    (*TOP_SCOPES, *(f"read:{s}" for s in READ_SCOPES), *(f"write:{s}" for s in WRITE_SCOPES))
+    (
+        *TOP_SCOPES,
+        *(f"read:{s}" for s in READ_SCOPES),
+        *(f"write:{s}" for s in WRITE_SCOPES),
+        *(f"admin:{mode}:{s}" for mode in ("read", "write") for s in ADMIN_SCOPES),
+    )
 )
 # The legacy `follow` scope covers reading and changing follows, blocks and mutes.
 FOLLOW_IMPLIES = frozenset(
@@ -93,6 +109,8 @@ def scope_allows(granted: frozenset[str], needed: str) -> bool:
         return True
     parent = needed.split(":")[0]
     if parent in ("read", "write") and parent in granted:
+        return True
+    if parent == "admin" and needed.count(":") == 2 and needed.rsplit(":", 1)[0] in granted:
         return True
     if needed == "profile" and "read" in granted:
         return True

@@ -17,7 +17,7 @@ from models.base import utcnow
 from models.db import Database
 from models.settings import Settings
 from outbox.accounts import count_local_accounts, create_local_account, random_password
-from outbox.allowlist import normalise
+from outbox.allowlist import allow, disallow, normalise
 from web import delivery_report, demo
 from web.auth import cli_app, find_user, hash_password, issue_token, parse_scopes, unknown_scopes
 from web.cli_admin import CommandError, add_node_commands, add_user_commands, operator
@@ -246,9 +246,9 @@ async def _allowlist(settings: Settings, action: str, pattern: str | None) -> li
                 ]
             assert pattern is not None
             if action == "add":
-                changed = await stored_allowlist.add(session, pattern, operator().name)
+                changed = await allow(session, operator(), pattern)
                 return [f"added {pattern}" if changed else f"{pattern} was already allowed"]
-            changed = await stored_allowlist.remove(session, pattern, operator().name)
+            changed = await disallow(session, operator(), pattern)
             if not changed:
                 raise CommandError(f"{pattern} is not on the allowlist")
             return [f"removed {pattern}"]

@@ -7,6 +7,8 @@ from starlette.routing import BaseRoute
 from web import activitypub, health, metrics, streaming, webfinger, wellknown
 from web.api import (
     accounts,
+    admin_accounts,
+    admin_domain_allows,
     admin_peers,
     apps,
     conversations,
@@ -72,6 +74,8 @@ def routes() -> list[BaseRoute]:
         media,
         emojis,
         misc,
+        admin_accounts,
+        admin_domain_allows,
         admin_peers,
         roles,
         pages,

@@ -18,7 +18,7 @@ from models import admin as node_admin
 from models import allowlist as stored_allowlist
 from models.base import utcnow
 from outbox import delivery_admin
-from outbox.allowlist import normalise
+from outbox.allowlist import allow, disallow, normalise
 from outbox.deliveries import take_queued
 from web import delivery_report
 from web.node import node_of
@@ -66,12 +66,12 @@ async def change_allowlist(request: Request) -> Response:
     except PatternError as exc:
         refused(request, exc)
         return back({}, HERE)
-    actor = operator_of(request).name
+    operator = operator_of(request)
     async with node.db.write() as session:
         if adding:
-            changed = await stored_allowlist.add(session, pattern, actor)
+            changed = await allow(session, operator, pattern)
         else:
-            changed = await stored_allowlist.remove(session, pattern, actor)
+            changed = await disallow(session, operator, pattern)
     if changed and node.federation is not None:
         await node.federation.allowlist.refresh()  # this process at once; others within seconds
     if adding:
