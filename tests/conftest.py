@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, settings
 
-from tests.kit import RunningNode, User, postgres_available, require_service, running_node
+from tests.kit import RunningNode, User, running_node
 
 BACKENDS = ["sqlite", "postgres"]
 
@@ -25,9 +25,6 @@ def node(
 ) -> Iterator[RunningNode]:
     """A real `flurfunk serve` on loopback, once on SQLite and once on PostgreSQL."""
     backend: str = request.param
-    if backend == "postgres":
-        available, reason = postgres_available()
-        require_service("PostgreSQL", available, reason)
     tmp: Path = tmp_path_factory.mktemp(backend)
     with running_node(tmp, backend) as running:
         yield running

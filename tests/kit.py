@@ -280,6 +280,9 @@ class RunningNode:
 
 @contextlib.contextmanager
 def running_node(tmp: Path, backend: str, **extra_env: str) -> Iterator[RunningNode]:
+    if backend == "postgres":
+        available, reason = postgres_available()
+        require_service("PostgreSQL", available, reason)
     data_dir = tmp / f"node-{secrets.token_hex(3)}"
     data_dir.mkdir(parents=True)
     with contextlib.ExitStack() as stack:

@@ -20,8 +20,6 @@ from tests.integration.test_web_pages import csrf, signed_in
 from tests.kit import (
     RunningNode,
     User,
-    postgres_available,
-    require_service,
     running_node,
 )
 
@@ -32,9 +30,6 @@ def own_node(
 ) -> Iterator[RunningNode]:
     """A node of its own: the session's shared node promises apps an empty emoji list."""
     backend: str = request.param
-    if backend == "postgres":
-        available, reason = postgres_available()
-        require_service("PostgreSQL", available, reason)
     with running_node(tmp_path_factory.mktemp("emoji"), backend) as node:
         yield node
 

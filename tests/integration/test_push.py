@@ -30,8 +30,6 @@ from tests.kit import (
     RunningNode,
     User,
     free_port,
-    postgres_available,
-    require_service,
     running_node,
 )
 
@@ -191,9 +189,6 @@ def node(
     company_ca: trustme.CA,
 ) -> Iterator[RunningNode]:
     backend: str = request.param
-    if backend == "postgres":
-        available, reason = postgres_available()
-        require_service("PostgreSQL", available, reason)
     tmp: Path = tmp_path_factory.mktemp("push")
     bundle = tmp / "company-ca.pem"
     company_ca.cert_pem.write_to_path(str(bundle))

@@ -32,19 +32,18 @@ def toot(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+def login_cli(
+    env: dict[str, str], node: RunningNode, user: User
+) -> subprocess.CompletedProcess[str]:
+    return toot(
+        env, "login_cli", "--instance", node.url, "--email", user.email, "--password", user.password
+    )
+
+
 def test_login_cli_then_whoami_and_post(
     node: RunningNode, alice: User, toot_env: dict[str, str]
 ) -> None:
-    login = toot(
-        toot_env,
-        "login_cli",
-        "--instance",
-        node.url,
-        "--email",
-        alice.email,
-        "--password",
-        alice.password,
-    )
+    login = login_cli(toot_env, node, alice)
     assert login.returncode == 0, login.stdout + login.stderr
     assert "Successfully logged in" in login.stdout
 
@@ -116,16 +115,7 @@ def test_search_finds_a_post_by_another_form_of_its_word(
     marker = secrets.token_hex(4)
     text = f"The quarterly reports are ready {marker}"
     assert node.api(bob, "POST", "/api/v1/statuses", data={"status": text}).is_success
-    login = toot(
-        toot_env,
-        "login_cli",
-        "--instance",
-        node.url,
-        "--email",
-        alice.email,
-        "--password",
-        alice.password,
-    )
+    login = login_cli(toot_env, node, alice)
     assert login.returncode == 0, login.stdout + login.stderr
 
     found = toot(toot_env, "search", "--type", "statuses", "--json", f"report {marker}")

@@ -16,7 +16,7 @@ from mastodon import Mastodon, MastodonAPIError
 
 from tests.conftest import BACKENDS
 from tests.integration.test_web_pages import csrf, signed_in
-from tests.kit import RunningNode, User, postgres_available, require_service, running_node
+from tests.kit import RunningNode, User, running_node
 
 POLICY = """# Nutzungsrichtlinie
 
@@ -35,9 +35,6 @@ def policy_node(
 ) -> Iterator[RunningNode]:
     """A node of its own: a policy gates everyone on the node."""
     backend: str = request.param
-    if backend == "postgres":
-        available, reason = postgres_available()
-        require_service("PostgreSQL", available, reason)
     with running_node(tmp_path_factory.mktemp("policy"), backend) as node:
         yield node
 
