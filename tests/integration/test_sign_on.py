@@ -350,3 +350,20 @@ def test_mastodon_app_authorization_code_flow_under_sign_on(
     me = api.account_verify_credentials()
     assert me["username"] == name
     assert me["role"]["name"].lower() == "moderator"
+
+
+def test_a_provider_that_names_another_issuer_or_cannot_be_reached(
+    tmp_path: Path, provider: Provider
+) -> None:
+    # The discovery document says "http://127.0.0.1:PORT", the node expects it with a slash.
+    env = provider.node_env(FLURFUNK_OIDC_ISSUER=provider.issuer + "/")
+    with running_node(tmp_path, "sqlite", **env) as other, httpx.Client() as browser:
+        answer = browser.get(other.url + "/auth/oidc")
+        assert answer.status_code == 403
+        assert "calls itself" in answer.text
+    closed = provider.node_env(FLURFUNK_OIDC_ISSUER="http://127.0.0.1:9")
+    with running_node(tmp_path, "sqlite", **closed) as other, httpx.Client() as browser:
+        answer = browser.get(other.url + "/auth/oidc")
+        assert answer.status_code == 502
+        assert "cannot be reached" in answer.text
+        assert not signed_in(browser, other)
