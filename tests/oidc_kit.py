@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import hashlib
+import io
 import json
 import os
 import secrets
@@ -21,7 +23,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from typing import Any
-from urllib.parse import parse_qs, urljoin, urlsplit
+from urllib.parse import parse_qs, unquote, urljoin, urlsplit
 
 import httpx
 from joserfc import jwt
@@ -38,6 +40,7 @@ class Tampering:
     """What the provider does wrong to the ID tokens it issues (None: nothing)."""
 
     mode: str | None = None
+    pkce: Pkce = field(default_factory=lambda: Pkce())
     key: RSAKey = field(
         default_factory=lambda: RSAKey.generate_key(2048, {"kid": "tampering"}, private=True)
     )
@@ -64,7 +67,11 @@ class Tampering:
     def wrap(self, app: WSGIApp) -> WSGIApp:
         def tampered(environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
             path = environ.get("PATH_INFO", "")
-            if path not in ("/oauth2/token", "/jwks"):
+            if path == "/oauth2/token":
+                refused = self.pkce.check(environ)
+                if refused is not None:
+                    return _answer(start_response, "400 Bad Request", [], refused)
+            if path not in ("/oauth2/token", "/jwks", "/oauth2/authorize"):
                 return app(environ, start_response)
             seen: dict[str, Any] = {}
 
@@ -73,18 +80,64 @@ class Tampering:
                 return lambda _: None
 
             body = b"".join(app(environ, keep))
-            if seen["status"].startswith("200"):
+            if path == "/oauth2/authorize":
+                self.pkce.issued(environ, dict(seen["headers"]).get("Location", ""))
+            elif seen["status"].startswith("200"):
                 data = json.loads(body)
                 if path == "/jwks" and self.mode not in (None, "signature"):
                     data["keys"].append(self.key.as_dict(private=False))
                 elif self.mode and "id_token" in data:
                     data["id_token"] = self.id_token(data["id_token"])
                 body = json.dumps(data).encode()
-            headers = [(k, v) for k, v in seen["headers"] if k.lower() != "content-length"]
-            start_response(seen["status"], [*headers, ("Content-Length", str(len(body)))])
-            return [body]
+            return _answer(start_response, seen["status"], seen["headers"], body)
 
         return tampered
+
+
+def _answer(
+    start_response: Callable[..., Any], status: str, headers: list[tuple[str, str]], body: bytes
+) -> list[bytes]:
+    kept = [(k, v) for k, v in headers if k.lower() != "content-length"]
+    start_response(status, [*kept, ("Content-Length", str(len(body)))])
+    return [body]
+
+
+@dataclass
+class Pkce:
+    """RFC 7636 at the provider, which the mock leaves out: each code remembers the challenge
+    of its authorization request, and the token request must bring the matching verifier."""
+
+    challenges: dict[str, str] = field(default_factory=dict)
+    verified: int = 0
+    # (client id, secret) of each token request's HTTP Basic credentials, as the provider read them
+    clients: list[tuple[str, str]] = field(default_factory=list)
+
+    def issued(self, environ: dict[str, Any], location: str) -> None:
+        asked = parse_qs(environ.get("QUERY_STRING", ""))
+        code = parse_qs(urlsplit(location).query).get("code")
+        if code and asked.get("code_challenge_method") == ["S256"]:
+            self.challenges[code[0]] = asked["code_challenge"][0]
+
+    def check(self, environ: dict[str, Any]) -> bytes | None:
+        """None when the token request may go on (its body is put back for the provider)."""
+        basic = environ.get("HTTP_AUTHORIZATION", "")
+        if basic.startswith("Basic "):
+            pair = base64.b64decode(basic[6:]).decode()
+            client, _, secret = pair.partition(":")
+            self.clients.append((unquote(client), unquote(secret)))
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        body = environ["wsgi.input"].read(length)
+        environ["wsgi.input"] = io.BytesIO(body)
+        form = parse_qs(body.decode())
+        challenge = self.challenges.get(form.get("code", [""])[0])
+        if challenge is None:
+            return None  # a code the provider will refuse anyway
+        verifier = form.get("code_verifier", [""])[0]
+        digest = hashlib.sha256(verifier.encode()).digest()
+        if base64.urlsafe_b64encode(digest).rstrip(b"=").decode() != challenge:
+            return b'{"error": "invalid_grant", "error_description": "PKCE verifier mismatch"}'
+        self.verified += 1
+        return None
 
 
 @dataclass

@@ -11,10 +11,11 @@ expiry, nonce and access-token hash (authlib's CodeIDToken).
 
 from __future__ import annotations
 
+import base64
 import time
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import orjson
 from authlib.common.security import generate_token  # type: ignore[import-untyped]
@@ -208,18 +209,28 @@ class OpenIDClient:
         """Exchange the code for tokens and return the checked claims (ID token, then
         userinfo for what the ID token leaves out)."""
         meta = await self.metadata()
+        headers = {
+            "content-type": "application/x-www-form-urlencoded",
+            "accept": "application/json",
+        }
+        credentials: dict[str, str] = {"client_id": self.client_id}
+        if self.client_secret:
+            # RFC 6749 2.3.1: HTTP Basic unless the provider offers only the form fields
+            # (and Basic is the default when its discovery document names no method).
+            offered = meta.get("token_endpoint_auth_methods_supported") or ["client_secret_basic"]
+            if "client_secret_basic" in offered:
+                pair = f"{quote(self.client_id, safe='')}:{quote(self.client_secret, safe='')}"
+                headers["authorization"] = "Basic " + base64.b64encode(pair.encode()).decode()
+                credentials = {}
+            else:
+                credentials["client_secret"] = self.client_secret
         body = prepare_token_request(
             "authorization_code",
             code=code,
             redirect_uri=self.redirect_uri,
             code_verifier=pending.verifier,
-            client_id=self.client_id,
-            **({"client_secret": self.client_secret} if self.client_secret else {}),
+            **credentials,
         )
-        headers = {
-            "content-type": "application/x-www-form-urlencoded",
-            "accept": "application/json",
-        }
         status, tokens = await self._request("POST", meta["token_endpoint"], headers, body.encode())
         if status != 200 or not isinstance(tokens, dict):
             error = tokens.get("error") if isinstance(tokens, dict) else None
