@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import re
+import secrets
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
@@ -153,7 +154,7 @@ def _take_pending(request: Request, state: str) -> Pending | None:
         pending = Pending.from_dict(item)
         if pending is None or pending.expired:
             continue
-        if found is None and pending.state == state:
+        if found is None and secrets.compare_digest(pending.state.encode(), state.encode()):
             found = pending
         else:
             kept.append(item)
