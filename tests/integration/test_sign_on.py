@@ -387,3 +387,26 @@ def test_display_name_and_email_are_cleaned(node: RunningNode, provider: Provide
     assert me["display_name"] == ("<b>Ada</b> " + "L" * 300)[:100]
     listed = node.cli("user", "list", "--search", name).stdout
     assert "not an address" not in listed
+
+
+@pytest.mark.postgres
+def test_sign_on_on_postgresql(tmp_path: Path, provider: Provider) -> None:
+    with running_node(tmp_path, "postgres", **provider.node_env()) as pg:
+        local = pg.create_user("dora", via_cli=True)
+        sub, _ = new_person(provider, preferred_username=local.name.upper(), groups=["admins"])
+        with httpx.Client() as browser:
+            assert sign_on(browser, pg.url, provider, sub).status_code == 303
+            assert signed_in(browser, pg)
+        assert role_of(pg, local.name) == "admin"
+        # Another company identity with the same user name finds the account taken.
+        other, _ = new_person(provider, preferred_username=local.name)
+        with httpx.Client() as browser:
+            answer = sign_on(browser, pg.url, provider, other)
+            assert answer.status_code == 403
+            assert "belongs to another company account" in answer.text
+            assert not signed_in(browser, pg)
+        # A renamed person still reaches their account through the identity.
+        provider.person(sub, preferred_username="renamed" + local.name, groups=["admins"])
+        with httpx.Client() as browser:
+            assert sign_on(browser, pg.url, provider, sub).status_code == 303
+        assert not exists(pg, "renamed" + local.name)
