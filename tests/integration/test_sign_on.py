@@ -315,6 +315,19 @@ def test_hostile_callback_parameters(node: RunningNode, provider: Provider) -> N
         assert "comes from" in answer.text
         answer = browser.get(callback, params={"state": "whatever", "code": "x"})
         assert answer.status_code == 400
+    # Sign-ins started in several tabs: each comes back, however long their pages' addresses.
+    with httpx.Client() as browser:
+        tabs = [
+            start_sign_on(browser, node.url, "/search?q=" + "x" * size) for size in (900, 10, 5000)
+        ]
+        answer = browser.get(authorize_at_provider(browser, tabs[1], sub))
+        assert answer.status_code == 303
+        assert answer.headers["location"] == "/search?q=" + "x" * 10
+    with httpx.Client() as browser:
+        tab = start_sign_on(browser, node.url, "/search?q=" + "y" * 5000)
+        answer = browser.get(authorize_at_provider(browser, tab, sub))
+        assert answer.status_code == 303
+        assert answer.headers["location"] == "/"
     # `next` never leaves the node.
     with httpx.Client() as browser:
         page = browser.get(node.url + "/auth/oidc", params={"next": "https://evil.example/"})

@@ -13,6 +13,7 @@ import re
 import secrets
 from typing import Any
 
+import orjson
 from sqlalchemy.exc import IntegrityError
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -31,6 +32,8 @@ log = logging.getLogger("flurfunk.sign_on")
 
 PENDING_KEY = "oidc"
 PENDING_KEPT = 5  # sign-ins started in other tabs stay valid, up to this many
+PENDING_BYTES = 2000  # and up to this size in the session cookie
+MAX_NEXT = 1200  # a longer page to come back to is replaced by the start page
 MAX_PARAM = 2048
 MAX_USERNAME = 30
 MAX_GROUPS = 1000
@@ -122,6 +125,8 @@ async def start(request: Request) -> Response:
     if client is None:
         return refused(request, SignOnRefused("not_set_up"), 404)
     next_page = safe_next(request.query_params.get("next"))
+    if len(next_page) > MAX_NEXT:
+        next_page = "/"
     try:
         url, pending = await client.start(next_page)
     except SignOnProblem as exc:
@@ -129,7 +134,11 @@ async def start(request: Request) -> Response:
         return refused(request, exc, 502 if isinstance(exc, ProviderUnavailable) else 403)
     started = request.session.get(PENDING_KEY)
     kept = [p for p in started if isinstance(p, dict)] if isinstance(started, list) else []
-    request.session[PENDING_KEY] = [*kept[-(PENDING_KEPT - 1) :], pending.as_dict()]
+    entries = [*kept[-(PENDING_KEPT - 1) :], pending.as_dict()]
+    # The session is a cookie (4 KB at most in browsers): the oldest sign-ins give way.
+    while len(entries) > 1 and len(orjson.dumps(entries)) > PENDING_BYTES:
+        entries.pop(0)
+    request.session[PENDING_KEY] = entries
     return RedirectResponse(url, status_code=302)
 
 
