@@ -36,6 +36,7 @@ from models.poll import Poll, PollVote, ScheduledStatus
 from models.push import PushJob, PushSubscription
 from models.relationship import Block, Follow, FollowRequest, Mute
 from models.role import CustomRole
+from models.sign_on import SignOnIdentity
 from models.status import (
     IdempotencyKey,
     MediaAttachment,
@@ -101,6 +102,7 @@ __all__ = [
     "PushJob",
     "PushSubscription",
     "ScheduledStatus",
+    "SignOnIdentity",
     "Status",
     "StatusEdit",
     "StatusTag",

@@ -30,6 +30,7 @@ from web.cors import PathCORSMiddleware
 from web.logging import RequestObserver
 from web.metrics import listening
 from web.node import Node
+from web.oidc import OpenIDClient
 from web.ratelimit import RateLimiter, RateLimitMiddleware
 from web.routes import routes
 from web.runtime import running
@@ -102,12 +103,16 @@ def create_app(settings: Settings | None = None) -> Starlette:
         rate_limiter=RateLimiter(settings.rate_limit_requests, settings.rate_limit_window),
     )
 
+    openid = OpenIDClient(settings) if settings.oidc_issuer else None
+
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         async with running(settings, db, in_process_workers=not settings.redis_url) as fed:
             node.federation = fed
             async with listening(settings.metrics_listen, db):
                 yield
+        if openid is not None:
+            await openid.aclose()
         await db.dispose()
 
     app = Starlette(
@@ -152,4 +157,5 @@ def create_app(settings: Settings | None = None) -> Starlette:
         lifespan=lifespan,
     )
     app.state.node = node
+    app.state.openid = openid
     return app

@@ -48,6 +48,13 @@ KEYS = {
     "STREAMING_HEARTBEAT": "streaming_heartbeat",
     "TRENDS_INTERVAL": "trends_interval",
     "TRENDS_REVIEW": "trends_review",
+    "OIDC_ISSUER": "oidc_issuer",
+    "OIDC_CLIENT_ID": "oidc_client_id",
+    "OIDC_CLIENT_SECRET": "oidc_client_secret",
+    "OIDC_USERNAME_CLAIM": "oidc_username_claim",
+    "OIDC_GROUPS_CLAIM": "oidc_groups_claim",
+    "OIDC_ROLE_MAP": "oidc_role_map",
+    "OIDC_ONLY": "oidc_only",
 }
 
 
@@ -161,6 +168,50 @@ def _client_cert(raw: Mapping[str, Any]) -> tuple[str, str]:
     return cert, key
 
 
+def _role_map(value: Any) -> tuple[tuple[str, str], ...]:
+    """OIDC_ROLE_MAP: `group=role,…` in priority order."""
+    pairs = []
+    for item in _split(value):
+        group, sep, role = item.rpartition("=")
+        group, role = group.strip(), role.strip()
+        if not sep or not group or not re.fullmatch(r"[a-z][a-z0-9_-]{0,15}", role):
+            raise ConfigError(f"OIDC_ROLE_MAP: expected group=role, got {item!r}")
+        if role == "owner":
+            raise ConfigError("OIDC_ROLE_MAP: the owner role is never given by sign-on")
+        pairs.append((group, role))
+    return tuple(pairs)
+
+
+def _oidc(raw: Mapping[str, Any]) -> dict[str, Any]:
+    """The sign-on settings; with an issuer, a client id is required too."""
+    issuer = str(raw.get("OIDC_ISSUER", "")).strip()  # compared exactly, slash and all
+    client_id = str(raw.get("OIDC_CLIENT_ID", "")).strip()
+    only = _bool("OIDC_ONLY", raw.get("OIDC_ONLY", False))
+    if issuer:
+        parts = urlsplit(issuer)
+        if parts.scheme not in ("http", "https") or not parts.hostname or parts.query:
+            raise ConfigError(f"OIDC_ISSUER: expected https://host[:port][/path], got {issuer!r}")
+        if not client_id:
+            raise ConfigError("OIDC_ISSUER is set but OIDC_CLIENT_ID is not")
+    elif only:
+        raise ConfigError("OIDC_ONLY=true needs OIDC_ISSUER: nobody could sign in otherwise")
+    claims = {}
+    for key in ("OIDC_USERNAME_CLAIM", "OIDC_GROUPS_CLAIM"):
+        claim = str(raw.get(key, getattr(Settings, KEYS[key]))).strip()
+        if not claim:
+            raise ConfigError(f"{key}: must name a claim")
+        claims[KEYS[key]] = claim
+    default_map = ",".join(f"{g}={r}" for g, r in Settings.oidc_role_map)
+    return {
+        "oidc_issuer": issuer,
+        "oidc_client_id": client_id,
+        "oidc_client_secret": str(raw.get("OIDC_CLIENT_SECRET", "")).strip(),
+        "oidc_role_map": _role_map(raw.get("OIDC_ROLE_MAP", default_map)),
+        "oidc_only": only,
+        **claims,
+    }
+
+
 def _number(raw: Mapping[str, Any], key: str) -> int:
     """A positive whole-number setting; its default is that of the Settings field."""
     default: int = getattr(Settings, KEYS[key])
@@ -268,4 +319,5 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         streaming_heartbeat=_number(raw, "STREAMING_HEARTBEAT"),
         trends_interval=_number(raw, "TRENDS_INTERVAL"),
         trends_review=_bool("TRENDS_REVIEW", raw.get("TRENDS_REVIEW", False)),
+        **_oidc(raw),
     )

@@ -27,6 +27,7 @@ from web.ui import (
     search,
     settings,
     sign_in,
+    sign_on,
     status_edits,
     statuses,
     timelines,
@@ -34,6 +35,7 @@ from web.ui import (
 
 AREAS = (
     sign_in,
+    sign_on,
     timelines,
     status_edits,
     statuses,
