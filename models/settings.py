@@ -45,6 +45,8 @@ class Settings:
     streaming_heartbeat: int = 15  # seconds between keep-alive comments on idle SSE streams
     trends_interval: int = 300  # seconds between two computations of the node's trends
     trends_review: bool = False  # trends show only once an admin approved them
+    # SCIM groups (by display name, any case) whose members get a role: (group, role) pairs.
+    scim_role_map: tuple[tuple[str, str], ...] = (("admins", "admin"), ("moderators", "moderator"))
     extra: dict[str, str] = field(default_factory=dict, compare=False)
 
     @property

@@ -166,6 +166,9 @@ async def _keep_an_admin(session: AsyncSession, user: User) -> None:
         raise AdminError("this is the last admin of the node: make someone else admin first")
 
 
+keep_an_admin = _keep_an_admin  # also for the directory's deactivations (outbox.scim)
+
+
 def _record(
     session: AsyncSession, operator: Operator, action: str, target: str, **detail: Any
 ) -> None:

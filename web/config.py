@@ -48,7 +48,11 @@ KEYS = {
     "STREAMING_HEARTBEAT": "streaming_heartbeat",
     "TRENDS_INTERVAL": "trends_interval",
     "TRENDS_REVIEW": "trends_review",
+    "SCIM_ROLE_MAP": "scim_role_map",
 }
+
+
+DEFAULT_ROLE_MAP = "admins=admin,moderators=moderator"
 
 
 class ConfigError(ValueError):
@@ -79,6 +83,18 @@ def _patterns(key: str, value: Any) -> tuple[str, ...]:
         except PatternError as exc:
             raise ConfigError(f"{key}: {exc}") from None
     return patterns
+
+
+def _role_map(key: str, value: Any) -> tuple[tuple[str, str], ...]:
+    """`group=role,…`: which directory groups give which role (roles are checked when used:
+    a custom role may be created after the node started)."""
+    pairs = []
+    for item in _split(value):
+        group, sep, role = item.partition("=")
+        if not sep or not group.strip() or not role.strip():
+            raise ConfigError(f"{key}: expected group=role,…, got {item!r}")
+        pairs.append((group.strip(), role.strip()))
+    return tuple(pairs)
 
 
 def _language(value: Any) -> str:
@@ -268,4 +284,5 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         streaming_heartbeat=_number(raw, "STREAMING_HEARTBEAT"),
         trends_interval=_number(raw, "TRENDS_INTERVAL"),
         trends_review=_bool("TRENDS_REVIEW", raw.get("TRENDS_REVIEW", False)),
+        scim_role_map=_role_map("SCIM_ROLE_MAP", raw.get("SCIM_ROLE_MAP", DEFAULT_ROLE_MAP)),
     )
