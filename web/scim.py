@@ -281,7 +281,7 @@ async def replace_user(request: Request) -> Response:
         wanted.replace(current)  # refuses a changed userName, keeps id and meta
         if wanted.active is None:
             wanted.active = current.active  # a replacement that forgets it changes nothing
-        for name in ("external_id", "display_name", "name", "emails", "active"):
+        for name in ("user_name", "external_id", "display_name", "name", "emails", "active"):
             setattr(current, name, getattr(wanted, name))
 
     return await _change_user(request, node, replace)

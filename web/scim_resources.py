@@ -65,7 +65,7 @@ def user_resource(settings: Settings, found: scim.Provisioned) -> DirectoryUser:
         user_name=account.username,
         display_name=account.display_name or None,
         active=not user.disabled,
-        emails=[Email(value=user.email, primary=True)] if user.email else None,
+        emails=[Email(value=user.email)] if user.email else None,
         groups=[
             GroupMembership(
                 value=str(group_id),
@@ -179,8 +179,8 @@ def _user_schema() -> Schema:
             attribute.mutability = Mutability.immutable
         if attribute.name == "active":  # always there: true, or false when deactivated
             attribute.required = Required.true
-        if attribute.name == "emails":  # one address, the one people sign in with
-            attribute.sub_attributes = _only(attribute.sub_attributes, ("value", "primary"))
+        if attribute.name == "emails":  # one address (the primary one), to sign in with
+            attribute.sub_attributes = _only(attribute.sub_attributes, ("value",))
     return schema
 
 
