@@ -293,7 +293,7 @@ async def delete_user(
             session, settings, allowlist, who, found.account.username
         )
     except AdminError as exc:
-        raise ScimProblem(str(exc), "", exc.status) from None
+        raise ScimProblem(str(exc), "", 400 if exc.status == 422 else exc.status) from None
     await session.execute(delete(ScimGroupMember).where(ScimGroupMember.account_id == account_id))
     await session.execute(delete(ScimUser).where(ScimUser.account_id == account_id))
     return deleted
@@ -482,7 +482,8 @@ async def apply_roles(
             try:
                 await user_admin.set_role(session, who, account.username, wanted)
             except AdminError as exc:
-                raise ScimProblem(f"{account.username}: {exc}", "", exc.status) from None
+                status = 400 if exc.status == 422 else exc.status
+                raise ScimProblem(f"{account.username}: {exc}", "", status) from None
 
 
 async def _strongest(session: AsyncSession, names: list[str]) -> str | None:

@@ -88,8 +88,8 @@ def endpoint(handler: Handler) -> Handler:
             return await handler(request)
         except ScimProblem as exc:
             return failure(exc.status, str(exc), exc.scim_type)
-        except AdminError as exc:
-            return failure(exc.status, str(exc))
+        except AdminError as exc:  # a rule of the node (the last admin stays): 400 in SCIM
+            return failure(400 if exc.status == 422 else exc.status, str(exc))
         except SCIMException as exc:
             error = exc.to_error()
             return failure(error.status or 400, error.detail or str(exc), error.scim_type)

@@ -10,7 +10,15 @@ import pytest
 
 from tests.federation_kit import FedNode, Network, Plan, arrives, follows, in_home, post, wait_for
 from tests.federation_kit import _wire as wire
-from tests.scim_kit import audit, directory, find_id, is_error, scim_token, user_body
+from tests.scim_kit import (
+    audit,
+    directory,
+    find_id,
+    is_error,
+    patch_body,
+    scim_token,
+    user_body,
+)
 
 
 @pytest.fixture(scope="module")
@@ -58,3 +66,14 @@ def test_a_user_deleted_by_the_directory_disappears_on_the_other_node(net: Netwo
     )
     assert in_home(sales, colleague, uri) is None
     assert ("scim:okta", "user.delete", leaver.name) in audit(hq)
+
+
+def test_the_directory_cannot_switch_off_or_delete_the_last_admin(net: Network) -> None:
+    hq = net["hq"]
+    with directory(hq, scim_token(hq)) as idp:
+        admin_id = find_id(idp, "admin")
+        off = patch_body({"op": "replace", "path": "active", "value": False})
+        is_error(idp.patch(f"/Users/{admin_id}", json=off), 400)
+        is_error(idp.delete(f"/Users/{admin_id}"), 400)
+        assert idp.get(f"/Users/{admin_id}").json()["active"] is True
+    assert hq.password_token("admin", hq.admin_password, "read")
