@@ -17,6 +17,7 @@ import orjson
 from pydantic import ValidationError
 from scim2_models import (
     Context,
+    Email,
     Error,
     Group,
     ListResponse,
@@ -295,6 +296,10 @@ async def patch_user(request: Request) -> Response:
     )
 
     def apply(current: DirectoryUser) -> None:
+        # Directories address the address as `emails[type eq "work"].value`, also to add the
+        # first one: the patch sees it as the primary work address, there or empty.
+        kept = current.emails[0].value if current.emails else None
+        current.emails = [Email(value=kept, type=Email.Type.work, primary=True)]
         patch.patch(current)
 
     return await _change_user(request, node, apply)

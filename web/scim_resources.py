@@ -92,9 +92,9 @@ def user_facts(resource: User[Any], *, active_before: bool = True) -> UserFacts:
     if not display and resource.name is not None:
         given = " ".join(p for p in (resource.name.given_name, resource.name.family_name) if p)
         display = resource.name.formatted or given or None
-    emails = resource.emails or []
+    emails = [e for e in resource.emails or [] if e.value]
     primary = next((e for e in emails if e.primary), emails[0] if emails else None)
-    email = str(primary.value) if primary is not None and primary.value else None
+    email = str(primary.value) if primary is not None else None
     return UserFacts(
         user_name=name,
         display_name=display,

@@ -146,6 +146,17 @@ def test_patch_takes_the_path_and_the_value_object_forms(
     removed = idp.patch(f"/Users/{user_id}", json=patch_body({"op": "remove", "path": "emails"}))
     assert removed.status_code == 200
     assert "emails" not in removed.json()
+    # Entra ID's mapping names the address by its type, also for the first one.
+    work = 'emails[type eq "work"].value'
+    added = idp.patch(
+        f"/Users/{user_id}", json=patch_body({"op": "Add", "path": work, "value": "b@corp.example"})
+    )
+    assert added.status_code == 200, added.text
+    assert added.json()["emails"] == [{"value": "b@corp.example"}]
+    changed = patch_body({"op": "Replace", "path": work, "value": "bb@corp.example"})
+    assert idp.patch(f"/Users/{user_id}", json=changed).json()["emails"] == [
+        {"value": "bb@corp.example"}
+    ]
     assert ("scim:entra", "user.scim_update", "bernd") in audit(node)
 
 
