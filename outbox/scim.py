@@ -5,13 +5,12 @@ Each action runs in the caller's write transaction and writes its audit entry th
 the operator `scim:LABEL` (the label of the directory's token). A deactivated user is
 `disabled`: they cannot sign in by any way, and every token, browser session and open
 stream of theirs ends at once (outbox.user_admin.end_sign_ins). This is a state of its own,
-apart from a moderator's suspension, and only the directory (or an admin) lifts it.
+apart from a moderator's suspension, and only the directory lifts it (`active: true`).
 Deletion is outbox.user_admin.delete_user: one federated Delete of the actor.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,12 +28,10 @@ from outbox.accounts import AccountError
 from outbox.context import Federation
 from outbox.permissions import AdminError, Operator
 from outbox.profile import MAX_DISPLAY_NAME
-from outbox.roles import find_role
 
 # A password hash that no password matches (argon2 refuses it): provisioned users sign in
 # through the company's sign-on, or with a password an admin resets for them.
 NO_PASSWORD = "!scim"
-MAX_GROUP_MEMBERS = 10_000
 TOKEN_LABEL_LENGTH = 64
 
 
@@ -191,7 +188,7 @@ async def _set_external_id(session: AsyncSession, account_id: int, external_id: 
         row.updated_at = utcnow()
 
 
-def _record(session: AsyncSession, who: Operator, action: str, target: str, detail: str) -> None:
+def record(session: AsyncSession, who: Operator, action: str, target: str, detail: str) -> None:
     admin.record(session, who.name, action, target, detail)
 
 
@@ -221,7 +218,7 @@ async def create_user(
     assert user is not None
     if not facts.active:
         user.disabled = True
-        _record(session, who, "user.disable", account.username, "by the directory")
+        record(session, who, "user.disable", account.username, "by the directory")
     await session.flush()
     return Provisioned(account, user, facts.external_id, [])
 
@@ -257,7 +254,7 @@ async def update_user(
         changed.append("externalId")
     await _set_external_id(session, account.id, facts.external_id)
     if changed:
-        _record(session, who, "user.scim_update", account.username, ",".join(changed))
+        record(session, who, "user.scim_update", account.username, ",".join(changed))
     if facts.active == user.disabled:
         await _switch(session, who, account, user, active=facts.active)
     await session.flush()
@@ -272,12 +269,12 @@ async def _switch(
     """Deactivate (no sign-in at all, every sign-in ends now) or reactivate the user."""
     if active:
         user.disabled = False
-        _record(session, who, "user.enable", account.username, "by the directory")
+        record(session, who, "user.enable", account.username, "by the directory")
         return
     await user_admin.keep_an_admin(session, user)
     user.disabled = True
     ended = await user_admin.end_sign_ins(session, account.id)
-    _record(session, who, "user.disable", account.username, f"tokens_revoked={ended}")
+    record(session, who, "user.disable", account.username, f"tokens_revoked={ended}")
 
 
 async def delete_user(
@@ -297,203 +294,3 @@ async def delete_user(
     await session.execute(delete(ScimGroupMember).where(ScimGroupMember.account_id == account_id))
     await session.execute(delete(ScimUser).where(ScimUser.account_id == account_id))
     return deleted
-
-
-# --- groups --------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class GroupFacts:
-    display_name: str
-    external_id: str | None = None
-    members: tuple[int, ...] = ()  # account ids
-
-
-@dataclass(frozen=True)
-class Group:
-    row: ScimGroup
-    members: list[tuple[int, str]]  # (account id, user name)
-
-
-async def find_group(session: AsyncSession, group_id: int) -> Group:
-    row = await session.get(ScimGroup, group_id)
-    if row is None:
-        raise not_found(f"Group {group_id}")
-    return (await _with_members(session, [row]))[0]
-
-
-async def list_groups(
-    session: AsyncSession, *, display_name: str | None, offset: int, limit: int
-) -> tuple[int, list[Group]]:
-    where: list[Any] = []
-    if display_name is not None:
-        where.append(func.lower(ScimGroup.display_name) == display_name.lower())
-    total = await session.scalar(select(func.count()).select_from(ScimGroup).where(*where))
-    rows = (
-        await session.scalars(
-            select(ScimGroup).where(*where).order_by(ScimGroup.id).offset(offset).limit(limit)
-        )
-    ).all()
-    return int(total or 0), await _with_members(session, list(rows))
-
-
-async def _with_members(session: AsyncSession, rows: Sequence[ScimGroup]) -> list[Group]:
-    found: dict[int, list[tuple[int, str]]] = {row.id: [] for row in rows}
-    if rows:
-        members = await session.execute(
-            select(ScimGroupMember.group_id, Account.id, Account.username)
-            .join(Account, Account.id == ScimGroupMember.account_id)
-            .where(ScimGroupMember.group_id.in_(list(found)))
-            .order_by(Account.id)
-        )
-        for group_id, account_id, name in members.all():
-            found[group_id].append((account_id, name))
-    return [Group(row, found[row.id]) for row in rows]
-
-
-async def _check_group(session: AsyncSession, facts: GroupFacts, group_id: int | None) -> None:
-    name = facts.display_name.strip()
-    if not name or len(name) > 255:
-        raise ScimProblem("displayName: 1 to 255 characters")
-    if len(facts.members) > MAX_GROUP_MEMBERS:
-        raise ScimProblem(f"members: at most {MAX_GROUP_MEMBERS}", "tooMany")
-    query = select(ScimGroup.id).where(func.lower(ScimGroup.display_name) == name.lower())
-    if group_id is not None:
-        query = query.where(ScimGroup.id != group_id)
-    if await session.scalar(query) is not None:
-        raise conflict(f"a group called {name!r} exists already")
-    wanted = set(facts.members)
-    known: set[int] = set()
-    ids = sorted(wanted)
-    for start in range(0, len(ids), 500):
-        known |= set(
-            (
-                await session.scalars(
-                    select(User.account_id).where(User.account_id.in_(ids[start : start + 500]))
-                )
-            ).all()
-        )
-    unknown = sorted(wanted - known)
-    if unknown:
-        raise ScimProblem(f"members: no user {unknown[0]} (members are users of this node)")
-
-
-async def _set_members(session: AsyncSession, group_id: int, members: Iterable[int]) -> set[int]:
-    """Make `members` the group's members; returns the accounts that joined or left."""
-    before = set(
-        (
-            await session.scalars(
-                select(ScimGroupMember.account_id).where(ScimGroupMember.group_id == group_id)
-            )
-        ).all()
-    )
-    after = set(members)
-    for account_id in before - after:
-        await session.execute(
-            delete(ScimGroupMember).where(
-                ScimGroupMember.group_id == group_id, ScimGroupMember.account_id == account_id
-            )
-        )
-    for account_id in sorted(after - before):
-        session.add(ScimGroupMember(group_id=group_id, account_id=account_id))
-    await session.flush()
-    return before ^ after
-
-
-async def create_group(
-    session: AsyncSession, settings: Settings, who: Operator, facts: GroupFacts
-) -> Group:
-    await _check_group(session, facts, None)
-    row = ScimGroup(display_name=facts.display_name.strip(), external_id=facts.external_id)
-    session.add(row)
-    await session.flush()
-    moved = await _set_members(session, row.id, facts.members)
-    _record(session, who, "scim.group_create", row.display_name, f"members={len(facts.members)}")
-    await apply_roles(session, settings, who, moved)
-    return await find_group(session, row.id)
-
-
-async def update_group(
-    session: AsyncSession, settings: Settings, who: Operator, group_id: int, facts: GroupFacts
-) -> Group:
-    group = await find_group(session, group_id)
-    await _check_group(session, facts, group_id)
-    row = group.row
-    before = row.display_name
-    row.display_name = facts.display_name.strip()
-    row.external_id = facts.external_id
-    row.updated_at = utcnow()
-    moved = await _set_members(session, group_id, facts.members)
-    detail = f"members={len(facts.members)} changed={len(moved)}"
-    if before != row.display_name:
-        detail += f" was={before}"
-    _record(session, who, "scim.group_change", row.display_name, detail)
-    if before.lower() != row.display_name.lower():
-        moved |= {account_id for account_id, _ in group.members}  # the group may map anew
-    await apply_roles(session, settings, who, moved)
-    return await find_group(session, group_id)
-
-
-async def delete_group(
-    session: AsyncSession, settings: Settings, who: Operator, group_id: int
-) -> None:
-    group = await find_group(session, group_id)
-    moved = await _set_members(session, group_id, ())
-    await session.delete(group.row)
-    await session.flush()
-    _record(session, who, "scim.group_delete", group.row.display_name, f"members={len(moved)}")
-    await apply_roles(session, settings, who, moved)
-
-
-# --- roles from groups ---------------------------------------------------------------------
-
-
-async def apply_roles(
-    session: AsyncSession, settings: Settings, who: Operator, account_ids: Iterable[int]
-) -> None:
-    """Give each of these users the role their mapped groups give (the one with the most
-    permissions), or `user` when they left every mapped group and hold a mapped role; a role
-    given by hand that no group maps (owner, a custom role) stays."""
-    role_map = {group.lower(): role for group, role in settings.scim_role_map}
-    if not role_map:
-        return
-    mapped_roles = set(role_map.values())
-    for account_id in sorted(set(account_ids)):
-        user = await session.get(User, account_id)
-        if user is None:
-            continue
-        names = (
-            await session.scalars(
-                select(ScimGroup.display_name)
-                .join(ScimGroupMember, ScimGroupMember.group_id == ScimGroup.id)
-                .where(ScimGroupMember.account_id == account_id)
-            )
-        ).all()
-        wanted = await _strongest(
-            session, [role_map[n.lower()] for n in names if n.lower() in role_map]
-        )
-        if wanted is None:
-            if user.role not in mapped_roles:
-                continue
-            wanted = "user"
-        if wanted != user.role:
-            account = await session.get(Account, account_id)
-            assert account is not None
-            try:
-                await user_admin.set_role(session, who, account.username, wanted)
-            except AdminError as exc:
-                status = 400 if exc.status == 422 else exc.status
-                raise ScimProblem(f"{account.username}: {exc}", "", status) from None
-
-
-async def _strongest(session: AsyncSession, names: list[str]) -> str | None:
-    best: tuple[int, str] | None = None
-    for name in names:
-        role = await find_role(session, name)
-        if role is None:
-            raise ScimProblem(
-                f"FLURFUNK_SCIM_ROLE_MAP names the role {name!r}, which this node does not have"
-            )
-        if best is None or len(role.permissions) > best[0]:
-            best = (len(role.permissions), name)
-    return None if best is None else best[1]

@@ -36,8 +36,9 @@ from scim2_models import (
 )
 
 from models.settings import Settings
-from outbox import scim
-from outbox.scim import GroupFacts, ScimProblem, UserFacts
+from outbox import scim, scim_groups
+from outbox.scim import ScimProblem, UserFacts
+from outbox.scim_groups import GroupFacts
 
 BASE = "/scim/v2"
 MAX_RESULTS = 200
@@ -104,7 +105,7 @@ def user_facts(resource: User[Any], *, active_before: bool = True) -> UserFacts:
     )
 
 
-def group_resource(settings: Settings, group: scim.Group) -> Group:
+def group_resource(settings: Settings, group: scim_groups.Group) -> Group:
     row = group.row
     return Group(
         id=str(row.id),
