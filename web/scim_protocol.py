@@ -33,6 +33,7 @@ from web.scim_resources import MAX_RESULTS
 MEDIA_TYPE = "application/scim+json"
 MAX_BODY = 1024 * 1024  # a group of 10,000 members fits several times
 DEFAULT_COUNT = 100
+LAST_START = 2**31
 
 Handler = Callable[[Request], Awaitable[Response]]
 
@@ -112,9 +113,14 @@ async def json_body(request: Request) -> dict[str, Any]:
 
 def row_id(request: Request, kind: str) -> int:
     raw = str(request.path_params["id"])
-    if not raw.isdigit() or len(raw) > 19:
+    if not is_row_id(raw):
         raise scim.not_found(f"{kind} {raw[:40]}")
     return int(raw)
+
+
+def is_row_id(raw: str) -> bool:
+    """Digits of a 64-bit row id (larger numbers would fail in the database)."""
+    return raw.isascii() and raw.isdigit() and len(raw) <= 19 and int(raw) < 2**63
 
 
 def answer(resource: Any, ctx: Context, request: Request, status: int = 200) -> Response:
@@ -156,7 +162,9 @@ async def search_in_body(request: Request, model: Any) -> SearchRequest[Any]:
 
 
 def page(search: SearchRequest[Any]) -> tuple[int, int]:
-    start = search.start_index or 1
+    """startIndex (1-based) and count; a start past any directory's size pages past the end
+    (an offset beyond what databases take would fail)."""
+    start = min(search.start_index or 1, LAST_START)
     count = DEFAULT_COUNT if search.count is None else min(search.count, MAX_RESULTS)
     return start, count
 

@@ -135,7 +135,7 @@ def group_facts(resource: Group) -> GroupFacts:
         value = str(member.value or "")
         if member.type is not None and str(member.type) != "User":
             raise ScimProblem("members: only users can be members (no nested groups)")
-        if not value.isdigit() or len(value) > 19:
+        if not (value.isascii() and value.isdigit() and len(value) <= 19 and int(value) < 2**63):
             raise ScimProblem(f"members: {value[:40]!r} is not the id of a user of this node")
         members.append(int(value))
     return GroupFacts(

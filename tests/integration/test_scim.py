@@ -330,9 +330,14 @@ def test_pages_cover_every_user_once(node: RunningNode, idp: httpx.Client) -> No
         seen += [r["id"] for r in page["Resources"]]
         start += 2
     assert len(seen) == len(set(seen)) == total
-    beyond = idp.get("/Users", params={"startIndex": total + 5}).json()
-    assert beyond["totalResults"] == total
-    assert beyond.get("Resources", []) == []
+    for start in (total + 5, 10**30):
+        beyond = idp.get("/Users", params={"startIndex": start}).json()
+        assert beyond["totalResults"] == total
+        assert beyond.get("Resources", []) == []
+    below = idp.get("/Users", params={"startIndex": -3, "count": 1}).json()
+    assert below["startIndex"] == 1
+    assert [r["id"] for r in below["Resources"]] == seen[:1]
+    is_error(idp.get("/Users", params={"startIndex": "first"}), 400)
 
 
 def test_the_token_is_the_directory_s_own(node: RunningNode, alice: User) -> None:
@@ -389,6 +394,10 @@ def test_bad_requests_are_scim_errors_that_change_nothing(
     is_error(idp.get("/Users/123"), 404)
     is_error(idp.get("/Users/not-a-number"), 404)
     is_error(idp.delete("/Users/99999999999999999999999"), 404)
+    is_error(idp.patch("/Users/9999999999999999999", json=renamed), 404)
+    is_error(idp.get("/Groups/9223372036854775808"), 404)
+    too_big = {"schemas": [GROUP_SCHEMA], "displayName": "x", "members": [{"value": "9" * 19}]}
+    is_error(idp.post("/Groups", json=too_big), 400, "invalidValue")
     no_member = {"schemas": [GROUP_SCHEMA], "displayName": "ghosts", "members": [{"value": "1"}]}
     is_error(idp.post("/Groups", json=no_member), 400, "invalidValue")
     is_error(idp.post("/Groups", json={"schemas": [GROUP_SCHEMA], "displayName": ""}), 400)
