@@ -176,8 +176,9 @@ async def apply_roles(
     session: AsyncSession, settings: Settings, who: Operator, account_ids: Iterable[int]
 ) -> None:
     """Give each of these users the role their mapped groups give (the one with the most
-    permissions), or `user` when they left every mapped group and hold a mapped role; a role
-    given by hand that no group maps (owner, a custom role) stays."""
+    permissions), or `user` when they left every mapped group and hold a mapped role. A role
+    given by hand that no group maps (owner, a custom role) stays when the group's role
+    gives no permission it lacks, and when its holder is in no mapped group."""
     role_map = {group.lower(): role for group, role in settings.scim_role_map}
     if not role_map:
         return
@@ -200,6 +201,8 @@ async def apply_roles(
             if user.role not in mapped_roles:
                 continue
             wanted = "user"
+        elif user.role not in mapped_roles and await _covers(session, user.role, wanted):
+            continue  # an owner in `admins` stays owner
         if wanted != user.role:
             account = await session.get(Account, account_id)
             assert account is not None
@@ -208,6 +211,12 @@ async def apply_roles(
             except AdminError as exc:
                 status = 400 if exc.status == 422 else exc.status
                 raise ScimProblem(f"{account.username}: {exc}", "", status) from None
+
+
+async def _covers(session: AsyncSession, held: str, wanted: str) -> bool:
+    """Whether the role `held` has every permission of the role `wanted`."""
+    mine, theirs = await find_role(session, held), await find_role(session, wanted)
+    return mine is not None and theirs is not None and theirs.permissions <= mine.permissions
 
 
 async def _strongest(session: AsyncSession, names: list[str]) -> str | None:

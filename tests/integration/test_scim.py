@@ -310,8 +310,15 @@ def test_groups_map_to_roles_and_other_groups_are_kept(
     assert role(boss) == "user"
     assert ("scim:entra", "user.role", boss.name) in audit(node)
 
+    owner = node.create_user("owner")
+    node.cli("user", "role", owner.name, "owner")
+    joins = {"op": "add", "path": "members", "value": [{"value": find_id(idp, owner.name)}]}
+    idp.patch(f"/Groups/{admins_id}", json=patch_body(joins)).raise_for_status()
+    assert role(owner) == "owner"  # the group's role gives nothing the owner lacks
+
     assert idp.delete(f"/Groups/{admins_id}").status_code == 204
     assert role(cook) == "user"
+    assert role(owner) == "owner"
     assert idp.get(f"/Groups/{admins_id}").status_code == 404
     assert idp.delete(f"/Groups/{kantine['id']}").status_code == 204
 
