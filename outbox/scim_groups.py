@@ -67,6 +67,7 @@ async def _with_members(session: AsyncSession, rows: Sequence[ScimGroup]) -> lis
         members = await session.execute(
             select(ScimGroupMember.group_id, Account.id, Account.username)
             .join(Account, Account.id == ScimGroupMember.account_id)
+            .join(User, User.account_id == Account.id)  # an account deleted otherwise is gone
             .where(ScimGroupMember.group_id.in_(list(found)))
             .order_by(Account.id)
         )

@@ -320,6 +320,8 @@ def test_groups_map_to_roles_and_other_groups_are_kept(
     assert role(cook) == "user"
     assert role(owner) == "owner"
     assert idp.get(f"/Groups/{admins_id}").status_code == 404
+    node.cli("user", "delete", cook.name, "--yes")  # deleted by an admin, not the directory
+    assert "members" not in idp.get(f"/Groups/{kantine['id']}").json()
     assert idp.delete(f"/Groups/{kantine['id']}").status_code == 204
 
 
