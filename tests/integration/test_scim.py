@@ -5,6 +5,7 @@ every refusal a SCIM error that changes nothing."""
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Iterator
 
@@ -249,6 +250,8 @@ def test_deactivation_ends_everything_at_once_and_reactivation_lifts_it(
     assert sign_in_page(node, leaver).status_code == 401
     assert idp.get(f"/Users/{user_id}").json()["active"] is False
     assert ("scim:entra", "user.disable", leaver.name) in audit(node)
+    listed = node.cli("user", "list", "--search", leaver.name).stdout
+    assert re.search(rf"^{leaver.name}\s+user\s+disabled\s", listed, re.M), listed
 
     on = idp.patch(
         f"/Users/{user_id}", json=patch_body({"op": "replace", "value": {"active": True}})
@@ -410,6 +413,8 @@ def test_bad_requests_are_scim_errors_that_change_nothing(
     no_member = {"schemas": [GROUP_SCHEMA], "displayName": "ghosts", "members": [{"value": "1"}]}
     is_error(idp.post("/Groups", json=no_member), 400, "invalidValue")
     is_error(idp.post("/Groups", json={"schemas": [GROUP_SCHEMA], "displayName": ""}), 400)
+    is_error(idp.post("/Groups", json={"schemas": [GROUP_SCHEMA], "displayName": "g" * 256}), 400)
+    is_error(idp.post("/Users", json=user_body("fritz", externalId="e" * 256)), 400)
 
     assert idp.get("/Users", params={"count": 0}).json()["totalResults"] == before
     assert idp.get(user_path).json() == kept
