@@ -54,6 +54,8 @@ class Settings:
     # (provider group, Flurfunk role) in priority order: the first group a person is in wins.
     oidc_role_map: tuple[tuple[str, str], ...] = (("admins", "admin"), ("moderators", "moderator"))
     oidc_only: bool = False  # no password sign-in on the pages or the password grant
+    # SCIM groups (by display name, any case) whose members get a role: (group, role) pairs.
+    scim_role_map: tuple[tuple[str, str], ...] = (("admins", "admin"), ("moderators", "moderator"))
     extra: dict[str, str] = field(default_factory=dict, compare=False)
 
     @property

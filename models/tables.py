@@ -36,6 +36,7 @@ from models.poll import Poll, PollVote, ScheduledStatus
 from models.push import PushJob, PushSubscription
 from models.relationship import Block, Follow, FollowRequest, Mute
 from models.role import CustomRole
+from models.scim import ScimGroup, ScimGroupMember, ScimToken, ScimUser
 from models.sign_on import SignOnIdentity
 from models.status import (
     IdempotencyKey,
@@ -102,6 +103,10 @@ __all__ = [
     "PushJob",
     "PushSubscription",
     "ScheduledStatus",
+    "ScimGroup",
+    "ScimGroupMember",
+    "ScimToken",
+    "ScimUser",
     "SignOnIdentity",
     "Status",
     "StatusEdit",

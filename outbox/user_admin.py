@@ -73,6 +73,7 @@ class UserSummary:
     suspended_at: datetime | None
     statuses_count: int
     last_used_at: datetime | None  # the last API call with any of the user's tokens
+    disabled: bool = False  # switched off by the company directory (outbox.scim)
 
 
 @dataclass(frozen=True)
@@ -110,6 +111,7 @@ async def list_users(session: AsyncSession, search: str = "") -> list[UserSummar
             a.suspended_at,
             a.statuses_count,
             used,
+            u.disabled,
         )
         for a, u, used in (await session.execute(query)).all()
     ]
@@ -164,6 +166,9 @@ async def _keep_an_admin(session: AsyncSession, user: User) -> None:
     )
     if not others:
         raise AdminError("this is the last admin of the node: make someone else admin first")
+
+
+keep_an_admin = _keep_an_admin  # also for the directory's deactivations (outbox.scim)
 
 
 def _record(

@@ -93,7 +93,7 @@ def cmd_list(args: argparse.Namespace, settings: Settings) -> None:
         [
             u.username,
             u.role,
-            "suspended" if u.suspended_at else "active",
+            "suspended" if u.suspended_at else "disabled" if u.disabled else "active",
             u.email or "-",
             str(u.statuses_count),
             u.created_at.strftime("%Y-%m-%d"),

@@ -55,7 +55,11 @@ KEYS = {
     "OIDC_GROUPS_CLAIM": "oidc_groups_claim",
     "OIDC_ROLE_MAP": "oidc_role_map",
     "OIDC_ONLY": "oidc_only",
+    "SCIM_ROLE_MAP": "scim_role_map",
 }
+
+
+DEFAULT_ROLE_MAP = "admins=admin,moderators=moderator"
 
 
 class ConfigError(ValueError):
@@ -168,16 +172,18 @@ def _client_cert(raw: Mapping[str, Any]) -> tuple[str, str]:
     return cert, key
 
 
-def _role_map(value: Any) -> tuple[tuple[str, str], ...]:
-    """OIDC_ROLE_MAP: `group=role,…` in priority order."""
+def _role_map(key: str, value: Any) -> tuple[tuple[str, str], ...]:
+    """`group=role,…` in priority order: which directory or provider groups give which role
+    (the role itself is checked when used: a custom role may be made after the node started).
+    A group name may hold "=" (LDAP names); the role is what follows the last one."""
     pairs = []
     for item in _split(value):
         group, sep, role = item.rpartition("=")
         group, role = group.strip(), role.strip()
         if not sep or not group or not re.fullmatch(r"[a-z][a-z0-9_-]{0,15}", role):
-            raise ConfigError(f"OIDC_ROLE_MAP: expected group=role, got {item!r}")
+            raise ConfigError(f"{key}: expected group=role, got {item!r}")
         if role == "owner":
-            raise ConfigError("OIDC_ROLE_MAP: the owner role is never given by sign-on")
+            raise ConfigError(f"{key}: the owner role is never given by a directory")
         pairs.append((group, role))
     return tuple(pairs)
 
@@ -201,12 +207,11 @@ def _oidc(raw: Mapping[str, Any]) -> dict[str, Any]:
         if not claim:
             raise ConfigError(f"{key}: must name a claim")
         claims[KEYS[key]] = claim
-    default_map = ",".join(f"{g}={r}" for g, r in Settings.oidc_role_map)
     return {
         "oidc_issuer": issuer,
         "oidc_client_id": client_id,
         "oidc_client_secret": str(raw.get("OIDC_CLIENT_SECRET", "")).strip(),
-        "oidc_role_map": _role_map(raw.get("OIDC_ROLE_MAP", default_map)),
+        "oidc_role_map": _role_map("OIDC_ROLE_MAP", raw.get("OIDC_ROLE_MAP", DEFAULT_ROLE_MAP)),
         "oidc_only": only,
         **claims,
     }
@@ -320,4 +325,5 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         trends_interval=_number(raw, "TRENDS_INTERVAL"),
         trends_review=_bool("TRENDS_REVIEW", raw.get("TRENDS_REVIEW", False)),
         **_oidc(raw),
+        scim_role_map=_role_map("SCIM_ROLE_MAP", raw.get("SCIM_ROLE_MAP", DEFAULT_ROLE_MAP)),
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from starlette.routing import BaseRoute
 
-from web import activitypub, health, metrics, streaming, webfinger, wellknown
+from web import activitypub, health, metrics, scim, streaming, webfinger, wellknown
 from web.api import (
     accounts,
     admin_accounts,
@@ -78,6 +78,7 @@ def routes() -> list[BaseRoute]:
         admin_domain_allows,
         admin_peers,
         roles,
+        scim,
         pages,
         health,
         metrics,

@@ -50,6 +50,8 @@ def test_toml_file_and_environment_precedence(tmp_path: Path) -> None:
         ("FLURFUNK_CONNECT_TO", "nohost", "CONNECT_TO"),
         ("FLURFUNK_REGISTRATIONS_OPEN", "perhaps", "REGISTRATIONS_OPEN"),
         ("FLURFUNK_PUSH_HOSTS", "https://ntfy.corp.example/", "PUSH_HOSTS"),
+        ("FLURFUNK_SCIM_ROLE_MAP", "admins", "SCIM_ROLE_MAP"),
+        ("FLURFUNK_SCIM_ROLE_MAP", "=admin", "SCIM_ROLE_MAP"),
     ],
 )
 def test_bad_values_name_their_key(tmp_path: Path, key: str, value: str, named: str) -> None:
@@ -143,3 +145,11 @@ def test_bad_sign_on_settings_are_named(tmp_path: Path, extra: dict[str, str], n
     env = {"FLURFUNK_DATA_DIR": str(tmp_path), "FLURFUNK_CONFIG": str(tmp_path / "none.toml")}
     with pytest.raises(ConfigError, match=named):
         load_settings({**env, **extra})
+
+
+def test_scim_role_map_defaults_like_sign_on_and_may_be_emptied(tmp_path: Path) -> None:
+    env = {"FLURFUNK_DATA_DIR": str(tmp_path), "FLURFUNK_CONFIG": str(tmp_path / "x.toml")}
+    assert load_settings(env).scim_role_map == (("admins", "admin"), ("moderators", "moderator"))
+    custom = {**env, "FLURFUNK_SCIM_ROLE_MAP": "IT-Admins = admin, hr=hr"}
+    assert load_settings(custom).scim_role_map == (("IT-Admins", "admin"), ("hr", "hr"))
+    assert load_settings({**env, "FLURFUNK_SCIM_ROLE_MAP": ""}).scim_role_map == ()
