@@ -50,7 +50,11 @@ def test_password_sign_in_is_refused(node: RunningNode) -> None:
         assert browser.get(node.url + "/settings").status_code != 200
     app = httpx.post(
         node.url + "/api/v1/apps",
-        data={"client_name": "pw app", "redirect_uris": "urn:ietf:wg:oauth:2.0:oob"},
+        data={
+            "client_name": "pw app",
+            "redirect_uris": "urn:ietf:wg:oauth:2.0:oob",
+            "scopes": "read write",
+        },
     ).json()
     grant = httpx.post(
         node.url + "/oauth/token",
@@ -64,6 +68,30 @@ def test_password_sign_in_is_refused(node: RunningNode) -> None:
     )
     assert grant.status_code == 403
     assert "company account" in grant.json()["error_description"]
+    # Nor does signing up through the app API make a password account (registrations are open
+    # on test nodes).
+    app_token = httpx.post(
+        node.url + "/oauth/token",
+        data={
+            "grant_type": "client_credentials",
+            "client_id": app["client_id"],
+            "client_secret": app["client_secret"],
+            "scope": "read write",
+        },
+    ).json()["access_token"]
+    signup = httpx.post(
+        node.url + "/api/v1/accounts",
+        headers={"Authorization": f"Bearer {app_token}"},
+        data={
+            "username": "newbie",
+            "email": "newbie@corp.example",
+            "password": password,
+            "agreement": "true",
+        },
+    )
+    assert signup.status_code == 403
+    assert "company sign-in" in signup.json()["error"]
+    assert "newbie" not in node.cli("user", "list").stdout
     # The command line still administers the node.
     token = node.cli("user", "token", name).stdout.strip().splitlines()[-1]
     me = httpx.get(
