@@ -27,12 +27,15 @@ from starlette.types import Message
 
 from web.api import (
     accounts,
+    admin_accounts,
     conversations,
     lists,
     misc,
+    moderation,
     notifications,
     polls,
     relationships,
+    reports,
     search,
     status_actions,
     statuses,
@@ -49,12 +52,15 @@ from web.ui.session import web_caller
 Endpoint = Callable[[Request], Awaitable[Response]]
 API_MODULES = (
     accounts,
+    admin_accounts,
     conversations,
     lists,
     misc,
+    moderation,
     notifications,
     polls,
     relationships,
+    reports,
     search,
     status_actions,
     statuses,
@@ -77,6 +83,7 @@ def _endpoints() -> dict[tuple[str, str], Endpoint]:
     return found
 
 
+_ROUTE_PARAM = re.compile(r"\{(\w+)\}")
 NEXT_PAGE = re.compile(r"[?&]max_id=(\d+)[^>]*>;\s*rel=\"next\"")
 
 
@@ -121,9 +128,12 @@ async def api(
         content_type, payload = await _multipart(body or {}, files)
     else:
         content_type, payload = b"application/json", orjson.dumps(dict(body or {}))
+    params = dict(path or {})
     scope.update(
         method=method,
-        path_params=dict(path or {}),
+        # The endpoint sees the API path it serves (a suspended caller's checks go by it).
+        path=_ROUTE_PARAM.sub(lambda m: str(params.get(m.group(1), "")), route),
+        path_params=params,
         query_string=urlencode(
             [(k, v) for k, v in (query or {}).items() if v is not None], doseq=True
         ).encode(),
