@@ -9,6 +9,7 @@ timeline page and `GET /api/v1/timelines/home` read the same rows with the same 
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import re
 import secrets
@@ -84,6 +85,7 @@ def _endpoints() -> dict[tuple[str, str], Endpoint]:
 
 
 _ROUTE_PARAM = re.compile(r"\{(\w+)\}")
+ADMIN_SCOPES = frozenset({"admin:read", "admin:write"})
 NEXT_PAGE = re.compile(r"[?&]max_id=(\d+)[^>]*>;\s*rel=\"next\"")
 
 
@@ -119,9 +121,14 @@ async def api(
     query: Mapping[str, Any] | None = None,
     body: Mapping[str, Any] | None = None,
     files: Mapping[str, UploadFile] | None = None,
+    admin: bool = False,
 ) -> Answer:
     """Run the API endpoint of `method` and `route` (its path as the API declares it, e.g.
-    `/api/v1/statuses/{id}`) as the signed-in user, or anonymously, and return its answer."""
+    `/api/v1/statuses/{id}`) as the signed-in user, or anonymously, and return its answer.
+
+    `admin`: the admin pages call the admin API with the admin scopes, which the browser
+    session's token does not carry (it is the node's own first-party session; the endpoint
+    still checks the person's permission)."""
     endpoint = _endpoints()[(method, route)]
     scope = dict(request.scope)
     if files:
@@ -148,7 +155,10 @@ async def api(
             ),
         ],
     )
-    scope[PAGE_CALLER] = await web_caller(request)
+    caller = await web_caller(request)
+    if admin and caller is not None:
+        caller = dataclasses.replace(caller, scopes=caller.scopes | ADMIN_SCOPES)
+    scope[PAGE_CALLER] = caller
 
     async def receive() -> Message:
         return {"type": "http.request", "body": payload, "more_body": False}

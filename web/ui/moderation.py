@@ -42,7 +42,7 @@ async def report_form(request: Request) -> Response:
     shown = await api(request, "GET", "/api/v1/statuses/{id}", path={"id": status_id})
     if not shown.ok:
         return page(request, "error.html", status=shown.status, message=shown.error)
-    return page(request, "report.html", post=shown.data, categories=CATEGORIES)
+    return page(request, "report.html", post=shown.data, categories=CATEGORIES, error="")
 
 
 async def report_submit(request: Request) -> Response:
@@ -111,7 +111,11 @@ async def reports_page(request: Request) -> Response:
     await staff(request, "manage_reports")
     resolved = request.query_params.get("resolved") == "true"
     found = await api(
-        request, "GET", "/api/v1/admin/reports", query={"resolved": "true" if resolved else None}
+        request,
+        "GET",
+        "/api/v1/admin/reports",
+        query={"resolved": "true" if resolved else None},
+        admin=True,
     )
     appeals = await api(
         request, "GET", "/api/v1/flurfunk/appeals", query={"all": "true", "state": "pending"}
@@ -130,7 +134,9 @@ async def reports_page(request: Request) -> Response:
 async def report_page(request: Request) -> Response:
     await staff(request, "manage_reports")
     report_id = str(request.path_params["report_id"])
-    found = await api(request, "GET", "/api/v1/admin/reports/{id}", path={"id": report_id})
+    found = await api(
+        request, "GET", "/api/v1/admin/reports/{id}", path={"id": report_id}, admin=True
+    )
     if not found.ok:
         return page(request, "error.html", status=found.status, message=found.error)
     return page(
@@ -152,7 +158,11 @@ async def report_action(request: Request) -> Response:
     if action not in REPORT_ACTIONS:
         return RedirectResponse(done, status_code=303)
     answer = await api(
-        request, "POST", f"/api/v1/admin/reports/{{id}}/{action}", path={"id": report_id}
+        request,
+        "POST",
+        f"/api/v1/admin/reports/{{id}}/{action}",
+        path={"id": report_id},
+        admin=True,
     )
     t = _t(request)
     _told(request, answer, t("Done."))
@@ -174,6 +184,7 @@ async def moderate_account(request: Request) -> Response:
             "text": str(form.get("text") or ""),
             "report_id": report_id,
         },
+        admin=True,
     )
     t = _t(request)
     _told(request, answer, t("The action was taken and the person told why."))
@@ -194,6 +205,7 @@ async def moderate_statuses(request: Request) -> Response:
             "text": str(form.get("text") or ""),
             "report_id": report_id,
         },
+        admin=True,
     )
     t = _t(request)
     _told(request, answer, t("The action was taken and the person told why."))
@@ -210,6 +222,7 @@ async def decide_appeal(request: Request) -> Response:
             "POST",
             f"/api/v1/flurfunk/appeals/{{id}}/{decision}",
             path={"id": str(request.path_params["appeal_id"])},
+            admin=True,
         )
         t = _t(request)
         _told(
