@@ -94,15 +94,20 @@ def test_a_suspension_is_explained_appealed_and_lifted_by_another_moderator(
     assert decided.status_code == 422  # decided once
 
 
-def test_disabling_ends_the_sign_ins_and_a_rejected_appeal_changes_nothing(
+def test_silencing_and_disabling_and_a_rejected_appeal_changes_nothing(
     node: RunningNode,
 ) -> None:
     first = staff(node, "modone", "moderator")
     second = staff(node, "modtwo", "moderator")
     victim = node.create_user("victim")
     victim_id = account_id(node, victim)
+    loud = client(node, victim).status_post("LOUD NEWS", visibility="public")
     client(node, first).admin_account_moderate(victim_id, action="silence", text="Too loud")
     assert client(node, second).admin_account(victim_id)["silenced"] is True
+    # Out of the public timeline for others; its author still sees it there.
+    public = [s["id"] for s in client(node, second).timeline_public(limit=40)]
+    assert loud["id"] not in public
+    assert loud["id"] in [s["id"] for s in client(node, victim).timeline_public(limit=40)]
     warning = warnings_of(client(node, victim))[0]["moderation_warning"]
     appealed = node.api(
         victim, "POST", "/api/v1/flurfunk/appeals", data={"warning_id": warning["id"], "text": "no"}
