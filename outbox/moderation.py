@@ -227,18 +227,17 @@ async def _decidable(
         raise UnknownRecord("Record not found")
     warning = await session.get(AccountWarning, found.warning_id)
     assert warning is not None  # the appeal goes with its warning
-    if operator.account_id is not None and operator.account_id == warning.moderator_account_id:
+    same = (
+        operator.account_id == warning.moderator_account_id
+        if operator.account_id is not None or warning.moderator_account_id is not None
+        else operator.name == warning.moderator  # both from the command line
+    )
+    if same:
         raise NotPermitted(
             "You took this action yourself: another moderator must decide its appeal"
         )
-    if (
-        operator.account_id is None
-        and warning.moderator_account_id is None
-        and (operator.name == warning.moderator)
-    ):
-        raise NotPermitted(
-            "You took this action yourself: another moderator must decide its appeal"
-        )
+    if operator.account_id is not None and operator.account_id == found.account_id:
+        raise NotPermitted("You cannot decide your own appeal: another moderator must")
     if found.state != "pending":
         raise AdminError(f"this appeal was {found.state} already")
     return found, warning
@@ -250,7 +249,7 @@ async def approve(session: AsyncSession, operator: Operator, appeal_id: int) -> 
     account = await session.get(Account, warning.account_id)
     if account is None:
         raise UnknownRecord("Record not found")
-    await _lift(session, operator, account, warning)
+    await _lift(session, account, warning)
     found.approved_at = warning.lifted_at = utcnow()
     found.decided_by_account_id = operator.account_id
     _record(session, operator, "appeal.approve", account.acct(), f"warning:{warning.id}")
@@ -267,9 +266,7 @@ async def reject(session: AsyncSession, operator: Operator, appeal_id: int) -> A
     return found
 
 
-async def _lift(
-    session: AsyncSession, operator: Operator, account: Account, warning: AccountWarning
-) -> None:
+async def _lift(session: AsyncSession, account: Account, warning: AccountWarning) -> None:
     """Undo what the warning's action did, as far as it can be undone."""
     # The appeal's decider may lack the rank to act on the account directly: the decision
     # is the authority here, so the state is changed without user_admin's rank check.

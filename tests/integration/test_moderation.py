@@ -48,6 +48,8 @@ def test_a_suspension_is_explained_appealed_and_lifted_by_another_moderator(
     assert len(notes) == 1
     warning = notes[0]["moderation_warning"]
     assert (warning["action"], warning["text"]) == ("suspend", reason)
+    grouped = node.api(victim, "GET", "/api/v2/notifications").json()
+    assert [g["moderation_warning"]["text"] for g in grouped["notification_groups"]] == [reason]
     # … and nothing else.
     status, error = refusal(lambda: person.status_post("still here"))
     assert (status, error) == (403, f"This account is suspended: {reason}")

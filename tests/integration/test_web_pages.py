@@ -170,6 +170,22 @@ def test_a_suspended_person_sees_why_on_every_page_but_their_warnings(node: Runn
         assert browser.get("/settings").status_code == 200
 
 
+def test_moderation_pages_refuse_bad_input(node: RunningNode, alice: User) -> None:
+    with signed_in(node, alice) as browser:
+        assert browser.get("/admin/reports").status_code == 403
+        assert browser.get("/admin/reports/123").status_code == 403
+        assert browser.get(f"/@{alice.name}/abc/report").status_code == 404
+        assert browser.get(f"/@{alice.name}/123/report").status_code == 404
+        forged = browser.post("/settings/moderation/123/appeal", data={"text": "x"})
+        assert forged.status_code == 403  # no CSRF token
+        token = csrf(browser.get("/settings/moderation"))
+        unknown = browser.post(
+            "/settings/moderation/123/appeal", data={"csrf_token": token, "text": "x"}
+        )
+        assert unknown.status_code == 303
+        assert "Record not found" in browser.get("/settings/moderation").text
+
+
 def signed_out(page: httpx.Response) -> httpx.Response | None:
     return page if page.status_code == 303 else None
 

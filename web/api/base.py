@@ -95,7 +95,7 @@ async def identify(request: Request, session: AsyncSession) -> Caller | None:
 SUSPENDED_MAY = re.compile(
     r"^(GET /api/v1/accounts/verify_credentials"
     r"|GET /api/v[12]/instance/?"
-    r"|GET /api/v1/notifications(/\d+)?"
+    r"|GET /api/v[12]/notifications(/[^/]+(/accounts)?)?"
     r"|GET /api/v1/flurfunk/warnings(/\d+)?"
     r"|(GET|POST) /api/v1/flurfunk/appeals"
     r"|GET /api/v1/flurfunk/appeals/\d+)$"
