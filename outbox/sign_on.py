@@ -142,8 +142,9 @@ async def sign_in_identity(
     found = await _existing(session, identity)
     if found is not None:
         account, user = found
-        if user.disabled or account.suspended_at is not None:
-            raise SignOnRefused("suspended", username=account.username)
+        # A suspended person may still sign in to read why and appeal; a disabled one may not.
+        if user.disabled:
+            raise SignOnRefused("disabled", username=account.username)
         await _apply_roles(session, settings, account, user, wanted)
         return account
     email = identity.email

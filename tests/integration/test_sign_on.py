@@ -175,15 +175,22 @@ def test_an_unverified_email_of_another_account_is_refused(
     assert not exists(node, name)
 
 
-def test_a_suspended_account_is_refused(node: RunningNode, provider: Provider) -> None:
+def test_a_disabled_account_is_refused_a_suspended_one_signs_in(
+    node: RunningNode, provider: Provider
+) -> None:
     sub, name = new_person(provider)
     with httpx.Client() as browser:
         assert sign_on(browser, node.url, provider, sub).status_code == 303
-    node.cli("user", "suspend", name)
+    node.cli("user", "suspend", name, "--reason", "spam")
+    with httpx.Client() as browser:  # to read why, and to appeal
+        assert sign_on(browser, node.url, provider, sub).status_code == 303
+        assert "spam" in browser.get(node.url + "/settings/moderation").text
+    node.cli("user", "unsuspend", name)
+    node.cli("user", "disable", name)
     with httpx.Client() as browser:
         answer = sign_on(browser, node.url, provider, sub)
         assert answer.status_code == 403
-        assert f"@{name} is suspended" in answer.text
+        assert f"@{name} is switched off" in answer.text
         assert not signed_in(browser, node)
 
 

@@ -89,7 +89,7 @@ REASONS = {
         "names are letters, digits and _ . - (at most 30)."
     ),
     "linked_to_other": N_("The account @%(username)s here belongs to another company account."),
-    "suspended": N_("The account @%(username)s is suspended on this node."),
+    "disabled": N_("The account @%(username)s is switched off on this node."),
     "email_taken": N_(
         "The e-mail address %(email)s belongs to another account here, and the company "
         "sign-in does not mark it as verified, so it cannot be linked."

@@ -75,6 +75,7 @@ ACCOUNT_COLUMNS = tuple(
         "following_count",
         "uri",
         "url",
+        "sensitized_at",
     )
 )
 STATUS_COLUMNS = tuple(Status.__table__.c)

@@ -65,7 +65,9 @@ class _Presenter:
             "content": s.content,
             "text": s.text if viewer_id == s.account_id else None,
             "visibility": s.visibility,
-            "sensitive": s.sensitive,
+            # A moderator may have marked all the author's media sensitive.
+            "sensitive": s.sensitive
+            or (author.sensitized_at is not None and bool(facts.media.get(s.id))),
             "spoiler_text": s.spoiler_text,
             "language": s.language,
             "in_reply_to_id": str(s.in_reply_to_id) if s.in_reply_to_id else None,
