@@ -4,6 +4,7 @@ from models.account import Account, User
 from models.admin import AdminAction, NodeRule, NodeSetting
 from models.base import Base
 from models.browser_session import BrowserSession
+from models.compliance import StatusHold, WatchTerm
 from models.conversation import ConversationMark
 from models.discovery import SuggestionDismissal, TrendItem, TrendReview, TrendRun
 from models.emoji import CustomEmoji
@@ -103,6 +104,7 @@ __all__ = [
     "ScheduledStatus",
     "Status",
     "StatusEdit",
+    "StatusHold",
     "StatusTag",
     "SuggestionDismissal",
     "Tag",
@@ -110,5 +112,6 @@ __all__ = [
     "TrendReview",
     "TrendRun",
     "User",
+    "WatchTerm",
     "WorkerHeartbeat",
 ]
