@@ -22,6 +22,7 @@ from models.federation import (
 from models.filters import Filter, FilterKeyword, FilterStatus
 from models.interaction import Bookmark, Favourite, Pin
 from models.invite import Invite
+from models.moderation import AccountWarning, Appeal, Report
 from models.notification import Notification
 from models.oauth import AccessToken, AuthorizationCode, OAuthApp
 from models.personal import (
@@ -52,9 +53,11 @@ __all__ = [
     "AccessToken",
     "Account",
     "AccountNote",
+    "AccountWarning",
     "AdminAction",
     "AllowlistAudit",
     "AllowlistEntry",
+    "Appeal",
     "AuthorizationCode",
     "Base",
     "Block",
@@ -101,6 +104,7 @@ __all__ = [
     "PollVote",
     "PushJob",
     "PushSubscription",
+    "Report",
     "ScheduledStatus",
     "Status",
     "StatusEdit",
