@@ -21,15 +21,17 @@ from dataclasses import dataclass
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from federation.allowlist import Allowlist
 from models import admin
 from models import compliance as stored
 from models.account import Account
 from models.base import utcnow
 from models.compliance import StatusHold, WatchTerm
 from models.poll import Poll
+from models.settings import Settings
 from models.status import MediaAttachment, Mention, Status
-from outbox import compliance_reports, federate, feeds
-from outbox.context import Federation
+from outbox import compliance_reports, federate, feeds, render
+from outbox.deliveries import enqueue
 from outbox.notify import notify
 from outbox.permissions import AdminError, Operator, require
 from outbox.status_parts import notify_subscribers
@@ -60,7 +62,7 @@ _cache: dict[str, _Cached] = {}
 
 
 def _key(session: AsyncSession) -> str:
-    return str(session.get_bind().url)
+    return str(session.get_bind().engine.url)
 
 
 def forget(session: AsyncSession) -> None:
@@ -171,7 +173,9 @@ async def remove_term(session: AsyncSession, operator: Operator, term_id: int) -
 
 
 def _audit(session: AsyncSession, operator: Operator, action: str, target: str, text: str) -> None:
-    admin.record(session, operator.name, action, target, text, operator_account_id=operator.account_id)
+    admin.record(
+        session, operator.name, action, target, text, operator_account_id=operator.account_id
+    )
 
 
 # --- scanning posts ----------------------------------------------------------------------
@@ -182,7 +186,7 @@ async def _texts(session: AsyncSession, status: Status) -> list[str]:
     texts = [status.spoiler_text or "", status.text or ""]
     poll = await session.scalar(select(Poll).where(Poll.status_id == status.id))
     if poll is not None:
-        texts += [str(o.get("title", "")) for o in poll.options if isinstance(o, dict)]
+        texts += [str(option) for option in poll.options]
     descriptions = await session.scalars(
         select(MediaAttachment.description).where(MediaAttachment.status_id == status.id)
     )
@@ -223,9 +227,14 @@ async def watch_remote(session: AsyncSession, status: Status, plain_text: str) -
 
 
 async def release(
-    session: AsyncSession, operator: Operator, status_id: int, fed: Federation | None
+    session: AsyncSession,
+    operator: Operator,
+    status_id: int,
+    settings: Settings,
+    allowlist: Allowlist,
 ) -> Status:
-    """Let a held post go: feeds, notifications and deliveries as if it were posted now."""
+    """Let a held post go: feeds, notifications and deliveries as if it were posted now (the
+    CLI has no running federation, so the Create is queued here with the given allowlist)."""
     require(operator, "manage_compliance")
     status = await session.get(Status, status_id, with_for_update=True)
     hold = await session.get(StatusHold, status_id)
@@ -248,7 +257,18 @@ async def release(
         )
     await feeds.fan_out(session, status, audience="others")
     await notify_subscribers(session, status)
-    await federate.create_note(session, fed, author, status)
+    if status.visibility in federate.FEDERATED:
+        inboxes = await federate.status_audience(session, status)
+        if inboxes:
+            note = await federate.note_document(session, settings, status)
+            await enqueue(
+                session,
+                allowlist,
+                actor=author,
+                activity=render.create(note),
+                inboxes=inboxes,
+                status_id=status.id,
+            )
     _audit(session, operator, "watch.release", str(status_id), labels)
     return status
 

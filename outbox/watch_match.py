@@ -112,10 +112,10 @@ class WatchList:
         candidates: Iterable[Term] = self.terms
         if self._combined is not None:
             try:
-                hit = self._combined.search(text, timeout=TERM_LIMIT)
+                hit = self._combined.search(text, timeout=TERM_LIMIT) is not None
             except TimeoutError:
                 hit = True  # some term is slow on this text: find out which, term by term
-            if hit is None:
+            if not hit:
                 candidates = [t for t in self.terms if t.id in self._alone]
         return [m for t in candidates if (m := self._one(t, text, deadline)) is not None]
 

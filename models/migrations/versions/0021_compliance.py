@@ -6,7 +6,7 @@ visibility rule, `status_holds` to list them), and triggers that refuse UPDATE a
 the two audit tables, so that no code path (nor a stray SQL statement) rewrites history.
 
 Revision ID: 0021
-Revises: 0017
+Revises: 0020 (0017 on main; re-chained after merging moderation)
 Create Date: 2026-12-07 11:00:00
 """
 
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0021"
-down_revision: str | None = "0017"
+down_revision: str | None = "0020"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
