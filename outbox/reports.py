@@ -9,17 +9,22 @@ transaction and writes the `admin.report` notifications of everyone who holds
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from federation.allowlist import Allowlist
+from models import admin
 from models.account import Account, User
 from models.base import utcnow
 from models.moderation import CATEGORIES, Report
 from models.notification import Notification
+from models.settings import Settings
 from models.status import Status
-from outbox import events
-from outbox.permissions import AdminError
+from outbox import events, render
+from outbox.deliveries import enqueue, inbox_of
+from outbox.permissions import AdminError, Operator, require
 from outbox.push_subscriptions import queue_pushes
 from outbox.roles import all_roles
 
@@ -144,4 +149,108 @@ async def file_report(
             type="admin.report",
             report_id=report.id,
         )
+    return report
+
+
+# --- forwarding -------------------------------------------------------------------------
+
+
+def flag(
+    settings: Settings, report: Report, target: Account, status_uris: list[str]
+) -> dict[str, Any]:
+    """The Flag that tells the target's node: sent by the instance actor, as Mastodon does,
+    so that the reporter stays anonymous to the other node."""
+    return render.with_context(
+        {
+            "id": settings.url(f"/reports/{report.id}"),
+            "type": "Flag",
+            "actor": render.instance_actor_uri(settings),
+            "content": report.comment,
+            "object": [render.actor_uri(settings, target), *status_uris],
+        }
+    )
+
+
+async def forward_report(
+    session: AsyncSession, settings: Settings, allowlist: Allowlist, report: Report
+) -> int:
+    """Send the report to the target's node when it asked to be forwarded and the target
+    lives elsewhere; returns the deliveries queued (in the caller's transaction)."""
+    target = await session.get(Account, report.target_account_id)
+    if not report.forward or report.forwarded or target is None or target.is_local:
+        return 0
+    uris = []
+    if report.status_ids:
+        rows = await session.scalars(select(Status).where(Status.id.in_(report.status_ids)))
+        uris = [render.status_uri(settings, target, s) for s in rows]
+    activity = flag(settings, report, target, uris)
+    queued = await enqueue(
+        session, allowlist, actor=None, activity=activity, inboxes=[inbox_of(target)]
+    )
+    if queued:
+        report.forwarded = True
+        report.uri = activity["id"]
+    return queued
+
+
+# --- what moderators do with a report ---------------------------------------------------
+
+
+class UnknownReport(AdminError):
+    status = 404
+
+
+async def _report(session: AsyncSession, operator: Operator, report_id: int) -> Report:
+    require(operator, "manage_reports")
+    report = await session.get(Report, report_id, with_for_update=True)
+    if report is None:
+        raise UnknownReport("Record not found")
+    return report
+
+
+def _record(
+    session: AsyncSession, operator: Operator, action: str, report: Report, detail: str = ""
+) -> None:
+    admin.record(
+        session,
+        operator.name,
+        action,
+        f"report:{report.id}",
+        detail,
+        operator_account_id=operator.account_id,
+    )
+
+
+async def assign(
+    session: AsyncSession, operator: Operator, report_id: int, *, to_self: bool
+) -> Report:
+    """Take the report (`to_self`) or give it back."""
+    report = await _report(session, operator, report_id)
+    wanted = operator.account_id if to_self else None
+    if report.assigned_account_id != wanted:
+        report.assigned_account_id = wanted
+        report.updated_at = utcnow()
+        _record(session, operator, "report.assign" if to_self else "report.unassign", report)
+    return report
+
+
+async def resolve(
+    session: AsyncSession, operator: Operator, report_id: int, *, reason: str = ""
+) -> Report:
+    """Mark the report handled (whatever the moderator did about it)."""
+    report = await _report(session, operator, report_id)
+    if report.action_taken_at is None:
+        report.action_taken_at = report.updated_at = utcnow()
+        report.action_taken_by_account_id = operator.account_id
+        _record(session, operator, "report.resolve", report, reason)
+    return report
+
+
+async def reopen(session: AsyncSession, operator: Operator, report_id: int) -> Report:
+    report = await _report(session, operator, report_id)
+    if report.action_taken_at is not None:
+        report.action_taken_at = None
+        report.action_taken_by_account_id = None
+        report.updated_at = utcnow()
+        _record(session, operator, "report.reopen", report)
     return report
