@@ -211,7 +211,10 @@ async def audit_entries(session: AsyncSession, query: AuditQuery) -> list[Row[An
         statement = statement.where(log.c.actor == query.actor)
     if query.action:
         statement = statement.where(
-            or_(log.c.action == query.action, log.c.action.startswith(query.action + ".", autoescape=True))
+            or_(
+                log.c.action == query.action,
+                log.c.action.startswith(query.action + ".", autoescape=True),
+            )
         )
     if query.max_id is not None:
         statement = statement.where(log.c.id < query.max_id)

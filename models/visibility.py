@@ -59,6 +59,14 @@ def visible_to(viewer_id: int | None, status: type[Status] = Status) -> ColumnEl
     )
 
 
+def not_held(viewer_id: int | None, status: type[Status] = Status) -> ColumnElement[bool]:
+    """For queries that read by visibility directly (public timelines, streams, trends,
+    direct messages): a post held by a compliance watch term shows to its author alone."""
+    if viewer_id is None:
+        return status.held.is_(False)
+    return or_(status.held.is_(False), status.account_id == viewer_id)
+
+
 async def can_see(session: AsyncSession, viewer_id: int | None, status: Status) -> bool:
     if viewer_id is not None and status.account_id == viewer_id:
         return True
