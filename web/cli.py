@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from federation.allowlist import PatternError
+from models import admin
 from models import allowlist as stored_allowlist
 from models.base import utcnow
 from models.db import Database
@@ -222,6 +223,10 @@ async def _user_token(settings: Settings, name: str, scopes: list[str]) -> str:
             app = await cli_app(session)
             token, _, _ = await issue_token(
                 session, app_id=app.id, account_id=found[0].id, scopes=scopes, with_refresh=False
+            )
+            # A token acts as that person: who made one for whom is in the audit log.
+            admin.record(
+                session, operator().name, "user.token", found[0].username, " ".join(scopes)
             )
             return token
     finally:
