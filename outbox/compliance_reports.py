@@ -14,7 +14,7 @@ from outbox.reports import COMMENT_MAX, file_report
 from outbox.watch_match import Match
 
 
-def comment_for(matches: Sequence[Match]) -> str:
+def comment_for(matches: Sequence[Match], held: bool = False) -> str:
     """`Watch term "LABEL" matched: "TEXT"`, one line per term, at most COMMENT_MAX long."""
     lines = []
     for m in matches:
@@ -22,7 +22,7 @@ def comment_for(matches: Sequence[Match]) -> str:
             lines.append(f'Watch term "{m.label}": time limit reached, please review')
         else:
             lines.append(f'Watch term "{m.label}" matched: "{m.text}"')
-    if any(m.hold for m in matches):
+    if held:
         lines.append("The post is held back until a compliance officer releases it.")
     text = "\n".join(lines)
     return text if len(text) <= COMMENT_MAX else text[: COMMENT_MAX - 1] + "…"
@@ -37,5 +37,5 @@ async def file(session: AsyncSession, status: Status, matches: Sequence[Match]) 
         target=author,
         status_ids=[status.id],
         category="legal",
-        comment=comment_for(matches),
+        comment=comment_for(matches, status.held),
     )

@@ -194,16 +194,19 @@ async def _texts(session: AsyncSession, status: Status) -> list[str]:
     return texts
 
 
-async def watch_local(session: AsyncSession, status: Status) -> list[Match]:
-    """Scan a new local post (flushed, with its poll and media): report each match, and hold
-    it back if a `hold` term matched. Returns the matches."""
+async def watch_local(
+    session: AsyncSession, status: Status, *, may_hold: bool = True
+) -> list[Match]:
+    """Scan a local post (flushed, with its poll and media): report each match, and hold a
+    new post back if a `hold` term matched (`may_hold`: an edit of a post that went out
+    already is only reported). Returns the matches."""
     watch = await current(session)
     if not watch:
         return []
     matches = watch.scan(*await _texts(session, status))
     if not matches:
         return []
-    if any(m.hold for m in matches) and not status.held:
+    if may_hold and any(m.hold for m in matches) and not status.held:
         status.held = True
         labels = ", ".join(dict.fromkeys(m.label for m in matches if m.hold))
         session.add(StatusHold(status_id=status.id, labels=labels))

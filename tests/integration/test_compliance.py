@@ -9,8 +9,10 @@ once on PostgreSQL.
 from __future__ import annotations
 
 import csv
+import html
 import io
 import json
+import re
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -73,6 +75,15 @@ def test_the_reminder_reaches_apps_and_the_composer(node: RunningNode, officer: 
         assert httpx.get(node.url + path).json()["flurfunk"]["confidentiality_reminder"] == text
     shown = ok(node.api(someone, "GET", "/api/v1/flurfunk/compliance/reminder"))
     assert shown == {"text": text}
+    with httpx.Client(base_url=node.url, headers={"Accept": "text/html"}, timeout=30) as browser:
+        page = browser.get("/auth/sign_in")
+        csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+        assert csrf is not None
+        login = {"csrf_token": csrf.group(1), "login": someone.name, "password": someone.password}
+        assert browser.post("/auth/sign_in", data=login).status_code == 303
+        home = browser.get("/").text
+        composer = home[home.index('class="composer"') :]
+        assert html.escape(text, quote=False) in composer[: composer.index("</form>")]
     changed = "No financial results before they are published."
     refused = node.api(
         someone, "PUT", "/api/v1/flurfunk/compliance/reminder", json={"text": changed}
@@ -183,6 +194,12 @@ def test_a_matching_post_raises_a_report_and_its_author_is_not_told(
         assert "statements about customers" in report["comment"]
         assert "kunde  MÜLLER AG" in report["comment"]
         assert reports_about(node, officer, clean["id"]) == []  # whole words only
+        # An edit is watched too; a post that went out already is reported, never held.
+        edited = node.api(
+            author, "PUT", f"/api/v1/statuses/{clean['id']}", json={"status": "Kunde Müller AG"}
+        )
+        assert "flurfunk" not in ok(edited)
+        assert len(reports_about(node, officer, clean["id"])) == 1
         assert ok(node.api(author, "GET", "/api/v1/notifications")) == []
     finally:
         remove_term(node, officer, term_id)
