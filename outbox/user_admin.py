@@ -3,11 +3,12 @@ role, reset the password, delete. Used by the CLI and the admin pages alike.
 
 Every action runs in the caller's write transaction, takes the `Operator` who does it, and
 writes its audit entry (models.admin) in that transaction, so the log holds exactly what
-happened. Whatever ends a user's access — suspension, a new password, deletion — revokes all
+happened. Whatever ends a user's access — disabling, a new password, deletion — revokes all
 their tokens at once: API calls fail from the next request on, in every process, and open
 streams end (at once for streams of this process, within web.token_watch's interval for those
-of another process, e.g. when the CLI did it). Browser sessions check suspension and deletion
-on every request.
+of another process, e.g. when the CLI did it). A suspension keeps the sign-ins so that the
+person learns why and can appeal (web.api.base lets a suspended account read its
+notifications and warnings and nothing else); its open streams end all the same.
 
 Federation: a suspension stays on this node (as on Mastodon, which federates a local user's
 removal only when the account is deleted); it is undone with `unsuspend`. Deletion federates
@@ -130,7 +131,7 @@ async def find(session: AsyncSession, name: str) -> tuple[Account, User]:
     return row[0], row[1]
 
 
-async def _may_act_on(
+async def may_act_on(
     session: AsyncSession, operator: Operator, account: Account, user: User
 ) -> None:
     require(operator, "administer_users")
@@ -224,27 +225,55 @@ async def create_user(
     return account
 
 
-async def suspend(session: AsyncSession, operator: Operator, name: str) -> bool:
-    """Suspend the user; False when they were suspended already (nothing changes)."""
+async def suspend(session: AsyncSession, operator: Operator, name: str, reason: str = "") -> bool:
+    """Suspend the user; False when they were suspended already (nothing changes).
+
+    They keep their sign-ins but can only read why (verify_credentials, notifications,
+    warnings) and appeal; every other call answers 403 with the reason (web.api.base)."""
     account, user = await find(session, name)
-    await _may_act_on(session, operator, account, user)
+    await may_act_on(session, operator, account, user)
     if account.suspended_at is not None:
         return False
     await _keep_an_admin(session, user)
     account.suspended_at = utcnow()
-    ended = await end_sign_ins(session, account.id)
-    _record(session, operator, "user.suspend", account.username, tokens_revoked=ended)
+    account.suspension_reason = reason
+    _record(session, operator, "user.suspend", account.username, reason=reason or "-")
     return True
 
 
 async def unsuspend(session: AsyncSession, operator: Operator, name: str) -> bool:
     """Lift a suspension (the user signs in again); False when there was none."""
     account, user = await find(session, name)
-    await _may_act_on(session, operator, account, user)
+    await may_act_on(session, operator, account, user)
     if account.suspended_at is None:
         return False
     account.suspended_at = None
+    account.suspension_reason = None
     _record(session, operator, "user.unsuspend", account.username)
+    return True
+
+
+async def disable(session: AsyncSession, operator: Operator, name: str, reason: str = "") -> bool:
+    """Refuse the user's sign-ins: every token and browser session ends at once, and the
+    password no longer works (unlike a suspension); False when disabled already."""
+    account, user = await find(session, name)
+    await may_act_on(session, operator, account, user)
+    if user.disabled:
+        return False
+    await _keep_an_admin(session, user)
+    user.disabled = True
+    ended = await end_sign_ins(session, account.id)
+    _record(session, operator, "user.disable", account.username, reason=reason or "-", tokens=ended)
+    return True
+
+
+async def enable(session: AsyncSession, operator: Operator, name: str) -> bool:
+    account, user = await find(session, name)
+    await may_act_on(session, operator, account, user)
+    if not user.disabled:
+        return False
+    user.disabled = False
+    _record(session, operator, "user.enable", account.username)
     return True
 
 
@@ -253,7 +282,7 @@ async def set_role(session: AsyncSession, operator: Operator, name: str, role: s
     _may_decide_roles(operator)
     await _may_give(session, operator, role)
     account, user = await find(session, name)
-    await _may_act_on(session, operator, account, user)
+    await may_act_on(session, operator, account, user)
     before = user.role
     if before != role:
         if role not in ADMIN_ROLES:
@@ -269,7 +298,7 @@ async def reset_password(
     """Set a new password (hashed by the caller) and end every sign-in; returns how many
     tokens were revoked."""
     account, user = await find(session, name)
-    await _may_act_on(session, operator, account, user)
+    await may_act_on(session, operator, account, user)
     user.password_hash = password_hash
     ended = await end_sign_ins(session, account.id)
     _record(session, operator, "user.reset_password", account.username, tokens_revoked=ended)
@@ -320,7 +349,7 @@ async def delete_user(
     """
     _may_decide_roles(operator)
     account, user = await find(session, name)
-    await _may_act_on(session, operator, account, user)
+    await may_act_on(session, operator, account, user)
     await _keep_an_admin(session, user)
     actor = render.actor_uri(settings, account)
     activity = render.delete(actor, actor, [PUBLIC], [])

@@ -35,9 +35,16 @@ from web.routes import routes
 from web.runtime import running
 from web.transport_security import TransportSecurityMiddleware
 from web.ui.access import FormRefused, NotAllowed, SignInFirst
-from web.ui.errors import form_refused, not_allowed, not_found_page, sign_in_first, wants_page
+from web.ui.errors import (
+    form_refused,
+    not_allowed,
+    not_found_page,
+    sign_in_first,
+    suspended_page,
+    wants_page,
+)
 from web.ui.policy import policy_first
-from web.ui.session import SESSION_LIFETIME
+from web.ui.session import SESSION_LIFETIME, AccountSuspended
 
 log = logging.getLogger("flurfunk.web")
 STATIC = Path(__file__).parent / "ui" / "static"
@@ -147,6 +154,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             SignInFirst: sign_in_first,
             FormRefused: form_refused,
             NotAllowed: not_allowed,
+            AccountSuspended: suspended_page,
             Exception: server_error,
         },
         lifespan=lifespan,

@@ -40,6 +40,8 @@ SCOPES = "read write follow push admin:read admin:write"
 EXEMPT_ROUTES = {
     # A person accepting the usage policy for themselves, not an admin action.
     ("POST", "/api/v1/flurfunk/policy/accept"),
+    # A person appealing a warning they were given; the decision on it is audited.
+    ("POST", "/api/v1/flurfunk/appeals"),
     # The node has no sign-up approval queue: always 403, as Mastodon for a non-pending account.
     ("POST", "/api/v1/admin/accounts/{id}/approve"),
     ("POST", "/api/v1/admin/accounts/{id}/reject"),
@@ -72,6 +74,7 @@ class Walk:
 
     node: RunningNode
     admin: User
+    other: User  # a second admin: an appeal is decided by someone other than who acted
     browser: httpx.Client
     tmp: Path
 
@@ -137,10 +140,37 @@ class Walk:
         return item_id
 
     def report(self) -> str:
+        return self.report_with_post()[0]
+
+    def report_with_post(self) -> tuple[str, User, str]:
+        """A report about a new person and one of their posts: (report id, person, post id)."""
         reporter, target = self.user("reporter"), self.user("target")
-        answer = self.node.api(reporter, "POST", "/api/v1/reports", json={"account_id": target.id})
+        posted = self.node.api(target, "POST", "/api/v1/statuses", json={"status": "reported"})
+        status_id = str(posted.json()["id"])
+        body = {"account_id": target.id, "status_ids": [status_id]}
+        answer = self.node.api(reporter, "POST", "/api/v1/reports", json=body)
         assert answer.status_code == 200, answer.text
-        return str(answer.json()["id"])
+        return str(answer.json()["id"]), target, status_id
+
+    def appeal(self) -> str:
+        """An appeal against a warning the other admin gave, awaiting a decision."""
+        target = self.user("warned")
+        warned = self.node.api(
+            self.other,
+            "POST",
+            f"/api/v1/admin/accounts/{target.id}/action",
+            data={"type": "sensitive", "text": "Please mark your media"},
+        )
+        assert warned.status_code == 200, warned.text
+        warning = self.node.api(target, "GET", "/api/v1/flurfunk/warnings").json()[0]
+        body = {"warning_id": warning["id"], "text": "I did mind them"}
+        filed = self.node.api(target, "POST", "/api/v1/flurfunk/appeals", json=body)
+        assert filed.status_code == 200, filed.text
+        return str(filed.json()["id"])
+
+    def post_of_someone(self) -> str:
+        posted = self.node.api(self.user(), "POST", "/api/v1/statuses", json={"status": "x"})
+        return str(posted.json()["id"])
 
     def held_post(self) -> str:
         term = self.api(
@@ -223,6 +253,26 @@ def _report_step(first: str | None, verb: str) -> Prepare:
     return prepare
 
 
+def _appeal_decision(verb: str) -> Prepare:
+    return lambda w: bind(
+        w.appeal(), lambda a: w.api("POST", f"/api/v1/flurfunk/appeals/{a}/{verb}")
+    )
+
+
+def _page_account_action(w: Walk) -> Request:
+    report_id, target, _ = w.report_with_post()
+    return lambda: w.form(
+        f"/admin/reports/{report_id}/account", account_id=target.id, type="none", text="Mind it"
+    )
+
+
+def _page_status_action(w: Walk) -> Request:
+    report_id, _, status_id = w.report_with_post()
+    return lambda: w.form(
+        f"/admin/reports/{report_id}/statuses", type="sensitive", status_ids=status_id, text="CW"
+    )
+
+
 def _allowlist_removal(w: Walk) -> Request:
     made = w.api("POST", "/api/v1/admin/domain_allows", data={"domain": _domain()}).json()
     return lambda: w.api("DELETE", f"/api/v1/admin/domain_allows/{made['id']}")
@@ -293,6 +343,22 @@ CASES: dict[tuple[str, str], tuple[str, Prepare]] = {
         _report_step("resolve", "reopen"),
     ),
     # --- Flurfunk's own API ---
+    ("POST", "/api/v1/flurfunk/appeals/{id}/approve"): (
+        "appeal.approve",
+        _appeal_decision("approve"),
+    ),
+    ("POST", "/api/v1/flurfunk/appeals/{id}/reject"): ("appeal.reject", _appeal_decision("reject")),
+    ("POST", "/api/v1/flurfunk/moderation/statuses"): (
+        "status.sensitive",
+        lambda w: bind(
+            w.post_of_someone(),
+            lambda s: w.api(
+                "POST",
+                "/api/v1/flurfunk/moderation/statuses",
+                json={"type": "sensitive", "status_ids": [s], "text": "Please add a warning"},
+            ),
+        ),
+    ),
     ("POST", "/api/v1/flurfunk/roles"): (
         "role.create",
         lambda w: (
@@ -364,6 +430,16 @@ CASES: dict[tuple[str, str], tuple[str, Prepare]] = {
         ),
     ),
     # --- the admin pages ---
+    ("POST", "/admin/reports/{report_id}/account"): ("account.warn", _page_account_action),
+    ("POST", "/admin/reports/{report_id}/statuses"): ("status.sensitive", _page_status_action),
+    ("POST", "/admin/reports/{report_id}/{action}"): (
+        "report.resolve",
+        lambda w: bind(w.report(), lambda r: w.form(f"/admin/reports/{r}/resolve")),
+    ),
+    ("POST", "/admin/appeals/{appeal_id}/{decision}"): (
+        "appeal.approve",
+        lambda w: bind(w.appeal(), lambda a: w.form(f"/admin/appeals/{a}/approve")),
+    ),
     ("POST", "/admin/users"): (
         "user.create",
         lambda w: lambda: w.form("/admin/users", name=f"walk{secrets.token_hex(3)}", role="user"),
@@ -503,6 +579,8 @@ def walk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Walk]:
         token = node.cli("user", "token", "admin", "--scopes", SCOPES).stdout.split()[-1]
         admin = User("admin", node.admin_password, "", token)
         admin.id = node.api(admin, "GET", "/api/v1/accounts/verify_credentials").json()["id"]
+        other = node.create_user("second", via_cli=True, scopes=SCOPES)
+        node.cli("user", "role", other.name, "admin")
         with httpx.Client(
             base_url=node.url, headers={"Accept": "text/html"}, timeout=30
         ) as browser:
@@ -518,7 +596,7 @@ def walk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Walk]:
                 },
             )
             assert signed.status_code == 303
-            yield Walk(node, admin, browser, tmp)
+            yield Walk(node, admin, other, browser, tmp)
 
 
 def newest_id(w: Walk) -> int:
@@ -552,6 +630,12 @@ def test_every_admin_route_records_an_audit_entry(walk: Walk) -> None:
     assert not missing, f"admin actions that left no audit entry: {missing}"
 
 
+def _cli_enable(w: Walk) -> list[str]:
+    name = w.user().name
+    w.node.cli("user", "disable", name)
+    return ["user", "enable", name]
+
+
 def _cli_allowlist_removal(w: Walk) -> list[str]:
     pattern = _domain()
     w.node.cli("allowlist", "add", pattern)
@@ -574,6 +658,8 @@ CLI_CASES: dict[str, CommandCase] = {
     ),
     "user role": (lambda w: ["user", "role", w.user().name, "moderator"], "user.role"),
     "user delete": (lambda w: ["user", "delete", w.user().name, "--yes"], "user.delete"),
+    "user disable": (lambda w: ["user", "disable", w.user().name], "user.disable"),
+    "user enable": (_cli_enable, "user.enable"),
     "user token": (lambda w: ["user", "token", w.user().name], "user.token"),
     "allowlist add": (
         lambda w: ["allowlist", "add", f"c{secrets.token_hex(3)}.corp.example"],

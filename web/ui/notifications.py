@@ -26,6 +26,8 @@ SAYS = {
     "favourite": N_("favourited your post"),
     "poll": N_("A poll has ended"),
     "update": N_("edited a post"),
+    "admin.report": N_("was reported"),
+    "moderation_warning": N_("received a moderation decision"),
 }
 
 

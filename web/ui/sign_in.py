@@ -78,6 +78,8 @@ async def sign_in_submit(request: Request) -> Response:
     if account is None:
         return again(401, t("The e-mail address, user name or password is wrong."))
     await sign_in(request, account.id)
+    if account.suspended_at is not None:  # all they may open: why, and how to appeal
+        next_page = "/settings/moderation"
     return RedirectResponse(next_page, status_code=303)
 
 
