@@ -227,6 +227,9 @@ def test_a_held_post_is_its_authors_alone_until_released(node: RunningNode, offi
             s["id"] for s in ok(node.api(author, "GET", "/api/v1/timelines/home"))
         ]
         assert ok(node.api(follower, "GET", "/api/v1/notifications")) == []
+        # Nor can its author pass it on with a boost before it is released.
+        boost = node.api(author, "POST", f"/api/v1/statuses/{held['id']}/reblog")
+        assert boost.status_code == 403
         holds = ok(node.api(officer, "GET", "/api/v1/flurfunk/holds"))
         assert [h["labels"] for h in holds if h["status"]["id"] == held["id"]] == [
             ["financial results"]
