@@ -36,8 +36,9 @@ from models.account import Account
 from models.base import utcnow
 from models.ids import new_id
 from models.relationship import Follow
+from models.search_index import plain_text
 from models.status import MediaAttachment, Mention, Status
-from outbox import events, feeds
+from outbox import events, feeds, watch
 from outbox.content import MentionTarget
 from outbox.context import Federation
 from outbox.notify import notify, notify_boosters
@@ -190,6 +191,7 @@ async def store_note(
         )
     await feeds.fan_out(session, status)
     await notify_subscribers(session, status)
+    await watch.watch_remote(session, status, plain_text(status.content or ""))
     return status
 
 

@@ -4,6 +4,7 @@ from models.account import Account, User
 from models.admin import AdminAction, NodeRule, NodeSetting
 from models.base import Base
 from models.browser_session import BrowserSession
+from models.compliance import StatusHold, WatchTerm
 from models.conversation import ConversationMark
 from models.discovery import SuggestionDismissal, TrendItem, TrendReview, TrendRun
 from models.emoji import CustomEmoji
@@ -114,6 +115,7 @@ __all__ = [
     "SignOnIdentity",
     "Status",
     "StatusEdit",
+    "StatusHold",
     "StatusTag",
     "SuggestionDismissal",
     "Tag",
@@ -121,5 +123,6 @@ __all__ = [
     "TrendReview",
     "TrendRun",
     "User",
+    "WatchTerm",
     "WorkerHeartbeat",
 ]

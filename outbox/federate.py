@@ -188,7 +188,7 @@ async def create_note(
     session: AsyncSession, fed: Federation | None, author: Account, status: Status
 ) -> None:
     """Create(Note) for a new post; `local` posts never leave the node."""
-    if fed is None or not author.is_local or status.visibility not in FEDERATED:
+    if fed is None or not author.is_local or status.visibility not in FEDERATED or status.held:
         return
     inboxes = await status_audience(session, status)
     if not inboxes:
@@ -205,7 +205,7 @@ async def update_note(
     previously_mentioned: Iterable[Account] = (),
 ) -> None:
     """Update(Note) after an edit, also to those an edit stopped mentioning."""
-    if fed is None or not author.is_local or status.visibility not in FEDERATED:
+    if fed is None or not author.is_local or status.visibility not in FEDERATED or status.held:
         return
     inboxes = await status_audience(session, status, also=previously_mentioned)
     if not inboxes:
@@ -219,7 +219,7 @@ async def delete_note(
     session: AsyncSession, fed: Federation | None, author: Account, status: Status
 ) -> None:
     """Delete(Tombstone) for a post, Undo(Announce) for a boost; call before rows go."""
-    if fed is None or not author.is_local or status.visibility not in FEDERATED:
+    if fed is None or not author.is_local or status.visibility not in FEDERATED or status.held:
         return
     if status.reblog_of_id is not None:
         await undo_announce(session, fed, author, status)

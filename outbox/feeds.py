@@ -19,21 +19,24 @@ from outbox import events
 BACKFILL = 40  # statuses of a newly followed account copied into the follower's feed
 
 
-async def fan_out(session: AsyncSession, status: Status) -> list[int]:
+async def fan_out(session: AsyncSession, status: Status, *, audience: str = "all") -> list[int]:
     """Write feed entries for a new status; returns the ids of the local feeds it entered.
 
-    Every new status passes here, so here it is recorded for the stream events.
+    Every new status passes here, so here it is recorded for the stream events. `audience`:
+    "author" alone (a post held by a compliance watch term), or the "others" once released.
     """
-    targets = await _feed_targets(session, status)
+    targets = await _feed_targets(session, status, audience)
     events.posted(session, status, targets)
     return targets
 
 
-async def _feed_targets(session: AsyncSession, status: Status) -> list[int]:
+async def _feed_targets(session: AsyncSession, status: Status, audience: str) -> list[int]:
     recipients: set[int] = set()
     author = await session.get(Account, status.account_id)
-    if author is not None and author.is_local:
+    if author is not None and author.is_local and audience != "others":
         recipients.add(author.id)
+    if audience == "author":
+        return await _insert_entries(session, status, sorted(recipients))
     if status.visibility != "direct":
         follower_query = (
             select(Follow.account_id)
@@ -71,8 +74,14 @@ async def _feed_targets(session: AsyncSession, status: Status) -> list[int]:
         ).scalars()
     )
     targets = sorted(recipients - excluded)
+    if audience == "others" and author is not None:
+        targets = [t for t in targets if t != author.id]
     if status.reblog_of_id is not None:
         targets = await _skip_own_and_seen(session, status, targets)
+    return await _insert_entries(session, status, targets)
+
+
+async def _insert_entries(session: AsyncSession, status: Status, targets: list[int]) -> list[int]:
     if targets:
         await session.execute(
             insert(FeedEntry),

@@ -14,7 +14,7 @@ from models.account import Account
 from models.base import utcnow
 from models.settings import Settings
 from models.status import MediaAttachment, Mention, Status, StatusEdit
-from outbox import events, federate
+from outbox import events, federate, watch
 from outbox.content import MentionTarget
 from outbox.context import Federation
 from outbox.notify import notify, notify_boosters
@@ -159,6 +159,8 @@ async def edit_status(
     mentioned_before = await federate.mentioned_accounts(session, status.id)
     await _refresh_metadata(session, status, rendered.mentions, rendered.tags)
     await notify_boosters(session, status)
+    # An edit is scanned again (reported on a match); only a new post can be held back.
+    await watch.watch_local(session, status, may_hold=False)
     await federate.update_note(session, fed, author, status, mentioned_before)
     events.edited(session, status)
     return status

@@ -23,7 +23,7 @@ from models.ids import new_id
 from models.notification import Notification
 from models.settings import Settings
 from models.status import IdempotencyKey, MediaAttachment, Status
-from outbox import events, federate, feeds
+from outbox import events, federate, feeds, watch
 from outbox.content import PLAIN, Rendered
 from outbox.context import Federation
 from outbox.notify import notify, withdraw
@@ -182,6 +182,12 @@ async def post_status(
     await count_new(session, author, status, parent)
     if draft.idempotency_key:
         await _remember_key(session, author.id, draft.idempotency_key, status.id)
+    await watch.watch_local(session, status)
+    if status.held:
+        # Held by a compliance watch term: only its author sees it until it is released
+        # (outbox.watch.release then does what follows here).
+        await feeds.fan_out(session, status, audience="author")
+        return status, True
     for account in mentioned:
         await notify(
             session, recipient=account, actor_id=author.id, type="mention", status_id=status.id

@@ -26,7 +26,7 @@ from federation.values import InvalidValue
 from models.notification import Notification
 from models.status import Mention, Status, StatusTag, Tag
 from models.timeline import List, ListAccount
-from models.visibility import not_blocked_either_way, visible_to
+from models.visibility import not_blocked_either_way, not_held, visible_to
 from outbox import events
 from web.api import conversations, filtering, serializers
 from web.api.hosts import account_admitted, hidden_domains, status_admitted
@@ -174,6 +174,7 @@ def _broadcast(channel: str, viewer_id: int | None, status_id: int) -> Select[St
         Status.id == status_id,
         Status.visibility.in_(visibilities),
         Status.reblog_of_id.is_(None),
+        not_held(viewer_id),
         shown_to(viewer_id),
     )
     if local:
@@ -218,6 +219,7 @@ def _direct_query(viewer_id: int, status_id: int) -> Select[Status]:
         Status.id == status_id,
         Status.visibility == "direct",
         or_(Status.account_id == viewer_id, mentioned),
+        not_held(viewer_id),
         shown_to(viewer_id),
     )
 

@@ -52,7 +52,7 @@ from models.tables import (
     StatusTag,
     Tag,
 )
-from models.visibility import visible_to
+from models.visibility import not_held, visible_to
 from web.api import filtering, serializers
 from web.api.base import Call, Cursor, Page, call, page_of, paginated
 from web.api.errors import not_found, validation
@@ -234,6 +234,7 @@ def broadcast_query(c: Call) -> StatusQuery:
     query = select(Status.id, Status).where(
         Status.visibility.in_(visibilities),
         Status.reblog_of_id.is_(None),
+        not_held(c.viewer_id),
         shown_to(c.viewer_id),
     )
     if local_only:
@@ -366,6 +367,7 @@ async def direct(request: Request) -> Response:
     query = select(Status.id, Status).where(
         Status.visibility == "direct",
         or_(Status.account_id == viewer, mentioned),
+        not_held(viewer),
         shown_to(viewer),
     )
     return await statuses_page(c, query, Status.id)

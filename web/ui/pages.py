@@ -13,6 +13,7 @@ from starlette.routing import BaseRoute
 from web.ui import (
     accounts,
     admin,
+    admin_compliance,
     admin_emoji,
     admin_federation,
     admin_roles,
@@ -56,6 +57,7 @@ AREAS = (
     admin_trends,
     policy,
     admin_roles,
+    admin_compliance,
 )
 
 routes: list[BaseRoute] = [route for area in AREAS for route in area.routes]

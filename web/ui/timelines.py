@@ -12,6 +12,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from models import policy
+from outbox.reminder import reminder
 from web.node import node_of
 from web.ui.access import viewer
 from web.ui.calls import api
@@ -70,9 +71,11 @@ async def show(
     statuses = answer.data if answer.ok else []
     preferences = (caller.user.preferences if caller.user else None) or {}
     policy_pending = False
+    confidentiality_reminder = ""
     if composer and caller.account is not None:
         async with node_of(request).db.read() as session:
             policy_pending = await policy.needs_acceptance(session, caller.account.id) is not None
+            confidentiality_reminder = await reminder(session)
     return page(
         request,
         "timeline.html",
@@ -82,6 +85,7 @@ async def show(
         stream=timeline.stream,
         composer=composer,
         policy_pending=policy_pending,
+        confidentiality_reminder=confidentiality_reminder,
         default_visibility=preferences.get("posting:default:visibility", "public"),
         older=statuses[-1]["id"] if len(statuses) >= PAGE else None,
     )

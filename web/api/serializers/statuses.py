@@ -94,6 +94,8 @@ class _Presenter:
             "quote": None,
             "quote_approval": {"automatic": [], "manual": [], "current_user": "denied"},
         }
+        if getattr(s, "held", False):
+            data["flurfunk"] = {"pending_review": True}  # held by a compliance watch term
         if viewer_id is not None:
             favourited, bookmarked, pinned, reblogged = facts.marks
             data.update(
