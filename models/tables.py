@@ -35,6 +35,7 @@ from models.policy import PolicyAcceptance, PolicyVersion
 from models.poll import Poll, PollVote, ScheduledStatus
 from models.push import PushJob, PushSubscription
 from models.relationship import Block, Follow, FollowRequest, Mute
+from models.retention import HeldStatus, LegalHold, PersonalArchive, RetentionRule
 from models.role import CustomRole
 from models.status import (
     IdempotencyKey,
@@ -75,9 +76,11 @@ __all__ = [
     "Follow",
     "FollowRequest",
     "FollowedTag",
+    "HeldStatus",
     "IdempotencyKey",
     "InboxActivity",
     "Invite",
+    "LegalHold",
     "List",
     "ListAccount",
     "Marker",
@@ -93,6 +96,7 @@ __all__ = [
     "OutboxActivity",
     "PeerDeliveryHour",
     "PeerHost",
+    "PersonalArchive",
     "Pin",
     "PolicyAcceptance",
     "PolicyVersion",
@@ -100,6 +104,7 @@ __all__ = [
     "PollVote",
     "PushJob",
     "PushSubscription",
+    "RetentionRule",
     "ScheduledStatus",
     "Status",
     "StatusEdit",

@@ -17,7 +17,7 @@ from inbox.processor import InboxProcessor
 from models.broker import broker_for
 from models.db import Database
 from models.settings import Settings
-from outbox import emoji_catalogue, emoji_fetch, events, periodic, trends
+from outbox import emoji_catalogue, emoji_fetch, events, periodic, retention, trends
 from outbox.allowlist import REFRESH_SECONDS, LiveAllowlist
 from outbox.claims import release_all
 from outbox.context import Federation
@@ -170,6 +170,9 @@ async def running(
             ),
             asyncio.create_task(
                 every(settings.trends_interval, stop, lambda: trends.refresh(fed), "trends")
+            ),
+            asyncio.create_task(
+                every(retention.INTERVAL, stop, lambda: retention.sweep(fed), "retention")
             ),
         ]
     # What start-up built lives as long as the process: keep it out of the collector's full

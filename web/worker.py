@@ -42,7 +42,7 @@ from inbox.processor import InboxProcessor
 from models.broker import Broker, SubscriptionDropped
 from models.db import Database
 from models.settings import Settings
-from outbox import events, periodic, trends
+from outbox import events, periodic, retention, trends
 from outbox.allowlist import REFRESH_SECONDS
 from outbox.claims import BEAT, Heartbeat, new_owner
 from outbox.context import Federation
@@ -280,6 +280,10 @@ async def work(settings: Settings) -> None:
             every(settings.trends_interval, stop, lambda: trends.refresh(fed), "trends")
         ),
         asyncio.create_task(send_pushes(settings, db, stop)),
+        # Every worker runs it hourly; concurrent sweeps skip each other's locked rows.
+        asyncio.create_task(
+            every(retention.INTERVAL, stop, lambda: retention.sweep(fed), "retention")
+        ),
     ]
     jobs = asyncio.create_task(take_jobs(settings, background, stop))
     gc.collect()

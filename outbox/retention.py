@@ -1,0 +1,224 @@
+"""Retention: the node's rules (posts of a visibility older than N days go) and the sweep
+that applies them.
+
+One rule per visibility (`public`, `unlisted`, `private`, `direct`) and `all` for every
+visibility without its own (so also `local` posts). The sweep deletes local posts through
+the normal deletion (outbox.statuses.delete_status: boosts, notifications and counters go,
+the Delete federates) and removes their attachments' rows and files. Remote posts older than
+a rule are removed here too, without telling anyone (their author's node decides about its
+copy). Accounts under legal hold are skipped entirely: their posts stay as they are until
+the hold is lifted; the next sweep then removes them.
+
+The sweep works in batches of BATCH posts, each its own short write transaction, and yields
+between batches, so that posting and reading never wait long behind it. Local posts are
+found by id (ids are time-ordered: a post's id says when it was created), so each batch is an
+index range scan even on millions of posts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import ColumnElement, and_, delete, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from models import admin
+from models.account import Account
+from models.base import utcnow
+from models.ids import id_for_time
+from models.retention import RULE_VISIBILITIES, RetentionRule
+from models.status import VISIBILITIES, MediaAttachment, Status
+from outbox import legal_holds, statuses
+from outbox.context import Federation
+from outbox.media import remove_files
+from outbox.permissions import AdminError, Operator, require
+
+log = logging.getLogger(__name__)
+
+BATCH = 200
+INTERVAL = 3600.0  # the background sweep runs hourly
+MAX_DAYS = 100 * 366
+
+
+@dataclass(frozen=True)
+class Rule:
+    visibility: str
+    days: int
+    updated_at: datetime
+
+
+def check_rule(days: object, visibility: object) -> tuple[int, str]:
+    """A rule's values, or AdminError saying what is wrong."""
+    if isinstance(days, bool) or not isinstance(days, int):
+        raise AdminError("days must be a whole number of days (0 or more)")
+    if days < 0:
+        raise AdminError("days must be 0 or more (0: everything older than now)")
+    if days > MAX_DAYS:
+        raise AdminError(f"days must be at most {MAX_DAYS}")
+    if visibility not in RULE_VISIBILITIES:
+        raise AdminError(
+            f"unknown visibility {visibility!r}: one of {', '.join(RULE_VISIBILITIES)}"
+        )
+    assert isinstance(visibility, str)
+    return days, visibility
+
+
+async def rules(session: AsyncSession) -> list[Rule]:
+    rows = await session.scalars(select(RetentionRule))
+    order = {v: i for i, v in enumerate(RULE_VISIBILITIES)}
+    found = [Rule(r.visibility, r.days, r.updated_at) for r in rows]
+    return sorted(found, key=lambda r: order.get(r.visibility, 99))
+
+
+async def set_rule(
+    session: AsyncSession, operator: Operator, days: object, visibility: object = "all"
+) -> Rule:
+    require(operator, "manage_compliance")
+    days, visibility = check_rule(days, visibility)
+    row = await session.get(RetentionRule, visibility)
+    now = utcnow()
+    if row is None:
+        session.add(RetentionRule(visibility=visibility, days=days, updated_at=now))
+    else:
+        row.days, row.updated_at = days, now
+    admin.record(
+        session,
+        operator.name,
+        "retention.set",
+        visibility,
+        f"days={days}",
+        operator_account_id=operator.account_id,
+    )
+    await session.flush()
+    return Rule(visibility, days, now)
+
+
+async def clear_rules(
+    session: AsyncSession, operator: Operator, visibility: str | None = None
+) -> int:
+    """Remove every rule (or the one of `visibility`); returns how many went."""
+    require(operator, "manage_compliance")
+    query = delete(RetentionRule)
+    if visibility is not None:
+        check_rule(0, visibility)
+        query = query.where(RetentionRule.visibility == visibility)
+    removed = (await session.execute(query)).rowcount or 0  # type: ignore[attr-defined]
+    admin.record(
+        session,
+        operator.name,
+        "retention.clear",
+        visibility or "all rules",
+        f"removed={removed}",
+        operator_account_id=operator.account_id,
+    )
+    return int(removed)
+
+
+def cutoffs(found: list[Rule], now: datetime) -> dict[str, datetime]:
+    """For each visibility with a rule (its own or `all`): posts created before this go."""
+    days = {r.visibility: r.days for r in found}
+    result: dict[str, datetime] = {}
+    for visibility in VISIBILITIES:
+        rule = days.get(visibility, days.get("all"))
+        if rule is not None:
+            result[visibility] = now - timedelta(days=rule)
+    return result
+
+
+def _expired(limits: dict[str, datetime]) -> ColumnElement[bool]:
+    """Posts past their visibility's limit: local ones by id, remote ones by creation time
+    (a remote post's id is when it arrived here, which may be later)."""
+    per_visibility = [
+        and_(
+            Status.visibility == visibility,
+            or_(
+                and_(Status.local.is_(True), Status.id < id_for_time(_ms(limit))),
+                and_(Status.local.is_(False), Status.created_at < limit),
+            ),
+        )
+        for visibility, limit in limits.items()
+    ]
+    return or_(*per_visibility)
+
+
+def _ms(at: datetime) -> int:
+    return int(at.timestamp() * 1000)
+
+
+@dataclass
+class Batch:
+    found: int = 0
+    deleted: int = 0
+    files: list[str] = field(default_factory=list)
+
+
+async def _batch(
+    session: AsyncSession, fed: Federation | None, limits: dict[str, datetime]
+) -> Batch:
+    """Delete up to BATCH expired posts (boosts first), skipping rows another sweep holds."""
+    found = (
+        await session.execute(
+            select(Status.id, Status.account_id)
+            .where(_expired(limits), Status.account_id.not_in(legal_holds.held_ids()))
+            .order_by(Status.reblog_of_id.is_(None), Status.id)
+            .limit(BATCH)
+            .with_for_update(skip_locked=True)
+        )
+    ).all()
+    batch = Batch(found=len(found))
+    authors: dict[int, Account | None] = {}
+    for status_id, account_id in found:
+        if account_id not in authors:
+            authors[account_id] = await session.get(Account, account_id)
+        author = authors[account_id]
+        if author is None or await session.get(Status, status_id) is None:
+            continue  # went with a post deleted before it in this batch (a boost)
+        gone = await session.execute(
+            delete(MediaAttachment)
+            .where(MediaAttachment.status_id == status_id)
+            .returning(MediaAttachment.file_path)
+        )
+        batch.files += [p for p in gone.scalars() if p and author.is_local]
+        await statuses.delete_status(session, author, status_id, fed=fed, by="retention")
+        batch.deleted += 1
+    return batch
+
+
+async def sweep(fed: Federation, now: datetime | None = None) -> int:
+    """Apply the rules as of `now` (default: now); returns how many posts were deleted."""
+    now = now or utcnow()
+    async with fed.db.read() as session:
+        limits = cutoffs(await rules(session), now)
+    if not limits:
+        return 0
+    total = 0
+    while True:
+        async with fed.db.write() as session:
+            batch = await _batch(session, fed, limits)
+        remove_files(fed.settings, batch.files)  # once committed: a rollback would need them
+        if batch.deleted:
+            fed.wake_deliveries()
+        total += batch.deleted
+        if batch.found < BATCH:
+            break
+        await asyncio.sleep(0.05)  # let posting and reading in between
+    if total:
+        log.info("retention sweep deleted %d post(s)", total)
+    return total
+
+
+def parse_instant(text: str, what: str = "time") -> datetime:
+    """An ISO 8601 date or time (`2026-01-31`, `2026-01-31T12:00:00Z`); naive means UTC."""
+    value = text.strip()
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        raise AdminError(f"{what} is not an ISO 8601 date or time: {text[:64]!r}") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    if not 1970 <= moment.year <= 9000:
+        raise AdminError(f"{what} is out of range: {text[:64]!r}")
+    return moment.astimezone(UTC)
