@@ -5,11 +5,13 @@ compliance team does from the command line (the same actions as /api/v1/flurfunk
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from models.db import Database
 from models.retention import RULE_VISIBILITIES
 from models.settings import Settings
-from outbox import events, legal_holds, retention
+from outbox import events, investigation, legal_holds, retention
+from outbox.archive import Window
 from outbox.legal_holds import Hold
 from outbox.permissions import AdminError
 from web.cli_admin import CommandError, operator, run_admin, run_on_database, table
@@ -88,6 +90,33 @@ def cmd_hold_list(args: argparse.Namespace, settings: Settings) -> None:
     _print_holds(run_admin(settings, legal_holds.list_holds, read_only=True))
 
 
+def cmd_export_account(args: argparse.Namespace, settings: Settings) -> None:
+    try:
+        window = Window(
+            retention.parse_instant(args.since, "--since") if args.since else None,
+            retention.parse_instant(args.until, "--until") if args.until else None,
+        )
+    except AdminError as exc:
+        raise CommandError(str(exc)) from None
+    out = Path(args.out)
+    if not out.parent.is_dir():
+        raise CommandError(f"no such folder: {out.parent}")
+    partial = out.with_name(out.name + ".part")
+
+    async def export(db: Database) -> int:
+        return await investigation.export_account(
+            db, settings, operator(), args.name, window, partial
+        )
+
+    try:
+        size = run_on_database(settings, export)
+        partial.replace(out)
+    finally:
+        partial.unlink(missing_ok=True)
+    print(f"exported {args.name} to {out} ({size} bytes)")
+    print(out)
+
+
 def _days(text: str) -> int:
     try:
         return int(text)
@@ -131,3 +160,16 @@ def add_compliance_commands(commands: argparse._SubParsersAction[argparse.Argume
     remove.add_argument("target", metavar="NAME[@HOST]|group:NAME")
     remove.set_defaults(func=cmd_hold_remove)
     holds.add_parser("list", help="the holds").set_defaults(func=cmd_hold_list)
+
+    export = commands.add_parser("export", help="exports for investigations (audited)")
+    exports = export.add_subparsers(dest="export_command", required=True)
+    account = exports.add_parser(
+        "account",
+        help="everything of an account (direct messages and held posts included) as a zip "
+        "with a SHA-256 manifest; prints the file as the last line",
+    )
+    account.add_argument("name", metavar="NAME[@HOST]")
+    account.add_argument("--since", help="ISO 8601: only what was created at or after it")
+    account.add_argument("--until", help="ISO 8601: only what was created before it")
+    account.add_argument("--out", required=True, help="the zip file to write")
+    account.set_defaults(func=cmd_export_account)

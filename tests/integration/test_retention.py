@@ -6,6 +6,8 @@ for the investigation export."""
 from __future__ import annotations
 
 import contextlib
+import json
+import zipfile
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
@@ -119,3 +121,13 @@ def test_own_deletion_under_hold_hides_the_post(net: Network) -> None:
     timeline = hq.api(suspect, "GET", f"/api/v1/accounts/{suspect.id}/statuses").json()
     assert all(s["id"] != note["id"] for s in timeline)
     wait_for(lambda: gone_on(sales, reader, note["uri"]), "the Delete federated to sales")
+
+    # Kept for the investigation: the export holds it, marked as hidden.
+    out = hq.data_dir / f"export-{suspect.name}.zip"
+    hq.cli("export", "account", suspect.name, "--out", str(out))
+    with zipfile.ZipFile(out) as archive:
+        outbox = json.loads(archive.read("outbox.json"))
+    kept = [a for a in outbox["orderedItems"] if "anyone notices" in a["object"]["content"]]
+    assert len(kept) == 1
+    assert kept[0]["flurfunk:hidden"]["deleted_by"] == "author"
+    hq.cli("hold", "remove", suspect.name)
