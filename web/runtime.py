@@ -169,6 +169,9 @@ async def running(
                 every(periodic.INTERVAL, stop, lambda: periodic.close_polls(fed), "polls")
             ),
             asyncio.create_task(
+                every(periodic.INTERVAL, stop, lambda: periodic.build_archives(fed), "archives")
+            ),
+            asyncio.create_task(
                 every(settings.trends_interval, stop, lambda: trends.refresh(fed), "trends")
             ),
             asyncio.create_task(

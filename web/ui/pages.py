@@ -30,6 +30,7 @@ from web.ui import (
     status_edits,
     statuses,
     timelines,
+    your_data,
 )
 
 AREAS = (
@@ -43,6 +44,7 @@ AREAS = (
     notifications,
     saved,
     settings,
+    your_data,
     live,
     consent,
     invite,
