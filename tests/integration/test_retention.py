@@ -131,3 +131,41 @@ def test_own_deletion_under_hold_hides_the_post(net: Network) -> None:
     assert len(kept) == 1
     assert kept[0]["flurfunk:hidden"]["deleted_by"] == "author"
     hq.cli("hold", "remove", suspect.name)
+
+
+def test_remote_posts_expire_locally_and_a_held_remote_account_keeps_its_posts(
+    net: Network,
+) -> None:
+    hq, sales = net["hq"], net["sales"]
+    held, other = hq.create_user("held"), hq.create_user("other")
+    reader = sales.create_user("reader")
+    follows(sales, reader, hq, held)
+    follows(sales, reader, hq, other)
+    first = post(hq, held, "first draft of the contract")
+    second = post(hq, held, "second draft of the contract")
+    chatter = post(hq, other, "anyone for coffee?")
+    for uri in (first["uri"], second["uri"], chatter["uri"]):
+        arrives(sales, reader, uri)
+    sales.cli("hold", "add", hq.handle(held), "--reason", "contract dispute")
+
+    # Deleted on its own node: hidden on sales (gone from view), kept for the export there.
+    assert hq.api(held, "DELETE", f"/api/v1/statuses/{first['id']}").status_code == 200
+    wait_for(lambda: gone_on(sales, reader, first["uri"]), "the Delete applied on sales")
+    out = sales.data_dir / "held-remote.zip"
+    sales.cli("export", "account", hq.handle(held), "--out", str(out))
+    with zipfile.ZipFile(out) as archive:
+        items = json.loads(archive.read("outbox.json"))["orderedItems"]
+        manifest = json.loads(archive.read("manifest.json"))
+    hidden = [a for a in items if a["object"]["id"] == first["uri"]]
+    assert hidden[0]["flurfunk:hidden"]["deleted_by"] == "remote"
+    assert any(a["object"]["id"] == second["uri"] for a in items)
+    assert manifest["account"] == hq.handle(held)
+
+    # Sales' own retention removes remote copies here only; the held account's stay.
+    sales.cli("retention", "set", "--days", "1")
+    assert sweep(sales, later(2)) == 1
+    assert gone_on(sales, reader, chatter["uri"])
+    assert seen(sales, reader, second["uri"]) is not None
+    assert status(hq, other, chatter["id"]).status_code == 200  # nothing told hq
+    sales.cli("retention", "clear")
+    sales.cli("hold", "remove", hq.handle(held))
