@@ -5,12 +5,15 @@ clear 4xx and changes nothing."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import json
+import re
 import zipfile
 from typing import Any
 
+import httpx
 from PIL import Image
 
 from tests.kit import RunningNode, User
@@ -154,3 +157,48 @@ def test_compliance_endpoints_refuse_bad_input_and_change_nothing(
         answer = node.api(officer, "POST", exports, data=bad)
         assert answer.status_code == 422, (bad, answer.text)
     assert node.api(officer, "POST", exports, data={"account": "ghost"}).status_code == 404
+
+
+def page_token(browser: httpx.Client, path: str) -> str:
+    token = re.search(r'name="csrf_token" value="([^"]+)"', browser.get(path).text)
+    assert token is not None
+    return token.group(1)
+
+
+def signed_in(node: RunningNode, user: User) -> httpx.Client:
+    browser = httpx.Client(base_url=node.url, headers={"Accept": "text/html"}, timeout=30)
+    answer = browser.post(
+        "/auth/sign_in",
+        data={
+            "csrf_token": page_token(browser, "/auth/sign_in"),
+            "login": user.name,
+            "password": user.password,
+        },
+    )
+    assert answer.status_code == 303
+    return browser
+
+
+def test_the_admin_page_sets_rules_and_holds(node: RunningNode, alice: User) -> None:
+    officer, moderator = staff(node, "admin"), staff(node, "moderator")
+    here = "/admin/retention"
+    with contextlib.closing(signed_in(node, officer)) as browser:
+        token = page_token(browser, here)
+        browser.post(here + "/rules", data={"csrf_token": token, "days": "-3"})
+        assert "Not done" in browser.get(here).text
+        browser.post(
+            here + "/rules", data={"csrf_token": token, "days": "90", "visibility": "direct"}
+        )
+        browser.post(
+            here + "/holds", data={"csrf_token": token, "account": alice.name, "reason": "r"}
+        )
+        shown = browser.get(here).text
+        assert 'data-visibility="direct"' in shown
+        assert f'data-account="{alice.name}"' in shown
+        browser.post(here + "/holds/remove", data={"csrf_token": token, "account": alice.name})
+        browser.post(here + "/rules/clear", data={"csrf_token": token})
+        shown = browser.get(here).text
+        assert 'data-visibility="direct"' not in shown
+        assert f'data-account="{alice.name}"' not in shown
+    with contextlib.closing(signed_in(node, moderator)) as browser:
+        assert browser.get(here).status_code == 403

@@ -15,6 +15,7 @@ from web.ui import (
     admin,
     admin_emoji,
     admin_federation,
+    admin_retention,
     admin_roles,
     admin_trends,
     consent,
@@ -54,6 +55,7 @@ AREAS = (
     admin_trends,
     policy,
     admin_roles,
+    admin_retention,
 )
 
 routes: list[BaseRoute] = [route for area in AREAS for route in area.routes]
