@@ -1,9 +1,9 @@
 """`make bench`: run every benchmark on SQLite and PostgreSQL and write bench/RESULTS.md.
 
 Parts: inbox ingest, delivery, home timeline, fan-out, idle memory, cross-node latency, the
-web home page, full-text search (`--only ingest,delivery,timeline,fanout,memory,latency,
-webpage,search` picks some; the others' sections in RESULTS.md are kept). Every benchmark
-stops by itself and talks only to 127.0.0.1.
+web home page, full-text search, the retention sweep (`--only ingest,delivery,timeline,
+fanout,memory,latency,webpage,search,retention` picks some; the others' sections in
+RESULTS.md are kept). Every benchmark stops by itself and talks only to 127.0.0.1.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import fanout, latency, search, timeline, web_page
+from bench import fanout, latency, retention, search, timeline, web_page
 from bench.delivery import DeliveryResult, Sink, delivery_bench
 from bench.delivery import report as delivery_report
 from bench.fakeremote import FakeRemote
@@ -58,6 +58,7 @@ SECTIONS = {
     "latency": "Cross-node latency",
     "webpage": "The home page in the browser",
     "search": "Full-text search",
+    "retention": "Retention sweep",
 }
 NOTES = {
     "fanout": fanout.NOTE,
@@ -114,6 +115,7 @@ NOTES = {
     "timeline": timeline.NOTE,
     "search": search.NOTE,
     "webpage": web_page.NOTE,
+    "retention": retention.NOTE,
 }
 
 
@@ -258,6 +260,7 @@ def main() -> None:
     ingest.add_argument("--connections", type=int, default=64)
     fanout.add_arguments(parser)
     latency.add_arguments(parser)
+    retention.add_arguments(parser)
     delivery = parser.add_argument_group("delivery")
     delivery.add_argument("--deliveries", type=int, default=10_000)
     delivery.add_argument("--plain-posts", type=int, default=1_000)
@@ -276,6 +279,7 @@ def main() -> None:
         "latency": latency.section,
         "webpage": lambda args: web_page.section(args, per_backend),
         "search": search.section,
+        "retention": lambda args: retention.section(args, per_backend),
     }
     fresh: dict[str, list[str]] = {}
     for key in SECTIONS:

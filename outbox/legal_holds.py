@@ -183,3 +183,11 @@ async def preserve(session: AsyncSession, status: Status, by: str) -> None:
         )
     )
     await session.flush()
+
+
+async def keeps_media(session: AsyncSession, account_id: int, media_id: int) -> bool:
+    """Whether an attachment belongs to a post in the hold archive (so it must stay)."""
+    if not await is_held(session, account_id):
+        return False
+    kept = await session.scalars(select(HeldStatus.data).where(HeldStatus.account_id == account_id))
+    return any(media_id in (data.get("media_ids") or []) for data in kept)

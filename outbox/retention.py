@@ -7,7 +7,8 @@ the normal deletion (outbox.statuses.delete_status: boosts, notifications and co
 the Delete federates) and removes their attachments' rows and files. Remote posts older than
 a rule are removed here too, without telling anyone (their author's node decides about its
 copy). Accounts under legal hold are skipped entirely: their posts stay as they are until
-the hold is lifted; the next sweep then removes them.
+the hold is lifted; the next sweep then removes them, and also the posts the hold archive
+kept for them (outbox.legal_holds) that are older than the rules.
 
 The sweep works in batches of BATCH posts, each its own short write transaction, and yields
 between batches, so that posting and reading never wait long behind it. Local posts are
@@ -29,7 +30,7 @@ from models import admin
 from models.account import Account
 from models.base import utcnow
 from models.ids import id_for_time
-from models.retention import RULE_VISIBILITIES, RetentionRule
+from models.retention import RULE_VISIBILITIES, HeldStatus, RetentionRule
 from models.status import VISIBILITIES, MediaAttachment, Status
 from outbox import legal_holds, statuses
 from outbox.context import Federation
@@ -205,9 +206,41 @@ async def sweep(fed: Federation, now: datetime | None = None) -> int:
         if batch.found < BATCH:
             break
         await asyncio.sleep(0.05)  # let posting and reading in between
+    async with fed.db.write() as session:
+        files = await _expire_archived(session, limits)
+    remove_files(fed.settings, files)
     if total:
         log.info("retention sweep deleted %d post(s)", total)
     return total
+
+
+async def _expire_archived(session: AsyncSession, limits: dict[str, datetime]) -> list[str]:
+    """Posts hidden under a hold that has since been lifted go as the rules say, with their
+    attachments (while held they stay); returns the files to remove."""
+    oldest = max(limits.values())
+    rows = await session.scalars(
+        select(HeldStatus)
+        .where(
+            HeldStatus.created_at < oldest,
+            HeldStatus.account_id.not_in(legal_holds.held_ids()),
+        )
+        .limit(BATCH * 5)
+    )
+    files: list[str] = []
+    for held in list(rows):
+        limit = limits.get(str(held.data.get("visibility")))
+        if limit is None or held.created_at >= limit:
+            continue
+        media_ids = [int(i) for i in held.data.get("media_ids") or []]
+        if media_ids:
+            gone = await session.execute(
+                delete(MediaAttachment)
+                .where(MediaAttachment.id.in_(media_ids), MediaAttachment.status_id.is_(None))
+                .returning(MediaAttachment.file_path)
+            )
+            files += [p for p in gone.scalars() if p]
+        await session.delete(held)
+    return files
 
 
 def parse_instant(text: str, what: str = "time") -> datetime:
