@@ -11,9 +11,9 @@ the hold is lifted; the next sweep then removes them, and also the posts the hol
 kept for them (outbox.legal_holds) that are older than the rules.
 
 The sweep works in batches of BATCH posts, each its own short write transaction, and yields
-between batches, so that posting and reading never wait long behind it. Local posts are
-found by id (ids are time-ordered: a post's id says when it was created), so each batch is an
-index range scan even on millions of posts.
+between batches, so that posting and reading never wait long behind it. Posts are found by
+visibility and id (ids are time-ordered, a remote post's back-dated to its publication), so
+each batch is an index range scan even on millions of posts.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import ColumnElement, and_, delete, or_, select
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models import admin
@@ -129,22 +129,6 @@ def cutoffs(found: list[Rule], now: datetime) -> dict[str, datetime]:
     return result
 
 
-def _expired(limits: dict[str, datetime]) -> ColumnElement[bool]:
-    """Posts past their visibility's limit: local ones by id, remote ones by creation time
-    (a remote post's id is when it arrived here, which may be later)."""
-    per_visibility = [
-        and_(
-            Status.visibility == visibility,
-            or_(
-                and_(Status.local.is_(True), Status.id < id_for_time(_ms(limit))),
-                and_(Status.local.is_(False), Status.created_at < limit),
-            ),
-        )
-        for visibility, limit in limits.items()
-    ]
-    return or_(*per_visibility)
-
-
 def _ms(at: datetime) -> int:
     return int(at.timestamp() * 1000)
 
@@ -157,14 +141,20 @@ class Batch:
 
 
 async def _batch(
-    session: AsyncSession, fed: Federation | None, limits: dict[str, datetime]
+    session: AsyncSession, fed: Federation | None, visibility: str, before_id: int
 ) -> Batch:
-    """Delete up to BATCH expired posts (boosts first), skipping rows another sweep holds."""
+    """Delete up to BATCH posts of `visibility` older than `before_id`, oldest first,
+    skipping rows another sweep holds. Ids are time-ordered for every post (a remote post's id
+    is back-dated to its publication), so this is a range scan of (visibility, id)."""
     found = (
         await session.execute(
             select(Status.id, Status.account_id)
-            .where(_expired(limits), Status.account_id.not_in(legal_holds.held_ids()))
-            .order_by(Status.reblog_of_id.is_(None), Status.id)
+            .where(
+                Status.visibility == visibility,
+                Status.id < before_id,
+                Status.account_id.not_in(legal_holds.held_ids()),
+            )
+            .order_by(Status.id)
             .limit(BATCH)
             .with_for_update(skip_locked=True)
         )
@@ -188,24 +178,31 @@ async def _batch(
     return batch
 
 
-async def sweep(fed: Federation, now: datetime | None = None) -> int:
-    """Apply the rules as of `now` (default: now); returns how many posts were deleted."""
+async def sweep(
+    fed: Federation, now: datetime | None = None, *, stop: asyncio.Event | None = None
+) -> int:
+    """Apply the rules as of `now` (default: now); returns how many posts were deleted.
+    With `stop`, it ends after the batch in hand once the event is set (the process stops;
+    the next sweep goes on where this one ended)."""
     now = now or utcnow()
     async with fed.db.read() as session:
         limits = cutoffs(await rules(session), now)
     if not limits:
         return 0
     total = 0
-    while True:
-        async with fed.db.write() as session:
-            batch = await _batch(session, fed, limits)
-        remove_files(fed.settings, batch.files)  # once committed: a rollback would need them
-        if batch.deleted:
-            fed.wake_deliveries()
-        total += batch.deleted
-        if batch.found < BATCH:
-            break
-        await asyncio.sleep(0.05)  # let posting and reading in between
+    for visibility, limit in limits.items():
+        while True:
+            async with fed.db.write() as session:
+                batch = await _batch(session, fed, visibility, id_for_time(_ms(limit)))
+            remove_files(fed.settings, batch.files)  # once committed: a rollback needs them
+            if batch.deleted:
+                fed.wake_deliveries()
+            total += batch.deleted
+            if stop is not None and stop.is_set():
+                return total
+            if batch.found < BATCH:
+                break
+            await asyncio.sleep(0.05)  # let posting and reading in between
     async with fed.db.write() as session:
         files = await _expire_archived(session, limits)
     remove_files(fed.settings, files)

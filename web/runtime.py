@@ -175,7 +175,9 @@ async def running(
                 every(settings.trends_interval, stop, lambda: trends.refresh(fed), "trends")
             ),
             asyncio.create_task(
-                every(retention.INTERVAL, stop, lambda: retention.sweep(fed), "retention")
+                every(
+                    retention.INTERVAL, stop, lambda: retention.sweep(fed, stop=stop), "retention"
+                )
             ),
         ]
     # What start-up built lives as long as the process: keep it out of the collector's full

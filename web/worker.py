@@ -283,7 +283,7 @@ async def work(settings: Settings) -> None:
         asyncio.create_task(send_pushes(settings, db, stop)),
         # Every worker runs it hourly; concurrent sweeps skip each other's locked rows.
         asyncio.create_task(
-            every(retention.INTERVAL, stop, lambda: retention.sweep(fed), "retention")
+            every(retention.INTERVAL, stop, lambda: retention.sweep(fed, stop=stop), "retention")
         ),
     ]
     jobs = asyncio.create_task(take_jobs(settings, background, stop))

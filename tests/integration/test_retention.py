@@ -130,7 +130,15 @@ def test_own_deletion_under_hold_hides_the_post(net: Network) -> None:
     kept = [a for a in outbox["orderedItems"] if "anyone notices" in a["object"]["content"]]
     assert len(kept) == 1
     assert kept[0]["flurfunk:hidden"]["deleted_by"] == "author"
+
+    # Once the hold is lifted, retention erases what the hold archive kept, as any post.
     hq.cli("hold", "remove", suspect.name)
+    hq.cli("retention", "set", "--days", "1")
+    sweep(hq, later(2))
+    hq.cli("export", "account", suspect.name, "--out", str(out))
+    with zipfile.ZipFile(out) as archive:
+        assert "anyone notices" not in archive.read("outbox.json").decode()
+    hq.cli("retention", "clear")
 
 
 def test_remote_posts_expire_locally_and_a_held_remote_account_keeps_its_posts(
