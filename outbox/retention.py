@@ -252,3 +252,20 @@ def parse_instant(text: str, what: str = "time") -> datetime:
     if not 1970 <= moment.year <= 9000:
         raise AdminError(f"{what} is out of range: {text[:64]!r}")
     return moment.astimezone(UTC)
+
+
+async def sweep_now(fed: Federation, operator: Operator, now: datetime | None = None) -> int:
+    """The sweep on an operator's demand (`flurfunk retention sweep`): needs
+    `manage_compliance` and goes into the audit log with the time that counted as now."""
+    require(operator, "manage_compliance")
+    deleted = await sweep(fed, now)
+    async with fed.db.write() as session:
+        admin.record(
+            session,
+            operator.name,
+            "retention.sweep",
+            (now or utcnow()).isoformat(timespec="seconds"),
+            f"deleted={deleted}",
+            operator_account_id=operator.account_id,
+        )
+    return deleted

@@ -50,7 +50,7 @@ def cmd_retention_sweep(args: argparse.Namespace, settings: Settings) -> None:
 
         fed = await build_federation(settings, db)
         try:
-            return await retention.sweep(fed, now)
+            return await retention.sweep_now(fed, operator(), now)
         finally:
             await fed.client.aclose()
             await events.disconnect(db)

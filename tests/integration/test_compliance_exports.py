@@ -202,3 +202,14 @@ def test_the_admin_page_sets_rules_and_holds(node: RunningNode, alice: User) -> 
         assert f'data-account="{alice.name}"' not in shown
     with contextlib.closing(signed_in(node, moderator)) as browser:
         assert browser.get(here).status_code == 403
+
+
+def test_a_held_account_cannot_be_deleted_until_the_hold_is_lifted(node: RunningNode) -> None:
+    held = node.create_user("held")
+    node.cli("hold", "add", held.name, "--reason", "case 9")
+    refused = node.cli("user", "delete", held.name, "--yes", check=False)
+    assert refused.returncode == 2
+    assert "under legal hold" in refused.stderr
+    assert held.name in node.cli("user", "list").stdout
+    node.cli("hold", "remove", held.name)
+    node.cli("user", "delete", held.name, "--yes")

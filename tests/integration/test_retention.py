@@ -6,12 +6,14 @@ for the investigation export."""
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import zipfile
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from PIL import Image
 
 from tests.federation_kit import (
     FedNode,
@@ -42,6 +44,12 @@ def net(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Network]:
             stack.callback(node.stop)
             node.start()
         yield Network(nodes)
+
+
+def png() -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (12, 8), (0, 90, 160)).save(buffer, "PNG")
+    return buffer.getvalue()
 
 
 def later(days: float) -> str:
@@ -112,7 +120,9 @@ def test_own_deletion_under_hold_hides_the_post(net: Network) -> None:
     suspect, reader = hq.create_user("suspect"), sales.create_user("reader")
     follows(sales, reader, hq, suspect)
     hq.cli("hold", "add", hq.handle(suspect), "--reason", "investigation 12")
-    note = post(hq, suspect, "delete me before anyone notices")
+    picture = {"file": ("p.png", png(), "image/png")}
+    media = hq.api(suspect, "POST", "/api/v2/media", files=picture).json()
+    note = post(hq, suspect, "delete me before anyone notices", media_ids=[media["id"]])
     arrives(sales, reader, note["uri"])
 
     deleted = hq.api(suspect, "DELETE", f"/api/v1/statuses/{note['id']}")
@@ -127,9 +137,11 @@ def test_own_deletion_under_hold_hides_the_post(net: Network) -> None:
     hq.cli("export", "account", suspect.name, "--out", str(out))
     with zipfile.ZipFile(out) as archive:
         outbox = json.loads(archive.read("outbox.json"))
-    kept = [a for a in outbox["orderedItems"] if "anyone notices" in a["object"]["content"]]
-    assert len(kept) == 1
-    assert kept[0]["flurfunk:hidden"]["deleted_by"] == "author"
+        kept = [a for a in outbox["orderedItems"] if "anyone notices" in a["object"]["content"]]
+        assert len(kept) == 1
+        assert kept[0]["flurfunk:hidden"]["deleted_by"] == "author"
+        attached = kept[0]["object"]["attachment"][0]["url"]
+        assert Image.open(io.BytesIO(archive.read(attached))).size == (12, 8)  # the file stays
 
     # Once the hold is lifted, retention erases what the hold archive kept, as any post.
     hq.cli("hold", "remove", suspect.name)
