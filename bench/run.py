@@ -1,9 +1,9 @@
 """`make bench`: run every benchmark on SQLite and PostgreSQL and write bench/RESULTS.md.
 
 Parts: inbox ingest, delivery, home timeline, fan-out, idle memory, cross-node latency, the
-web home page, full-text search, keyword watch (`--only ingest,delivery,timeline,fanout,memory,
-latency,webpage,search,watch` picks some; the others' sections in RESULTS.md are kept). Every
-benchmark stops by itself and talks only to 127.0.0.1.
+web home page, full-text search, keyword watch, the retention sweep (`--only ingest,delivery,
+timeline,fanout,memory,latency,webpage,search,watch,retention` picks some; the others' sections
+in RESULTS.md are kept). Every benchmark stops by itself and talks only to 127.0.0.1.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import fanout, latency, search, timeline, watch, web_page
+from bench import fanout, latency, retention, search, timeline, watch, web_page
 from bench.delivery import DeliveryResult, Sink, delivery_bench
 from bench.delivery import report as delivery_report
 from bench.fakeremote import FakeRemote
@@ -59,6 +59,7 @@ SECTIONS = {
     "webpage": "The home page in the browser",
     "search": "Full-text search",
     "watch": "Keyword watch",
+    "retention": "Retention sweep",
 }
 NOTES = {
     "fanout": fanout.NOTE,
@@ -116,6 +117,7 @@ NOTES = {
     "search": search.NOTE,
     "watch": watch.NOTE,
     "webpage": web_page.NOTE,
+    "retention": retention.NOTE,
 }
 
 
@@ -265,6 +267,7 @@ def main() -> None:
     ingest.add_argument("--connections", type=int, default=64)
     fanout.add_arguments(parser)
     latency.add_arguments(parser)
+    retention.add_arguments(parser)
     delivery = parser.add_argument_group("delivery")
     delivery.add_argument("--deliveries", type=int, default=10_000)
     delivery.add_argument("--plain-posts", type=int, default=1_000)
@@ -284,6 +287,7 @@ def main() -> None:
         "webpage": lambda args: web_page.section(args, per_backend),
         "search": search.section,
         "watch": _watch_section,
+        "retention": lambda args: retention.section(args, per_backend),
     }
     fresh: dict[str, list[str]] = {}
     for key in SECTIONS:

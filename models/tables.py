@@ -37,6 +37,7 @@ from models.policy import PolicyAcceptance, PolicyVersion
 from models.poll import Poll, PollVote, ScheduledStatus
 from models.push import PushJob, PushSubscription
 from models.relationship import Block, Follow, FollowRequest, Mute
+from models.retention import HeldStatus, LegalHold, PersonalArchive, RetentionRule
 from models.role import CustomRole
 from models.scim import ScimGroup, ScimGroupMember, ScimToken, ScimUser
 from models.sign_on import SignOnIdentity
@@ -81,9 +82,11 @@ __all__ = [
     "Follow",
     "FollowRequest",
     "FollowedTag",
+    "HeldStatus",
     "IdempotencyKey",
     "InboxActivity",
     "Invite",
+    "LegalHold",
     "List",
     "ListAccount",
     "Marker",
@@ -99,6 +102,7 @@ __all__ = [
     "OutboxActivity",
     "PeerDeliveryHour",
     "PeerHost",
+    "PersonalArchive",
     "Pin",
     "PolicyAcceptance",
     "PolicyVersion",
@@ -107,6 +111,7 @@ __all__ = [
     "PushJob",
     "PushSubscription",
     "Report",
+    "RetentionRule",
     "ScheduledStatus",
     "ScimGroup",
     "ScimGroupMember",

@@ -23,7 +23,7 @@ from models.ids import new_id
 from models.notification import Notification
 from models.settings import Settings
 from models.status import IdempotencyKey, MediaAttachment, Status
-from outbox import events, federate, feeds, watch
+from outbox import events, federate, feeds, legal_holds, watch
 from outbox.content import PLAIN, Rendered
 from outbox.context import Federation
 from outbox.notify import notify, withdraw
@@ -222,16 +222,25 @@ async def count_new(
 
 
 async def delete_status(
-    session: AsyncSession, author: Account, status_id: int, *, fed: Federation | None = None
+    session: AsyncSession,
+    author: Account,
+    status_id: int,
+    *,
+    fed: Federation | None = None,
+    by: str = "author",
 ) -> Status:
     """Delete one's own status (or boost), with its boosts and the notifications about it.
 
     Returns the row as it was, for the delete-and-redraft answer; its attachments are left
-    unattached so that a redraft can use them again.
+    unattached so that a redraft can use them again. Under a legal hold the post is copied
+    into the hold archive first (`by` says who deleted it: outbox.legal_holds), so that it
+    is hidden rather than erased.
     """
     status = await session.get(Status, status_id, with_for_update=True)
     if status is None or status.account_id != author.id:
         raise StatusNotFound()
+    if await legal_holds.is_held(session, author.id):
+        await legal_holds.preserve(session, status, by)
     await federate.delete_note(session, fed, author, status)  # while its audience is known
     await events.removing(session, status)
     boosts = (

@@ -48,7 +48,7 @@ from models.poll import ScheduledStatus
 from models.relationship import Block, Mute
 from models.settings import Settings
 from models.timeline import FeedEntry, FollowedTag, List, ListAccount, Marker
-from outbox import account_removal, browser_sessions, events, render
+from outbox import account_removal, browser_sessions, events, legal_holds, render
 from outbox.accounts import create_local_account
 from outbox.deliveries import enqueue
 from outbox.permissions import AdminError, NotPermitted, Operator, outranks, require
@@ -356,6 +356,8 @@ async def delete_user(
     account, user = await find(session, name)
     await may_act_on(session, operator, account, user)
     await _keep_an_admin(session, user)
+    if await legal_holds.is_held(session, account.id):
+        raise AdminError(f"{account.username} is under legal hold: lift the hold first")
     actor = render.actor_uri(settings, account)
     activity = render.delete(actor, actor, [PUBLIC], [])
     queued = await enqueue(

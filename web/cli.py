@@ -25,6 +25,7 @@ from web.cli_admin import CommandError, add_node_commands, add_user_commands, op
 from web.cli_compliance import add_compliance_commands
 from web.cli_emoji import add_emoji_commands
 from web.cli_policy import add_policy_commands
+from web.cli_retention import add_retention_commands
 from web.cli_roles import add_role_commands
 from web.cli_scim import add_scim_commands
 from web.config import (
@@ -353,6 +354,7 @@ def parser() -> argparse.ArgumentParser:
     add_role_commands(commands)
     add_scim_commands(commands)
     add_compliance_commands(commands)
+    add_retention_commands(commands)
 
     demo_command = commands.add_parser("demo", help="three federating nodes with sample users")
     demo_command.add_argument("--nodes", type=int, default=3, choices=range(1, 7), metavar="N")

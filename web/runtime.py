@@ -17,7 +17,7 @@ from inbox.processor import InboxProcessor
 from models.broker import broker_for
 from models.db import Database
 from models.settings import Settings
-from outbox import emoji_catalogue, emoji_fetch, events, periodic, trends
+from outbox import emoji_catalogue, emoji_fetch, events, periodic, retention, trends
 from outbox.allowlist import REFRESH_SECONDS, LiveAllowlist
 from outbox.claims import release_all
 from outbox.context import Federation
@@ -169,7 +169,15 @@ async def running(
                 every(periodic.INTERVAL, stop, lambda: periodic.close_polls(fed), "polls")
             ),
             asyncio.create_task(
+                every(periodic.INTERVAL, stop, lambda: periodic.build_archives(fed), "archives")
+            ),
+            asyncio.create_task(
                 every(settings.trends_interval, stop, lambda: trends.refresh(fed), "trends")
+            ),
+            asyncio.create_task(
+                every(
+                    retention.INTERVAL, stop, lambda: retention.sweep(fed, stop=stop), "retention"
+                )
             ),
         ]
     # What start-up built lives as long as the process: keep it out of the collector's full

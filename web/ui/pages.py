@@ -16,6 +16,7 @@ from web.ui import (
     admin_compliance,
     admin_emoji,
     admin_federation,
+    admin_retention,
     admin_roles,
     admin_trends,
     consent,
@@ -33,6 +34,7 @@ from web.ui import (
     status_edits,
     statuses,
     timelines,
+    your_data,
 )
 
 AREAS = (
@@ -48,6 +50,7 @@ AREAS = (
     notifications,
     saved,
     settings,
+    your_data,
     live,
     consent,
     invite,
@@ -58,6 +61,7 @@ AREAS = (
     policy,
     admin_roles,
     admin_compliance,
+    admin_retention,
 )
 
 routes: list[BaseRoute] = [route for area in AREAS for route in area.routes]
