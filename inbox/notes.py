@@ -319,6 +319,7 @@ async def revise_note(session: AsyncSession, status: Status, note_document: obje
     await _refresh_mentions(session, status, note)
     await store_tags(session, status.id, note.hashtags, replace=True)
     await notify_boosters(session, status)
+    await watch.watch_remote(session, status, plain_text(status.content or ""))
     events.edited(session, status)
     return True
 

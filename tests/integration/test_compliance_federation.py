@@ -22,6 +22,7 @@ from tests.federation_kit import (
     in_home,
     network,
     post,
+    wait_for,
 )
 from tests.kit import User
 
@@ -69,6 +70,17 @@ def test_a_watched_term_in_a_post_from_sales_raises_a_report_on_hq(net: Network)
     assert report["target_account"]["account"]["acct"] == sales.handle(bo)
     assert "unreleased products" in report["comment"]
     assert "projekt falke" in report["comment"]
+    # An edit that brings the term in is reported too, once hq has the new text.
+    harmless = post(sales, bo, "Kickoff am Montag")
+    copy = arrives(hq, ada, harmless["uri"])
+    edit = {"status": "Kickoff am Montag: Projekt Falke"}
+    assert sales.api(bo, "PUT", f"/api/v1/statuses/{harmless['id']}", json=edit).status_code == 200
+    wait_for(
+        lambda: [
+            r for r in reports(hq, compliance) if copy["id"] in [s["id"] for s in r["statuses"]]
+        ],
+        "a report on hq about the edited post",
+    )
     # The author is not told: sales knows nothing of hq's report.
     told = ok(sales.api(bo, "GET", "/api/v1/notifications"))
     assert [n["type"] for n in told] == ["follow"]  # ada's follow, nothing else
