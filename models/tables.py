@@ -33,8 +33,10 @@ from models.personal import (
 )
 from models.policy import PolicyAcceptance, PolicyVersion
 from models.poll import Poll, PollVote, ScheduledStatus
+from models.preview_card import PreviewCard
 from models.push import PushJob, PushSubscription
 from models.relationship import Block, Follow, FollowRequest, Mute
+from models.remote_file import RemoteFile
 from models.role import CustomRole
 from models.status import (
     IdempotencyKey,
@@ -98,8 +100,10 @@ __all__ = [
     "PolicyVersion",
     "Poll",
     "PollVote",
+    "PreviewCard",
     "PushJob",
     "PushSubscription",
+    "RemoteFile",
     "ScheduledStatus",
     "Status",
     "StatusEdit",
