@@ -32,6 +32,7 @@ from models.status import Status
 from outbox import events, federate
 from outbox.context import Federation
 from outbox.page_meta import MAX_OEMBED, MAX_PAGE, PageMeta, first_link, read_page, with_oembed
+from outbox.remote_media import RemoteMediaFetcher
 
 log = logging.getLogger("flurfunk.previews")
 INTERVAL = 1.0
@@ -65,11 +66,18 @@ async def track(session: AsyncSession, status: Status) -> None:
 
 
 class LinkPreviewFetcher:
-    def __init__(self, fed: Federation, client: FederationClient, hosts: Allowlist) -> None:
+    def __init__(
+        self,
+        fed: Federation,
+        client: FederationClient,
+        hosts: Allowlist,
+        media: RemoteMediaFetcher,
+    ) -> None:
         self.fed = fed
         self.db: Database = fed.db
         self.client = client
         self.hosts = hosts
+        self.media = media
 
     async def step(self) -> int:
         claimed = await self._claim()
@@ -107,6 +115,9 @@ class LinkPreviewFetcher:
         except Exception as exc:  # a timeout, a refused connection, a 5xx: may pass
             await self._failed(card_id, link, f"{type(exc).__name__}: {exc}", final=False)
             return
+        # The image is copied before the card is shown or sent: other nodes fetch it from us.
+        if page.image and not await self.media.copy_now(page.image):
+            page = _without_image(page)
         await self._store(card_id, link, page)
 
     async def read(self, link: str) -> PageMeta:

@@ -24,6 +24,7 @@ from typing import Any
 from sqlalchemy import select, update
 
 from federation.client import FederationClient, NotAllowed, ResponseTooLarge
+from models import remote_file
 from models.base import utcnow
 from models.db import Database
 from models.remote_file import FOLDER, RemoteFile
@@ -115,6 +116,23 @@ class RemoteMediaFetcher:
         claimed = await self._claim()
         await asyncio.gather(*(self._fetch_one(row_id, key, url) for row_id, key, url in claimed))
         return len(claimed)
+
+    async def copy_now(self, url: str) -> bool:
+        """Fetch one file at once (a link preview's image, which must exist before the card
+        goes to other nodes); whether this node has a copy now."""
+        key = remote_file.key_of(url)
+        async with self.db.write() as session:
+            await remote_file.want(session, [url])
+            row = await session.scalar(select(RemoteFile).where(RemoteFile.key == key))
+            if row is None:
+                return False
+            if row.path:
+                return True
+            row_id = row.id
+        await self._fetch_one(row_id, key, url)
+        async with self.db.read() as session:
+            path = await session.scalar(select(RemoteFile.path).where(RemoteFile.id == row_id))
+        return path is not None
 
     async def _claim(self) -> list[tuple[int, str, str]]:
         now = utcnow()

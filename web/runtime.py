@@ -136,6 +136,7 @@ async def running(
     assert fed.preview_hosts is not None
     vapid_key(settings)  # generated into DATA_DIR on the first start, before any app asks
     stop = asyncio.Event()
+    media = RemoteMediaFetcher(db, fed.client, settings, fed.preview_client)
     tasks = [
         asyncio.create_task(
             every(REFRESH_SECONDS, stop, fed.allowlist.refresh, "allowlist refresh")
@@ -155,7 +156,7 @@ async def running(
             every(
                 remote_media.INTERVAL,
                 stop,
-                RemoteMediaFetcher(db, fed.client, settings, fed.preview_client).step,
+                media.step,
                 "remote media",
             )
         ),
@@ -163,7 +164,7 @@ async def running(
             every(
                 link_preview.INTERVAL,
                 stop,
-                LinkPreviewFetcher(fed, fed.preview_client, fed.preview_hosts).step,
+                LinkPreviewFetcher(fed, fed.preview_client, fed.preview_hosts, media).step,
                 "link previews",
             )
         ),
