@@ -12,6 +12,7 @@ removed from the allowlist.
 from __future__ import annotations
 
 import io
+import json
 import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ import httpx
 import orjson
 import pytest
 from PIL import Image
+from websockets.sync.client import connect
 
 from tests.federation_kit import (
     FedNode,
@@ -36,7 +38,7 @@ from tests.federation_kit import (
 from tests.integration.test_web_pages import signed_in
 from tests.kit import User
 from tests.peer import FakePeer
-from tests.stream_kit import client
+from tests.stream_kit import client, frames, ws_url
 
 WIKI = "wiki.corp.test"
 SLOW = "slow.corp.test"
@@ -312,3 +314,24 @@ def test_remote_attachments_and_avatars_are_served_by_the_receiving_node(scene: 
     finally:
         hq.cli("allowlist", "add", sales.host)
     wait_for(lambda: local_get(hq, media["url"]).status_code == 200, "the copy back")
+
+
+def carded(frame: dict[str, Any], uri: str) -> bool:
+    if frame.get("event") != "status.update":
+        return False
+    shown = json.loads(frame["payload"])
+    return bool(shown["uri"] == uri and shown["card"])
+
+
+def test_open_timelines_hear_the_card_arrive(scene: Scene) -> None:
+    hq, sales = scene.hq, scene.sales
+    link = serve_page(scene.wiki, "/live", page("<title>Live page</title>"))
+    with (
+        connect(ws_url(hq, f"?stream=user&access_token={scene.anna.token}")) as on_hq,
+        connect(ws_url(sales, f"?stream=user&access_token={scene.bert.token}")) as on_sales,
+    ):
+        sent = post(hq, scene.anna, f"Live: {link}")
+        (*_, shown) = frames(on_hq, lambda f: carded(f, sent["uri"]))
+        assert json.loads(shown["payload"])["card"]["title"] == "Live page"
+        (*_, theirs) = frames(on_sales, lambda f: carded(f, sent["uri"]))
+        assert json.loads(theirs["payload"])["card"]["title"] == "Live page"
