@@ -72,8 +72,10 @@ class Scene:
     bert: User
 
 
-@pytest.fixture(scope="module")
-def scene(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Scene]:
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def scene(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Scene]:
     with (
         peer_in_thread() as wiki,
         peer_in_thread() as slow,
@@ -89,7 +91,8 @@ def scene(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Scene]:
             ),
             "sales": Plan(allow=("hq",), stand_ins=routes),
         }
-        with network(tmp_path_factory.mktemp("previews"), "sqlite", plans) as net:
+        tmp = tmp_path_factory.mktemp("previews")
+        with network(tmp, request.param, plans) as net:
             hq, sales = net["hq"], net["sales"]
             anna, bert = hq.create_user("anna"), sales.create_user("bert")
             follows(sales, bert, hq, anna)
