@@ -21,14 +21,17 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 
 from federation.client import FederationClient, NotAllowed, ResponseTooLarge
 from models import remote_file
+from models.account import Account
 from models.base import utcnow
 from models.db import Database
+from models.preview_card import PreviewCard
 from models.remote_file import FOLDER, RemoteFile
 from models.settings import Settings
+from models.status import MediaAttachment
 from outbox.filetypes import FileTypeError, identify
 from outbox.images import ImageError, clean_image
 
@@ -96,6 +99,48 @@ def _remove(settings: Settings, relative: str | None) -> None:
     path = file_of(settings, relative) if relative else None
     if path is not None:
         path.unlink(missing_ok=True)
+
+
+FORGET_EVERY = 600.0  # seconds between two sweeps for copies nothing refers to
+FORGET_AFTER = timedelta(hours=1)  # a row younger than this may still be getting its owner
+FORGET_BATCH = 500
+
+
+async def forget_unused(db: Database, settings: Settings) -> int:
+    """Drop copies that no attachment, avatar, header or card names any more (a deleted
+    post, a changed avatar), rows first, then their files; how many went."""
+    old, after, gone = utcnow() - FORGET_AFTER, 0, 0
+    while True:
+        async with db.write() as session:
+            rows = (
+                await session.execute(
+                    select(RemoteFile.id, RemoteFile.url, RemoteFile.path)
+                    .where(RemoteFile.created_at < old, RemoteFile.id > after)
+                    .order_by(RemoteFile.id)
+                    .limit(FORGET_BATCH)
+                )
+            ).all()
+            if not rows:
+                return gone
+            after = rows[-1][0]
+            urls = {row[1] for row in rows}
+            used: set[str | None] = set()
+            for column in (
+                MediaAttachment.remote_url,
+                Account.avatar_remote_url,
+                Account.header_remote_url,
+                PreviewCard.image_url,
+            ):
+                found = await session.execute(select(column).where(column.in_(urls)))
+                used |= set(found.scalars())
+            unused = [(row[0], row[2]) for row in rows if row[1] not in used]
+            if unused:
+                await session.execute(
+                    delete(RemoteFile).where(RemoteFile.id.in_([i for i, _ in unused]))
+                )
+        for _, path in unused:
+            _remove(settings, path)
+        gone += len(unused)
 
 
 class RemoteMediaFetcher:

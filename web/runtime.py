@@ -162,6 +162,14 @@ async def running(
         ),
         asyncio.create_task(
             every(
+                remote_media.FORGET_EVERY,
+                stop,
+                lambda: remote_media.forget_unused(db, settings),
+                "remote media sweep",
+            )
+        ),
+        asyncio.create_task(
+            every(
                 link_preview.INTERVAL,
                 stop,
                 LinkPreviewFetcher(fed, fed.preview_client, fed.preview_hosts, media).step,
