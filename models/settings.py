@@ -15,6 +15,7 @@ class Settings:
     redis_url: str = ""
     allowlist: tuple[str, ...] = ()
     push_hosts: tuple[str, ...] = ()  # Web Push services (allowlist patterns) phones may use
+    preview_hosts: tuple[str, ...] = ()  # intranet sites link previews may fetch (patterns)
     connect_to: tuple[tuple[str, str], ...] = ()
     ca_bundle: str = ""
     # Mutual TLS: the certificate this node shows peers, and whether its own listener

@@ -35,8 +35,10 @@ from models.personal import (
 )
 from models.policy import PolicyAcceptance, PolicyVersion
 from models.poll import Poll, PollVote, ScheduledStatus
+from models.preview_card import PreviewCard
 from models.push import PushJob, PushSubscription
 from models.relationship import Block, Follow, FollowRequest, Mute
+from models.remote_file import RemoteFile
 from models.retention import HeldStatus, LegalHold, PersonalArchive, RetentionRule
 from models.role import CustomRole
 from models.scim import ScimGroup, ScimGroupMember, ScimToken, ScimUser
@@ -108,8 +110,10 @@ __all__ = [
     "PolicyVersion",
     "Poll",
     "PollVote",
+    "PreviewCard",
     "PushJob",
     "PushSubscription",
+    "RemoteFile",
     "Report",
     "RetentionRule",
     "ScheduledStatus",

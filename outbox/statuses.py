@@ -23,7 +23,7 @@ from models.ids import new_id
 from models.notification import Notification
 from models.settings import Settings
 from models.status import IdempotencyKey, MediaAttachment, Status
-from outbox import events, federate, feeds, legal_holds, watch
+from outbox import events, federate, feeds, legal_holds, link_preview, watch
 from outbox.content import PLAIN, Rendered
 from outbox.context import Federation
 from outbox.notify import notify, withdraw
@@ -175,6 +175,7 @@ async def post_status(
     mentioned = await store_mentions(session, status.id, rendered.mentions)
     await store_tags(session, status.id, rendered.tags)
     await attach_media(session, status.id, media)
+    await link_preview.track(session, status)
     if draft.poll is not None:
         if media:
             raise InvalidStatus("a status cannot have both a poll and media")

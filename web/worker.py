@@ -302,6 +302,8 @@ async def work(settings: Settings) -> None:
         await asyncio.gather(jobs, *tasks, return_exceptions=True)
         await background.close()
         await fed.client.aclose()
+        if fed.preview_client is not None:
+            await fed.preview_client.aclose()
         await events.disconnect(db)  # what committed is published before the broker closes
         await fed.broker.close()
         await db.dispose()

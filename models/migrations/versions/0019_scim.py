@@ -1,7 +1,7 @@
 """SCIM provisioning: directory tokens, external ids of users, groups and their members
 
 Revision ID: 0019
-Revises: 0017
+Revises: 0018
 Create Date: 2026-12-07 11:00:00
 """
 

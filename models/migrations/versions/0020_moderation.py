@@ -6,7 +6,7 @@ an outgoing activity may come from the instance actor (a forwarded report), so i
 becomes optional.
 
 Revision ID: 0020
-Revises: 0017
+Revises: 0019
 Create Date: 2026-12-07 11:00:00
 """
 

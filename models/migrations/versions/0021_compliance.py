@@ -6,7 +6,7 @@ visibility rule, `status_holds` to list them), and triggers that refuse UPDATE a
 the two audit tables, so that no code path (nor a stray SQL statement) rewrites history.
 
 Revision ID: 0021
-Revises: 0020 (0017 on main; re-chained after merging moderation)
+Revises: 0020
 Create Date: 2026-12-07 11:00:00
 """
 

@@ -3,7 +3,7 @@
 Four new tables; nothing existing changes.
 
 Revision ID: 0022
-Revises: 0017
+Revises: 0021
 Create Date: 2026-12-07 11:00:00
 """
 

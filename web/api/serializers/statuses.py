@@ -15,7 +15,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.account import Account
 from models.status import MediaAttachment, Status, StatusEdit
-from web.api.serializers.entities import account, application, handle, iso, media, tag
+from web.api.serializers.entities import (
+    account,
+    application,
+    card,
+    handle,
+    iso,
+    media,
+    tag,
+)
 from web.api.serializers.links import Links
 from web.api.serializers.page_facts import PageFacts, StatusFields, load, thread_of
 
@@ -82,7 +90,7 @@ class _Presenter:
             "mentions": [m for m in mentions if m is not None],
             "tags": [tag(t, links) for t in facts.tags.get(s.id, ())],
             "emojis": links.emojis(author.domain, s.content, s.spoiler_text, *options),
-            "card": None,
+            "card": card(facts.cards[s.id], links) if s.id in facts.cards else None,
             "poll": poll,
             "replies_count": s.replies_count,
             "reblogs_count": s.reblogs_count,
