@@ -2,6 +2,12 @@
 
 from models.account import Account, User
 from models.admin import AdminAction, NodeRule, NodeSetting
+from models.announcement import (
+    Announcement,
+    AnnouncementHost,
+    AnnouncementMark,
+    AnnouncementReaction,
+)
 from models.base import Base
 from models.browser_session import BrowserSession
 from models.conversation import ConversationMark
@@ -54,6 +60,10 @@ __all__ = [
     "AdminAction",
     "AllowlistAudit",
     "AllowlistEntry",
+    "Announcement",
+    "AnnouncementHost",
+    "AnnouncementMark",
+    "AnnouncementReaction",
     "AuthorizationCode",
     "Base",
     "Block",

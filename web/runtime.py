@@ -169,6 +169,14 @@ async def running(
                 every(periodic.INTERVAL, stop, lambda: periodic.close_polls(fed), "polls")
             ),
             asyncio.create_task(
+                every(
+                    periodic.INTERVAL,
+                    stop,
+                    lambda: periodic.report_announcement_reads(fed),
+                    "announcement reads",
+                )
+            ),
+            asyncio.create_task(
                 every(settings.trends_interval, stop, lambda: trends.refresh(fed), "trends")
             ),
         ]

@@ -275,6 +275,14 @@ async def work(settings: Settings) -> None:
             every(sweep, stop, lambda: periodic.publish_scheduled(fed), "scheduled")
         ),
         asyncio.create_task(every(sweep, stop, lambda: periodic.close_polls(fed), "polls")),
+        asyncio.create_task(
+            every(
+                sweep,
+                stop,
+                lambda: periodic.report_announcement_reads(fed),
+                "announcement reads",
+            )
+        ),
         # Every worker runs the timer; trend_runs lets one of them compute per interval.
         asyncio.create_task(
             every(settings.trends_interval, stop, lambda: trends.refresh(fed), "trends")
