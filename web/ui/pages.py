@@ -17,6 +17,7 @@ from web.ui import (
     admin_federation,
     admin_roles,
     admin_trends,
+    announcements,
     consent,
     explore,
     invite,
@@ -52,6 +53,7 @@ AREAS = (
     admin_trends,
     policy,
     admin_roles,
+    announcements,
 )
 
 routes: list[BaseRoute] = [route for area in AREAS for route in area.routes]
