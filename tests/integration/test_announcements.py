@@ -8,10 +8,13 @@ Reads travel in a periodic batch (every few seconds): the tests poll for them, b
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import httpx
+import orjson
 import pytest
 from mastodon import Mastodon
 
@@ -305,3 +308,57 @@ def test_cli_announce_prints_the_id_and_staff_see_it(net: Network) -> None:
     report = receipts(hq, boss, announcement_id)
     assert row(report, hq)["reached"] >= 1
     assert hq.handle(anna) in unread(report)
+
+
+class UserStream:
+    """Server-sent events of one person's `user` stream, read in a thread (the apps' way;
+    Mastodon.py would look for the streaming host under the node's company name)."""
+
+    def __init__(self, node: FedNode, user: User) -> None:
+        self.events: list[tuple[str, str]] = []
+        self.opened = threading.Event()
+        self.closing = threading.Event()
+        self._thread = threading.Thread(target=self._read, args=(node, user), daemon=True)
+        self._thread.start()
+        assert self.opened.wait(15), "the stream did not open"
+
+    def _read(self, node: FedNode, user: User) -> None:
+        headers = {"Authorization": f"Bearer {user.token}"}
+        url = node.url + "/api/v1/streaming/user"
+        with httpx.stream("GET", url, headers=headers, timeout=30) as answer:
+            event = ""
+            for line in answer.iter_lines():
+                self.opened.set()
+                if self.closing.is_set():
+                    return
+                if line.startswith("event:"):
+                    event = line[6:].strip()
+                elif line.startswith("data:") and event:
+                    self.events.append((event, line[5:].strip()))
+                    event = ""
+
+    def named(self, name: str) -> list[Any]:
+        return [orjson.loads(d) if d[:1] in "{[" else d for e, d in list(self.events) if e == name]
+
+    def close(self) -> None:
+        self.closing.set()
+        self._thread.join(5)
+
+
+def test_staff_streams_hear_announcements_live(net: Network) -> None:
+    hq, sales = net["hq"], net["sales"]
+    boss, sam = announcer(hq), sales.create_user("sam")
+    heard = UserStream(sales, sam)
+    try:
+        made = announce(hq, boss, text="Live from hq", audience=f"nodes:{sales.domain}")
+        entity = wait_for(lambda: heard.named("announcement"), "the announcement streamed")[0]
+        assert "Live from hq" in entity["content"]
+        assert entity["read"] is False
+        client(sales, sam).announcement_reaction_create(entity["id"], "🎉")
+        reaction = wait_for(lambda: heard.named("announcement.reaction"), "the reaction")[0]
+        assert reaction == {"name": "🎉", "count": 1, "announcement_id": entity["id"]}
+        hq.api(boss, "DELETE", f"/api/v1/flurfunk/announcements/{made['id']}")
+        gone = wait_for(lambda: heard.named("announcement.delete"), "the withdrawal streamed")
+        assert gone == [entity["id"]]
+    finally:
+        heard.close()
