@@ -1,9 +1,9 @@
 """`make bench`: run every benchmark on SQLite and PostgreSQL and write bench/RESULTS.md.
 
 Parts: inbox ingest, delivery, home timeline, fan-out, idle memory, cross-node latency, the
-web home page, full-text search (`--only ingest,delivery,timeline,fanout,memory,latency,
-webpage,search` picks some; the others' sections in RESULTS.md are kept). Every benchmark
-stops by itself and talks only to 127.0.0.1.
+web home page, full-text search, announcements (`--only ingest,delivery,timeline,fanout,
+memory,latency,webpage,search,announcements` picks some; the others' sections in RESULTS.md
+are kept). Every benchmark stops by itself and talks only to 127.0.0.1.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import fanout, latency, search, timeline, web_page
+from bench import announcements, fanout, latency, search, timeline, web_page
 from bench.delivery import DeliveryResult, Sink, delivery_bench
 from bench.delivery import report as delivery_report
 from bench.fakeremote import FakeRemote
@@ -58,6 +58,7 @@ SECTIONS = {
     "latency": "Cross-node latency",
     "webpage": "The home page in the browser",
     "search": "Full-text search",
+    "announcements": "Announcements to many nodes",
 }
 NOTES = {
     "fanout": fanout.NOTE,
@@ -114,6 +115,7 @@ NOTES = {
     "timeline": timeline.NOTE,
     "search": search.NOTE,
     "webpage": web_page.NOTE,
+    "announcements": announcements.NOTE,
 }
 
 
@@ -253,6 +255,7 @@ def main() -> None:
     parser.add_argument("--output", type=Path, default=RESULTS)
     timeline.add_arguments(parser)
     search.add_arguments(parser)
+    announcements.add_arguments(parser)
     ingest = parser.add_argument_group("inbox ingest")
     ingest.add_argument("--activities", type=int, default=10_000)
     ingest.add_argument("--connections", type=int, default=64)
@@ -276,6 +279,7 @@ def main() -> None:
         "latency": latency.section,
         "webpage": lambda args: web_page.section(args, per_backend),
         "search": search.section,
+        "announcements": announcements.section,
     }
     fresh: dict[str, list[str]] = {}
     for key in SECTIONS:
