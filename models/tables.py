@@ -19,6 +19,7 @@ from models.federation import (
     WorkerHeartbeat,
 )
 from models.filters import Filter, FilterKeyword, FilterStatus
+from models.group import Group, GroupRole
 from models.interaction import Bookmark, Favourite, Pin
 from models.invite import Invite
 from models.notification import Notification
@@ -75,6 +76,8 @@ __all__ = [
     "Follow",
     "FollowRequest",
     "FollowedTag",
+    "Group",
+    "GroupRole",
     "IdempotencyKey",
     "InboxActivity",
     "Invite",

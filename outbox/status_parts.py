@@ -240,7 +240,7 @@ async def notify_subscribers(session: AsyncSession, status: Status) -> None:
 
     As on Mastodon: not for direct messages, nor for replies to someone else.
     """
-    if status.visibility == "direct" or status.reblog_of_id is not None:
+    if status.visibility in ("direct", "group") or status.reblog_of_id is not None:
         return
     if status.in_reply_to_account_id not in (None, status.account_id):
         return

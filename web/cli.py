@@ -22,6 +22,7 @@ from web import delivery_report, demo
 from web.auth import cli_app, find_user, hash_password, issue_token, parse_scopes, unknown_scopes
 from web.cli_admin import CommandError, add_node_commands, add_user_commands, operator
 from web.cli_emoji import add_emoji_commands
+from web.cli_groups import add_group_commands
 from web.cli_policy import add_policy_commands
 from web.cli_roles import add_role_commands
 from web.config import (
@@ -343,6 +344,7 @@ def parser() -> argparse.ArgumentParser:
     add_node_commands(commands)
     add_emoji_commands(commands)
     add_policy_commands(commands)
+    add_group_commands(commands)
     add_role_commands(commands)
 
     demo_command = commands.add_parser("demo", help="three federating nodes with sample users")
