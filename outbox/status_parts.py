@@ -29,7 +29,7 @@ from outbox.content import (
 from outbox.notify import notify
 
 # From the widest audience to the narrowest; `local` is everyone on this node only.
-VISIBILITY_ORDER = ("public", "unlisted", "local", "private", "direct")
+VISIBILITY_ORDER = ("public", "unlisted", "local", "private", "direct", "group")
 COUNTED = ("public", "unlisted", "local")  # replies that count in their parent's replies_count
 MAX_MEDIA = 4
 AUDIO_VIDEO = ("video", "gifv", "audio")

@@ -105,7 +105,7 @@ async def _visibility(
         return requested
     user = await session.get(User, author.id)
     default = (user.preferences if user else {}).get("posting:default:visibility")
-    if default not in VISIBILITY_ORDER:
+    if default not in VISIBILITY_ORDER or default == "group":
         default = "public"
     return stricter(default, parent.visibility) if parent is not None else default
 

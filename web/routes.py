@@ -16,6 +16,7 @@ from web.api import (
     filters,
     filters_v1,
     grouped_notifications,
+    groups,
     instance,
     lists,
     markers,
@@ -53,6 +54,7 @@ def routes() -> list[BaseRoute]:
         personal,  # before accounts and statuses: notes, endorsements, thread mutes
         accounts,
         relationships,
+        groups,
         statuses,
         polls,
         policy,
