@@ -194,6 +194,14 @@ def test_members_only_approval_group_across_three_nodes(net: Network) -> None:
     assert {sent["uri"], reply["uri"], second["uri"]} <= uris(timeline)
     assert intruding["uri"] not in uris(timeline)
 
+    # A moderator removes a post: gone on dev, and on the members' nodes (the author's too).
+    on_dev = next(s for s in timeline if s["uri"] == second["uri"])
+    removed = dev.api(owner, "DELETE", f"{GROUPS}/{name}/statuses/{on_dev['id']}")
+    assert removed.status_code == 200, removed.text
+    assert dev.api(owner, "GET", f"/api/v1/statuses/{on_dev['id']}").status_code == 404
+    wait_for(lambda: in_home(sales, sa, second["uri"]) is None, "the removal reaching sales")
+    wait_for(lambda: in_home(hq, ha, second["uri"]) is None, "the removal reaching hq")
+
     # A removed member stops receiving at once.
     dev.cli("group", "remove-member", name, sales.handle(sa))
     wait_for(lambda: not is_member(sales, sa, on_sales["id"]), "sa's node hearing the Remove")

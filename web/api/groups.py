@@ -12,10 +12,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from federation import values
+from federation.values import InvalidValue
 from inbox.dereference import resolve_handle
 from models.account import Account
 from models.group import Group
-from outbox import groups, relationships
+from models.status import Status
+from outbox import group_moderation, groups, relationships
 from web.api import serializers
 from web.api.accounts import account_or_404
 from web.api.base import Call, call, ok
@@ -264,6 +267,25 @@ async def _decide(request: Request, accept: bool) -> Response:
     return ok(answer)
 
 
+async def remove_post(request: Request) -> Response:
+    """A moderator removes a post from the group; the members' nodes hear a Delete."""
+    c = await call(request, "write")
+    async with c.node.db.write() as session:
+        account, group = await _moderated(c, session, request.path_params["group"])
+        try:
+            status = await session.get(Status, values.row_id(request.path_params["status_id"]))
+        except InvalidValue:
+            status = None
+        if status is None:
+            raise not_found()
+        try:
+            await group_moderation.remove_post(session, federation(c), account, group, status)
+        except LookupError:
+            raise not_found() from None
+    wake_deliveries(c)
+    return ok({})
+
+
 async def authorize(request: Request) -> Response:
     return await _decide(request, True)
 
@@ -283,6 +305,7 @@ routes: list[BaseRoute] = [
     Route(BASE + "/{group}/members", add_member, methods=["POST"]),
     Route(BASE + "/{group}/members/{account_id}", change_member, methods=["PATCH"]),
     Route(BASE + "/{group}/members/{account_id}", remove_member, methods=["DELETE"]),
+    Route(BASE + "/{group}/statuses/{status_id}", remove_post, methods=["DELETE"]),
     Route(BASE + "/{group}/join_requests", join_requests, methods=["GET"]),
     Route(BASE + "/{group}/join_requests/{account_id}/authorize", authorize, methods=["POST"]),
     Route(BASE + "/{group}/join_requests/{account_id}/reject", reject, methods=["POST"]),
