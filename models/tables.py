@@ -25,6 +25,7 @@ from models.federation import (
     WorkerHeartbeat,
 )
 from models.filters import Filter, FilterKeyword, FilterStatus
+from models.group import Group, GroupRole
 from models.interaction import Bookmark, Favourite, Pin
 from models.invite import Invite
 from models.notification import Notification
@@ -85,6 +86,8 @@ __all__ = [
     "Follow",
     "FollowRequest",
     "FollowedTag",
+    "Group",
+    "GroupRole",
     "IdempotencyKey",
     "InboxActivity",
     "Invite",

@@ -183,6 +183,8 @@ async def _feeds_holding(session: AsyncSession, status_id: int) -> list[int]:
 async def broadcast_channels(session: AsyncSession, status: Status) -> list[str]:
     """Lists that include the author; for public and local-only posts (not boosts) their
     hashtags and, unless they reply to someone else, the public streams."""
+    if status.visibility == "group":
+        return []  # members hear it on their home streams only
     lists = select(ListAccount.list_id).where(ListAccount.account_id == status.account_id)
     channels = [list_channel(i) for i in (await session.execute(lists)).scalars()]
     if status.reblog_of_id is not None or status.visibility not in BROADCAST:

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from models.account import Account
 from models.poll import Poll
 from models.settings import Settings
-from models.status import MediaAttachment, Mention, Status, StatusTag, Tag
+from models.status import GROUP_ONLY, MediaAttachment, Mention, Status, StatusTag, Tag
 from outbox import emoji_use, render
 from outbox.context import Federation
 from outbox.deliveries import enqueue, follower_inboxes, inbox_of
@@ -62,7 +62,7 @@ async def note_document(
         ).scalars()
     )
     poll = await session.scalar(select(Poll).where(Poll.status_id == status.id))
-    return render.note(
+    document = render.note(
         settings,
         author,
         status,
@@ -73,6 +73,14 @@ async def note_document(
         poll=poll,
         emojis=await emoji_use.of_status(session, status, poll),
     )
+    group = await session.get(Account, status.audience_id) if status.audience_id else None
+    if group is not None:  # FEP-1b12: the group it is posted in
+        group_uri = render.actor_uri(settings, group)
+        document["audience"] = group_uri
+        if status.visibility == GROUP_ONLY:
+            document["to"] = [group.followers_url or group_uri + "/followers"]
+            document["cc"] = [group_uri]
+    return document
 
 
 async def boost_document(

@@ -2,7 +2,9 @@
 
 Who: the author (if local), local followers of the author (for public, unlisted, private and
 local posts; a boost only where the follow shows boosts), and local mentioned accounts
-(direct and any other mention). Accounts that block the author or mute them get nothing.
+(direct and any other mention); for a post in a group, the group's local members (and for a
+members-only post nobody else but the author). Accounts that block the author or mute them
+get nothing.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.account import Account
 from models.relationship import Block, Follow, Mute, mute_in_force
-from models.status import Mention, Status
+from models.status import GROUP_ONLY, Mention, Status
 from models.timeline import FeedEntry
 from outbox import events
 
@@ -34,6 +36,15 @@ async def _feed_targets(session: AsyncSession, status: Status) -> list[int]:
     author = await session.get(Account, status.account_id)
     if author is not None and author.is_local:
         recipients.add(author.id)
+    if status.audience_id is not None:  # a group post: the group's members here
+        members = (
+            select(Follow.account_id)
+            .join(Account, Account.id == Follow.account_id)
+            .where(Follow.target_account_id == status.audience_id, Account.domain.is_(None))
+        )
+        recipients.update((await session.execute(members)).scalars())
+    if status.visibility == GROUP_ONLY:
+        return await _write(session, status, recipients)
     if status.visibility != "direct":
         follower_query = (
             select(Follow.account_id)
@@ -51,6 +62,11 @@ async def _feed_targets(session: AsyncSession, status: Status) -> list[int]:
         )
     ).scalars()
     recipients.update(mentioned)
+    return await _write(session, status, recipients)
+
+
+async def _write(session: AsyncSession, status: Status, recipients: set[int]) -> list[int]:
+    """Feed entries for `recipients`, but not for those who block or mute the author."""
     if not recipients:
         return []
     excluded = set(

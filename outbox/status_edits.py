@@ -14,7 +14,7 @@ from models.account import Account
 from models.base import utcnow
 from models.settings import Settings
 from models.status import MediaAttachment, Mention, Status, StatusEdit
-from outbox import events, federate
+from outbox import events, federate, group_posts
 from outbox.content import MentionTarget
 from outbox.context import Federation
 from outbox.notify import notify, notify_boosters
@@ -159,7 +159,10 @@ async def edit_status(
     mentioned_before = await federate.mentioned_accounts(session, status.id)
     await _refresh_metadata(session, status, rendered.mentions, rendered.tags)
     await notify_boosters(session, status)
-    await federate.update_note(session, fed, author, status, mentioned_before)
+    if status.audience_id is not None:
+        await group_posts.update(session, fed, author, status)
+    else:
+        await federate.update_note(session, fed, author, status, mentioned_before)
     events.edited(session, status)
     return status
 

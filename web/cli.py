@@ -23,6 +23,7 @@ from web.auth import cli_app, find_user, hash_password, issue_token, parse_scope
 from web.cli_admin import CommandError, add_node_commands, add_user_commands, operator
 from web.cli_announce import add_announce_command
 from web.cli_emoji import add_emoji_commands
+from web.cli_groups import add_group_commands
 from web.cli_policy import add_policy_commands
 from web.cli_roles import add_role_commands
 from web.config import (
@@ -344,6 +345,7 @@ def parser() -> argparse.ArgumentParser:
     add_node_commands(commands)
     add_emoji_commands(commands)
     add_policy_commands(commands)
+    add_group_commands(commands)
     add_role_commands(commands)
     add_announce_command(commands)
 

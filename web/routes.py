@@ -17,6 +17,7 @@ from web.api import (
     filters,
     filters_v1,
     grouped_notifications,
+    groups,
     instance,
     lists,
     markers,
@@ -54,6 +55,7 @@ def routes() -> list[BaseRoute]:
         personal,  # before accounts and statuses: notes, endorsements, thread mutes
         accounts,
         relationships,
+        groups,
         statuses,
         polls,
         policy,

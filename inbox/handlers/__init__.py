@@ -1,7 +1,6 @@
 """One small module per activity type; importing this package registers them all.
 
-Types without a handler (Add, Remove until groups arrive, and anything unknown) are stored
-and marked processed without effect.
+Types without a handler (anything unknown) are stored and marked processed without effect.
 """
 
 from inbox.handlers import (
@@ -13,6 +12,7 @@ from inbox.handlers import (
     flag,
     follow,
     like,
+    membership,
     move,
     read,
     reject,
@@ -29,6 +29,7 @@ __all__ = [
     "flag",
     "follow",
     "like",
+    "membership",
     "move",
     "read",
     "reject",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from inbox import announcements, emoji
+from inbox import announcements, emoji, groups
 from inbox.dereference import store_actor
 from inbox.dispatch import Incoming, handles
 from inbox.notes import revise_note
@@ -31,6 +31,7 @@ async def update(incoming: Incoming) -> None:
             fed, session = incoming.fed, incoming.session
             await emoji.record(session, fed.allowlist(), incoming.actor.domain, document)
             await revise_note(session, status, document)
+            await groups.relay_change(incoming, status)
 
 
 async def _update_actor(incoming: Incoming, document: dict[str, object]) -> None:

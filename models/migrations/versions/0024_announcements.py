@@ -3,7 +3,7 @@
 Four new tables; nothing else changes.
 
 Revision ID: 0024
-Revises: 0017
+Revises: 0023
 Create Date: 2026-12-07 11:00:00
 """
 
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0024"
-down_revision: str | None = "0017"
+down_revision: str | None = "0023"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

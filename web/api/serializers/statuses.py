@@ -64,7 +64,8 @@ class _Presenter:
             "account": self.account(s.account_id),
             "content": s.content,
             "text": s.text if viewer_id == s.account_id else None,
-            "visibility": s.visibility,
+            # Mastodon knows no group visibility: "private" is the nearest (a closed audience).
+            "visibility": "private" if s.visibility == "group" else s.visibility,
             "sensitive": s.sensitive,
             "spoiler_text": s.spoiler_text,
             "language": s.language,
