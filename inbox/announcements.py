@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import select
 
 from inbox.dispatch import Incoming
-from inbox.parse import Unusable, text, timestamp, uri_of
+from inbox.parse import Unusable, authority, text, timestamp, uri_of
 from models.announcement import Announcement, AnnouncementHost
 from models.base import utcnow
 from models.ids import new_id
@@ -75,6 +75,10 @@ async def received(incoming: Incoming, document: dict[str, Any], *, edit: bool) 
     row.starts_at, row.ends_at = starts_at, ends_at
     row.all_day = marker.get("allDay") is True
     row.requires_ack = marker.get("acknowledgementRequired") is True
+    group = marker.get("group")
+    if group is not None and not (isinstance(group, str) and authority(group) == authority(uri)):
+        raise Unusable("an announcement's group lives on the announcing node")
+    row.group_uri = group
     row.updated_at = updated
     await incoming.session.flush()
     await announcements.ask_again(incoming.session, row)

@@ -30,6 +30,8 @@ class Announcement(TimeOrderedId, CreatedAt, Base):
     audience: Mapped[str] = mapped_column(String(1024), nullable=False)
     # The nodes it goes to (host[:port]), this node's own included where it is shown here.
     hosts: Mapped[list[str]] = mapped_column(JSON, default=list, nullable=False)
+    # group:NAME@HOST: the group's actor; only its members on each node see the announcement.
+    group_uri: Mapped[str | None] = mapped_column(String(1024))
     starts_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     ends_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     all_day: Mapped[bool] = mapped_column(Boolean, default=False, nullable=False)

@@ -12,17 +12,20 @@ accounts that acknowledged since the last report and the current counts.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, select, update
+from sqlalchemy import Select, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from federation.allowlist import Allowlist
 from federation.jsonld import PUBLIC
 from models.account import Account, User
 from models.announcement import Announcement, AnnouncementHost, AnnouncementMark
+from models.base import utcnow
+from models.group import MODERATING, GroupRole
 from models.ids import new_id
+from models.relationship import Follow
 from models.settings import Settings
 from outbox import render
 from outbox.deliveries import enqueue, inbox_of
@@ -115,6 +118,7 @@ def note(settings: Settings, author: Account, row: Announcement) -> dict[str, An
             "endTime": iso(row.ends_at),
             "allDay": row.all_day,
             "acknowledgementRequired": row.requires_ack,
+            "group": row.group_uri,
             "version": version(row),
         },
     }
@@ -123,7 +127,10 @@ def note(settings: Settings, author: Account, row: Announcement) -> dict[str, An
 def _document(activity: dict[str, Any]) -> dict[str, Any]:
     body = {k: v for k, v in activity.items() if v is not None}
     if isinstance(body.get("object"), dict):
-        body["object"] = {k: v for k, v in body["object"].items() if v is not None}
+        obj = {k: v for k, v in body["object"].items() if v is not None}
+        if isinstance(obj.get(EXTENSION), dict):
+            obj[EXTENSION] = {k: v for k, v in obj[EXTENSION].items() if v is not None}
+        body["object"] = obj
     return {"@context": CONTEXT, **body}
 
 
@@ -199,7 +206,15 @@ async def local_reads(
     """(reached, acknowledged accts, not yet reported among them, staff who have not
     acknowledged) on this node; accts as name@host."""
     domain = settings.domain.lower()
-    people = {int(r[0]): f"{r[1]}@{domain}" for r in (await session.execute(staff())).all()}
+    query = staff()
+    if row.group_uri is not None:  # a group's announcement: its members here
+        group_id = select(Account.id).where(Account.uri == row.group_uri).scalar_subquery()
+        members = select(Follow.account_id).where(Follow.target_account_id == group_id)
+        moderators = select(GroupRole.account_id).where(
+            GroupRole.group_id == group_id, GroupRole.role.in_(MODERATING)
+        )
+        query = query.where(or_(Account.id.in_(members), Account.id.in_(moderators)))
+    people = {int(r[0]): f"{r[1]}@{domain}" for r in (await session.execute(query)).all()}
     marks = (
         await session.execute(
             select(AnnouncementMark).where(AnnouncementMark.announcement_id == row.id)
@@ -224,8 +239,15 @@ async def report_reads(session: AsyncSession, settings: Settings, allowlist: All
     """Send one Read per announcement from elsewhere whose reads changed since the last
     report; returns how many were queued."""
     sent = 0
+    # Reads of an announcement that ended a day ago no longer change: nothing to report.
+    recent = utcnow() - timedelta(days=1)
     rows = (
-        await session.execute(select(Announcement).where(Announcement.local.is_(False)))
+        await session.execute(
+            select(Announcement).where(
+                Announcement.local.is_(False),
+                or_(Announcement.ends_at.is_(None), Announcement.ends_at > recent),
+            )
+        )
     ).scalars()
     reporter = None
     for row in list(rows):

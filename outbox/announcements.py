@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import case, delete, func, select, update
+from sqlalchemy import case, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from federation.allowlist import Allowlist, PatternError, split_host_port
@@ -28,9 +28,10 @@ from models.announcement import (
 from models.base import utcnow
 from models.federation import PeerHost
 from models.ids import new_id
+from models.relationship import Follow
 from models.settings import Settings
-from outbox import announcement_federation, content, events
-from outbox.permissions import AdminError, NotPermitted, Operator, require
+from outbox import announcement_federation, content, events, groups
+from outbox.permissions import AdminError, MissingPermission, NotPermitted, Operator, require
 
 MAX_TEXT = 5000
 REACTION = re.compile(r"^[^\s\x00-\x1f]{1,64}$")
@@ -52,6 +53,7 @@ class NoSuchAnnouncement(AnnouncementError):
 class Audience:
     spec: str  # as given, normalised
     hosts: tuple[str, ...]  # host[:port] of every node it goes to, this one included if so
+    group: Account | None = None  # group:NAME@HOST: the (local) group
 
 
 @dataclass
@@ -123,12 +125,53 @@ async def resolve_audience(
         unique = tuple(dict.fromkeys(hosts))
         return Audience("nodes:" + ",".join(unique), unique)
     if text.startswith("group:"):
-        if not re.match(r"^group:[^@\s]+@[^@\s]+$", text):
-            raise AnnouncementError("a group audience is group:NAME@HOST")
-        raise AnnouncementError("group audiences are not available yet")
+        return await _group_audience(session, allowlist, own, text)
     raise AnnouncementError(
         f"unknown audience {spec!r}: company, node, nodes:HOST,HOST or group:NAME@HOST"
     )
+
+
+async def _group_audience(
+    session: AsyncSession, allowlist: Allowlist, own: str, text: str
+) -> Audience:
+    """A group of this node: here and the nodes of its remote members (its followers)."""
+    found = re.match(r"^group:([^@\s]+)@([^@\s]+)$", text)
+    if not found:
+        raise AnnouncementError("a group audience is group:NAME@HOST")
+    name, host = found.group(1).lower(), found.group(2).lower()
+    if host != own:
+        raise AnnouncementError(
+            f"announce to a group from its own node: {host} (this node is {own})"
+        )
+    local = await groups.find_group(session, name)
+    if local is None:
+        raise AnnouncementError(f"no group {name} on this node")
+    group = local[0]
+    domains = (
+        select(Account.domain)
+        .distinct()
+        .join(Follow, Follow.account_id == Account.id)
+        .where(Follow.target_account_id == group.id, Account.domain.is_not(None))
+    )
+    hosts = {own}
+    for domain in (await session.execute(domains)).scalars():
+        try:
+            host_name, port = split_host_port(str(domain).lower())
+        except PatternError:
+            continue
+        if allowlist.allows(host_name, port):
+            hosts.add(str(domain).lower())
+    return Audience(f"group:{group.username.lower()}@{own}", tuple(sorted(hosts)), group)
+
+
+async def is_group_member(session: AsyncSession, group_uri: str, account_id: int) -> bool:
+    """Whether a local account belongs to the group (follows it, or owns or moderates it)."""
+    group = await session.scalar(select(Account).where(Account.uri == group_uri))
+    if group is None:
+        return False
+    if await groups.is_member(session, group.id, account_id):
+        return True
+    return await groups.may_moderate(session, group.id, account_id)
 
 
 # --- who may -------------------------------------------------------------------------------
@@ -164,10 +207,18 @@ async def publish(
     draft: Draft,
 ) -> Announcement:
     """Store a new announcement and queue its delivery to every other node of its audience."""
-    require(operator, "announce")
+    if not draft.audience.strip().startswith("group:"):
+        require(operator, "announce")
     now = utcnow()
     html = _check(draft, now, settings)
     audience = await resolve_audience(session, settings, allowlist, draft.audience)
+    if audience.group is not None and not operator.may("announce"):
+        # Group moderators announce to their own group.
+        moderates = operator.account_id is not None and await groups.may_moderate(
+            session, audience.group.id, operator.account_id
+        )
+        if not moderates:
+            raise MissingPermission("announce")
     row_id = new_id()
     row = Announcement(
         id=row_id,
@@ -178,6 +229,7 @@ async def publish(
         content=html,
         audience=audience.spec,
         hosts=list(audience.hosts),
+        group_uri=audience.group.uri if audience.group is not None else None,
         starts_at=draft.starts_at,
         ends_at=draft.ends_at,
         all_day=draft.all_day,
@@ -218,8 +270,7 @@ async def own_announcement(session: AsyncSession, announcement_id: str | int) ->
 
 def _may_change(operator: Operator, row: Announcement) -> None:
     if operator.account_id == row.account_id:
-        require(operator, "announce")
-        return
+        return  # its author (who was allowed to publish it)
     if not operator.may("announce"):
         require(operator, "announce")
     if not operator.may("administer_users"):
@@ -339,18 +390,26 @@ def shown_here(row: Announcement, own: str, now: datetime) -> bool:
     return row.ends_at is None or row.ends_at > now
 
 
-async def visible(session: AsyncSession, settings: Settings) -> list[Announcement]:
-    """Announcements shown on this node now, oldest first (as Mastodon lists them)."""
+async def visible(session: AsyncSession, settings: Settings, viewer_id: int) -> list[Announcement]:
+    """Announcements shown to a person now, oldest first (as Mastodon lists them)."""
     own, now = settings.domain.lower(), utcnow()
-    rows = (await session.execute(select(Announcement).order_by(Announcement.id))).scalars()
-    return [r for r in rows if shown_here(r, own, now)]
+    current = select(Announcement).where(
+        or_(Announcement.ends_at.is_(None), Announcement.ends_at > now)
+    )
+    rows = (await session.execute(current.order_by(Announcement.id))).scalars()
+    return [r for r in rows if shown_here(r, own, now) and await shown_to(session, r, viewer_id)]
+
+
+async def shown_to(session: AsyncSession, row: Announcement, viewer_id: int) -> bool:
+    """Every local account sees announcements, except those to a group: its members only."""
+    return row.group_uri is None or await is_group_member(session, row.group_uri, viewer_id)
 
 
 async def for_viewer(
     session: AsyncSession, settings: Settings, viewer_id: int, *, with_read: bool = False
 ) -> list[tuple[Announcement, AnnouncementMark]]:
     """What a person sees, with their marks; recording that it was shown to them."""
-    rows = await visible(session, settings)
+    rows = await visible(session, settings, viewer_id)
     if not rows:
         return []
     marks = await _marks(session, viewer_id, [r.id for r in rows])
@@ -378,13 +437,17 @@ async def _marks(
     return {m.announcement_id: m for m in (await session.execute(query)).scalars()}
 
 
-async def shown(session: AsyncSession, settings: Settings, announcement_id: str) -> Announcement:
+async def shown(
+    session: AsyncSession, settings: Settings, viewer_id: int, announcement_id: str
+) -> Announcement:
     try:
         key = int(announcement_id)
     except ValueError:
         raise NoSuchAnnouncement() from None
     row = await session.get(Announcement, key)
     if row is None or not shown_here(row, settings.domain.lower(), utcnow()):
+        raise NoSuchAnnouncement()
+    if not await shown_to(session, row, viewer_id):
         raise NoSuchAnnouncement()
     return row
 
@@ -393,7 +456,7 @@ async def dismiss(
     session: AsyncSession, settings: Settings, viewer_id: int, announcement_id: str
 ) -> Announcement:
     """Read (acknowledged): reported home with the next read receipt."""
-    row = await shown(session, settings, announcement_id)
+    row = await shown(session, settings, viewer_id, announcement_id)
     mark = (await _marks(session, viewer_id, [row.id])).get(row.id)
     now = utcnow()
     if mark is None:
@@ -413,7 +476,7 @@ async def react(
     *,
     add: bool,
 ) -> Announcement:
-    row = await shown(session, settings, announcement_id)
+    row = await shown(session, settings, viewer_id, announcement_id)
     if not REACTION.match(name):
         raise AnnouncementError("Validation failed: Name is not a recognized emoji")
     where = (

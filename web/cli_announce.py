@@ -20,7 +20,7 @@ from outbox.announcement_federation import oldest_admin
 from outbox.permissions import Operator
 from web.cli_admin import CommandError, operator, run_admin
 
-AUDIENCE_HELP = "company, node, nodes:HOST,HOST or group:NAME@HOST"
+AUDIENCE_HELP = "company, node, nodes:HOST,HOST or group:NAME@HOST (a group of this node)"
 
 
 def _moment(text: str | None, name: str) -> datetime | None:

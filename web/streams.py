@@ -303,6 +303,8 @@ async def announcement_event(
         now = utcnow()
         if row is None or not announcements.shown_here(row, node.settings.domain.lower(), now):
             return None
+        if not await announcements.shown_to(session, row, viewer_id):
+            return None
         counted = (await announcements.reactions(session, [row.id], viewer_id)).get(row.id, [])
         if message.event == "announcement.reaction":
             count = next((r.count for r in counted if r.name == message.name), 0)

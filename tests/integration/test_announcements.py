@@ -8,6 +8,7 @@ Reads travel in a periodic batch (every few seconds): the tests poll for them, b
 
 from __future__ import annotations
 
+import secrets
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -220,6 +221,50 @@ def test_an_edit_asks_again(net: Network) -> None:
     )
 
 
+def test_group_moderators_announce_to_their_members_only(net: Network) -> None:
+    hq, sales = net["hq"], net["sales"]
+    owner, member_hq = hq.create_user("owner"), hq.create_user("member")
+    sam, sid = sales.create_user("sam"), sales.create_user("sid")
+    name = f"g{secrets.token_hex(4)}"
+    hq.cli("group", "create", name, "--owner", owner.name)
+    for node, person in ((hq, member_hq), (sales, sam)):
+        group = resolve(node, person, name if node is hq else f"{name}@{hq.domain}")
+        assert group is not None
+        assert node.api(person, "POST", f"/api/v1/accounts/{group['id']}/follow").is_success
+        wait_for(
+            lambda node=node, person=person, group=group: node.api(
+                person, "GET", "/api/v1/accounts/relationships", params={"id": group["id"]}
+            ).json()[0]["following"],
+            f"{person.name} joins {name}",
+        )
+    audience = f"group:{name}@{hq.domain}"
+    refused = hq.api(
+        member_hq,
+        "POST",
+        "/api/v1/flurfunk/announcements",
+        json={"text": "x", "audience": audience},
+    )
+    assert refused.status_code == 403
+    assert refused.json()["error"] == "This action requires the permission announce"
+
+    made = announce(
+        hq, owner, text="Team offsite", audience=audience, requires_acknowledgement=True
+    )
+    assert made["nodes"] == sorted([hq.domain, sales.domain])
+    arrives(sales, sam, "Team offsite")
+    arrives(hq, member_hq, "Team offsite")
+    boss = announcer(hq)
+    announce(hq, boss, text="Later, for all of sales", audience=f"nodes:{sales.domain}")
+    arrives(sales, sid, "Later, for all of sales")
+    assert shown(sales, sid, "Team offsite") is None  # not a member
+    assert shown(hq, boss, "Team offsite") is None
+    report = wait_for(
+        lambda: (r := receipts(hq, owner, made["id"])) and row(r, sales)["reached"] >= 1 and r,
+        "sales reports the group's reads",
+    )
+    assert unread(report) == {hq.handle(owner), hq.handle(member_hq), sales.handle(sam)}
+
+
 def test_announcing_needs_the_permission(net: Network) -> None:
     hq = net["hq"]
     plain = hq.create_user("plain")
@@ -240,7 +285,8 @@ def test_hostile_input_changes_nothing(net: Network, mallory_peer: FakePeer) -> 
         ({"text": "x", "audience": "nodes:bad host"}, "invalid node"),
         ({"text": "x", "audience": "nodes:evil.example"}, "not on the allowlist"),
         ({"text": "x", "audience": "group:nope"}, "group:NAME@HOST"),
-        ({"text": "x", "audience": f"group:apollo@{sales.domain}"}, "not available yet"),
+        ({"text": "x", "audience": f"group:apollo@{sales.domain}"}, "from its own node"),
+        ({"text": "x", "audience": f"group:nosuchgroup@{hq.domain}"}, "no group nosuchgroup"),
         ({"text": "", "audience": "node"}, "blank"),
         ({"text": "x", "audience": ["company"]}, "must be a string"),
         ({"text": "x", "starts_at": "soon"}, "ISO 8601"),

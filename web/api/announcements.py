@@ -16,9 +16,9 @@ from federation.allowlist import Allowlist
 from federation.values import InvalidValue
 from models.account import Account
 from models.announcement import Announcement, AnnouncementMark
-from outbox import announcement_federation, announcements, roles
+from outbox import announcement_federation, announcements, groups, roles
 from outbox.announcements import AnnouncementError, Draft, Reaction
-from outbox.permissions import AdminError, Operator, require
+from outbox.permissions import AdminError, MissingPermission, Operator, require
 from web.api.base import Call, call, ok
 from web.api.errors import ApiError, validation
 from web.api.serializers.entities import iso
@@ -66,6 +66,7 @@ async def published_entity(session: AsyncSession, row: Announcement) -> dict[str
             "audience": row.audience,
             "nodes": list(row.hosts),
             "requires_acknowledgement": row.requires_ack,
+            "group": row.group_uri,
             "author": author.username if author else None,
         }
     )
@@ -172,22 +173,27 @@ async def publish(request: Request) -> Response:
 
 
 async def mine(request: Request) -> Response:
+    """Everything this node published for those who announce; a group moderator (who may
+    announce to their group only) sees their own, and anyone else is refused."""
     c = await call(request, "read")
-    try:
-        require(await operator(c), "announce")
-    except AdminError as exc:
-        raise refused(exc) from None
+    who = await operator(c)
     async with c.node.db.read() as session:
         rows = await announcements.published(session)
+        if not who.may("announce"):
+            rows = [r for r in rows if r.account_id == c.account.id]
+            if not rows and not await groups.moderated_group_ids(session, c.account.id):
+                raise refused(MissingPermission("announce"))
         return ok([await published_entity(session, r) for r in rows])
 
 
 async def one(request: Request) -> Response:
     c = await call(request, "read")
+    who = await operator(c)
     try:
-        require(await operator(c), "announce")
         async with c.node.db.read() as session:
             row = await announcements.own_announcement(session, request.path_params["id"])
+            if row.account_id != c.account.id:
+                require(who, "announce")
             return ok(await published_entity(session, row))
     except AdminError as exc:
         raise refused(exc) from None

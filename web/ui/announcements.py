@@ -104,6 +104,8 @@ async def publish(request: Request) -> Response:
     audience = str(form.get("audience") or "company")
     if audience == "nodes":
         audience = "nodes:" + str(form.get("nodes") or "")
+    elif audience == "group":
+        audience = f"group:{str(form.get('group') or '').strip()}@{node.settings.domain}"
     try:
         draft = announcements.Draft(
             text=str(form.get("text") or "")[: announcements.MAX_TEXT * 2],

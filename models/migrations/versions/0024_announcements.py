@@ -28,6 +28,7 @@ def upgrade() -> None:
         sa.Column("content", sa.Text(), nullable=False),
         sa.Column("audience", sa.String(length=1024), nullable=False),
         sa.Column("hosts", sa.JSON(), nullable=False),
+        sa.Column("group_uri", sa.String(length=1024), nullable=True),
         sa.Column("starts_at", sa.DateTime(), nullable=True),
         sa.Column("ends_at", sa.DateTime(), nullable=True),
         sa.Column("all_day", sa.Boolean(), nullable=False),
