@@ -1,9 +1,10 @@
 """`make bench`: run every benchmark on SQLite and PostgreSQL and write bench/RESULTS.md.
 
 Parts: inbox ingest, delivery, home timeline, fan-out, idle memory, cross-node latency, the
-web home page, full-text search, keyword watch, the retention sweep (`--only ingest,delivery,
-timeline,fanout,memory,latency,webpage,search,watch,retention` picks some; the others' sections
-in RESULTS.md are kept). Every benchmark stops by itself and talks only to 127.0.0.1.
+web home page, full-text search, keyword watch, the retention sweep, announcements (`--only
+ingest,delivery,timeline,fanout,memory,latency,webpage,search,watch,retention,announcements`
+picks some; the others' sections in RESULTS.md are kept). Every benchmark stops by itself and
+talks only to 127.0.0.1.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import fanout, latency, retention, search, timeline, watch, web_page
+from bench import announcements, fanout, latency, retention, search, timeline, watch, web_page
 from bench.delivery import DeliveryResult, Sink, delivery_bench
 from bench.delivery import report as delivery_report
 from bench.fakeremote import FakeRemote
@@ -60,6 +61,7 @@ SECTIONS = {
     "search": "Full-text search",
     "watch": "Keyword watch",
     "retention": "Retention sweep",
+    "announcements": "Announcements to many nodes",
 }
 NOTES = {
     "fanout": fanout.NOTE,
@@ -118,6 +120,7 @@ NOTES = {
     "watch": watch.NOTE,
     "webpage": web_page.NOTE,
     "retention": retention.NOTE,
+    "announcements": announcements.NOTE,
 }
 
 
@@ -262,6 +265,7 @@ def main() -> None:
     timeline.add_arguments(parser)
     search.add_arguments(parser)
     watch.add_arguments(parser)
+    announcements.add_arguments(parser)
     ingest = parser.add_argument_group("inbox ingest")
     ingest.add_argument("--activities", type=int, default=10_000)
     ingest.add_argument("--connections", type=int, default=64)
@@ -288,6 +292,7 @@ def main() -> None:
         "search": search.section,
         "watch": _watch_section,
         "retention": lambda args: retention.section(args, per_backend),
+        "announcements": announcements.section,
     }
     fresh: dict[str, list[str]] = {}
     for key in SECTIONS:

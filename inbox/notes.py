@@ -30,8 +30,10 @@ from inbox.parse import (
     Unusable,
     actor_fields,
     authority,
+    first,
     is_note,
     note_fields,
+    uri_of,
 )
 from inbox.targets import account_by_uri, status_by_uri
 from models import remote_file
@@ -41,7 +43,7 @@ from models.ids import new_id
 from models.preview_card import PreviewCard
 from models.relationship import Follow
 from models.search_index import plain_text
-from models.status import MediaAttachment, Mention, Status
+from models.status import GROUP_ONLY, MediaAttachment, Mention, Status
 from outbox import events, feeds, watch
 from outbox.content import MentionTarget
 from outbox.context import Federation
@@ -184,7 +186,8 @@ async def store_note(
     if not solicited and not await _wanted(session, note, author, known_parent):
         return None
     parent = known_parent or await _parent(fed, session, note, depth, lineage | {note.uri})
-    status = await _insert(session, note, author, parent, note_document)
+    audience = await _audience(session, note_document)
+    status = await _insert(session, note, author, parent, note_document, audience)
     if status is None:
         return await status_by_uri(session, note.uri)  # counted by whoever stored it
     await count_new(session, author, status, parent)
@@ -199,12 +202,22 @@ async def store_note(
     return status
 
 
+async def _audience(session: AsyncSession, document: object) -> Account | None:
+    """The known group a note is posted in (FEP-1b12 `audience`); unknown ones are not fetched:
+    a group that nobody here belongs to changes nothing here."""
+    if not isinstance(document, dict):
+        return None
+    account = await account_by_uri(session, uri_of(first(document.get("audience"))))
+    return account if account is not None and account.group else None
+
+
 async def _insert(
     session: AsyncSession,
     note: ParsedNote,
     author: Account,
     parent: Status | None,
     document: object,
+    audience: Account | None = None,
 ) -> Status | None:
     """The new status with its tags, media and poll; None when the note was stored since we
     looked (on PostgreSQL two stores of a new note race, and the second INSERT waits on the
@@ -221,7 +234,8 @@ async def _insert(
         content=note.content,
         spoiler_text=note.spoiler_text,
         sensitive=note.sensitive,
-        visibility=note.visibility(author.followers_url),
+        visibility=_visibility(note, author, audience),
+        audience_id=audience.id if audience else None,
         language=note.language,
         in_reply_to_id=parent.id if parent else None,
         in_reply_to_account_id=parent.account_id if parent else None,
@@ -264,6 +278,14 @@ async def keep_card(session: AsyncSession, status: Status, card: RemoteCard | No
     await remote_file.want(session, [card.image_url])
     await session.flush()
     return True
+
+
+def _visibility(note: ParsedNote, author: Account, audience: Account | None) -> str:
+    """As addressed; a post in a group that is not public is for the group's members only."""
+    visibility = note.visibility(author.followers_url)
+    if audience is not None and visibility not in ("public", "unlisted"):
+        return GROUP_ONLY
+    return visibility
 
 
 def _attachment(account_id: int, status_id: int, media: RemoteMedia) -> MediaAttachment:

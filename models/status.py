@@ -21,6 +21,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from models.base import Base, CreatedAt, TimeOrderedId, UTCDateTime
 
 VISIBILITIES = ("public", "unlisted", "private", "direct", "local")
+GROUP_ONLY = "group"  # addressed to a members-only group: its members alone may read it
 
 
 def account_fk(nullable: bool = False) -> Mapped[int]:
@@ -68,6 +69,9 @@ class Status(TimeOrderedId, CreatedAt, Base):
     replies_count: Mapped[int] = mapped_column(Integer, default=0, nullable=False)
     reblogs_count: Mapped[int] = mapped_column(Integer, default=0, nullable=False)
     favourites_count: Mapped[int] = mapped_column(Integer, default=0, nullable=False)
+    # The group a post is addressed to (FEP-1b12 `audience`); with visibility "group" only
+    # the group's members (its followers) may read it.
+    audience_id: Mapped[int | None] = mapped_column(BigInteger, index=True)
 
 
 class StatusEdit(TimeOrderedId, CreatedAt, Base):

@@ -2,6 +2,12 @@
 
 from models.account import Account, User
 from models.admin import AdminAction, NodeRule, NodeSetting
+from models.announcement import (
+    Announcement,
+    AnnouncementHost,
+    AnnouncementMark,
+    AnnouncementReaction,
+)
 from models.base import Base
 from models.browser_session import BrowserSession
 from models.compliance import StatusHold, WatchTerm
@@ -20,6 +26,7 @@ from models.federation import (
     WorkerHeartbeat,
 )
 from models.filters import Filter, FilterKeyword, FilterStatus
+from models.group import Group, GroupRole
 from models.interaction import Bookmark, Favourite, Pin
 from models.invite import Invite
 from models.moderation import AccountWarning, Appeal, Report
@@ -62,6 +69,10 @@ __all__ = [
     "AdminAction",
     "AllowlistAudit",
     "AllowlistEntry",
+    "Announcement",
+    "AnnouncementHost",
+    "AnnouncementMark",
+    "AnnouncementReaction",
     "Appeal",
     "AuthorizationCode",
     "Base",
@@ -84,6 +95,8 @@ __all__ = [
     "Follow",
     "FollowRequest",
     "FollowedTag",
+    "Group",
+    "GroupRole",
     "HeldStatus",
     "IdempotencyKey",
     "InboxActivity",

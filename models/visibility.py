@@ -3,8 +3,9 @@
 public / unlisted: everyone. local: every account of this node, and nobody elsewhere, not
 even an account it mentions (it never federates). A post held back by a compliance watch term
 (`held`) is its author's alone until released. private: the author, their followers and the
-mentioned. direct: the author and the mentioned. Nobody sees the statuses of an account that
-blocks them.
+mentioned. direct: the author and the mentioned. group: the author and the members of the
+group it is addressed to (`audience_id`: those who follow the group account here, and the
+group itself), never the merely mentioned. Nobody sees the statuses of an account that blocks them.
 
 Viewers are accounts, local or remote (the inbox asks whether a remote actor may favourite,
 boost, vote on or reply to a status), so whether a viewer is local is read from their account
@@ -18,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.account import Account
 from models.relationship import Block, Follow
-from models.status import Mention, Status
+from models.status import GROUP_ONLY, Mention, Status
 
 OPEN = ("public", "unlisted")
 
@@ -42,6 +43,11 @@ def visible_to(viewer_id: int | None, status: type[Status] = Status) -> ColumnEl
             Block.account_id == status.account_id, Block.target_account_id == viewer_id
         )
     )
+    member = exists(
+        select(Follow.id).where(
+            Follow.account_id == viewer_id, Follow.target_account_id == status.audience_id
+        )
+    )
     viewer_is_local = exists(
         select(Account.id).where(Account.id == viewer_id, Account.domain.is_(None))
     )
@@ -50,7 +56,11 @@ def visible_to(viewer_id: int | None, status: type[Status] = Status) -> ColumnEl
             status.visibility.in_((*OPEN, "local")),
             status.account_id == viewer_id,
             and_(status.visibility == "private", follows_author),
-            mentioned,
+            and_(status.visibility != GROUP_ONLY, mentioned),
+            and_(
+                status.visibility == GROUP_ONLY,
+                or_(status.audience_id == viewer_id, member),
+            ),
         ),
         or_(status.visibility != "local", viewer_is_local),
         # Held back by a compliance watch term: its author's alone until released.

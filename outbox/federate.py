@@ -13,7 +13,7 @@ from models.base import utcnow
 from models.poll import Poll
 from models.preview_card import PreviewCard
 from models.settings import Settings
-from models.status import MediaAttachment, Mention, Status, StatusTag, Tag
+from models.status import GROUP_ONLY, MediaAttachment, Mention, Status, StatusTag, Tag
 from outbox import emoji_use, render
 from outbox.context import Federation
 from outbox.deliveries import enqueue, follower_inboxes, inbox_of
@@ -69,7 +69,7 @@ async def note_document(
             PreviewCard.status_id == status.id, PreviewCard.fetched_at.is_not(None)
         )
     )
-    return render.note(
+    document = render.note(
         settings,
         author,
         status,
@@ -81,6 +81,14 @@ async def note_document(
         emojis=await emoji_use.of_status(session, status, poll),
         card=card,
     )
+    group = await session.get(Account, status.audience_id) if status.audience_id else None
+    if group is not None:  # FEP-1b12: the group it is posted in
+        group_uri = render.actor_uri(settings, group)
+        document["audience"] = group_uri
+        if status.visibility == GROUP_ONLY:
+            document["to"] = [group.followers_url or group_uri + "/followers"]
+            document["cc"] = [group_uri]
+    return document
 
 
 async def boost_document(

@@ -2,7 +2,9 @@
 
 Who: the author (if local), local followers of the author (for public, unlisted, private and
 local posts; a boost only where the follow shows boosts), and local mentioned accounts
-(direct and any other mention). Accounts that block the author or mute them get nothing.
+(direct and any other mention); for a post in a group, the group's local members (and for a
+members-only post nobody else but the author). Accounts that block the author or mute them
+get nothing.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.account import Account
 from models.relationship import Block, Follow, Mute, mute_in_force
-from models.status import Mention, Status
+from models.status import GROUP_ONLY, Mention, Status
 from models.timeline import FeedEntry
 from outbox import events
 
@@ -37,23 +39,38 @@ async def _feed_targets(session: AsyncSession, status: Status, audience: str) ->
         recipients.add(author.id)
     if audience == "author":
         return await _insert_entries(session, status, sorted(recipients))
-    if status.visibility != "direct":
-        follower_query = (
+    if status.audience_id is not None:  # a group post: the group's members here
+        members = (
             select(Follow.account_id)
             .join(Account, Account.id == Follow.account_id)
-            .where(Follow.target_account_id == status.account_id, Account.domain.is_(None))
+            .where(Follow.target_account_id == status.audience_id, Account.domain.is_(None))
         )
-        if status.reblog_of_id is not None:
-            follower_query = follower_query.where(Follow.show_reblogs.is_(True))
-        recipients.update((await session.execute(follower_query)).scalars())
-    mentioned = (
-        await session.execute(
-            select(Mention.account_id)
-            .join(Account, Account.id == Mention.account_id)
-            .where(Mention.status_id == status.id, Account.domain.is_(None))
-        )
-    ).scalars()
-    recipients.update(mentioned)
+        recipients.update((await session.execute(members)).scalars())
+    if status.visibility != GROUP_ONLY:
+        if status.visibility != "direct":
+            follower_query = (
+                select(Follow.account_id)
+                .join(Account, Account.id == Follow.account_id)
+                .where(Follow.target_account_id == status.account_id, Account.domain.is_(None))
+            )
+            if status.reblog_of_id is not None:
+                follower_query = follower_query.where(Follow.show_reblogs.is_(True))
+            recipients.update((await session.execute(follower_query)).scalars())
+        mentioned = (
+            await session.execute(
+                select(Mention.account_id)
+                .join(Account, Account.id == Mention.account_id)
+                .where(Mention.status_id == status.id, Account.domain.is_(None))
+            )
+        ).scalars()
+        recipients.update(mentioned)
+    if audience == "others" and author is not None:
+        recipients.discard(author.id)
+    return await _write(session, status, recipients)
+
+
+async def _write(session: AsyncSession, status: Status, recipients: set[int]) -> list[int]:
+    """Feed entries for `recipients`, but not for those who block or mute the author."""
     if not recipients:
         return []
     excluded = set(
@@ -74,8 +91,6 @@ async def _feed_targets(session: AsyncSession, status: Status, audience: str) ->
         ).scalars()
     )
     targets = sorted(recipients - excluded)
-    if audience == "others" and author is not None:
-        targets = [t for t in targets if t != author.id]
     if status.reblog_of_id is not None:
         targets = await _skip_own_and_seen(session, status, targets)
     return await _insert_entries(session, status, targets)

@@ -219,7 +219,7 @@ async def reblog(
     if visibility is not None and visibility not in BOOST_VISIBILITIES:
         raise InvalidStatus(f"visibility must be one of {', '.join(BOOST_VISIBILITIES)}")
     original = await _target(session, actor, status_id)
-    if original.visibility == "direct" or (
+    if original.visibility in ("direct", "group") or (
         original.visibility == "private" and original.account_id != actor.id
     ):
         raise NotPermitted()

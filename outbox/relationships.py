@@ -24,6 +24,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.account import Account
+from models.group import Group, GroupRole
 from models.relationship import Block, Follow, FollowRequest, Mute
 from outbox import feeds
 from outbox import relationship_activities as activities
@@ -202,7 +203,8 @@ async def follow(
                 await _accept(session, fed, target, follower, existing.uri, existing.id)
             return
     show_reblogs = True if reblogs is None else reblogs
-    if target.locked or not target.is_local:
+    invited = await _group_admits(session, follower, target)
+    if (target.locked and not invited) or not target.is_local:
         await _request(session, fed, follower, target, show_reblogs, bool(notify_posts), uri)
         return
     follow_id = await _start_following(
@@ -216,6 +218,38 @@ async def follow(
     )
     if follow_id is not None:
         await _accept(session, fed, target, follower, uri, follow_id)
+
+
+async def _group_admits(session: AsyncSession, follower: Account, target: Account) -> bool:
+    """For a local invite-only group: whether `follower` was invited (the invitation is used
+    up; they join at once); anyone else is refused. False for every other account."""
+    if not (target.group and target.is_local):
+        return False
+    rules = await session.get(Group, target.id)
+    if rules is None or rules.join_policy != "invite":
+        return False
+    invitation = await session.get(GroupRole, (target.id, follower.id))
+    if invitation is None or invitation.role != "invited":
+        raise NotPermitted("This group admits invited members only")
+    await session.delete(invitation)
+    return True
+
+
+async def admit(session: AsyncSession, member: Account, target: Account) -> bool:
+    """Make `member` follow `target` without asking anyone (a group adding a member, a
+    group's owner); whether the follow is new. No activity is sent."""
+    await _end_request(session, member.id, target.id)
+    created = await _start_following(
+        session, member.id, target, show_reblogs=True, notify_posts=False, announce=False
+    )
+    return created is not None
+
+
+async def drop_follower(session: AsyncSession, follower: Account, target: Account) -> bool:
+    """End a follow or a pending request without any activity; whether there was one."""
+    ended = await _end_follow(session, follower.id, target.id)
+    request = await _end_request(session, follower.id, target.id)
+    return ended is not None or request is not None
 
 
 async def _request(

@@ -19,6 +19,7 @@ from models.preview_card import PreviewCard
 from models.remote_file import key_of
 from models.settings import Settings
 from models.status import MediaAttachment, Status, Tag
+from outbox import proof_keys
 from outbox.emoji_catalogue import as_tag
 
 SECURITY = "https://w3id.org/security/v1"
@@ -106,6 +107,9 @@ def person(
             "publicKeyPem": account.public_key_pem,
         },
     }
+    assertion = proof_keys.assertion_methods(uri, account)
+    if assertion:
+        document["assertionMethod"] = assertion
     if emojis:
         document["tag"] = [as_tag(settings, e) for e in emojis]
     for key, path in (("icon", account.avatar_path), ("image", account.header_path)):
@@ -152,7 +156,7 @@ def addressing(
         return [followers], [PUBLIC, *mentions]
     if visibility == "private":
         return [followers], mentions
-    if visibility == "direct":
+    if visibility in ("direct", "group"):  # a group post: outbox.federate adds the group
         return mentions, []
     raise ValueError(f"{visibility} statuses do not federate")
 

@@ -14,7 +14,7 @@ from models.account import Account
 from models.base import utcnow
 from models.settings import Settings
 from models.status import MediaAttachment, Mention, Status, StatusEdit
-from outbox import events, federate, link_preview, watch
+from outbox import events, federate, group_posts, link_preview, watch
 from outbox.content import MentionTarget
 from outbox.context import Federation
 from outbox.notify import notify, notify_boosters
@@ -162,7 +162,10 @@ async def edit_status(
     await notify_boosters(session, status)
     # An edit is scanned again (reported on a match); only a new post can be held back.
     await watch.watch_local(session, status, may_hold=False)
-    await federate.update_note(session, fed, author, status, mentioned_before)
+    if status.audience_id is not None:
+        await group_posts.update(session, fed, author, status)
+    else:
+        await federate.update_note(session, fed, author, status, mentioned_before)
     events.edited(session, status)
     return status
 

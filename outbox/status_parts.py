@@ -29,7 +29,7 @@ from outbox.content import (
 from outbox.notify import notify
 
 # From the widest audience to the narrowest; `local` is everyone on this node only.
-VISIBILITY_ORDER = ("public", "unlisted", "local", "private", "direct")
+VISIBILITY_ORDER = ("public", "unlisted", "local", "private", "direct", "group")
 COUNTED = ("public", "unlisted", "local")  # replies that count in their parent's replies_count
 MAX_MEDIA = 4
 AUDIO_VIDEO = ("video", "gifv", "audio")
@@ -240,7 +240,7 @@ async def notify_subscribers(session: AsyncSession, status: Status) -> None:
 
     As on Mastodon: not for direct messages, nor for replies to someone else.
     """
-    if status.visibility == "direct" or status.reblog_of_id is not None:
+    if status.visibility in ("direct", "group") or status.reblog_of_id is not None:
         return
     if status.in_reply_to_account_id not in (None, status.account_id):
         return

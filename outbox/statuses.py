@@ -23,7 +23,7 @@ from models.ids import new_id
 from models.notification import Notification
 from models.settings import Settings
 from models.status import IdempotencyKey, MediaAttachment, Status
-from outbox import events, federate, feeds, legal_holds, link_preview, watch
+from outbox import events, federate, feeds, group_posts, legal_holds, link_preview, watch
 from outbox.content import PLAIN, Rendered
 from outbox.context import Federation
 from outbox.notify import notify, withdraw
@@ -105,7 +105,7 @@ async def _visibility(
         return requested
     user = await session.get(User, author.id)
     default = (user.preferences if user else {}).get("posting:default:visibility")
-    if default not in VISIBILITY_ORDER:
+    if default not in VISIBILITY_ORDER or default == "group":
         default = "public"
     return stricter(default, parent.visibility) if parent is not None else default
 
@@ -134,6 +134,7 @@ async def _compose(
     if sensitive is None:
         sensitive = bool(preferences.get("posting:default:sensitive", False))
     rendered = await render_body(session, settings, author.id, text, content_type, resolver)
+    group = await group_posts.audience_of(session, author, rendered.mentions, parent)
     status = Status(
         account_id=author.id,
         local=True,
@@ -149,6 +150,7 @@ async def _compose(
         thread_id=(parent.thread_id or parent.id) if parent else None,
         application_id=draft.application_id,
     )
+    await group_posts.address(session, author, status, group)
     return status, rendered, media, parent
 
 
@@ -195,7 +197,10 @@ async def post_status(
         )
     await feeds.fan_out(session, status)
     await notify_subscribers(session, status)
-    await federate.create_note(session, fed, author, status)
+    if status.audience_id is not None:
+        await group_posts.create(session, fed, author, status)
+    else:
+        await federate.create_note(session, fed, author, status)
     return status, True
 
 
@@ -242,7 +247,11 @@ async def delete_status(
         raise StatusNotFound()
     if await legal_holds.is_held(session, author.id):
         await legal_holds.preserve(session, status, by)
-    await federate.delete_note(session, fed, author, status)  # while its audience is known
+    # While its audience is known:
+    if status.audience_id is not None and status.reblog_of_id is None:
+        await group_posts.delete(session, fed, author, status)
+    else:
+        await federate.delete_note(session, fed, author, status)
     await events.removing(session, status)
     boosts = (
         await session.execute(select(Status).where(Status.reblog_of_id == status.id))

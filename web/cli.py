@@ -22,8 +22,10 @@ from outbox.allowlist import allow, disallow, normalise
 from web import delivery_report, demo
 from web.auth import cli_app, find_user, hash_password, issue_token, parse_scopes, unknown_scopes
 from web.cli_admin import CommandError, add_node_commands, add_user_commands, operator
+from web.cli_announce import add_announce_command
 from web.cli_compliance import add_compliance_commands
 from web.cli_emoji import add_emoji_commands
+from web.cli_groups import add_group_commands
 from web.cli_policy import add_policy_commands
 from web.cli_retention import add_retention_commands
 from web.cli_roles import add_role_commands
@@ -351,10 +353,12 @@ def parser() -> argparse.ArgumentParser:
     add_node_commands(commands)
     add_emoji_commands(commands)
     add_policy_commands(commands)
+    add_group_commands(commands)
     add_role_commands(commands)
     add_scim_commands(commands)
     add_compliance_commands(commands)
     add_retention_commands(commands)
+    add_announce_command(commands)
 
     demo_command = commands.add_parser("demo", help="three federating nodes with sample users")
     demo_command.add_argument("--nodes", type=int, default=3, choices=range(1, 7), metavar="N")

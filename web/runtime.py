@@ -222,6 +222,14 @@ async def running(
                 every(periodic.INTERVAL, stop, lambda: periodic.build_archives(fed), "archives")
             ),
             asyncio.create_task(
+                every(
+                    periodic.INTERVAL,
+                    stop,
+                    lambda: periodic.report_announcement_reads(fed),
+                    "announcement reads",
+                )
+            ),
+            asyncio.create_task(
                 every(settings.trends_interval, stop, lambda: trends.refresh(fed), "trends")
             ),
             asyncio.create_task(

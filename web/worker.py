@@ -276,6 +276,14 @@ async def work(settings: Settings) -> None:
         ),
         asyncio.create_task(every(sweep, stop, lambda: periodic.close_polls(fed), "polls")),
         asyncio.create_task(every(sweep, stop, lambda: periodic.build_archives(fed), "archives")),
+        asyncio.create_task(
+            every(
+                sweep,
+                stop,
+                lambda: periodic.report_announcement_reads(fed),
+                "announcement reads",
+            )
+        ),
         # Every worker runs the timer; trend_runs lets one of them compute per interval.
         asyncio.create_task(
             every(settings.trends_interval, stop, lambda: trends.refresh(fed), "trends")

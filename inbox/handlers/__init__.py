@@ -1,7 +1,6 @@
 """One small module per activity type; importing this package registers them all.
 
-Types without a handler (Add, Remove until groups arrive, and anything unknown) are stored
-and marked processed without effect.
+Types without a handler (anything unknown) are stored and marked processed without effect.
 """
 
 from inbox.handlers import (
@@ -13,7 +12,9 @@ from inbox.handlers import (
     flag,
     follow,
     like,
+    membership,
     move,
+    read,
     reject,
     undo,
     update,
@@ -28,7 +29,9 @@ __all__ = [
     "flag",
     "follow",
     "like",
+    "membership",
     "move",
+    "read",
     "reject",
     "undo",
     "update",

@@ -8,6 +8,7 @@ feeds of the booster's local followers.
 
 from __future__ import annotations
 
+from inbox import groups
 from inbox.dispatch import Incoming, handles
 from inbox.notes import fetch_note, is_ours, store_note
 from inbox.parse import Unusable, authority, boost_visibility, is_note, uri_of
@@ -20,6 +21,9 @@ from outbox.status_parts import StatusProblem
 @handles("Announce")
 async def announce(incoming: Incoming) -> None:
     session, booster = incoming.session, incoming.actor
+    if groups.is_relay(incoming):
+        await groups.receive_relay(incoming)  # a group passing a member's activity on
+        return
     boost_uri = uri_of(incoming.activity.get("id"))
     object_uri = uri_of(incoming.object)
     if boost_uri is None or object_uri is None:

@@ -6,6 +6,7 @@ moved move back. A deleted actor loses everything it had here (outbox.account_re
 
 from __future__ import annotations
 
+from inbox import announcements, groups
 from inbox.dispatch import Incoming, handles
 from inbox.parse import Unusable, uri_of
 from inbox.targets import status_by_uri
@@ -20,11 +21,14 @@ async def delete_handler(incoming: Incoming) -> None:
     if object_uri == incoming.actor.uri:
         await remove_actor(incoming)
         return
+    if await announcements.withdrawn(incoming, object_uri):
+        return
     status = await status_by_uri(incoming.session, object_uri)
     if status is None:
         return  # never stored (or deleted before)
     if status.account_id != incoming.actor.id:
         raise Unusable("only the author may delete a status")
+    await groups.relay_change(incoming, status)  # while it exists
     await remove_status(incoming, status.id)
 
 

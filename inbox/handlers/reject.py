@@ -7,7 +7,7 @@ request is withdrawn; a follow already accepted ends (Mastodon's "remove from fo
 from __future__ import annotations
 
 from inbox.dispatch import Incoming, handles
-from inbox.parse import Unusable
+from inbox.parse import Unusable, type_of
 from inbox.targets import follow_sent_to
 from models.account import Account
 from models.relationship import FollowRequest
@@ -17,6 +17,8 @@ from outbox import relationships
 @handles("Reject")
 async def reject(incoming: Incoming) -> None:
     session, target = incoming.session, incoming.actor
+    if target.group and type_of(incoming.object) == "Create":
+        return  # a group refused a post of ours (FEP-1b12): nobody there saw it
     sent = await follow_sent_to(session, incoming.fed.settings, target, incoming.object)
     if sent is None:
         raise Unusable("the Reject names no follow sent to its actor")

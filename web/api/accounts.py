@@ -197,10 +197,12 @@ async def many(request: Request) -> Response:
     return ok([serializers.account(found[i], c.node.links()) for i in wanted if i in found])
 
 
-def _account_statuses_query(c: Call, author_id: int, hidden: frozenset[str]) -> Any:
-    query = select(Status).where(
-        Status.account_id == author_id, visible_to(c.viewer_id), status_admitted(hidden)
-    )
+def _account_statuses_query(
+    c: Call, author_id: int, hidden: frozenset[str], group: bool = False
+) -> Any:
+    """An account's statuses; a group's are the posts addressed to it (FEP-1b12)."""
+    posted = Status.audience_id == author_id if group else Status.account_id == author_id
+    query = select(Status).where(posted, visible_to(c.viewer_id), status_admitted(hidden))
     params = c.params
     if params.flag("only_media"):
         query = query.where(exists().where(MediaAttachment.status_id == Status.id))
@@ -231,7 +233,9 @@ async def statuses(request: Request) -> Response:
     hidden = await hidden_domains(c.node)
     async with c.node.db.read() as session:
         author = await account_or_404(session, request.path_params["id"])
-        query = page.apply(_account_statuses_query(c, author.id, hidden), Status.id)
+        query = page.apply(
+            _account_statuses_query(c, author.id, hidden, group=author.group), Status.id
+        )
         rows = page.settle((await session.scalars(query)).all())
         items = await serializers.statuses(session, c.node.links(), rows, c.viewer_id)
     items = await filtering.statuses(c, "account", items)

@@ -6,7 +6,7 @@ from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute, aliased
 from starlette.requests import Request
@@ -16,8 +16,10 @@ from starlette.routing import BaseRoute, Route
 from federation import values
 from federation.values import InvalidValue
 from models.base import utcnow
+from models.group import MODERATING, GroupRole
 from models.relationship import mute_in_force
 from models.tables import Account, Block, Follow, FollowRequest, Mute
+from outbox import groups
 from outbox import relationships as actions
 from outbox.context import Federation
 from web.api import serializers
@@ -118,12 +120,45 @@ async def unmute(request: Request) -> Response:
     return await _act(c, request.path_params["id"], actions.unmute)
 
 
+async def _own_or_group_request(request: Request, decide: FederatedAction) -> Response:
+    """A request to follow the caller, else a request to join a group the caller moderates
+    (decided in the group's name; the answer is the requester's relationship to the group)."""
+    c = await call(request, "write:follows")
+    async with c.node.db.write() as session:
+        me = await session.get(Account, c.account.id)
+        assert me is not None
+        requester = await account_or_404(session, request.path_params["id"])
+        deciding = me
+        if not await _pending(session, requester.id, me.id):
+            moderated = await groups.moderated_group_ids(session, me.id)
+            for group_id in moderated:
+                if await _pending(session, requester.id, group_id):
+                    deciding = await session.get(Account, group_id) or me
+                    break
+        try:
+            await decide(session, deciding, requester, fed=federation(c))
+        except actions.NoFollowRequest:
+            raise not_found() from None
+        relationship = (await serializers.relationships(session, me.id, [requester.id]))[0]
+    wake_deliveries(c)
+    return ok(relationship)
+
+
+async def _pending(session: AsyncSession, requester_id: int, target_id: int) -> bool:
+    found = await session.scalar(
+        select(FollowRequest.id).where(
+            FollowRequest.account_id == requester_id, FollowRequest.target_account_id == target_id
+        )
+    )
+    return found is not None
+
+
 async def authorize(request: Request) -> Response:
-    return await _federated(request, "write:follows", actions.authorize)
+    return await _own_or_group_request(request, actions.authorize)
 
 
 async def reject(request: Request) -> Response:
-    return await _federated(request, "write:follows", actions.reject)
+    return await _own_or_group_request(request, actions.reject)
 
 
 def _digit_ids(texts: list[str]) -> list[int]:
@@ -238,7 +273,17 @@ async def follow_requests(request: Request) -> Response:
     query = (
         select(FollowRequest.id, Account)
         .join(Account, Account.id == FollowRequest.account_id)
-        .where(FollowRequest.target_account_id == c.account.id)
+        .where(
+            or_(
+                FollowRequest.target_account_id == c.account.id,
+                # Join requests of the groups the caller moderates (FEP-1b12).
+                FollowRequest.target_account_id.in_(
+                    select(GroupRole.group_id).where(
+                        GroupRole.account_id == c.account.id, GroupRole.role.in_(MODERATING)
+                    )
+                ),
+            )
+        )
     )
     return await _account_page(c, query, FollowRequest.id, _plain)
 

@@ -19,6 +19,7 @@ from web.ui import (
     admin_retention,
     admin_roles,
     admin_trends,
+    announcements,
     consent,
     explore,
     invite,
@@ -62,6 +63,7 @@ AREAS = (
     admin_roles,
     admin_compliance,
     admin_retention,
+    announcements,
 )
 
 routes: list[BaseRoute] = [route for area in AREAS for route in area.routes]

@@ -72,7 +72,8 @@ class _Presenter:
             "account": self.account(s.account_id),
             "content": s.content,
             "text": s.text if viewer_id == s.account_id else None,
-            "visibility": s.visibility,
+            # Mastodon knows no group visibility: "private" is the nearest (a closed audience).
+            "visibility": "private" if s.visibility == "group" else s.visibility,
             # A moderator may have marked all the author's media sensitive.
             "sensitive": s.sensitive
             or (author.sensitized_at is not None and bool(facts.media.get(s.id))),
