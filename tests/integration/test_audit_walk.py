@@ -59,6 +59,8 @@ READ_ONLY_COMMANDS = {
     "role list",
     "watch list",
     "compliance reminder show",
+    "retention show",
+    "hold list",
 }
 EXEMPT_COMMANDS = {
     "serve",  # runs the node
@@ -284,6 +286,30 @@ def _page_allowlist_removal(w: Walk) -> Request:
     return lambda: w.form("/admin/federation/allowlist/remove", pattern=pattern)
 
 
+# Retention rules keep ten years in the walk: no post of a later case is swept away.
+KEEP = 3650
+
+
+def _held(w: Walk) -> User:
+    """A new person under legal hold (put there by the other admin)."""
+    user = w.user("held")
+    body = {"account": user.name, "reason": "walk case"}
+    held = w.node.api(w.other, "POST", "/api/v1/flurfunk/legal_holds", json=body)
+    assert held.status_code == 200, held.text
+    return user
+
+
+def _rule_to_clear(w: Walk) -> Request:
+    made = w.api("POST", "/api/v1/flurfunk/retention", json={"days": KEEP, "visibility": "direct"})
+    assert made.status_code == 200, made.text
+    return lambda: w.api("DELETE", "/api/v1/flurfunk/retention")
+
+
+def _page_rule_to_clear(w: Walk) -> Request:
+    w.form("/admin/retention/rules", days=str(KEEP), visibility="all")
+    return lambda: w.form("/admin/retention/rules/clear")
+
+
 # (method, route path) -> (the action the audit log must show, how to make a valid request).
 # The policy cases come last: once a policy exists, posting waits for its acceptance.
 CASES: dict[tuple[str, str], tuple[str, Prepare]] = {
@@ -429,6 +455,50 @@ CASES: dict[tuple[str, str], tuple[str, Prepare]] = {
             )
         ),
     ),
+    ("POST", "/api/v1/flurfunk/retention"): (
+        "retention.set",
+        lambda w: lambda: w.api("POST", "/api/v1/flurfunk/retention", json={"days": KEEP}),
+    ),
+    ("PUT", "/api/v1/flurfunk/retention"): (
+        "retention.set",
+        lambda w: (
+            lambda: w.api(
+                "PUT", "/api/v1/flurfunk/retention", json={"days": KEEP, "visibility": "public"}
+            )
+        ),
+    ),
+    ("DELETE", "/api/v1/flurfunk/retention"): ("retention.clear", _rule_to_clear),
+    ("POST", "/api/v1/flurfunk/legal_holds"): (
+        "hold.add",
+        lambda w: bind(
+            w.user("tohold"),
+            lambda u: w.api(
+                "POST",
+                "/api/v1/flurfunk/legal_holds",
+                json={"account": u.name, "reason": "walk case"},
+            ),
+        ),
+    ),
+    ("DELETE", "/api/v1/flurfunk/legal_holds"): (
+        "hold.remove",
+        lambda w: bind(
+            _held(w),
+            lambda u: w.api("DELETE", "/api/v1/flurfunk/legal_holds", params={"account": u.name}),
+        ),
+    ),
+    ("DELETE", "/api/v1/flurfunk/legal_holds/{account}"): (
+        "hold.remove",
+        lambda w: bind(
+            _held(w), lambda u: w.api("DELETE", f"/api/v1/flurfunk/legal_holds/{u.name}")
+        ),
+    ),
+    ("POST", "/api/v1/flurfunk/exports"): (
+        "export.account",
+        lambda w: bind(
+            w.user("exported"),
+            lambda u: w.api("POST", "/api/v1/flurfunk/exports", data={"account": u.name}),
+        ),
+    ),
     # --- the admin pages ---
     ("POST", "/admin/reports/{report_id}/account"): ("account.warn", _page_account_action),
     ("POST", "/admin/reports/{report_id}/statuses"): ("status.sensitive", _page_status_action),
@@ -522,6 +592,22 @@ CASES: dict[tuple[str, str], tuple[str, Prepare]] = {
     ("POST", "/admin/compliance/holds/{status_id}/release"): (
         "watch.release",
         lambda w: bind(w.held_post(), lambda s: w.form(f"/admin/compliance/holds/{s}/release")),
+    ),
+    ("POST", "/admin/retention/rules"): (
+        "retention.set",
+        lambda w: lambda: w.form("/admin/retention/rules", days=str(KEEP), visibility="unlisted"),
+    ),
+    ("POST", "/admin/retention/rules/clear"): ("retention.clear", _page_rule_to_clear),
+    ("POST", "/admin/retention/holds"): (
+        "hold.add",
+        lambda w: bind(
+            w.user("tohold"),
+            lambda u: w.form("/admin/retention/holds", account=u.name, reason="page case"),
+        ),
+    ),
+    ("POST", "/admin/retention/holds/remove"): (
+        "hold.remove",
+        lambda w: bind(_held(w), lambda u: w.form("/admin/retention/holds/remove", account=u.name)),
     ),
     # --- last: publishing a usage policy ---
     ("PUT", "/api/v1/flurfunk/policy"): (
@@ -702,6 +788,28 @@ CLI_CASES: dict[str, CommandCase] = {
         "compliance.reminder_clear",
     ),
     "audit export": (lambda w: ["audit", "export", "--format", "csv"], "audit.export"),
+    "scim token": (
+        lambda w: ["scim", "token", "--name", f"walk{secrets.token_hex(3)}"],
+        "scim.token_create",
+    ),
+    "retention set": (lambda w: ["retention", "set", "--days", str(KEEP)], "retention.set"),
+    "retention clear": (lambda w: ["retention", "clear"], "retention.clear"),
+    "retention sweep": (lambda w: ["retention", "sweep"], "retention.sweep"),
+    "hold add": (
+        lambda w: ["hold", "add", w.user("tohold").name, "--reason", "cli case"],
+        "hold.add",
+    ),
+    "hold remove": (lambda w: ["hold", "remove", _held(w).name], "hold.remove"),
+    "export account": (
+        lambda w: [
+            "export",
+            "account",
+            w.user("exported").name,
+            "--out",
+            str(w.tmp / f"export-{secrets.token_hex(3)}.zip"),
+        ],
+        "export.account",
+    ),
     # Last: a policy makes posting wait for its acceptance.
     "policy set": (lambda w: ["policy", "set", str(_policy_file(w))], "policy.publish"),
 }
