@@ -28,6 +28,7 @@ from starlette.types import Message
 from web.api import (
     accounts,
     conversations,
+    groups,
     lists,
     misc,
     notifications,
@@ -50,6 +51,7 @@ Endpoint = Callable[[Request], Awaitable[Response]]
 API_MODULES = (
     accounts,
     conversations,
+    groups,
     lists,
     misc,
     notifications,
