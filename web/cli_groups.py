@@ -87,7 +87,9 @@ def cmd_list(args: argparse.Namespace, settings: Settings) -> None:
         async with fed.db.read() as session:
             lines = []
             for account, group in await groups.local_groups(session):
-                count = len(await groups.members(session, account.id))
+                count = sum(
+                    1 for m in await groups.members(session, account.id) if m.role != "invited"
+                )
                 lines.append(
                     f"{account.username}\t{account.display_name}\t{group.visibility}\t"
                     f"{group.join_policy}\t{group.posting}\t{count} members"
