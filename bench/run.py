@@ -1,9 +1,10 @@
 """`make bench`: run every benchmark on SQLite and PostgreSQL and write bench/RESULTS.md.
 
 Parts: inbox ingest, delivery, home timeline, fan-out, idle memory, cross-node latency, the
-web home page, full-text search (`--only ingest,delivery,timeline,fanout,memory,latency,
-webpage,search` picks some; the others' sections in RESULTS.md are kept). Every benchmark
-stops by itself and talks only to 127.0.0.1.
+web home page, full-text search, keyword watch, the retention sweep, announcements (`--only
+ingest,delivery,timeline,fanout,memory,latency,webpage,search,watch,retention,announcements`
+picks some; the others' sections in RESULTS.md are kept). Every benchmark stops by itself and
+talks only to 127.0.0.1.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import fanout, latency, search, timeline, web_page
+from bench import announcements, fanout, latency, retention, search, timeline, watch, web_page
 from bench.delivery import DeliveryResult, Sink, delivery_bench
 from bench.delivery import report as delivery_report
 from bench.fakeremote import FakeRemote
@@ -58,6 +59,9 @@ SECTIONS = {
     "latency": "Cross-node latency",
     "webpage": "The home page in the browser",
     "search": "Full-text search",
+    "watch": "Keyword watch",
+    "retention": "Retention sweep",
+    "announcements": "Announcements to many nodes",
 }
 NOTES = {
     "fanout": fanout.NOTE,
@@ -113,7 +117,10 @@ NOTES = {
     ],
     "timeline": timeline.NOTE,
     "search": search.NOTE,
+    "watch": watch.NOTE,
     "webpage": web_page.NOTE,
+    "retention": retention.NOTE,
+    "announcements": announcements.NOTE,
 }
 
 
@@ -244,6 +251,10 @@ def _strip_blank_edges(lines: list[str]) -> list[str]:
     return lines
 
 
+def _watch_section(args: argparse.Namespace) -> list[str]:
+    return watch.section(args, per_backend)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description="Flurfunk benchmarks")
     parser.add_argument(
@@ -253,11 +264,14 @@ def main() -> None:
     parser.add_argument("--output", type=Path, default=RESULTS)
     timeline.add_arguments(parser)
     search.add_arguments(parser)
+    watch.add_arguments(parser)
+    announcements.add_arguments(parser)
     ingest = parser.add_argument_group("inbox ingest")
     ingest.add_argument("--activities", type=int, default=10_000)
     ingest.add_argument("--connections", type=int, default=64)
     fanout.add_arguments(parser)
     latency.add_arguments(parser)
+    retention.add_arguments(parser)
     delivery = parser.add_argument_group("delivery")
     delivery.add_argument("--deliveries", type=int, default=10_000)
     delivery.add_argument("--plain-posts", type=int, default=1_000)
@@ -276,6 +290,9 @@ def main() -> None:
         "latency": latency.section,
         "webpage": lambda args: web_page.section(args, per_backend),
         "search": search.section,
+        "watch": _watch_section,
+        "retention": lambda args: retention.section(args, per_backend),
+        "announcements": announcements.section,
     }
     fresh: dict[str, list[str]] = {}
     for key in SECTIONS:

@@ -6,7 +6,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import ipaddress
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from federation.values import InvalidValue, host_port, split_authority
@@ -26,7 +27,8 @@ class Pattern:
         if self.port is not None and port != self.port:
             return False
         if self.wildcard:
-            return host.endswith("." + self.host)
+            # `*.0.1` names no subdomains: an IP literal matches only when listed as it is.
+            return host.endswith("." + self.host) and not is_ip_literal(host)
         return host == self.host
 
     def __str__(self) -> str:
@@ -53,6 +55,25 @@ def parse_pattern(text: str) -> Pattern:
     if not host or "*" in host or " " in host or host.startswith(".") or ".." in host:
         raise PatternError(f"invalid host pattern {text!r}")
     return Pattern(host, wildcard, port)
+
+
+def is_ip_literal(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return False
+    return True
+
+
+def is_loopback(host: str) -> bool:
+    """`localhost`, `*.localhost` and loopback addresses: where every port is another service."""
+    host = host.lower().rstrip(".")
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 def url_host_port(url: str) -> tuple[str, int | None]:
@@ -82,3 +103,23 @@ class Allowlist:
 
     def __len__(self) -> int:
         return len(self.patterns)
+
+
+class PreviewHosts(Allowlist):
+    """Where link previews may be fetched: the federation allowlist (as it is at each call)
+    and FLURFUNK_PREVIEW_HOSTS, with two stricter rules — an IP literal only when a pattern
+    lists it exactly, and a loopback host only on a port a pattern names."""
+
+    def __init__(self, federation: Callable[[], Allowlist], patterns: Iterable[str] = ()) -> None:
+        super().__init__(patterns)
+        self._federation = federation
+
+    def allows(self, host: str, port: int | None = None) -> bool:
+        host = host.lower().rstrip(".")
+        patterns = (*self._federation().patterns, *self.patterns)
+        if is_loopback(host):
+            return any(p.port is not None and p.matches(host, port) for p in patterns)
+        return any(p.matches(host, port) for p in patterns)
+
+    def __call__(self) -> PreviewHosts:
+        return self

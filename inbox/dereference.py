@@ -21,6 +21,7 @@ from federation.jsonld import JsonLdError, normalize
 from federation.values import InvalidValue
 from inbox import emoji
 from inbox.parse import ACTOR_TYPES, Unusable, actor_fields, authority, type_of, uri_of
+from models import remote_file
 from models.account import Account
 from models.base import utcnow
 from outbox.context import Federation
@@ -77,10 +78,16 @@ async def store_actor(session: AsyncSession, fields: dict[str, Any]) -> Account:
             if account is None:
                 raise
         else:
+            await remote_file.want(
+                session, [fields.get("avatar_remote_url"), fields.get("header_remote_url")]
+            )
             return account
     for key, value in fields.items():
         setattr(account, key, value)
     account.fetched_at = utcnow()
+    await remote_file.want(
+        session, [fields.get("avatar_remote_url"), fields.get("header_remote_url")]
+    )
     await session.flush()
     return account
 

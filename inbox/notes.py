@@ -12,6 +12,7 @@ keeps a reply whose parent it cannot resolve.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from typing import Any
 
@@ -24,6 +25,7 @@ from inbox import emoji, questions
 from inbox.dereference import FetchError, fetch_json, store_actor
 from inbox.parse import (
     ParsedNote,
+    RemoteCard,
     RemoteMedia,
     Unusable,
     actor_fields,
@@ -34,12 +36,15 @@ from inbox.parse import (
     uri_of,
 )
 from inbox.targets import account_by_uri, status_by_uri
+from models import remote_file
 from models.account import Account
 from models.base import utcnow
 from models.ids import new_id
+from models.preview_card import PreviewCard
 from models.relationship import Follow
+from models.search_index import plain_text
 from models.status import GROUP_ONLY, MediaAttachment, Mention, Status
-from outbox import events, feeds
+from outbox import events, feeds, watch
 from outbox.content import MentionTarget
 from outbox.context import Federation
 from outbox.notify import notify, notify_boosters
@@ -193,6 +198,7 @@ async def store_note(
         )
     await feeds.fan_out(session, status)
     await notify_subscribers(session, status)
+    await watch.watch_remote(session, status, plain_text(status.content or ""))
     return status
 
 
@@ -247,9 +253,31 @@ async def _insert(
     await store_tags(session, status.id, note.hashtags)
     for media in note.media:
         session.add(_attachment(author.id, status.id, media))
+    await remote_file.want(session, [m.remote_url for m in note.media])
+    await keep_card(session, status, note.card)
     questions.add_poll(session, status, document)
     await session.flush()
     return status
+
+
+async def keep_card(session: AsyncSession, status: Status, card: RemoteCard | None) -> bool:
+    """Store the link preview a note carries (replacing another); whether anything changed."""
+    old = await session.scalar(select(PreviewCard).where(PreviewCard.status_id == status.id))
+    if card is None:
+        if old is None:
+            return False
+        await session.execute(delete(PreviewCard).where(PreviewCard.id == old.id))
+        return True
+    fields = {f.name: getattr(card, f.name) for f in dataclasses.fields(card)}
+    if old is not None:
+        if all(getattr(old, k) == v for k, v in fields.items()):
+            return False
+        await session.execute(delete(PreviewCard).where(PreviewCard.id == old.id))
+        await session.flush()
+    session.add(PreviewCard(status_id=status.id, fetched_at=utcnow(), **fields))
+    await remote_file.want(session, [card.image_url])
+    await session.flush()
+    return True
 
 
 def _visibility(note: ParsedNote, author: Account, audience: Account | None) -> str:
@@ -321,13 +349,16 @@ async def revise_note(session: AsyncSession, status: Status, note_document: obje
             )
         ).scalars()
     )
+    card_changed = await keep_card(session, status, note.card)
     if (
         note.content == status.content
         and note.spoiler_text == status.spoiler_text
         and note.sensitive == status.sensitive
         and _same_media(old_media, note.media)
     ):
-        return False
+        if card_changed:  # the preview arrived after the post: no edit, but show it
+            events.edited(session, status)
+        return card_changed
     await keep_original(session, status, [m.id for m in old_media])
     status.text, status.content = note.text, note.content
     status.spoiler_text, status.sensitive = note.spoiler_text, note.sensitive
@@ -339,6 +370,7 @@ async def revise_note(session: AsyncSession, status: Status, note_document: obje
     await _refresh_mentions(session, status, note)
     await store_tags(session, status.id, note.hashtags, replace=True)
     await notify_boosters(session, status)
+    await watch.watch_remote(session, status, plain_text(status.content or ""))
     events.edited(session, status)
     return True
 
@@ -357,6 +389,7 @@ async def _replace_media(
         if row is None:
             row = _attachment(status.account_id, status.id, media)
             session.add(row)
+            await remote_file.want(session, [media.remote_url])
             await session.flush()
         else:
             row.description = media.description

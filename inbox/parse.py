@@ -200,6 +200,28 @@ class RemoteMedia:
 
 
 @dataclass(frozen=True)
+class RemoteCard:
+    """A link preview sent with a note (a `Link` attachment with a `preview`, FEP-8967 as
+    docs/link-previews.md describes); its image is fetched from the author's node only."""
+
+    link: str
+    url: str
+    title: str
+    description: str
+    type: str  # link, photo, video (rich HTML never travels)
+    author_name: str
+    author_url: str
+    provider_name: str
+    provider_url: str
+    image_url: str | None
+    image_description: str
+    width: int
+    height: int
+    blurhash: str | None
+    published_at: datetime | None
+
+
+@dataclass(frozen=True)
 class ParsedNote:
     """What we keep of a Note (or Article, Page, Question), every field checked."""
 
@@ -220,6 +242,7 @@ class ParsedNote:
     mentions: tuple[str, ...]  # actor URIs of `Mention` tags
     hashtags: tuple[str, ...]  # lower case, without `#`
     media: tuple[RemoteMedia, ...]
+    card: RemoteCard | None = None
 
     def visibility(self, followers_url: str | None) -> str:
         """Public in `to`: public; in `cc`: unlisted; the followers collection: private;
@@ -289,6 +312,7 @@ def note_fields(document: Any, *, activity: dict[str, Any] | None = None) -> Par
         mentions=_tagged(document, "Mention"),
         hashtags=_hashtags(document),
         media=_media(document),
+        card=_card(document, author),
     )
 
 
@@ -380,6 +404,48 @@ def _media(document: dict[str, Any]) -> tuple[RemoteMedia, ...]:
             )
         )
     return tuple(found)
+
+
+_CARD_TYPES = {"Image": "photo", "Video": "video"}
+
+
+def _card(document: dict[str, Any], author_uri: str) -> RemoteCard | None:
+    """The first `Link` attachment that carries a `preview` object."""
+    for item in _addresses(document.get("attachment"))[: MAX_TAGS * 4]:
+        if not isinstance(item, dict) or type_of(item) != "Link":
+            continue
+        preview, link = item.get("preview"), uri_of(item.get("href"))
+        if not isinstance(preview, dict) or link is None:
+            continue
+        image = preview.get("image")
+        image = first(image) if isinstance(image, list) else image
+        image_url = uri_of(image.get("url")) if isinstance(image, dict) else None
+        if image_url and authority(image_url) != authority(author_uri):
+            image_url = None  # only the author's node serves the image to us
+        image = image if isinstance(image, dict) and image_url else {}
+        author = first(preview.get("attributedTo"))
+        author = author if isinstance(author, dict) else {}
+        provider = first(preview.get("generator"))
+        provider = provider if isinstance(provider, dict) else {}
+        sized = _dimension(image.get("width")) and _dimension(image.get("height"))
+        return RemoteCard(
+            link=link,
+            url=uri_of(first(preview.get("url"))) or link,
+            title=plain(preview.get("name"), 300),
+            description=plain(preview.get("summary"), 1000),
+            type=_CARD_TYPES.get(type_of(preview) or "", "link"),
+            author_name=plain(author.get("name"), 200),
+            author_url=uri_of(author.get("url")) or "",
+            provider_name=plain(provider.get("name"), 200),
+            provider_url=uri_of(provider.get("url")) or "",
+            image_url=image_url,
+            image_description=plain(image.get("name"), MAX_DESCRIPTION),
+            width=image["width"] if sized else 0,
+            height=image["height"] if sized else 0,
+            blurhash=_blurhash(image.get("blurhash")),
+            published_at=bounded_time(preview.get("published")),
+        )
+    return None
 
 
 def _media_meta(item: dict[str, Any]) -> dict[str, Any]:

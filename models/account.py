@@ -64,6 +64,12 @@ class Account(TimeOrderedId, CreatedAt, Base):
     private_key_pem: Mapped[str | None] = mapped_column(Text)
     fetched_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     suspended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Why a moderator suspended it (the account's own API calls answer with it).
+    suspension_reason: Mapped[str | None] = mapped_column(Text)
+    # Moderation short of suspension: silenced accounts stay out of public timelines,
+    # sensitized ones have their media marked sensitive.
+    silenced_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    sensitized_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     @property
     def is_local(self) -> bool:

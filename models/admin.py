@@ -10,8 +10,22 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import BigInteger, Integer, String, Text, delete, func, select
+from sqlalchemy import (
+    BigInteger,
+    Integer,
+    Row,
+    String,
+    Subquery,
+    Text,
+    delete,
+    func,
+    literal,
+    or_,
+    select,
+    union_all,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -105,6 +119,8 @@ async def audit_log(session: AsyncSession, limit: int = 100) -> list[AuditEntry]
 # --- the node's description -------------------------------------------------------------
 
 NODE_KEYS = ("name", "description", "contact_email")
+# Set by those with `manage_compliance` (outbox.compliance), not on /admin/node.
+COMPLIANCE_KEYS = ("confidentiality_reminder",)
 
 
 async def node_settings(session: AsyncSession) -> dict[str, str]:
@@ -118,8 +134,8 @@ async def node_settings_updated(session: AsyncSession) -> datetime | None:
 
 
 async def set_node_setting(session: AsyncSession, key: str, value: str) -> None:
-    """Set (or, with an empty value, clear) one of NODE_KEYS."""
-    assert key in NODE_KEYS
+    """Set (or, with an empty value, clear) one of NODE_KEYS or COMPLIANCE_KEYS."""
+    assert key in NODE_KEYS or key in COMPLIANCE_KEYS
     await session.execute(delete(NodeSetting).where(NodeSetting.key == key))
     if value:
         session.add(NodeSetting(key=key, value=value, updated_at=utcnow()))
@@ -145,3 +161,70 @@ async def remove_rule(session: AsyncSession, rule_id: int) -> NodeRule | None:
         await session.delete(rule)
         await session.flush()
     return rule
+
+
+# --- reading the audit log ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AuditQuery:
+    """Filters and a page of the audit log (ids are time-ordered across both tables)."""
+
+    since: datetime | None = None
+    actor: str | None = None
+    action: str | None = None  # `user.suspend`, or `user` for every user.* word
+    max_id: int | None = None
+    since_id: int | None = None
+    min_id: int | None = None
+    limit: int | None = None
+
+
+def _both_logs() -> Subquery:
+    actions = select(
+        AdminAction.id,
+        AdminAction.created_at,
+        AdminAction.operator.label("actor"),
+        AdminAction.action,
+        AdminAction.target,
+        AdminAction.detail.label("reason"),
+    )
+    allowlist = select(
+        AllowlistAudit.id,
+        AllowlistAudit.created_at,
+        AllowlistAudit.actor,
+        (literal("allowlist.") + AllowlistAudit.action).label("action"),
+        AllowlistAudit.pattern.label("target"),
+        literal("").label("reason"),
+    )
+    return union_all(actions, allowlist).subquery("audit")
+
+
+async def audit_entries(session: AsyncSession, query: AuditQuery) -> list[Row[Any]]:
+    """Rows (id, created_at, actor, action, target, reason) of both logs, newest first (with
+    `min_id`, the ones right after it)."""
+    log = _both_logs()
+    statement = select(log)
+    if query.since is not None:
+        # Both tables store naive UTC (models.base.UTCDateTime).
+        statement = statement.where(log.c.created_at >= query.since.replace(tzinfo=None))
+    if query.actor:
+        statement = statement.where(log.c.actor == query.actor)
+    if query.action:
+        statement = statement.where(
+            or_(
+                log.c.action == query.action,
+                log.c.action.startswith(query.action + ".", autoescape=True),
+            )
+        )
+    if query.max_id is not None:
+        statement = statement.where(log.c.id < query.max_id)
+    if query.since_id is not None:
+        statement = statement.where(log.c.id > query.since_id)
+    if query.min_id is not None:
+        statement = statement.where(log.c.id > query.min_id).order_by(log.c.id.asc())
+    else:
+        statement = statement.order_by(log.c.id.desc())
+    if query.limit is not None:
+        statement = statement.limit(query.limit)
+    rows = list((await session.execute(statement)).all())
+    return rows[::-1] if query.min_id is not None else rows

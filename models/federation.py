@@ -66,8 +66,9 @@ class OutboxActivity(TimeOrderedId, CreatedAt, Base):
 
     # Not unique: the same activity may be sent again (an Accept for a repeated Follow).
     uri: Mapped[str] = mapped_column(String(1024), nullable=False, index=True)
-    account_id: Mapped[int] = mapped_column(
-        BigInteger, ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False, index=True
+    # None: the node's instance actor sent it (a forwarded report), signed with its key.
+    account_id: Mapped[int | None] = mapped_column(
+        BigInteger, ForeignKey("accounts.id", ondelete="CASCADE"), index=True
     )
     type: Mapped[str] = mapped_column(String(64), nullable=False)
     payload: Mapped[str] = mapped_column(Text, nullable=False)

@@ -18,6 +18,7 @@ NOTIFICATION_TYPES = (
     "update",
     "admin.sign_up",
     "admin.report",
+    "moderation_warning",
 )
 
 
@@ -35,3 +36,8 @@ class Notification(TimeOrderedId, CreatedAt, Base):
     status_id: Mapped[int | None] = mapped_column(
         BigInteger, ForeignKey("statuses.id", ondelete="CASCADE"), index=True
     )
+    # What an `admin.report` or a `moderation_warning` is about (no foreign key, so that
+    # adding them did not rebuild the table on SQLite; reports and warnings are never deleted
+    # on their own, and the serializer skips what it cannot find).
+    report_id: Mapped[int | None] = mapped_column(BigInteger)
+    warning_id: Mapped[int | None] = mapped_column(BigInteger)

@@ -19,6 +19,7 @@ from sqlalchemy import (
     func,
     select,
 )
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -60,11 +61,23 @@ async def current(session: AsyncSession) -> PolicyVersion | None:
 
 
 async def publish(session: AsyncSession, text: str, published_by: str) -> PolicyVersion:
-    last = await session.scalar(select(func.max(PolicyVersion.version)))
-    version = PolicyVersion(version=(last or 0) + 1, text=text, published_by=published_by)
-    session.add(version)
-    await session.flush()
-    return version
+    # Two admins publishing at the same instant read the same last number; the loser's insert
+    # meets the winner's committed row and simply takes the next number.
+    for attempt in range(_PUBLISH_ATTEMPTS):
+        last = await session.scalar(select(func.max(PolicyVersion.version)))
+        version = PolicyVersion(version=(last or 0) + 1, text=text, published_by=published_by)
+        try:
+            async with session.begin_nested():
+                session.add(version)
+        except IntegrityError:
+            if attempt == _PUBLISH_ATTEMPTS - 1:
+                raise
+            continue
+        return version
+    raise AssertionError("unreachable")
+
+
+_PUBLISH_ATTEMPTS = 5
 
 
 async def accepted_at(session: AsyncSession, account_id: int, version: int) -> datetime | None:

@@ -15,6 +15,7 @@ class Settings:
     redis_url: str = ""
     allowlist: tuple[str, ...] = ()
     push_hosts: tuple[str, ...] = ()  # Web Push services (allowlist patterns) phones may use
+    preview_hosts: tuple[str, ...] = ()  # intranet sites link previews may fetch (patterns)
     connect_to: tuple[tuple[str, str], ...] = ()
     ca_bundle: str = ""
     # Mutual TLS: the certificate this node shows peers, and whether its own listener
@@ -45,6 +46,17 @@ class Settings:
     streaming_heartbeat: int = 15  # seconds between keep-alive comments on idle SSE streams
     trends_interval: int = 300  # seconds between two computations of the node's trends
     trends_review: bool = False  # trends show only once an admin approved them
+    # Single sign-on through the company's OpenID provider (web/oidc.py); off without an issuer.
+    oidc_issuer: str = ""
+    oidc_client_id: str = ""
+    oidc_client_secret: str = ""
+    oidc_username_claim: str = "preferred_username"
+    oidc_groups_claim: str = "groups"
+    # (provider group, Flurfunk role) in priority order: the first group a person is in wins.
+    oidc_role_map: tuple[tuple[str, str], ...] = (("admins", "admin"), ("moderators", "moderator"))
+    oidc_only: bool = False  # no password sign-in on the pages or the password grant
+    # SCIM groups (by display name, any case) whose members get a role: (group, role) pairs.
+    scim_role_map: tuple[tuple[str, str], ...] = (("admins", "admin"), ("moderators", "moderator"))
     extra: dict[str, str] = field(default_factory=dict, compare=False)
 
     @property

@@ -14,6 +14,7 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
+    false,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -48,6 +49,11 @@ class Status(TimeOrderedId, CreatedAt, Base):
     content: Mapped[str] = mapped_column(Text, default="", nullable=False)  # sanitised HTML
     spoiler_text: Mapped[str] = mapped_column(Text, default="", nullable=False)
     sensitive: Mapped[bool] = mapped_column(Boolean, default=False, nullable=False)
+    # Held back by a compliance watch term: seen by its author alone, not federated, until
+    # released (models.compliance, outbox.watch).
+    held: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=false(), nullable=False
+    )
     visibility: Mapped[str] = mapped_column(String(16), default="public", nullable=False)
     language: Mapped[str | None] = mapped_column(String(16))
     in_reply_to_id: Mapped[int | None] = mapped_column(

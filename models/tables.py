@@ -2,8 +2,15 @@
 
 from models.account import Account, User
 from models.admin import AdminAction, NodeRule, NodeSetting
+from models.announcement import (
+    Announcement,
+    AnnouncementHost,
+    AnnouncementMark,
+    AnnouncementReaction,
+)
 from models.base import Base
 from models.browser_session import BrowserSession
+from models.compliance import StatusHold, WatchTerm
 from models.conversation import ConversationMark
 from models.discovery import SuggestionDismissal, TrendItem, TrendReview, TrendRun
 from models.emoji import CustomEmoji
@@ -22,6 +29,7 @@ from models.filters import Filter, FilterKeyword, FilterStatus
 from models.group import Group, GroupRole
 from models.interaction import Bookmark, Favourite, Pin
 from models.invite import Invite
+from models.moderation import AccountWarning, Appeal, Report
 from models.notification import Notification
 from models.oauth import AccessToken, AuthorizationCode, OAuthApp
 from models.personal import (
@@ -34,9 +42,14 @@ from models.personal import (
 )
 from models.policy import PolicyAcceptance, PolicyVersion
 from models.poll import Poll, PollVote, ScheduledStatus
+from models.preview_card import PreviewCard
 from models.push import PushJob, PushSubscription
 from models.relationship import Block, Follow, FollowRequest, Mute
+from models.remote_file import RemoteFile
+from models.retention import HeldStatus, LegalHold, PersonalArchive, RetentionRule
 from models.role import CustomRole
+from models.scim import ScimGroup, ScimGroupMember, ScimToken, ScimUser
+from models.sign_on import SignOnIdentity
 from models.status import (
     IdempotencyKey,
     MediaAttachment,
@@ -52,9 +65,15 @@ __all__ = [
     "AccessToken",
     "Account",
     "AccountNote",
+    "AccountWarning",
     "AdminAction",
     "AllowlistAudit",
     "AllowlistEntry",
+    "Announcement",
+    "AnnouncementHost",
+    "AnnouncementMark",
+    "AnnouncementReaction",
+    "Appeal",
     "AuthorizationCode",
     "Base",
     "Block",
@@ -78,9 +97,11 @@ __all__ = [
     "FollowedTag",
     "Group",
     "GroupRole",
+    "HeldStatus",
     "IdempotencyKey",
     "InboxActivity",
     "Invite",
+    "LegalHold",
     "List",
     "ListAccount",
     "Marker",
@@ -96,16 +117,27 @@ __all__ = [
     "OutboxActivity",
     "PeerDeliveryHour",
     "PeerHost",
+    "PersonalArchive",
     "Pin",
     "PolicyAcceptance",
     "PolicyVersion",
     "Poll",
     "PollVote",
+    "PreviewCard",
     "PushJob",
     "PushSubscription",
+    "RemoteFile",
+    "Report",
+    "RetentionRule",
     "ScheduledStatus",
+    "ScimGroup",
+    "ScimGroupMember",
+    "ScimToken",
+    "ScimUser",
+    "SignOnIdentity",
     "Status",
     "StatusEdit",
+    "StatusHold",
     "StatusTag",
     "SuggestionDismissal",
     "Tag",
@@ -113,5 +145,6 @@ __all__ = [
     "TrendReview",
     "TrendRun",
     "User",
+    "WatchTerm",
     "WorkerHeartbeat",
 ]

@@ -1,7 +1,8 @@
 """Who may see which status: one rule, as a SQL condition and as a check on one row.
 
 public / unlisted: everyone. local: every account of this node, and nobody elsewhere, not
-even an account it mentions (it never federates). private: the author, their followers and the
+even an account it mentions (it never federates). A post held back by a compliance watch term
+(`held`) is its author's alone until released. private: the author, their followers and the
 mentioned. direct: the author and the mentioned. group: the author and the members of the
 group it is addressed to (`audience_id`: those who follow the group account here, and the
 group itself), never the merely mentioned. Nobody sees the statuses of an account that blocks them.
@@ -26,7 +27,7 @@ OPEN = ("public", "unlisted")
 def visible_to(viewer_id: int | None, status: type[Status] = Status) -> ColumnElement[bool]:
     """A WHERE condition admitting the statuses `viewer_id` (None: anonymous) may see."""
     if viewer_id is None:
-        return status.visibility.in_(OPEN)
+        return and_(status.visibility.in_(OPEN), status.held.is_(False))
     follows_author = exists(
         select(Follow.id).where(
             Follow.account_id == viewer_id, Follow.target_account_id == status.account_id
@@ -62,15 +63,25 @@ def visible_to(viewer_id: int | None, status: type[Status] = Status) -> ColumnEl
             ),
         ),
         or_(status.visibility != "local", viewer_is_local),
+        # Held back by a compliance watch term: its author's alone until released.
+        or_(status.held.is_(False), status.account_id == viewer_id),
         ~blocked,
     )
+
+
+def not_held(viewer_id: int | None, status: type[Status] = Status) -> ColumnElement[bool]:
+    """For queries that read by visibility directly (public timelines, streams, trends,
+    direct messages): a post held by a compliance watch term shows to its author alone."""
+    if viewer_id is None:
+        return status.held.is_(False)
+    return or_(status.held.is_(False), status.account_id == viewer_id)
 
 
 async def can_see(session: AsyncSession, viewer_id: int | None, status: Status) -> bool:
     if viewer_id is not None and status.account_id == viewer_id:
         return True
     if viewer_id is None:
-        return status.visibility in OPEN
+        return status.visibility in OPEN and not status.held
     query = select(Status.id).where(Status.id == status.id, visible_to(viewer_id))
     return (await session.execute(query)).first() is not None
 

@@ -20,7 +20,7 @@ from models.interaction import Favourite
 from models.notification import Notification
 from models.relationship import Follow, FollowRequest
 from models.status import MediaAttachment, Status
-from outbox import interactions, relationships, statuses
+from outbox import interactions, legal_holds, relationships, statuses
 from outbox.status_parts import StatusProblem
 
 
@@ -28,9 +28,11 @@ async def remove_status(session: AsyncSession, author: Account, status_id: int) 
     """Delete one status of `author` here, telling nobody elsewhere."""
     if await session.scalar(select(Status.id).where(Status.id == status_id)) is None:
         return  # went with a status deleted before it
-    if not author.is_local:  # remote files are only linked: the rows have no use without it
+    held = await legal_holds.is_held(session, author.id)
+    # Remote files are only linked: the rows have no use without the post (unless it is held).
+    if not author.is_local and not held:
         await session.execute(delete(MediaAttachment).where(MediaAttachment.status_id == status_id))
-    await statuses.delete_status(session, author, status_id)
+    await statuses.delete_status(session, author, status_id, by="remote")
 
 
 async def remove_account(session: AsyncSession, gone: Account) -> list[str]:
@@ -45,14 +47,16 @@ async def remove_account(session: AsyncSession, gone: Account) -> list[str]:
     ).scalars()
     for status_id in list(boosts_first):
         await remove_status(session, gone, status_id)
-    files = (
-        await session.execute(
-            delete(MediaAttachment)
-            .where(MediaAttachment.account_id == gone.id)
-            .returning(MediaAttachment.file_path)
-        )
-    ).scalars()
-    media = [path for path in files if path]
+    media: list[str] = []
+    if not await legal_holds.is_held(session, gone.id):  # held: the hold archive needs them
+        files = (
+            await session.execute(
+                delete(MediaAttachment)
+                .where(MediaAttachment.account_id == gone.id)
+                .returning(MediaAttachment.file_path)
+            )
+        ).scalars()
+        media = [path for path in files if path]
     liked = (
         await session.execute(select(Favourite.status_id).where(Favourite.account_id == gone.id))
     ).scalars()

@@ -35,7 +35,7 @@ async def create_local_account(
     role: str = "user",
     display_name: str = "",
 ) -> Account:
-    if not USERNAME.match(username) or len(username) > 30:
+    if not USERNAME.fullmatch(username) or len(username) > 30:
         raise AccountError(
             f"invalid user name {username!r}: use letters, digits, _ . - (at most 30)"
         )

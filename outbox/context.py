@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from federation.allowlist import PreviewHosts
 from federation.client import FederationClient
 from models.broker import Broker, InProcessBroker
 from models.db import Database
@@ -30,3 +31,6 @@ class Federation:
     wake_inbox: Callable[[], None] = field(default=_nothing)
     broker: Broker = field(default_factory=InProcessBroker)  # stream events (outbox.events)
     emojis: LiveEmojis | None = None  # usable custom emoji, for presenting entities
+    # Where link previews (and so remote files) may come from: the allowlist and PREVIEW_HOSTS.
+    preview_hosts: PreviewHosts | None = None
+    preview_client: FederationClient | None = None

@@ -66,18 +66,20 @@ async def enqueue(
     session: AsyncSession,
     allowlist: Allowlist,
     *,
-    actor: Account,
+    actor: Account | None,
     activity: dict[str, Any],
     inboxes: Iterable[str | None],
     status_id: int | None = None,
 ) -> int:
-    """Store the activity and one pending delivery per allowed inbox; returns the row count."""
+    """Store the activity and one pending delivery per allowed inbox; returns the row count.
+
+    `actor` None: the node's instance actor sends it (signed with its key)."""
     targets = sorted({i for i in inboxes if i and allowlist.allows_url(i)})
     if not targets:
         return 0
     row = OutboxActivity(
         uri=activity["id"],
-        account_id=actor.id,
+        account_id=actor.id if actor else None,
         type=activity["type"],
         payload=orjson.dumps(activity).decode(),
         status_id=status_id,

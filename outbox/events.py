@@ -63,16 +63,20 @@ class Message:
 
     event: str
     id: int
+    name: str = ""  # `announcement.reaction`: the reaction's name
 
     def encode(self) -> bytes:
-        return orjson.dumps({"event": self.event, "id": str(self.id)})
+        data = {"event": self.event, "id": str(self.id)}
+        if self.name:
+            data["name"] = self.name
+        return orjson.dumps(data)
 
     @classmethod
     def decode(cls, raw: bytes) -> Message | None:
         try:
             data = orjson.loads(raw)
-            return cls(str(data["event"]), int(data["id"]))
-        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
+            return cls(str(data["event"]), int(data["id"]), str(data.get("name") or ""))
+        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError):
             return None
 
 
@@ -110,6 +114,23 @@ class FiltersChanged:
 @dataclass(frozen=True)
 class TokenRevoked:
     token_id: int
+
+
+@dataclass(frozen=True)
+class AnnouncementFact:
+    """An announcement shown to this node's staff changed: `announcement` (new or edited),
+    `announcement.delete`, or `announcement.reaction` with the reaction's name."""
+
+    event: str
+    announcement_id: int
+    name: str = ""
+
+
+ANNOUNCEMENTS = "announcements"  # every local `user` stream listens here
+
+
+def announcement(session: AsyncSession, event: str, announcement_id: int, name: str = "") -> None:
+    after_commit(session, AnnouncementFact(event, announcement_id, name))
 
 
 TOKEN_CHANNELS = "token:"
@@ -264,6 +285,9 @@ class Publisher:
             elif isinstance(fact, FiltersChanged):  # the id is the account's: there is no other
                 message = Message("filters_changed", fact.account_id).encode()
                 out.append((home(fact.account_id), message))
+            elif isinstance(fact, AnnouncementFact):
+                message = Message(fact.event, fact.announcement_id, fact.name).encode()
+                out.append((ANNOUNCEMENTS, message))
             elif isinstance(fact, TokenRevoked):
                 message = Message("revoked", fact.token_id).encode()
                 out.append((access_token(fact.token_id), message))

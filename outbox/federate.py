@@ -9,7 +9,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.account import Account
+from models.base import utcnow
 from models.poll import Poll
+from models.preview_card import PreviewCard
 from models.settings import Settings
 from models.status import GROUP_ONLY, MediaAttachment, Mention, Status, StatusTag, Tag
 from outbox import emoji_use, render
@@ -62,6 +64,11 @@ async def note_document(
         ).scalars()
     )
     poll = await session.scalar(select(Poll).where(Poll.status_id == status.id))
+    card = await session.scalar(
+        select(PreviewCard).where(
+            PreviewCard.status_id == status.id, PreviewCard.fetched_at.is_not(None)
+        )
+    )
     document = render.note(
         settings,
         author,
@@ -72,6 +79,7 @@ async def note_document(
         media=media,
         poll=poll,
         emojis=await emoji_use.of_status(session, status, poll),
+        card=card,
     )
     group = await session.get(Account, status.audience_id) if status.audience_id else None
     if group is not None:  # FEP-1b12: the group it is posted in
@@ -196,7 +204,7 @@ async def create_note(
     session: AsyncSession, fed: Federation | None, author: Account, status: Status
 ) -> None:
     """Create(Note) for a new post; `local` posts never leave the node."""
-    if fed is None or not author.is_local or status.visibility not in FEDERATED:
+    if fed is None or not author.is_local or status.visibility not in FEDERATED or status.held:
         return
     inboxes = await status_audience(session, status)
     if not inboxes:
@@ -213,7 +221,7 @@ async def update_note(
     previously_mentioned: Iterable[Account] = (),
 ) -> None:
     """Update(Note) after an edit, also to those an edit stopped mentioning."""
-    if fed is None or not author.is_local or status.visibility not in FEDERATED:
+    if fed is None or not author.is_local or status.visibility not in FEDERATED or status.held:
         return
     inboxes = await status_audience(session, status, also=previously_mentioned)
     if not inboxes:
@@ -223,11 +231,26 @@ async def update_note(
     await send(session, fed, author, activity, inboxes, status_id=status.id)
 
 
+async def card_arrived(
+    session: AsyncSession, fed: Federation | None, author: Account, status: Status
+) -> None:
+    """Update(Note) that carries the link preview fetched after the post went out; its id
+    says when, so that it never collides with an edit's Update."""
+    if fed is None or not author.is_local or status.visibility not in FEDERATED:
+        return
+    inboxes = await status_audience(session, status)
+    if not inboxes:
+        return
+    note = await note_document(session, fed.settings, status)
+    activity = render.update(note, utcnow())
+    await send(session, fed, author, activity, inboxes, status_id=status.id)
+
+
 async def delete_note(
     session: AsyncSession, fed: Federation | None, author: Account, status: Status
 ) -> None:
     """Delete(Tombstone) for a post, Undo(Announce) for a boost; call before rows go."""
-    if fed is None or not author.is_local or status.visibility not in FEDERATED:
+    if fed is None or not author.is_local or status.visibility not in FEDERATED or status.held:
         return
     if status.reblog_of_id is not None:
         await undo_announce(session, fed, author, status)

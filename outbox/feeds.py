@@ -21,21 +21,24 @@ from outbox import events
 BACKFILL = 40  # statuses of a newly followed account copied into the follower's feed
 
 
-async def fan_out(session: AsyncSession, status: Status) -> list[int]:
+async def fan_out(session: AsyncSession, status: Status, *, audience: str = "all") -> list[int]:
     """Write feed entries for a new status; returns the ids of the local feeds it entered.
 
-    Every new status passes here, so here it is recorded for the stream events.
+    Every new status passes here, so here it is recorded for the stream events. `audience`:
+    "author" alone (a post held by a compliance watch term), or the "others" once released.
     """
-    targets = await _feed_targets(session, status)
+    targets = await _feed_targets(session, status, audience)
     events.posted(session, status, targets)
     return targets
 
 
-async def _feed_targets(session: AsyncSession, status: Status) -> list[int]:
+async def _feed_targets(session: AsyncSession, status: Status, audience: str) -> list[int]:
     recipients: set[int] = set()
     author = await session.get(Account, status.account_id)
-    if author is not None and author.is_local:
+    if author is not None and author.is_local and audience != "others":
         recipients.add(author.id)
+    if audience == "author":
+        return await _insert_entries(session, status, sorted(recipients))
     if status.audience_id is not None:  # a group post: the group's members here
         members = (
             select(Follow.account_id)
@@ -43,25 +46,26 @@ async def _feed_targets(session: AsyncSession, status: Status) -> list[int]:
             .where(Follow.target_account_id == status.audience_id, Account.domain.is_(None))
         )
         recipients.update((await session.execute(members)).scalars())
-    if status.visibility == GROUP_ONLY:
-        return await _write(session, status, recipients)
-    if status.visibility != "direct":
-        follower_query = (
-            select(Follow.account_id)
-            .join(Account, Account.id == Follow.account_id)
-            .where(Follow.target_account_id == status.account_id, Account.domain.is_(None))
-        )
-        if status.reblog_of_id is not None:
-            follower_query = follower_query.where(Follow.show_reblogs.is_(True))
-        recipients.update((await session.execute(follower_query)).scalars())
-    mentioned = (
-        await session.execute(
-            select(Mention.account_id)
-            .join(Account, Account.id == Mention.account_id)
-            .where(Mention.status_id == status.id, Account.domain.is_(None))
-        )
-    ).scalars()
-    recipients.update(mentioned)
+    if status.visibility != GROUP_ONLY:
+        if status.visibility != "direct":
+            follower_query = (
+                select(Follow.account_id)
+                .join(Account, Account.id == Follow.account_id)
+                .where(Follow.target_account_id == status.account_id, Account.domain.is_(None))
+            )
+            if status.reblog_of_id is not None:
+                follower_query = follower_query.where(Follow.show_reblogs.is_(True))
+            recipients.update((await session.execute(follower_query)).scalars())
+        mentioned = (
+            await session.execute(
+                select(Mention.account_id)
+                .join(Account, Account.id == Mention.account_id)
+                .where(Mention.status_id == status.id, Account.domain.is_(None))
+            )
+        ).scalars()
+        recipients.update(mentioned)
+    if audience == "others" and author is not None:
+        recipients.discard(author.id)
     return await _write(session, status, recipients)
 
 
@@ -89,6 +93,10 @@ async def _write(session: AsyncSession, status: Status, recipients: set[int]) ->
     targets = sorted(recipients - excluded)
     if status.reblog_of_id is not None:
         targets = await _skip_own_and_seen(session, status, targets)
+    return await _insert_entries(session, status, targets)
+
+
+async def _insert_entries(session: AsyncSession, status: Status, targets: list[int]) -> list[int]:
     if targets:
         await session.execute(
             insert(FeedEntry),

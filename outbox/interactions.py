@@ -223,6 +223,9 @@ async def reblog(
         original.visibility == "private" and original.account_id != actor.id
     ):
         raise NotPermitted()
+    if original.held:
+        # Held by a compliance watch term: a boost would show it to the booster's followers.
+        raise NotPermitted()
     earlier = await existing_boost(session, actor.id, original.id)
     if earlier is not None:
         return earlier

@@ -24,6 +24,7 @@ from models.db import Database
 from models.ids import new_id
 from models.settings import Settings
 from models.status import MediaAttachment
+from outbox import legal_holds
 from outbox.filetypes import FileTypeError, identify, is_image
 from outbox.images import CleanImage, ImageError, clean_image
 
@@ -300,6 +301,8 @@ async def delete_media(db: Database, settings: Settings, account_id: int, media_
             return False
         if media.status_id is not None:
             raise MediaError("Media attachment is currently used by a status")
+        if await legal_holds.keeps_media(session, account_id, media_id):
+            raise MediaError("Media attachment is kept under legal hold")
         await session.delete(media)
     if media.file_path:
         _remove(settings, Path(media.file_path).parent)

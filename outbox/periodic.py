@@ -6,7 +6,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.account import Account
 from models.poll import ScheduledStatus
-from outbox import poll_federation
+from outbox import announcement_federation, personal_archive, poll_federation
 from outbox.context import Federation
 from outbox.polls import announce_ended
 from outbox.scheduled import ScheduleProblem, params_draft, publish_due
@@ -40,3 +40,17 @@ async def close_polls(fed: Federation) -> int:
     if ended:
         fed.wake_deliveries()
     return len(ended)
+
+
+async def build_archives(fed: Federation) -> int:
+    """Prepare the personal archives people asked for (outbox.personal_archive)."""
+    return await personal_archive.build_pending(fed.db, fed.settings)
+
+
+async def report_announcement_reads(fed: Federation) -> int:
+    """Send each announcing node one batch of the reads of its announcements since the last."""
+    async with fed.db.write() as session:
+        sent = await announcement_federation.report_reads(session, fed.settings, fed.allowlist())
+    if sent:
+        fed.wake_deliveries()
+    return sent

@@ -15,6 +15,8 @@ from models.account import Account
 from models.base import utcnow
 from models.emoji import CustomEmoji
 from models.poll import Poll
+from models.preview_card import PreviewCard
+from models.remote_file import key_of
 from models.settings import Settings
 from models.status import MediaAttachment, Status, Tag
 from outbox import proof_keys
@@ -174,8 +176,10 @@ def note(
     media: Sequence[MediaAttachment],
     poll: Poll | None = None,
     emojis: Sequence[CustomEmoji] = (),
+    card: PreviewCard | None = None,
 ) -> dict[str, Any]:
-    """The Note of a status; with a poll, a Question (as Mastodon sends polls)."""
+    """The Note of a status; with a poll, a Question (as Mastodon sends polls); a link
+    preview travels as a `Link` attachment (FEP-8967) with a `preview` (docs/link-previews.md)."""
     to, cc = addressing(settings, author, status.visibility, mentioned)
     document: dict[str, Any] = {
         "id": status_uri(settings, author, status),
@@ -202,6 +206,8 @@ def note(
         ],
         "attachment": [document_of(settings, m) for m in media],
     }
+    if card is not None:
+        document["attachment"].append(link_preview(settings, card))
     if status.language:
         document["contentMap"] = {status.language: status.content}
     if status.edited_at is not None:
@@ -273,6 +279,53 @@ def document_of(settings: Settings, media: MediaAttachment) -> dict[str, Any]:
     if media.blurhash:
         document["blurhash"] = media.blurhash
     return document
+
+
+CARD_OBJECT_TYPES = {"photo": "Image", "video": "Video"}
+
+
+def link_preview(settings: Settings, card: PreviewCard) -> dict[str, Any]:
+    """The card as a Link with a `preview`; its image is this node's copy, which receivers
+    fetch from here like any attachment (they need no access to the linked site)."""
+    preview: dict[str, Any] = {
+        "type": CARD_OBJECT_TYPES.get(card.type, "Page"),
+        "url": card.url or card.link,
+        "name": card.title,
+        "summary": card.description,
+    }
+    if card.image_url:
+        image: dict[str, Any] = {
+            "type": "Image",
+            "url": settings.url(f"/media/remote/{key_of(card.image_url)}"),
+        }
+        if card.width and card.height:
+            image["width"], image["height"] = card.width, card.height
+        if card.image_description:
+            image["name"] = card.image_description
+        if card.blurhash:
+            image["blurhash"] = card.blurhash
+        preview["image"] = image
+    if card.author_name or card.author_url:
+        preview["attributedTo"] = {
+            "type": "Person",
+            "name": card.author_name,
+            **({"url": card.author_url} if card.author_url else {}),
+        }
+    if card.provider_name or card.provider_url:
+        preview["generator"] = {
+            "type": "Service",
+            "name": card.provider_name,
+            **({"url": card.provider_url} if card.provider_url else {}),
+        }
+    if card.published_at is not None:
+        preview["published"] = when(card.published_at)
+    return {
+        "type": "Link",
+        "href": card.link,
+        "mediaType": "text/html",
+        "name": card.title,
+        "preview": preview,
+    }
 
 
 # --- activities ------------------------------------------------------------------------

@@ -14,7 +14,7 @@ from models.account import Account
 from models.base import utcnow
 from models.settings import Settings
 from models.status import MediaAttachment, Mention, Status, StatusEdit
-from outbox import events, federate, group_posts
+from outbox import events, federate, group_posts, link_preview, watch
 from outbox.content import MentionTarget
 from outbox.context import Federation
 from outbox.notify import notify, notify_boosters
@@ -156,9 +156,12 @@ async def edit_status(
         await attach_media(session, status.id, revision.media)
     session.add(snapshot(status, revision.media_ids))
     await session.flush()
+    await link_preview.track(session, status)
     mentioned_before = await federate.mentioned_accounts(session, status.id)
     await _refresh_metadata(session, status, rendered.mentions, rendered.tags)
     await notify_boosters(session, status)
+    # An edit is scanned again (reported on a match); only a new post can be held back.
+    await watch.watch_local(session, status, may_hold=False)
     if status.audience_id is not None:
         await group_posts.update(session, fed, author, status)
     else:

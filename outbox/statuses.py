@@ -23,7 +23,7 @@ from models.ids import new_id
 from models.notification import Notification
 from models.settings import Settings
 from models.status import IdempotencyKey, MediaAttachment, Status
-from outbox import events, federate, feeds, group_posts
+from outbox import events, federate, feeds, group_posts, legal_holds, link_preview, watch
 from outbox.content import PLAIN, Rendered
 from outbox.context import Federation
 from outbox.notify import notify, withdraw
@@ -177,6 +177,7 @@ async def post_status(
     mentioned = await store_mentions(session, status.id, rendered.mentions)
     await store_tags(session, status.id, rendered.tags)
     await attach_media(session, status.id, media)
+    await link_preview.track(session, status)
     if draft.poll is not None:
         if media:
             raise InvalidStatus("a status cannot have both a poll and media")
@@ -184,6 +185,12 @@ async def post_status(
     await count_new(session, author, status, parent)
     if draft.idempotency_key:
         await _remember_key(session, author.id, draft.idempotency_key, status.id)
+    await watch.watch_local(session, status)
+    if status.held:
+        # Held by a compliance watch term: only its author sees it until it is released
+        # (outbox.watch.release then does what follows here).
+        await feeds.fan_out(session, status, audience="author")
+        return status, True
     for account in mentioned:
         await notify(
             session, recipient=account, actor_id=author.id, type="mention", status_id=status.id
@@ -221,16 +228,25 @@ async def count_new(
 
 
 async def delete_status(
-    session: AsyncSession, author: Account, status_id: int, *, fed: Federation | None = None
+    session: AsyncSession,
+    author: Account,
+    status_id: int,
+    *,
+    fed: Federation | None = None,
+    by: str = "author",
 ) -> Status:
     """Delete one's own status (or boost), with its boosts and the notifications about it.
 
     Returns the row as it was, for the delete-and-redraft answer; its attachments are left
-    unattached so that a redraft can use them again.
+    unattached so that a redraft can use them again. Under a legal hold the post is copied
+    into the hold archive first (`by` says who deleted it: outbox.legal_holds), so that it
+    is hidden rather than erased.
     """
     status = await session.get(Status, status_id, with_for_update=True)
     if status is None or status.account_id != author.id:
         raise StatusNotFound()
+    if await legal_holds.is_held(session, author.id):
+        await legal_holds.preserve(session, status, by)
     # While its audience is known:
     if status.audience_id is not None and status.reblog_of_id is None:
         await group_posts.delete(session, fed, author, status)

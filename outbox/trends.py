@@ -113,6 +113,7 @@ def _public_posts(since: datetime, refused: list[str]) -> Any:
     )
     return (
         (Status.visibility == "public")
+        & Status.held.is_(False)
         & (Status.id >= _first_id(since))
         & Status.reblog_of_id.is_(None)
         & (Status.created_at >= since)

@@ -3,11 +3,12 @@ role, reset the password, delete. Used by the CLI and the admin pages alike.
 
 Every action runs in the caller's write transaction, takes the `Operator` who does it, and
 writes its audit entry (models.admin) in that transaction, so the log holds exactly what
-happened. Whatever ends a user's access — suspension, a new password, deletion — revokes all
+happened. Whatever ends a user's access — disabling, a new password, deletion — revokes all
 their tokens at once: API calls fail from the next request on, in every process, and open
 streams end (at once for streams of this process, within web.token_watch's interval for those
-of another process, e.g. when the CLI did it). Browser sessions check suspension and deletion
-on every request.
+of another process, e.g. when the CLI did it). A suspension keeps the sign-ins so that the
+person learns why and can appeal (web.api.base lets a suspended account read its
+notifications and warnings and nothing else); its open streams end all the same.
 
 Federation: a suspension stays on this node (as on Mastodon, which federates a local user's
 removal only when the account is deleted); it is undone with `unsuspend`. Deletion federates
@@ -47,7 +48,7 @@ from models.poll import ScheduledStatus
 from models.relationship import Block, Mute
 from models.settings import Settings
 from models.timeline import FeedEntry, FollowedTag, List, ListAccount, Marker
-from outbox import account_removal, browser_sessions, events, render
+from outbox import account_removal, browser_sessions, events, legal_holds, render
 from outbox.accounts import create_local_account
 from outbox.deliveries import enqueue
 from outbox.permissions import AdminError, NotPermitted, Operator, outranks, require
@@ -73,6 +74,7 @@ class UserSummary:
     suspended_at: datetime | None
     statuses_count: int
     last_used_at: datetime | None  # the last API call with any of the user's tokens
+    disabled: bool = False  # switched off by the company directory (outbox.scim)
 
 
 @dataclass(frozen=True)
@@ -110,6 +112,7 @@ async def list_users(session: AsyncSession, search: str = "") -> list[UserSummar
             a.suspended_at,
             a.statuses_count,
             used,
+            u.disabled,
         )
         for a, u, used in (await session.execute(query)).all()
     ]
@@ -130,7 +133,7 @@ async def find(session: AsyncSession, name: str) -> tuple[Account, User]:
     return row[0], row[1]
 
 
-async def _may_act_on(
+async def may_act_on(
     session: AsyncSession, operator: Operator, account: Account, user: User
 ) -> None:
     require(operator, "administer_users")
@@ -164,6 +167,9 @@ async def _keep_an_admin(session: AsyncSession, user: User) -> None:
     )
     if not others:
         raise AdminError("this is the last admin of the node: make someone else admin first")
+
+
+keep_an_admin = _keep_an_admin  # also for the directory's deactivations (outbox.scim)
 
 
 def _record(
@@ -224,27 +230,55 @@ async def create_user(
     return account
 
 
-async def suspend(session: AsyncSession, operator: Operator, name: str) -> bool:
-    """Suspend the user; False when they were suspended already (nothing changes)."""
+async def suspend(session: AsyncSession, operator: Operator, name: str, reason: str = "") -> bool:
+    """Suspend the user; False when they were suspended already (nothing changes).
+
+    They keep their sign-ins but can only read why (verify_credentials, notifications,
+    warnings) and appeal; every other call answers 403 with the reason (web.api.base)."""
     account, user = await find(session, name)
-    await _may_act_on(session, operator, account, user)
+    await may_act_on(session, operator, account, user)
     if account.suspended_at is not None:
         return False
     await _keep_an_admin(session, user)
     account.suspended_at = utcnow()
-    ended = await end_sign_ins(session, account.id)
-    _record(session, operator, "user.suspend", account.username, tokens_revoked=ended)
+    account.suspension_reason = reason
+    _record(session, operator, "user.suspend", account.username, reason=reason or "-")
     return True
 
 
 async def unsuspend(session: AsyncSession, operator: Operator, name: str) -> bool:
     """Lift a suspension (the user signs in again); False when there was none."""
     account, user = await find(session, name)
-    await _may_act_on(session, operator, account, user)
+    await may_act_on(session, operator, account, user)
     if account.suspended_at is None:
         return False
     account.suspended_at = None
+    account.suspension_reason = None
     _record(session, operator, "user.unsuspend", account.username)
+    return True
+
+
+async def disable(session: AsyncSession, operator: Operator, name: str, reason: str = "") -> bool:
+    """Refuse the user's sign-ins: every token and browser session ends at once, and the
+    password no longer works (unlike a suspension); False when disabled already."""
+    account, user = await find(session, name)
+    await may_act_on(session, operator, account, user)
+    if user.disabled:
+        return False
+    await _keep_an_admin(session, user)
+    user.disabled = True
+    ended = await end_sign_ins(session, account.id)
+    _record(session, operator, "user.disable", account.username, reason=reason or "-", tokens=ended)
+    return True
+
+
+async def enable(session: AsyncSession, operator: Operator, name: str) -> bool:
+    account, user = await find(session, name)
+    await may_act_on(session, operator, account, user)
+    if not user.disabled:
+        return False
+    user.disabled = False
+    _record(session, operator, "user.enable", account.username)
     return True
 
 
@@ -253,7 +287,7 @@ async def set_role(session: AsyncSession, operator: Operator, name: str, role: s
     _may_decide_roles(operator)
     await _may_give(session, operator, role)
     account, user = await find(session, name)
-    await _may_act_on(session, operator, account, user)
+    await may_act_on(session, operator, account, user)
     before = user.role
     if before != role:
         if role not in ADMIN_ROLES:
@@ -269,7 +303,7 @@ async def reset_password(
     """Set a new password (hashed by the caller) and end every sign-in; returns how many
     tokens were revoked."""
     account, user = await find(session, name)
-    await _may_act_on(session, operator, account, user)
+    await may_act_on(session, operator, account, user)
     user.password_hash = password_hash
     ended = await end_sign_ins(session, account.id)
     _record(session, operator, "user.reset_password", account.username, tokens_revoked=ended)
@@ -320,8 +354,10 @@ async def delete_user(
     """
     _may_decide_roles(operator)
     account, user = await find(session, name)
-    await _may_act_on(session, operator, account, user)
+    await may_act_on(session, operator, account, user)
     await _keep_an_admin(session, user)
+    if await legal_holds.is_held(session, account.id):
+        raise AdminError(f"{account.username} is under legal hold: lift the hold first")
     actor = render.actor_uri(settings, account)
     activity = render.delete(actor, actor, [PUBLIC], [])
     queued = await enqueue(

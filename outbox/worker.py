@@ -27,7 +27,7 @@ from federation.client import FederationClient, NotAllowed, ResponseTooLarge
 from models.account import Account
 from models.base import utcnow
 from models.db import Database
-from models.federation import Delivery, OutboxActivity
+from models.federation import Delivery, NodeKey, OutboxActivity
 from models.settings import Settings
 from outbox.hosts import (
     count_attempts,
@@ -38,9 +38,9 @@ from outbox.hosts import (
     unavailable_hosts,
 )
 from outbox.loop import lease_only, woken
-from outbox.render import key_id
+from outbox.render import instance_key_id, key_id
 from outbox.retry import HORIZON, backoff, retry_after, retryable_status
-from outbox.signing import identity
+from outbox.signing import INSTANCE_KEY, identity
 
 log = logging.getLogger("flurfunk.delivery")
 LOCK = timedelta(minutes=2)
@@ -204,14 +204,10 @@ class DeliveryWorker:
                 return [], 0
             # A batch mostly carries a few activities to many inboxes: load each once.
             activities = {
-                activity_id: (
-                    payload.encode(),
-                    key_id(self.settings, account),
-                    account.private_key_pem or "",
-                )
+                activity_id: (payload.encode(), *await self._signer_of(session, account))
                 for activity_id, payload, account in await session.execute(
                     select(OutboxActivity.id, OutboxActivity.payload, Account)
-                    .join(Account, Account.id == OutboxActivity.account_id)
+                    .outerjoin(Account, Account.id == OutboxActivity.account_id)
                     .where(OutboxActivity.id.in_({row.activity_id for row in claimed}))
                 )
             }
@@ -228,6 +224,14 @@ class DeliveryWorker:
                 if row.activity_id in activities
             ]
             return await self._hold_back_unavailable(session, jobs, now), len(claimed)
+
+    async def _signer_of(self, session: Any, account: Account | None) -> tuple[str, str]:
+        """(key id, private PEM) that sign an activity: its actor's, or the instance
+        actor's for what the node sends itself (a forwarded report)."""
+        if account is not None:
+            return key_id(self.settings, account), account.private_key_pem or ""
+        row = await session.get(NodeKey, INSTANCE_KEY)
+        return instance_key_id(self.settings), row.private_key_pem if row else ""
 
     async def _hold_back_unavailable(
         self, session: Any, jobs: list[Job], now: datetime

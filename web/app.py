@@ -30,14 +30,22 @@ from web.cors import PathCORSMiddleware
 from web.logging import RequestObserver
 from web.metrics import listening
 from web.node import Node
+from web.oidc import OpenIDClient
 from web.ratelimit import RateLimiter, RateLimitMiddleware
 from web.routes import routes
 from web.runtime import running
 from web.transport_security import TransportSecurityMiddleware
 from web.ui.access import FormRefused, NotAllowed, SignInFirst
-from web.ui.errors import form_refused, not_allowed, not_found_page, sign_in_first, wants_page
+from web.ui.errors import (
+    form_refused,
+    not_allowed,
+    not_found_page,
+    sign_in_first,
+    suspended_page,
+    wants_page,
+)
 from web.ui.policy import policy_first
-from web.ui.session import SESSION_LIFETIME
+from web.ui.session import SESSION_LIFETIME, AccountSuspended
 
 log = logging.getLogger("flurfunk.web")
 STATIC = Path(__file__).parent / "ui" / "static"
@@ -102,12 +110,16 @@ def create_app(settings: Settings | None = None) -> Starlette:
         rate_limiter=RateLimiter(settings.rate_limit_requests, settings.rate_limit_window),
     )
 
+    openid = OpenIDClient(settings) if settings.oidc_issuer else None
+
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         async with running(settings, db, in_process_workers=not settings.redis_url) as fed:
             node.federation = fed
             async with listening(settings.metrics_listen, db):
                 yield
+        if openid is not None:
+            await openid.aclose()
         await db.dispose()
 
     app = Starlette(
@@ -147,9 +159,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
             SignInFirst: sign_in_first,
             FormRefused: form_refused,
             NotAllowed: not_allowed,
+            AccountSuspended: suspended_page,
             Exception: server_error,
         },
         lifespan=lifespan,
     )
     app.state.node = node
+    app.state.openid = openid
     return app

@@ -156,9 +156,8 @@ async def caller_for_token(session: AsyncSession, token: str) -> Caller | None:
     if found is None:
         return None
     row, account, user, has_filters = found
-    if row.account_id is not None and (
-        account is None or user is None or user.disabled or account.suspended_at is not None
-    ):
+    # A suspended account keeps its tokens: web.api.base lets it read why and appeal.
+    if row.account_id is not None and (account is None or user is None or user.disabled):
         return None
     return Caller(row, account, user, frozenset(parse_scopes(row.scopes)), bool(has_filters))
 
@@ -223,3 +222,10 @@ async def cli_app(session: AsyncSession) -> OAuthApp:
 
 
 CODE_LIFETIME = timedelta(minutes=10)
+
+
+def suspension_error(account: Account | None) -> str | None:
+    """What a suspended account's calls answer (403), or None when it is not suspended."""
+    if account is None or account.suspended_at is None:
+        return None
+    return f"This account is suspended: {account.suspension_reason or 'no reason was given'}"

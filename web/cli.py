@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from federation.allowlist import PatternError
+from models import admin
 from models import allowlist as stored_allowlist
 from models.base import utcnow
 from models.db import Database
@@ -21,10 +22,14 @@ from outbox.allowlist import allow, disallow, normalise
 from web import delivery_report, demo
 from web.auth import cli_app, find_user, hash_password, issue_token, parse_scopes, unknown_scopes
 from web.cli_admin import CommandError, add_node_commands, add_user_commands, operator
+from web.cli_announce import add_announce_command
+from web.cli_compliance import add_compliance_commands
 from web.cli_emoji import add_emoji_commands
 from web.cli_groups import add_group_commands
 from web.cli_policy import add_policy_commands
+from web.cli_retention import add_retention_commands
 from web.cli_roles import add_role_commands
+from web.cli_scim import add_scim_commands
 from web.config import (
     ConfigError,
     load_settings,
@@ -223,6 +228,10 @@ async def _user_token(settings: Settings, name: str, scopes: list[str]) -> str:
             token, _, _ = await issue_token(
                 session, app_id=app.id, account_id=found[0].id, scopes=scopes, with_refresh=False
             )
+            # A token acts as that person: who made one for whom is in the audit log.
+            admin.record(
+                session, operator().name, "user.token", found[0].username, " ".join(scopes)
+            )
             return token
     finally:
         await db.dispose()
@@ -346,6 +355,10 @@ def parser() -> argparse.ArgumentParser:
     add_policy_commands(commands)
     add_group_commands(commands)
     add_role_commands(commands)
+    add_scim_commands(commands)
+    add_compliance_commands(commands)
+    add_retention_commands(commands)
+    add_announce_command(commands)
 
     demo_command = commands.add_parser("demo", help="three federating nodes with sample users")
     demo_command.add_argument("--nodes", type=int, default=3, choices=range(1, 7), metavar="N")

@@ -23,7 +23,7 @@ from models import admin
 from models import allowlist as stored_allowlist
 from models.db import Database
 from models.settings import Settings
-from outbox import invites, user_admin
+from outbox import invites, moderation, user_admin
 from outbox.accounts import AccountError, random_password
 from outbox.media import remove_files
 from outbox.user_admin import AdminError, Operator
@@ -93,7 +93,7 @@ def cmd_list(args: argparse.Namespace, settings: Settings) -> None:
         [
             u.username,
             u.role,
-            "suspended" if u.suspended_at else "active",
+            "suspended" if u.suspended_at else "disabled" if u.disabled else "active",
             u.email or "-",
             str(u.statuses_count),
             u.created_at.strftime("%Y-%m-%d"),
@@ -157,11 +157,44 @@ def cmd_invite(args: argparse.Namespace, settings: Settings) -> None:
 
 
 def cmd_suspend(args: argparse.Namespace, settings: Settings) -> None:
-    changed = run_admin(settings, lambda s: user_admin.suspend(s, operator(), args.name))
+    async def suspend(session: AsyncSession) -> bool:
+        account, _ = await user_admin.find(session, args.name)
+        if account.suspended_at is not None:
+            return False
+        reason = args.reason or ""
+        await moderation.act_on_account(session, operator(), account, "suspend", reason)
+        return True
+
+    changed = run_admin(settings, suspend)
     print(
-        f"suspended {args.name}: their tokens and sessions ended"
+        f"suspended {args.name}: they are notified and can only read why and appeal"
         if changed
         else f"{args.name} was suspended already"
+    )
+
+
+def cmd_disable(args: argparse.Namespace, settings: Settings) -> None:
+    async def disable(session: AsyncSession) -> bool:
+        account, user = await user_admin.find(session, args.name)
+        if user.disabled:
+            return False
+        await moderation.act_on_account(session, operator(), account, "disable", args.reason or "")
+        return True
+
+    changed = run_admin(settings, disable)
+    print(
+        f"disabled {args.name}: their tokens, sessions and streams ended"
+        if changed
+        else f"{args.name} was disabled already"
+    )
+
+
+def cmd_enable(args: argparse.Namespace, settings: Settings) -> None:
+    changed = run_admin(settings, lambda s: user_admin.enable(s, operator(), args.name))
+    print(
+        f"enabled {args.name}: they can sign in again"
+        if changed
+        else f"{args.name} was not disabled"
     )
 
 
@@ -241,8 +274,21 @@ def add_user_commands(user: argparse._SubParsersAction[argparse.ArgumentParser])
     listing.set_defaults(func=cmd_list)
 
     for name, func, text in (
-        ("suspend", cmd_suspend, "suspend a user: their tokens, sessions and streams end"),
-        ("unsuspend", cmd_unsuspend, "lift a suspension (the user signs in again)"),
+        (
+            "suspend",
+            cmd_suspend,
+            "suspend a user: they can only sign in to read why (--reason) and appeal",
+        ),
+        ("disable", cmd_disable, "refuse a user's sign-ins: their tokens, sessions, streams end"),
+    ):
+        sub = user.add_parser(name, help=text, description=text)
+        sub.add_argument("name", help="user name")
+        sub.add_argument("--reason", help="what the user reads as the reason")
+        sub.set_defaults(func=func)
+
+    for name, func, text in (
+        ("unsuspend", cmd_unsuspend, "lift a suspension"),
+        ("enable", cmd_enable, "lift a disabling (the user signs in again)"),
         (
             "reset-password",
             cmd_reset_password,

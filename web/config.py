@@ -23,6 +23,7 @@ KEYS = {
     "REDIS_URL": "redis_url",
     "ALLOWLIST": "allowlist",
     "PUSH_HOSTS": "push_hosts",
+    "PREVIEW_HOSTS": "preview_hosts",
     "CONNECT_TO": "connect_to",
     "CA_BUNDLE": "ca_bundle",
     "TLS_CLIENT_CERT": "tls_client_cert",
@@ -48,7 +49,18 @@ KEYS = {
     "STREAMING_HEARTBEAT": "streaming_heartbeat",
     "TRENDS_INTERVAL": "trends_interval",
     "TRENDS_REVIEW": "trends_review",
+    "OIDC_ISSUER": "oidc_issuer",
+    "OIDC_CLIENT_ID": "oidc_client_id",
+    "OIDC_CLIENT_SECRET": "oidc_client_secret",
+    "OIDC_USERNAME_CLAIM": "oidc_username_claim",
+    "OIDC_GROUPS_CLAIM": "oidc_groups_claim",
+    "OIDC_ROLE_MAP": "oidc_role_map",
+    "OIDC_ONLY": "oidc_only",
+    "SCIM_ROLE_MAP": "scim_role_map",
 }
+
+
+DEFAULT_ROLE_MAP = "admins=admin,moderators=moderator"
 
 
 class ConfigError(ValueError):
@@ -161,6 +173,51 @@ def _client_cert(raw: Mapping[str, Any]) -> tuple[str, str]:
     return cert, key
 
 
+def _role_map(key: str, value: Any) -> tuple[tuple[str, str], ...]:
+    """`group=role,…` in priority order: which directory or provider groups give which role
+    (the role itself is checked when used: a custom role may be made after the node started).
+    A group name may hold "=" (LDAP names); the role is what follows the last one."""
+    pairs = []
+    for item in _split(value):
+        group, sep, role = item.rpartition("=")
+        group, role = group.strip(), role.strip()
+        if not sep or not group or not re.fullmatch(r"[a-z][a-z0-9_-]{0,15}", role):
+            raise ConfigError(f"{key}: expected group=role, got {item!r}")
+        if role == "owner":
+            raise ConfigError(f"{key}: the owner role is never given by a directory")
+        pairs.append((group, role))
+    return tuple(pairs)
+
+
+def _oidc(raw: Mapping[str, Any]) -> dict[str, Any]:
+    """The sign-on settings; with an issuer, a client id is required too."""
+    issuer = str(raw.get("OIDC_ISSUER", "")).strip()  # compared exactly, slash and all
+    client_id = str(raw.get("OIDC_CLIENT_ID", "")).strip()
+    only = _bool("OIDC_ONLY", raw.get("OIDC_ONLY", False))
+    if issuer:
+        parts = urlsplit(issuer)
+        if parts.scheme not in ("http", "https") or not parts.hostname or parts.query:
+            raise ConfigError(f"OIDC_ISSUER: expected https://host[:port][/path], got {issuer!r}")
+        if not client_id:
+            raise ConfigError("OIDC_ISSUER is set but OIDC_CLIENT_ID is not")
+    elif only:
+        raise ConfigError("OIDC_ONLY=true needs OIDC_ISSUER: nobody could sign in otherwise")
+    claims = {}
+    for key in ("OIDC_USERNAME_CLAIM", "OIDC_GROUPS_CLAIM"):
+        claim = str(raw.get(key, getattr(Settings, KEYS[key]))).strip()
+        if not claim:
+            raise ConfigError(f"{key}: must name a claim")
+        claims[KEYS[key]] = claim
+    return {
+        "oidc_issuer": issuer,
+        "oidc_client_id": client_id,
+        "oidc_client_secret": str(raw.get("OIDC_CLIENT_SECRET", "")).strip(),
+        "oidc_role_map": _role_map("OIDC_ROLE_MAP", raw.get("OIDC_ROLE_MAP", DEFAULT_ROLE_MAP)),
+        "oidc_only": only,
+        **claims,
+    }
+
+
 def _number(raw: Mapping[str, Any], key: str) -> int:
     """A positive whole-number setting; its default is that of the Settings field."""
     default: int = getattr(Settings, KEYS[key])
@@ -236,6 +293,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         redis_url=str(raw.get("REDIS_URL", "")),
         allowlist=tuple(p.lower() for p in _split(raw.get("ALLOWLIST", ""))),
         push_hosts=_patterns("PUSH_HOSTS", raw.get("PUSH_HOSTS", "")),
+        preview_hosts=_patterns("PREVIEW_HOSTS", raw.get("PREVIEW_HOSTS", "")),
         connect_to=_connect_to(raw.get("CONNECT_TO", "")),
         ca_bundle=str(raw.get("CA_BUNDLE", "")),
         tls_client_cert=client_cert,
@@ -268,4 +326,6 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         streaming_heartbeat=_number(raw, "STREAMING_HEARTBEAT"),
         trends_interval=_number(raw, "TRENDS_INTERVAL"),
         trends_review=_bool("TRENDS_REVIEW", raw.get("TRENDS_REVIEW", False)),
+        **_oidc(raw),
+        scim_role_map=_role_map("SCIM_ROLE_MAP", raw.get("SCIM_ROLE_MAP", DEFAULT_ROLE_MAP)),
     )

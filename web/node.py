@@ -33,6 +33,7 @@ class Node:
             self.settings,
             self.federation.allowlist(),
             emojis() if emojis is not None else EmojiCatalogue(),
+            self.federation.preview_hosts,
         )
 
 

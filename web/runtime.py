@@ -12,21 +12,33 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
+from federation.allowlist import PreviewHosts
 from federation.client import FederationClient
 from inbox.processor import InboxProcessor
 from models.broker import broker_for
 from models.db import Database
 from models.settings import Settings
-from outbox import emoji_catalogue, emoji_fetch, events, periodic, trends
+from outbox import (
+    emoji_catalogue,
+    emoji_fetch,
+    events,
+    link_preview,
+    periodic,
+    remote_media,
+    retention,
+    trends,
+)
 from outbox.allowlist import REFRESH_SECONDS, LiveAllowlist
 from outbox.claims import release_all
 from outbox.context import Federation
 from outbox.emoji_catalogue import LiveEmojis
 from outbox.emoji_fetch import EmojiFetcher
+from outbox.link_preview import LinkPreviewFetcher
 from outbox.loop import work_until
 from outbox.push_sender import PushSender
 from outbox.push_subscriptions import push_hosts, vapid_key
 from outbox.queue import DELIVER, NUDGE, PROCESS_INBOX, queue_name
+from outbox.remote_media import RemoteMediaFetcher
 from outbox.render import instance_key_id
 from outbox.signing import identity, instance_key_pair
 from outbox.worker import DeliveryWorker
@@ -59,6 +71,14 @@ async def build_federation(settings: Settings, db: Database) -> Federation:
     events.connect(db, broker)  # every commit through `db` publishes its stream events
     emojis = LiveEmojis(db)
     await emojis.refresh()
+    preview_hosts = PreviewHosts(allowlist, settings.preview_hosts)
+    preview_client = FederationClient(
+        preview_hosts,
+        connect_to=dict(settings.connect_to),
+        ca_bundle=settings.ca_bundle or None,
+        timeout=link_preview.TIME_LIMIT,
+        per_host_connections=4,
+    )
     return Federation(
         settings=settings,
         db=db,
@@ -68,6 +88,8 @@ async def build_federation(settings: Settings, db: Database) -> Federation:
         instance_public_pem=public_pem,
         broker=broker,
         emojis=emojis,
+        preview_hosts=preview_hosts,
+        preview_client=preview_client,
     )
 
 
@@ -111,8 +133,11 @@ async def running(
     fed = await build_federation(settings, db)
     emojis = fed.emojis
     assert emojis is not None
+    assert fed.preview_client is not None
+    assert fed.preview_hosts is not None
     vapid_key(settings)  # generated into DATA_DIR on the first start, before any app asks
     stop = asyncio.Event()
+    media = RemoteMediaFetcher(db, fed.client, settings, fed.preview_client)
     tasks = [
         asyncio.create_task(
             every(REFRESH_SECONDS, stop, fed.allowlist.refresh, "allowlist refresh")
@@ -125,6 +150,31 @@ async def running(
                 stop,
                 EmojiFetcher(db, fed.client, settings, emojis).step,
                 "emoji fetch",
+            )
+        ),
+        # Remote files and link previews: also in every web process, for the same reason.
+        asyncio.create_task(
+            every(
+                remote_media.INTERVAL,
+                stop,
+                media.step,
+                "remote media",
+            )
+        ),
+        asyncio.create_task(
+            every(
+                remote_media.FORGET_EVERY,
+                stop,
+                lambda: remote_media.forget_unused(db, settings),
+                "remote media sweep",
+            )
+        ),
+        asyncio.create_task(
+            every(
+                link_preview.INTERVAL,
+                stop,
+                LinkPreviewFetcher(fed, fed.preview_client, fed.preview_hosts, media).step,
+                "link previews",
             )
         ),
         asyncio.create_task(
@@ -169,7 +219,23 @@ async def running(
                 every(periodic.INTERVAL, stop, lambda: periodic.close_polls(fed), "polls")
             ),
             asyncio.create_task(
+                every(periodic.INTERVAL, stop, lambda: periodic.build_archives(fed), "archives")
+            ),
+            asyncio.create_task(
+                every(
+                    periodic.INTERVAL,
+                    stop,
+                    lambda: periodic.report_announcement_reads(fed),
+                    "announcement reads",
+                )
+            ),
+            asyncio.create_task(
                 every(settings.trends_interval, stop, lambda: trends.refresh(fed), "trends")
+            ),
+            asyncio.create_task(
+                every(
+                    retention.INTERVAL, stop, lambda: retention.sweep(fed, stop=stop), "retention"
+                )
             ),
         ]
     # What start-up built lives as long as the process: keep it out of the collector's full
@@ -186,5 +252,6 @@ async def running(
         if jobs is not None:
             await jobs.close()
         await fed.client.aclose()
+        await fed.preview_client.aclose()
         await events.disconnect(db)  # what committed is published before the broker closes
         await fed.broker.close()

@@ -38,7 +38,7 @@ from models.broker import Broker, Subscription, SubscriptionDropped
 from web import metrics, streams
 from web.api.base import JSONResponse
 from web.api.errors import ApiError
-from web.auth import caller_for_token
+from web.auth import caller_for_token, suspension_error
 from web.node import Node, node_of
 from web.streams import Stream, StreamError, Viewer
 
@@ -111,6 +111,9 @@ async def _viewer(node: Node, token: str | None) -> Viewer:
         caller = await caller_for_token(session, token)
     if caller is None:
         raise ApiError(401, "The access token is invalid")
+    refusal = suspension_error(caller.account)
+    if refusal is not None:
+        raise ApiError(403, refusal)
     return Viewer(caller)
 
 

@@ -23,12 +23,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from federation import values
 from federation.values import InvalidValue
+from models.announcement import Announcement, AnnouncementMark
+from models.base import utcnow
 from models.notification import Notification
 from models.status import Mention, Status, StatusTag, Tag
 from models.timeline import List, ListAccount
-from models.visibility import not_blocked_either_way, visible_to
-from outbox import events
+from models.visibility import not_blocked_either_way, not_held, visible_to
+from outbox import announcements, events
 from web.api import conversations, filtering, serializers
+from web.api.announcements import entity as announcement_entity
 from web.api.hosts import account_admitted, hidden_domains, status_admitted
 from web.api.timelines import (
     home_query,
@@ -147,6 +150,8 @@ async def open_stream(
     if name == "direct":
         return Stream(name, key, (events.direct(account_id),))
     channels = [] if name == "user:notification" else [events.home(account_id)]
+    if name == "user":  # as Mastodon: announcements reach every signed-in user's stream
+        channels.append(events.ANNOUNCEMENTS)
     if viewer.may("read:notifications"):  # as Mastodon: `user` carries them only with scope
         channels.append(events.notifications(account_id))
     return Stream(name, key, tuple(channels))
@@ -174,6 +179,7 @@ def _broadcast(channel: str, viewer_id: int | None, status_id: int) -> Select[St
         Status.id == status_id,
         Status.visibility.in_(visibilities),
         Status.reblog_of_id.is_(None),
+        not_held(viewer_id),
         shown_to(viewer_id),
     )
     if local:
@@ -218,6 +224,7 @@ def _direct_query(viewer_id: int, status_id: int) -> Select[Status]:
         Status.id == status_id,
         Status.visibility == "direct",
         or_(Status.account_id == viewer_id, mentioned),
+        not_held(viewer_id),
         shown_to(viewer_id),
     )
 
@@ -286,6 +293,30 @@ async def _conversation(
     return conversation
 
 
+async def announcement_event(
+    node: Node, viewer_id: int, message: events.Message
+) -> tuple[str, str] | None:
+    """`announcement` (the entity, for this viewer), `announcement.reaction` or
+    `announcement.delete`, as Mastodon sends them on the user stream."""
+    if message.event == "announcement.delete":
+        return message.event, str(message.id)
+    async with node.db.read() as session:
+        row = await session.get(Announcement, message.id)
+        now = utcnow()
+        if row is None or not announcements.shown_here(row, node.settings.domain.lower(), now):
+            return None
+        if not await announcements.shown_to(session, row, viewer_id):
+            return None
+        counted = (await announcements.reactions(session, [row.id], viewer_id)).get(row.id, [])
+        if message.event == "announcement.reaction":
+            count = next((r.count for r in counted if r.name == message.name), 0)
+            data = {"name": message.name, "count": count, "announcement_id": str(row.id)}
+            return message.event, orjson.dumps(data).decode()
+        mark = await session.get(AnnouncementMark, (row.id, viewer_id))
+        read = mark is not None and mark.read_at is not None
+        return message.event, orjson.dumps(announcement_entity(row, read, counted)).decode()
+
+
 async def render(node: Node, viewer: Viewer, channel: str, raw: bytes) -> tuple[str, str] | None:
     """(event, data) for the listener, or None when the viewer is not to see it."""
     message = events.Message.decode(raw)
@@ -294,6 +325,10 @@ async def render(node: Node, viewer: Viewer, channel: str, raw: bytes) -> tuple[
     if message.event == "delete":
         return "delete", str(message.id)  # a bare id: there is nothing left to check
     viewer_id = viewer.account_id
+    if message.event.startswith("announcement"):
+        if channel != events.ANNOUNCEMENTS or viewer_id is None:
+            return None
+        return await announcement_event(node, viewer_id, message)
     if message.event == "filters_changed":  # for the account's own `user` stream only
         return ("filters_changed", NO_PAYLOAD) if _own(channel, "home:", viewer_id) else None
     async with node.db.read() as session:

@@ -42,7 +42,7 @@ from inbox.processor import InboxProcessor
 from models.broker import Broker, SubscriptionDropped
 from models.db import Database
 from models.settings import Settings
-from outbox import events, periodic, trends
+from outbox import events, periodic, retention, trends
 from outbox.allowlist import REFRESH_SECONDS
 from outbox.claims import BEAT, Heartbeat, new_owner
 from outbox.context import Federation
@@ -275,11 +275,24 @@ async def work(settings: Settings) -> None:
             every(sweep, stop, lambda: periodic.publish_scheduled(fed), "scheduled")
         ),
         asyncio.create_task(every(sweep, stop, lambda: periodic.close_polls(fed), "polls")),
+        asyncio.create_task(every(sweep, stop, lambda: periodic.build_archives(fed), "archives")),
+        asyncio.create_task(
+            every(
+                sweep,
+                stop,
+                lambda: periodic.report_announcement_reads(fed),
+                "announcement reads",
+            )
+        ),
         # Every worker runs the timer; trend_runs lets one of them compute per interval.
         asyncio.create_task(
             every(settings.trends_interval, stop, lambda: trends.refresh(fed), "trends")
         ),
         asyncio.create_task(send_pushes(settings, db, stop)),
+        # Every worker runs it hourly; concurrent sweeps skip each other's locked rows.
+        asyncio.create_task(
+            every(retention.INTERVAL, stop, lambda: retention.sweep(fed, stop=stop), "retention")
+        ),
     ]
     jobs = asyncio.create_task(take_jobs(settings, background, stop))
     gc.collect()
@@ -297,6 +310,8 @@ async def work(settings: Settings) -> None:
         await asyncio.gather(jobs, *tasks, return_exceptions=True)
         await background.close()
         await fed.client.aclose()
+        if fed.preview_client is not None:
+            await fed.preview_client.aclose()
         await events.disconnect(db)  # what committed is published before the broker closes
         await fed.broker.close()
         await db.dispose()

@@ -6,7 +6,7 @@ ignored. The note must be the sender's own. A vote on one of our polls is counte
 
 from __future__ import annotations
 
-from inbox import groups
+from inbox import announcements, groups
 from inbox.dispatch import Incoming, handles
 from inbox.notes import MAX_DEPTH, fetch, store_note
 from inbox.parse import Unusable, author_of, is_note, uri_of
@@ -22,6 +22,9 @@ async def create(incoming: Incoming) -> None:
         return
     if author_of(document) != incoming.actor.uri:
         raise Unusable("the note is attributed to someone other than the sender")
+    if announcements.extension(document) is not None:
+        await announcements.received(incoming, document, edit=False)
+        return  # an announcement (a Flurfunk extension), not a post
     if await count_vote(incoming, document):
         return  # a vote on one of our polls, not a post
     if await groups.receive_post(incoming, document):

@@ -6,7 +6,7 @@ moved move back. A deleted actor loses everything it had here (outbox.account_re
 
 from __future__ import annotations
 
-from inbox import groups
+from inbox import announcements, groups
 from inbox.dispatch import Incoming, handles
 from inbox.parse import Unusable, uri_of
 from inbox.targets import status_by_uri
@@ -20,6 +20,8 @@ async def delete_handler(incoming: Incoming) -> None:
         raise Unusable("the Delete names nothing")
     if object_uri == incoming.actor.uri:
         await remove_actor(incoming)
+        return
+    if await announcements.withdrawn(incoming, object_uri):
         return
     status = await status_by_uri(incoming.session, object_uri)
     if status is None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from inbox import emoji, groups
+from inbox import announcements, emoji, groups
 from inbox.dereference import store_actor
 from inbox.dispatch import Incoming, handles
 from inbox.notes import revise_note
@@ -17,6 +17,10 @@ async def update(incoming: Incoming) -> None:
         return  # only the id: nothing to apply
     if type_of(document) in ACTOR_TYPES:
         await _update_actor(incoming, document)
+    elif is_note(document) and announcements.extension(document) is not None:
+        if document.get("attributedTo") != incoming.actor.uri:
+            raise Unusable("only its author may change an announcement")
+        await announcements.received(incoming, document, edit=True)
     elif is_note(document):
         status = await status_by_uri(incoming.session, uri_of(document))
         if status is None:

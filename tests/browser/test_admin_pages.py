@@ -19,7 +19,7 @@ def accept_dialogs(page: Page) -> None:
     page.on("dialog", accept)
 
 
-def test_a_suspended_users_open_session_ends(
+def test_a_suspended_user_sees_the_reason_instead_of_home(
     browser: Browser, site: Site, admin: User, bob: User
 ) -> None:
     with new_context(browser) as admin_context, new_context(browser) as bob_context:
@@ -32,16 +32,18 @@ def test_a_suspended_users_open_session_ends(
         page.get_by_label("Find users by name or e-mail").fill(bob.name)
         page.get_by_role("button", name="Find").click()
         row = page.locator("li.user-row", has_text=bob.name)
+        row.get_by_label(f"Reason for suspending {bob.name}").fill("Shared customer data")
         row.get_by_role("button", name="Suspend").click()
         expect(page.get_by_role("status")).to_contain_text(f"{bob.name} is suspended")
         expect(row.locator(".state")).to_have_text("suspended")
 
-        bobs_page.goto(site.node.url + "/")
-        expect(bobs_page.locator("#login")).to_be_visible()  # the sign-in page, not home
+        bobs_page.goto(site.node.url + "/")  # the reason, not home
+        expect(bobs_page.get_by_role("heading", level=1)).to_have_text("Account suspended")
+        expect(bobs_page.get_by_role("alert")).to_contain_text("Shared customer data")
 
         row.get_by_role("button", name="Unsuspend").click()
         expect(row.locator(".state")).to_have_text("active")
-        sign_in(bobs_page, site.node, bob)
+        bobs_page.goto(site.node.url + "/")
         expect(bobs_page.get_by_role("heading", level=1)).to_have_text("Home")
 
 

@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 import orjson
 import pytest
 
+from models.remote_file import key_of
 from tests.federation_kit import (
     PUBLIC,
     REMOTE_HOST,
@@ -201,7 +202,10 @@ def test_remote_pictures_come_only_from_allowed_hosts(hq: FedNode, remote: FakeR
 
     placeholder = hq.public_url + "/static/avatar.png"
     assert shown["avatar"] == shown["avatar_static"] == placeholder  # 127.0.0.1:8650 is refused
-    assert shown["header"] == media_url(MEDIA_HOST, "header.png")  # an allowed host is kept
+    # An allowed host's file is shown from this node's copy.
+    assert shown["header"] == hq.public_url + "/media/remote/" + key_of(
+        media_url(MEDIA_HOST, "header.png")
+    )
     served = hq.api(None, "GET", "/static/avatar.png")
     assert served.status_code == 200
     assert served.headers["content-type"] == "image/png"
@@ -253,7 +257,8 @@ def test_a_remote_note_shows_harmless_html(hq: FedNode, remote: FakeRemote) -> N
     assert [o["title"] for o in shown["poll"]["options"]] == ["Yes", "No"]
     chart, clip = shown["media_attachments"]
     assert (chart["type"], chart["description"], chart["blurhash"]) == ("image", "A chart", None)
-    assert chart["url"] == chart["remote_url"] == media_url(MEDIA_HOST, "chart.png")
+    assert chart["remote_url"] == media_url(MEDIA_HOST, "chart.png")
+    assert chart["url"] == hq.public_url + "/media/remote/" + key_of(chart["remote_url"])
     # A file on a refused host: the node's placeholder, and no way to reach the original.
     assert clip["type"] == "unknown"
     assert clip["url"] == clip["preview_url"] == hq.public_url + "/static/missing.png"
@@ -276,12 +281,13 @@ def test_removing_a_host_from_the_allowlist_hides_its_files_at_once(
     words["attachment"] = [picture]
     send(hq, bob, create(bob, words))
     status_id = mentioned_status(hq, ann, bob, words["id"], remote.host)["id"]
-    assert account_of(hq, ann, account_id)["avatar"] == media_url(MEDIA_HOST, "bob.png")
+    copy = hq.public_url + "/media/remote/" + key_of(media_url(MEDIA_HOST, "bob.png"))
+    assert account_of(hq, ann, account_id)["avatar"] == copy
 
     hq.cli("allowlist", "remove", MEDIA_HOST)
     try:
         wait_for(
-            lambda: account_of(hq, ann, account_id)["avatar"].startswith(hq.public_url),
+            lambda: account_of(hq, ann, account_id)["avatar"].endswith("/static/avatar.png"),
             "the placeholder avatar",
         )
         (media,) = status(hq, ann, status_id).json()["media_attachments"]
@@ -290,8 +296,8 @@ def test_removing_a_host_from_the_allowlist_hides_its_files_at_once(
     finally:
         hq.cli("allowlist", "add", MEDIA_HOST)
     wait_for(
-        lambda: account_of(hq, ann, account_id)["avatar"] == media_url(MEDIA_HOST, "bob.png"),
-        "the avatar back once the host is allowed again",
+        lambda: account_of(hq, ann, account_id)["avatar"] == copy,
+        "the avatar (this node's copy) back once the host is allowed again",
     )
 
 

@@ -10,7 +10,6 @@ from tests.kit import RunningNode, User
 def test_writes_are_refused_with_a_reason(node: RunningNode, alice: User, bob: User) -> None:
     status = post(node, alice, "Quote me if you can")
     refused = [
-        ("POST", "/api/v1/reports", {"account_id": bob.id, "comment": "spam"}),
         (
             "PUT",
             f"/api/v1/statuses/{status['id']}/interaction_policy",

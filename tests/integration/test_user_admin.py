@@ -65,26 +65,44 @@ class OpenStream:
         self.ended.set()
 
 
-def test_suspended_user_loses_tokens_and_stream_and_comes_back(node: RunningNode) -> None:
+def test_suspended_user_loses_the_stream_reads_why_and_comes_back(node: RunningNode) -> None:
     user = node.create_user("suspendee")
     stream = OpenStream(node, user.token)
     with connect(ws_url(node, f"?stream=user&access_token={user.token}")) as ws:
         settled(ws)
-        result = node.cli("user", "suspend", user.name)
+        result = node.cli("user", "suspend", user.name, "--reason", "Leaked the roadmap")
         assert f"suspended {user.name}" in result.stdout
         with pytest.raises(ConnectionClosed) as closed:
             ws.recv(timeout=20)  # nothing was posted: the next thing is the close
         assert closed.value.rcvd is not None
         assert closed.value.rcvd.code == 1008
 
-    assert me(node, user).status_code == 401
-    assert password_grant(node, user, user.password).status_code in (400, 401, 403)
+    # Still signed in, to learn why; everything else answers the reason.
+    assert me(node, user).status_code == 200
+    assert password_grant(node, user, user.password).status_code == 200
+    refused = node.api(user, "GET", "/api/v1/timelines/home")
+    assert (refused.status_code, refused.json()) == (
+        403,
+        {"error": "This account is suspended: Leaked the roadmap"},
+    )
     assert stream.ended.wait(20), "the suspended user's stream stayed open"
     listed = node.cli("user", "list", "--search", user.name).stdout
     assert re.search(rf"^{user.name}\s+user\s+suspended\s", listed, re.M), listed
     assert "was suspended already" in node.cli("user", "suspend", user.name).stdout
 
     node.cli("user", "unsuspend", user.name)
+    assert node.api(user, "GET", "/api/v1/timelines/home").status_code == 200
+
+
+def test_a_disabled_user_loses_every_sign_in_until_enabled(node: RunningNode) -> None:
+    user = node.create_user("disablee")
+    result = node.cli("user", "disable", user.name, "--reason", "Left the company")
+    assert f"disabled {user.name}" in result.stdout
+    assert me(node, user).status_code == 401
+    assert password_grant(node, user, user.password).status_code in (400, 401, 403)
+    assert "was disabled already" in node.cli("user", "disable", user.name).stdout
+
+    node.cli("user", "enable", user.name)
     assert me(node, user).status_code == 401  # the old token stays revoked
     again = password_grant(node, user, user.password)
     assert again.status_code == 200, again.text

@@ -143,17 +143,47 @@ def test_attachments_are_served_with_a_disposition_and_a_sandbox(
         assert served.headers["content-disposition"] == expected
 
 
-def test_suspension_and_password_reset_end_browser_sessions_for_good(node: RunningNode) -> None:
-    for action in ("suspend", "reset-password"):
+def test_disabling_and_password_reset_end_browser_sessions_for_good(node: RunningNode) -> None:
+    for action in ("disable", "reset-password"):
         user = node.create_user(f"ends-{action}")
         with signed_in(node, user) as browser:
             assert browser.get("/settings").status_code == 200
             node.cli("user", action, user.name)
-            if action == "suspend":
-                node.cli("user", "unsuspend", user.name)  # coming back revives no old session
+            if action == "disable":
+                node.cli("user", "enable", user.name)  # coming back revives no old session
             # The CLI's change reaches the running node within its 5 s promise.
             after = wait_for(lambda: signed_out(browser.get("/settings")), f"{action} ends it")
             assert "/auth/sign_in" in after.headers["location"]
+
+
+def test_a_suspended_person_sees_why_on_every_page_but_their_warnings(node: RunningNode) -> None:
+    user = node.create_user("suspended-page")
+    with signed_in(node, user) as browser:
+        node.cli("user", "suspend", user.name, "--reason", "Posted customer data")
+        refused = browser.get("/settings")
+        assert refused.status_code == 403
+        assert "This account is suspended: Posted customer data" in refused.text
+        own = browser.get("/settings/moderation")
+        assert own.status_code == 200
+        assert "Posted customer data" in own.text
+        node.cli("user", "unsuspend", user.name)
+        assert browser.get("/settings").status_code == 200
+
+
+def test_moderation_pages_refuse_bad_input(node: RunningNode, alice: User) -> None:
+    with signed_in(node, alice) as browser:
+        assert browser.get("/admin/reports").status_code == 403
+        assert browser.get("/admin/reports/123").status_code == 403
+        assert browser.get(f"/@{alice.name}/abc/report").status_code == 404
+        assert browser.get(f"/@{alice.name}/123/report").status_code == 404
+        forged = browser.post("/settings/moderation/123/appeal", data={"text": "x"})
+        assert forged.status_code == 403  # no CSRF token
+        token = csrf(browser.get("/settings/moderation"))
+        unknown = browser.post(
+            "/settings/moderation/123/appeal", data={"csrf_token": token, "text": "x"}
+        )
+        assert unknown.status_code == 303
+        assert "Record not found" in browser.get("/settings/moderation").text
 
 
 def signed_out(page: httpx.Response) -> httpx.Response | None:

@@ -482,3 +482,79 @@ def test_user_names_and_instance_actors_named_after_their_node_are_usable(name: 
         {"id": AUTHOR, "type": "Application", "preferredUsername": name, "inbox": AUTHOR + "/i"}
     )
     assert fields["username"] == name
+
+
+# --- link previews (docs/link-previews.md) -------------------------------------------------
+
+
+def link_preview(**preview: Any) -> dict[str, Any]:
+    return {
+        "type": "Link",
+        "href": "https://wiki.corp.example/plan",
+        "mediaType": "text/html",
+        "preview": {"type": "Page", "name": "Plan", "summary": "Q1", **preview},
+    }
+
+
+def test_a_link_preview_becomes_the_card_and_no_attachment() -> None:
+    image = {
+        "type": "Image",
+        "url": "https://sales.example/media/remote/ab",
+        "width": 600,
+        "height": 300,
+        "name": "chart",
+        "blurhash": "LEHV6nWB2yk8pyo0adR*.7kCMdnj",
+    }
+    parsed = note_fields(
+        note(
+            attachment=[
+                link_preview(
+                    image=image,
+                    attributedTo={"type": "Person", "name": "Anna", "url": "https://wiki/u"},
+                    generator={"type": "Service", "name": "Corp Wiki"},
+                )
+            ]
+        )
+    )
+    assert parsed.media == ()
+    card = parsed.card
+    assert card is not None
+    assert (card.link, card.title, card.description) == (
+        "https://wiki.corp.example/plan",
+        "Plan",
+        "Q1",
+    )
+    assert (card.type, card.author_name, card.provider_name) == ("link", "Anna", "Corp Wiki")
+    assert card.image_url == "https://sales.example/media/remote/ab"
+    assert (card.width, card.height, card.image_description) == (600, 300, "chart")
+
+
+def test_a_hostile_link_preview_is_cleaned() -> None:
+    parsed = note_fields(
+        note(
+            attachment=[
+                link_preview(
+                    type="Video",
+                    name="<script>steal()</script>Plan<img src=x onerror=alert(1)>",
+                    summary="&lt;b&gt;bold&lt;/b&gt;",
+                    url="javascript:alert(1)",
+                    image={"type": "Image", "url": "https://elsewhere.example/x.png"},
+                    attributedTo={"name": "Eve", "url": "javascript:alert(2)"},
+                )
+            ]
+        )
+    )
+    card = parsed.card
+    assert card is not None
+    assert (card.title, card.description) == ("Plan", "bold")
+    assert card.url == card.link  # a javascript: URL is no URL
+    assert card.image_url is None  # only the author's node serves the image
+    assert card.author_url == ""
+    assert card.type == "video"
+
+
+def test_a_link_without_a_preview_is_no_card() -> None:
+    link = {"type": "Link", "href": "https://x.example/", "mediaType": "text/html"}
+    parsed = note_fields(note(attachment=[link]))
+    assert parsed.card is None
+    assert parsed.media == ()

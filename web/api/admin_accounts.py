@@ -6,8 +6,8 @@ actions `approve`, `reject`, `action`, `unsuspend` and `DELETE`. Scopes `admin:r
 The actions are outbox.user_admin's, the same as `flurfunk user …` and /admin/users, so the
 checks (rank, last admin) and the audit entries are the same. What this node has no state for
 is refused with a reason rather than pretended: there is no sign-up approval queue (approve
-and reject answer 403 as Mastodon does for an account that is not pending), no silencing and
-no sign-in block apart from suspension (`action` with `silence` or `disable` answers 422).
+and reject answer 403 as Mastodon does for an account that is not pending). `action` is
+outbox.moderation's: it leaves a warning the person is notified of and may appeal.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from starlette.routing import BaseRoute, Route
 
 from federation.allowlist import Allowlist
 from models.account import Account, User
-from outbox import roles, user_admin
+from outbox import moderation, roles, user_admin
 from outbox.media import remove_files
 from outbox.permissions import AdminError, Operator, Role, require
 from web.api import serializers
@@ -36,7 +36,6 @@ V1 = "/api/v1/admin/accounts"
 V2 = "/api/v2/admin/accounts"
 READ, WRITE = "admin:read:accounts", "admin:write:accounts"
 PAGE, PAGE_MAX = 100, 200  # as Mastodon
-ACTIONS = ("none", "disable", "silence", "suspend", "sensitive")
 
 
 async def _administrator(c: Call) -> Operator:
@@ -64,9 +63,9 @@ def entity(c: Call, account: Account, user: User | None, role: Role | None) -> d
         "confirmed": user is not None,
         "approved": user is not None,
         "disabled": bool(user and user.disabled),
-        "silenced": False,
+        "silenced": account.silenced_at is not None,
         "suspended": account.suspended_at is not None,
-        "sensitized": False,
+        "sensitized": account.sensitized_at is not None,
         "account": serializers.account(account, c.node.links()),
     }
 
@@ -109,7 +108,9 @@ async def _filtered(c: Call, session: AsyncSession, v2: bool) -> Select[Account,
         query = query.where(Account.suspended_at.is_not(None))
     elif status == "disabled":
         query = query.where(User.disabled.is_(True))
-    elif status in ("pending", "silenced"):  # states this node never has
+    elif status == "silenced":
+        query = query.where(Account.silenced_at.is_not(None))
+    elif status == "pending":  # a state this node never has
         query = query.where(Account.id.is_(None))
     staff = (p.text("permissions", max_length=16) == "staff") if v2 else p.flag("staff")
     if staff:
@@ -195,21 +196,20 @@ async def approve_or_reject(request: Request) -> Response:
 
 
 async def action(request: Request) -> Response:
+    """Mastodon's moderation action: `type` (none|warn|disable|sensitive|silence|suspend),
+    `text` (the reason the person reads), `report_id` (the report it settles);
+    `send_email_notification` is ignored (the person gets a notification)."""
     c = await call(request, WRITE)
     who = await _administrator(c)
     kind = c.params.text("type", max_length=16) or ""
-    if kind not in ACTIONS:
-        raise validation(f"type must be one of {', '.join(ACTIONS)}")
-    if kind in ("silence", "disable", "sensitive"):
-        raise validation(
-            f"this node has no {kind} state for an account: use type=suspend "
-            "(the account's sign-ins end and it disappears from the node until unsuspended)"
-        )
+    if kind not in moderation.ACCOUNT_ACTIONS:
+        raise validation(f"type must be one of {', '.join(moderation.ACCOUNT_ACTIONS)}")
+    text = c.params.text("text", "", max_length=moderation.TEXT_MAX) or ""
+    report_id = c.params.id("report_id")
     try:
         async with c.node.db.write() as session:
             account, _ = await _local(c, session)
-            if kind == "suspend":
-                await user_admin.suspend(session, who, account.username)
+            await moderation.act_on_account(session, who, account, kind, text, report_id=report_id)
     except AdminError as exc:
         raise refused(exc) from None
     return ok({})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -19,7 +20,7 @@ from federation.values import InvalidValue
 from models.tables import Account, User
 from web.api.errors import ApiError
 from web.api.params import Params, read_params
-from web.auth import Caller, caller_for_token, scope_allows
+from web.auth import Caller, caller_for_token, scope_allows, suspension_error
 from web.node import Node, node_of
 
 Cursor = ColumnElement[int] | InstrumentedAttribute[int]
@@ -90,6 +91,21 @@ async def identify(request: Request, session: AsyncSession) -> Caller | None:
     return caller
 
 
+# What a suspended account may still do, so that it learns why and can appeal.
+SUSPENDED_MAY = re.compile(
+    r"^(GET /api/v1/accounts/verify_credentials"
+    r"|GET /api/v[12]/instance/?"
+    r"|GET /api/v[12]/notifications(/[^/]+(/accounts)?)?"
+    r"|GET /api/v1/flurfunk/warnings(/\d+)?"
+    r"|(GET|POST) /api/v1/flurfunk/appeals"
+    r"|GET /api/v1/flurfunk/appeals/\d+)$"
+)
+
+
+def suspended_may(request: Request) -> bool:
+    return SUSPENDED_MAY.match(f"{request.method} {request.url.path}") is not None
+
+
 async def call(
     request: Request,
     scope: str | None = None,
@@ -113,6 +129,9 @@ async def call(
     if caller is None and not optional:
         raise ApiError(401, "The access token is invalid")
     if caller is not None:
+        refusal = suspension_error(caller.account)
+        if refusal is not None and not suspended_may(request):
+            raise ApiError(403, refusal)
         if scope is not None and not optional and not scope_allows(caller.scopes, scope):
             raise ApiError(403, "This action is outside the authorized scopes")
         if user and not optional and caller.account is None:

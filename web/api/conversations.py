@@ -42,7 +42,11 @@ def _taking_part(viewer_id: int) -> ColumnElement[bool]:
         .where(mention.status_id == Status.id, mention.account_id == viewer_id)
         .correlate(Status)
     )
-    return and_(Status.visibility == "direct", or_(Status.account_id == viewer_id, mentioned))
+    return and_(
+        Status.visibility == "direct",
+        or_(Status.account_id == viewer_id, mentioned),
+        or_(Status.held.is_(False), Status.account_id == viewer_id),
+    )
 
 
 async def _threads(

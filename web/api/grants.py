@@ -79,7 +79,7 @@ async def _verify_login(db: Database, login: str, password: str) -> Account | No
     account, user = found
     if not await run_in_threadpool(check_password, user.password_hash, password):
         return None
-    if user.disabled or account.suspended_at is not None:
+    if user.disabled:  # a suspended account signs in, to learn why and to appeal
         return None
     return account
 

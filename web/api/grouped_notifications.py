@@ -147,6 +147,9 @@ async def _present(
         if item.get("status") is not None:
             entry["status_id"] = item["status"]["id"]
             statuses.setdefault(item["status"]["id"], item["status"])
+        for extra in ("report", "moderation_warning"):  # as Mastodon's NotificationGroup
+            if extra in item:
+                entry[extra] = item[extra]
         groups.append(entry)
         sender_ids.extend(samples)
         first_senders.append(samples[0])

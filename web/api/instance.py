@@ -32,6 +32,7 @@ from outbox.interactions import MAX_PINS
 from outbox.media import SIZE_LIMITS
 from outbox.policy import policy_rules
 from outbox.push_subscriptions import vapid_key
+from outbox.reminder import KEY as REMINDER_KEY
 from outbox.status_parts import MAX_MEDIA
 from web.api import serializers
 from web.api.base import ok
@@ -137,6 +138,7 @@ class Described:
     contact: Account | None
     rules: list[dict[str, str]]
     updated_at: datetime | None
+    reminder: str = ""  # the confidentiality reminder (outbox.reminder)
 
 
 async def described(session: AsyncSession, settings: Settings) -> Described:
@@ -149,6 +151,7 @@ async def described(session: AsyncSession, settings: Settings) -> Described:
         contact=contact,
         rules=await _rules(session),
         updated_at=await admin.node_settings_updated(session),
+        reminder=values.get(REMINDER_KEY, ""),
     )
 
 
@@ -228,7 +231,11 @@ async def instance_v1(request: Request) -> Response:
             "configuration": _configuration(settings),
             "contact_account": serializers.account(contact, node.links()) if contact else None,
             "rules": about.rules,
-            "flurfunk": {"version": SOFTWARE_VERSION, "federation": federation},
+            "flurfunk": {
+                "version": SOFTWARE_VERSION,
+                "federation": federation,
+                "confidentiality_reminder": about.reminder or None,
+            },
         }
     )
 
@@ -270,7 +277,11 @@ async def instance_v2(request: Request) -> Response:
                 "account": serializers.account(contact, node.links()) if contact else None,
             },
             "rules": about.rules,
-            "flurfunk": {"version": SOFTWARE_VERSION, "federation": federation},
+            "flurfunk": {
+                "version": SOFTWARE_VERSION,
+                "federation": federation,
+                "confidentiality_reminder": about.reminder or None,
+            },
         }
     )
 

@@ -38,6 +38,13 @@ NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 async def _password_grant(node: Node, request: Request, params: Params) -> Grant:
     async with node.db.read() as session:
         app = await authenticate_client(session, request, params)
+    if node.settings.oidc_only:
+        raise oauth_error(
+            "unauthorized_client",
+            "Password sign-in is turned off on this node: use the authorization code flow "
+            "(/oauth/authorize), which signs in with the company account.",
+            status=403,
+        )
     scopes = granted_scopes(scope_param(params), app)
     try:
         account = await verify_login(

@@ -11,6 +11,7 @@ from federation import values
 from federation.values import InvalidValue
 from models import policy as stored
 from outbox import policy
+from outbox import reminder as confidentiality
 from outbox.permissions import MissingPermission
 from outbox.policy import MAX_POLICY_CHARS
 from outbox.user_admin import AdminError
@@ -25,6 +26,7 @@ async def _answer(c: Call) -> Response:
         current = await stored.current(session)
         if current is None:
             raise not_found()
+        reminder = await confidentiality.reminder(session)
         at = None
         if c.caller is not None and c.caller.account is not None:
             at = await stored.accepted_at(session, c.caller.account.id, current.version)
@@ -35,6 +37,8 @@ async def _answer(c: Call) -> Response:
             "published_at": iso(current.published_at),
             "accepted": at is not None,
             "accepted_at": iso(at),
+            # What the compliance team asks everyone to keep in mind when posting.
+            "confidentiality_reminder": reminder or None,
         }
     )
 

@@ -59,6 +59,8 @@ async def check_policy_accepted(request: Request) -> None:
         caller = await _caller(request, session)
         if caller is None or caller.account is None or caller.user is None:
             return  # anonymous or app-only: the endpoint itself answers 401/422
+        if caller.account.suspended_at is not None:
+            return  # the endpoint answers with the suspension
         pending = await policy.needs_acceptance(session, caller.account.id)
     if pending is not None:
         raise PolicyNotAccepted(node.settings.url(POLICY_PATH), pending.version)

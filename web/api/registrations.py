@@ -24,6 +24,9 @@ async def register(request: Request) -> Response:
     c = await call(request, "write:accounts", user=False)
     if not c.node.settings.registrations_open:
         raise ApiError(403, "Registrations are closed on this node")
+    if c.node.settings.oidc_only:
+        # Accounts come from the company sign-on; a password account would bypass it.
+        raise ApiError(403, "Accounts on this node come from the company sign-in (/auth/oidc)")
     assert c.caller is not None
     username = c.params.text("username", max_length=30) or ""
     email = c.params.text("email", max_length=320) or ""

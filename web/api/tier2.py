@@ -42,12 +42,9 @@ def missing(scope: str) -> Endpoint:
 
 def _routes() -> list[BaseRoute]:
     empty_list = [
-        ("/api/v1/announcements", "read"),
         ("/api/v1/notifications/requests", "read:notifications"),
     ]
     records = [
-        ("/api/v1/announcements/{id}/dismiss", ["POST"], "write:accounts"),
-        ("/api/v1/announcements/{id}/reactions/{name}", ["PUT", "DELETE"], "write:favourites"),
         ("/api/v1/notifications/requests/{id}", ["GET"], "read:notifications"),
         ("/api/v1/notifications/requests/{id}/accept", ["POST"], "write:notifications"),
         ("/api/v1/notifications/requests/{id}/dismiss", ["POST"], "write:notifications"),

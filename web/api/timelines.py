@@ -39,6 +39,7 @@ from models.base import UTCDateTime, utcnow
 from models.personal import domain_blocked_accounts
 from models.relationship import mute_in_force
 from models.tables import (
+    Account,
     Block,
     FeedEntry,
     Follow,
@@ -51,7 +52,7 @@ from models.tables import (
     StatusTag,
     Tag,
 )
-from models.visibility import visible_to
+from models.visibility import not_held, visible_to
 from web.api import filtering, serializers
 from web.api.base import Call, Cursor, Page, call, page_of, paginated
 from web.api.errors import not_found, validation
@@ -233,6 +234,7 @@ def broadcast_query(c: Call) -> StatusQuery:
     query = select(Status.id, Status).where(
         Status.visibility.in_(visibilities),
         Status.reblog_of_id.is_(None),
+        not_held(c.viewer_id),
         shown_to(c.viewer_id),
     )
     if local_only:
@@ -241,7 +243,18 @@ def broadcast_query(c: Call) -> StatusQuery:
         query = query.where(Status.local.is_(False))
     if c.params.flag("only_media"):
         query = query.where(with_media())
-    return query
+    return query.where(not_silenced(c.viewer_id))
+
+
+def not_silenced(viewer_id: int | None) -> ColumnElement[bool]:
+    """A silenced (moderated) account's posts stay out of public timelines, except for
+    the account itself and those who follow it, as on Mastodon."""
+    silenced = select(Account.id).where(Account.silenced_at.is_not(None))
+    shown = Status.account_id.not_in(silenced)
+    if viewer_id is None:
+        return shown
+    followed = select(Follow.target_account_id).where(Follow.account_id == viewer_id)
+    return or_(shown, Status.account_id == viewer_id, Status.account_id.in_(followed))
 
 
 async def public(request: Request) -> Response:
@@ -354,6 +367,7 @@ async def direct(request: Request) -> Response:
     query = select(Status.id, Status).where(
         Status.visibility == "direct",
         or_(Status.account_id == viewer, mentioned),
+        not_held(viewer),
         shown_to(viewer),
     )
     return await statuses_page(c, query, Status.id)

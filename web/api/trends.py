@@ -97,6 +97,7 @@ async def _statuses(
     query = select(*serializers.STATUS_COLUMNS).where(
         Status.id.in_([i.item_id for i in items]),
         Status.visibility == "public",
+        Status.held.is_(False),
         status_admitted(await hidden_domains(c.node)),
     )
     if check:

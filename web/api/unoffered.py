@@ -18,15 +18,7 @@ from web.api.accounts import account_or_404
 from web.api.base import call, ok
 from web.api.errors import not_found, validation
 from web.api.params import parse_id
-from web.api.policy_gate import policy_gated
 from web.api.statuses import readable_status
-
-
-@policy_gated
-async def report(request: Request) -> Response:
-    """Until reports are kept (issue 14): the route that keeps them replaces this one."""
-    await call(request, "write:reports")
-    raise validation("reports are not taken on this node yet; please contact a moderator")
 
 
 async def translate(request: Request) -> Response:
@@ -83,7 +75,6 @@ async def nothing_kept(request: Request) -> Response:
 
 
 routes: list[BaseRoute] = [
-    Route("/api/v1/reports", report, methods=["POST"]),
     Route("/api/v1/statuses/{id}/translate", translate, methods=["POST"]),
     Route("/api/v1/emails/confirmations", email_confirmation, methods=["POST"]),
     Route("/api/v1/profile", profile, methods=["GET", "PUT", "PATCH"]),

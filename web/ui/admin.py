@@ -21,7 +21,7 @@ from starlette.routing import BaseRoute, Route
 from federation.allowlist import Allowlist
 from models import admin as node_admin
 from models import policy as usage_policy
-from outbox import invites, roles, user_admin
+from outbox import invites, moderation, roles, user_admin
 from outbox.accounts import AccountError, random_password
 from outbox.media import remove_files
 from outbox.permissions import outranks
@@ -162,8 +162,12 @@ async def act(request: Request) -> Response:
     try:
         async with node.db.write() as session:
             if action == "suspend":
-                changed = await user_admin.suspend(session, operator, name)
-                message = t("%(name)s is suspended; their sign-ins ended.", name=name)
+                account, _ = await user_admin.find(session, name)
+                changed = account.suspended_at is None
+                if changed:
+                    reason = str(form.get("reason") or "")[: moderation.TEXT_MAX]
+                    await moderation.act_on_account(session, operator, account, "suspend", reason)
+                message = t("%(name)s is suspended and was told why.", name=name)
             elif action == "unsuspend":
                 changed = await user_admin.unsuspend(session, operator, name)
                 message = t("%(name)s may sign in again.", name=name)

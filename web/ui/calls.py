@@ -9,6 +9,7 @@ timeline page and `GET /api/v1/timelines/home` read the same rows with the same 
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import re
 import secrets
@@ -27,13 +28,16 @@ from starlette.types import Message
 
 from web.api import (
     accounts,
+    admin_accounts,
     conversations,
     groups,
     lists,
     misc,
+    moderation,
     notifications,
     polls,
     relationships,
+    reports,
     search,
     status_actions,
     statuses,
@@ -50,13 +54,16 @@ from web.ui.session import web_caller
 Endpoint = Callable[[Request], Awaitable[Response]]
 API_MODULES = (
     accounts,
+    admin_accounts,
     conversations,
     groups,
     lists,
     misc,
+    moderation,
     notifications,
     polls,
     relationships,
+    reports,
     search,
     status_actions,
     statuses,
@@ -79,6 +86,8 @@ def _endpoints() -> dict[tuple[str, str], Endpoint]:
     return found
 
 
+_ROUTE_PARAM = re.compile(r"\{(\w+)\}")
+ADMIN_SCOPES = frozenset({"admin:read", "admin:write"})
 NEXT_PAGE = re.compile(r"[?&]max_id=(\d+)[^>]*>;\s*rel=\"next\"")
 
 
@@ -114,18 +123,26 @@ async def api(
     query: Mapping[str, Any] | None = None,
     body: Mapping[str, Any] | None = None,
     files: Mapping[str, UploadFile] | None = None,
+    admin: bool = False,
 ) -> Answer:
     """Run the API endpoint of `method` and `route` (its path as the API declares it, e.g.
-    `/api/v1/statuses/{id}`) as the signed-in user, or anonymously, and return its answer."""
+    `/api/v1/statuses/{id}`) as the signed-in user, or anonymously, and return its answer.
+
+    `admin`: the admin pages call the admin API with the admin scopes, which the browser
+    session's token does not carry (it is the node's own first-party session; the endpoint
+    still checks the person's permission)."""
     endpoint = _endpoints()[(method, route)]
     scope = dict(request.scope)
     if files:
         content_type, payload = await _multipart(body or {}, files)
     else:
         content_type, payload = b"application/json", orjson.dumps(dict(body or {}))
+    params = dict(path or {})
     scope.update(
         method=method,
-        path_params=dict(path or {}),
+        # The endpoint sees the API path it serves (a suspended caller's checks go by it).
+        path=_ROUTE_PARAM.sub(lambda m: str(params.get(m.group(1), "")), route),
+        path_params=params,
         query_string=urlencode(
             [(k, v) for k, v in (query or {}).items() if v is not None], doseq=True
         ).encode(),
@@ -140,7 +157,10 @@ async def api(
             ),
         ],
     )
-    scope[PAGE_CALLER] = await web_caller(request)
+    caller = await web_caller(request)
+    if admin and caller is not None:
+        caller = dataclasses.replace(caller, scopes=caller.scopes | ADMIN_SCOPES)
+    scope[PAGE_CALLER] = caller
 
     async def receive() -> Message:
         return {"type": "http.request", "body": payload, "more_body": False}

@@ -45,3 +45,15 @@ async def form_refused(request: Request, exc: Exception) -> Response:
 
 async def not_allowed(request: Request, exc: Exception) -> Response:
     return not_allowed_page(request, getattr(exc, "permission", None))
+
+
+async def suspended_page(request: Request, exc: Exception) -> Response:
+    t = translator(language(request))
+    return page(
+        request,
+        "error.html",
+        status=403,
+        heading=t("Account suspended"),
+        message=str(exc),
+        link=("/settings/moderation", t("Why, and how to appeal")),
+    )

@@ -14,7 +14,7 @@ from starlette.routing import BaseRoute, Route
 from web.ui.access import back, checked_form, flash, viewer
 from web.ui.calls import api
 from web.ui.i18n import translator
-from web.ui.render import language, page
+from web.ui.render import composer_reminder, language, page
 
 GROUP = "/api/v1/flurfunk/groups/{group}"
 
@@ -77,6 +77,7 @@ async def group_page(request: Request) -> Response:
         moderating=moderating,
         join_requests=waiting.data if waiting is not None and waiting.ok else [],
         relationship=relationship.data[0] if relationship.ok and relationship.data else {},
+        confidentiality_reminder=await composer_reminder(request),
     )
 
 
@@ -110,6 +111,7 @@ async def _closed_group(request: Request, name: str) -> Response:
         moderating=False,
         join_requests=[],
         relationship=relationship.data[0] if relationship.ok and relationship.data else {},
+        confidentiality_reminder="",
     )
 
 

@@ -10,7 +10,7 @@ from starlette.routing import BaseRoute, Route
 from web.ui.access import back, checked_form, flash, viewer
 from web.ui.calls import api
 from web.ui.i18n import N_, translator
-from web.ui.render import language, page, render_fragment
+from web.ui.render import composer_reminder, language, page, render_fragment
 from web.ui.session import web_caller
 
 PAGE = 30
@@ -26,6 +26,8 @@ SAYS = {
     "favourite": N_("favourited your post"),
     "poll": N_("A poll has ended"),
     "update": N_("edited a post"),
+    "admin.report": N_("was reported"),
+    "moderation_warning": N_("received a moderation decision"),
 }
 
 
@@ -66,6 +68,7 @@ async def conversations(request: Request) -> Response:
     return page(
         request,
         "conversations.html",
+        confidentiality_reminder=await composer_reminder(request),
         nav="conversations",
         items=items,
         stream={"stream": "direct"},

@@ -10,6 +10,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
 from outbox.permissions import may_administer
+from outbox.reminder import reminder
 from web.node import node_of
 from web.ui import formats
 from web.ui.cards import cached_card
@@ -138,3 +139,9 @@ def render_fragment(request: Request, template: str, **context: Any) -> Response
     chosen = language(request)
     html = _html(request, template, chosen, context)
     return HTMLResponse(html, headers=secure_headers(request, chosen))
+
+
+async def composer_reminder(request: Request) -> str:
+    """The node's confidentiality reminder, shown above every composer (outbox.reminder)."""
+    async with node_of(request).db.read() as session:
+        return await reminder(session)

@@ -21,7 +21,7 @@ from models.base import utcnow
 from models.filters import Filter
 from models.tables import AccessToken, Account, BrowserSession, OAuthApp, User
 from outbox.browser_sessions import end
-from web.auth import TOP_SCOPES, Caller, issue_token, new_token, parse_scopes
+from web.auth import TOP_SCOPES, Caller, issue_token, new_token, parse_scopes, suspension_error
 from web.node import node_of
 
 CSRF_FIELD = "csrf_token"
@@ -113,14 +113,27 @@ async def sign_out(request: Request) -> None:
 
 async def web_caller(conn: HTTPConnection) -> Caller | None:
     """The signed-in local user as an API caller, or None; looked up once per request, and
-    refused when the session ended, its token was revoked, or the user was disabled or
-    suspended since."""
+    refused when the session ended, its token was revoked, or the user was disabled since.
+    A suspended person gets AccountSuspended on every page but their warnings."""
     if _CALLER in conn.scope:
         cached: Caller | None = conn.scope[_CALLER]
-        return cached
-    caller = await _look_up(conn)
-    conn.scope[_CALLER] = caller
-    return caller
+    else:
+        cached = await _look_up(conn)
+        conn.scope[_CALLER] = cached
+    if cached is not None and cached.account is not None:
+        refusal = suspension_error(cached.account)
+        if refusal is not None and not conn.url.path.startswith(SUSPENDED_PAGES):
+            raise AccountSuspended(refusal)
+    return cached
+
+
+# The pages a suspended person may still open: their warnings and appeals, signing out.
+SUSPENDED_PAGES = ("/settings/moderation", "/auth/")
+
+
+class AccountSuspended(Exception):
+    """A suspended person opened another page: answered 403 with the reason and a link to
+    their warnings (web.ui.errors)."""
 
 
 async def _look_up(conn: HTTPConnection) -> Caller | None:
@@ -150,7 +163,7 @@ async def _look_up(conn: HTTPConnection) -> Caller | None:
     if row is None:
         return None
     session_id, token, account, user, has_filters = row
-    if user.disabled or account.suspended_at is not None:
+    if user.disabled:
         return None
     conn.scope["flurfunk.browser_session"] = session_id
     return Caller(token, account, user, frozenset(parse_scopes(token.scopes)), bool(has_filters))

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from typing import Any
+from urllib.parse import urlencode
+
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
@@ -18,6 +21,14 @@ MAX_LOGIN_LENGTH = 320
 MAX_PASSWORD_LENGTH = 1024
 
 
+def sign_on_choices(request: Request, next_page: str) -> dict[str, Any]:
+    """What the sign-in page offers: the company sign-on link (with an issuer set) and the
+    password form (unless OIDC_ONLY)."""
+    settings = node_of(request).settings
+    link = "/auth/oidc?" + urlencode({"next": next_page}) if settings.oidc_issuer else ""
+    return {"sign_on_url": link, "passwords": not settings.oidc_only}
+
+
 def sign_in_page(request: Request, *, welcome: bool = False, status: int = 200) -> Response:
     next_page = safe_next(request.query_params.get("next"))
     return page(
@@ -29,6 +40,7 @@ def sign_in_page(request: Request, *, welcome: bool = False, status: int = 200) 
         login="",
         error="",
         welcome=welcome,
+        **sign_on_choices(request, next_page),
     )
 
 
@@ -53,8 +65,11 @@ async def sign_in_submit(request: Request) -> Response:
             next=next_page,
             login=login,
             error=message,
+            **sign_on_choices(request, next_page),
         )
 
+    if node_of(request).settings.oidc_only:
+        return again(403, t("Password sign-in is turned off: sign in with your company account."))
     if not csrf_valid(request, params.raw(CSRF_FIELD)):
         return again(403, t("Your session has expired. Please try again."))
     account = None
@@ -78,6 +93,8 @@ async def sign_in_submit(request: Request) -> Response:
     if account is None:
         return again(401, t("The e-mail address, user name or password is wrong."))
     await sign_in(request, account.id)
+    if account.suspended_at is not None:  # all they may open: why, and how to appeal
+        next_page = "/settings/moderation"
     return RedirectResponse(next_page, status_code=303)
 
 

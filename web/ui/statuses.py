@@ -21,7 +21,7 @@ from web.node import node_of
 from web.ui.access import back, checked_form, flash, viewer
 from web.ui.calls import api
 from web.ui.i18n import translator
-from web.ui.render import language, page, render_fragment
+from web.ui.render import composer_reminder, language, page, render_fragment
 from web.ui.session import safe_next, web_caller
 
 ACTIONS = ("favourite", "unfavourite", "reblog", "unreblog", "bookmark", "unbookmark")
@@ -93,6 +93,7 @@ async def preview(request: Request, form: FormData) -> Response:
         request,
         "preview.html",
         **await _preview(request, form),
+        confidentiality_reminder=await composer_reminder(request),
         text=str(form.get("status") or ""),
         visibility=str(form.get("visibility") or "public"),
         reply_to=str(form.get("in_reply_to_id") or ""),
@@ -160,6 +161,7 @@ async def status_page(request: Request) -> Response:
         descendants=context["descendants"],
         reply_text=reply_text + " " if reply_text else "",
         reply_visibility=status["visibility"],
+        confidentiality_reminder=await composer_reminder(request),
     )
 
 

@@ -12,7 +12,9 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from models import policy
+from outbox.reminder import reminder
 from web.node import node_of
+from web.ui import announcements as announcement_pages
 from web.ui.access import viewer
 from web.ui.calls import api
 from web.ui.i18n import N_, translator
@@ -55,6 +57,7 @@ async def show(
     title: str | None = None,
     path: dict[str, Any] | None = None,
     composer: bool = True,
+    banner: bool = False,
 ) -> Response:
     caller = await viewer(request)
     t = translator(language(request))
@@ -70,18 +73,25 @@ async def show(
     statuses = answer.data if answer.ok else []
     preferences = (caller.user.preferences if caller.user else None) or {}
     policy_pending = False
+    confidentiality_reminder = ""
     if composer and caller.account is not None:
         async with node_of(request).db.read() as session:
             policy_pending = await policy.needs_acceptance(session, caller.account.id) is not None
+            confidentiality_reminder = await reminder(session)
+    extra: dict[str, Any] = {}
+    if banner and caller.account is not None:  # pinned until read: home only
+        extra["announcements"] = await announcement_pages.banner_items(request, caller.account.id)
     return page(
         request,
         "timeline.html",
+        **extra,
         nav=timeline.nav,
         title=title or t(timeline.title),
         statuses=statuses,
         stream=timeline.stream,
         composer=composer,
         policy_pending=policy_pending,
+        confidentiality_reminder=confidentiality_reminder,
         default_visibility=preferences.get("posting:default:visibility", "public"),
         older=statuses[-1]["id"] if len(statuses) >= PAGE else None,
     )
@@ -90,7 +100,7 @@ async def show(
 async def home(request: Request) -> Response:
     if await web_caller(request) is None:
         return sign_in_page(request, welcome=True)
-    return await show(request, HOME)
+    return await show(request, HOME, banner=True)
 
 
 async def local(request: Request) -> Response:

@@ -50,6 +50,8 @@ def test_toml_file_and_environment_precedence(tmp_path: Path) -> None:
         ("FLURFUNK_CONNECT_TO", "nohost", "CONNECT_TO"),
         ("FLURFUNK_REGISTRATIONS_OPEN", "perhaps", "REGISTRATIONS_OPEN"),
         ("FLURFUNK_PUSH_HOSTS", "https://ntfy.corp.example/", "PUSH_HOSTS"),
+        ("FLURFUNK_SCIM_ROLE_MAP", "admins", "SCIM_ROLE_MAP"),
+        ("FLURFUNK_SCIM_ROLE_MAP", "=admin", "SCIM_ROLE_MAP"),
     ],
 )
 def test_bad_values_name_their_key(tmp_path: Path, key: str, value: str, named: str) -> None:
@@ -97,3 +99,57 @@ def test_a_client_certificate_is_loaded_at_start(tmp_path: Path) -> None:
     for reason, values in refusals.items():
         with pytest.raises(ConfigError, match=reason):
             load_settings({**env, **values})
+
+
+def test_sign_on_settings(tmp_path: Path) -> None:
+    env = {"FLURFUNK_DATA_DIR": str(tmp_path), "FLURFUNK_CONFIG": str(tmp_path / "none.toml")}
+    plain = load_settings(env)
+    assert plain.oidc_issuer == ""
+    assert plain.oidc_username_claim == "preferred_username"
+    assert plain.oidc_groups_claim == "groups"
+    assert plain.oidc_role_map == (("admins", "admin"), ("moderators", "moderator"))
+    assert plain.oidc_only is False
+    settings = load_settings(
+        {
+            **env,
+            "FLURFUNK_OIDC_ISSUER": "https://login.corp.example/realms/staff",
+            "FLURFUNK_OIDC_CLIENT_ID": "flurfunk",
+            "FLURFUNK_OIDC_CLIENT_SECRET": "s",
+            "FLURFUNK_OIDC_USERNAME_CLAIM": "upn",
+            "FLURFUNK_OIDC_GROUPS_CLAIM": "roles",
+            "FLURFUNK_OIDC_ROLE_MAP": "it-admins=admin, CN=Mods=moderator",
+            "FLURFUNK_OIDC_ONLY": "true",
+        }
+    )
+    assert settings.oidc_issuer == "https://login.corp.example/realms/staff"
+    assert settings.oidc_username_claim == "upn"
+    assert settings.oidc_groups_claim == "roles"
+    assert settings.oidc_only is True
+    # A group name may hold "=" (LDAP names); the role is what follows the last one.
+    assert settings.oidc_role_map == (("it-admins", "admin"), ("CN=Mods", "moderator"))
+
+
+@pytest.mark.parametrize(
+    ("extra", "named"),
+    [
+        ({"FLURFUNK_OIDC_ONLY": "true"}, "OIDC_ONLY"),
+        ({"FLURFUNK_OIDC_ISSUER": "https://idp.example"}, "OIDC_CLIENT_ID"),
+        ({"FLURFUNK_OIDC_ISSUER": "ftp://idp.example", "FLURFUNK_OIDC_CLIENT_ID": "c"}, "ISSUER"),
+        ({"FLURFUNK_OIDC_ROLE_MAP": "admins"}, "OIDC_ROLE_MAP"),
+        ({"FLURFUNK_OIDC_ROLE_MAP": "admins=Admin Role"}, "OIDC_ROLE_MAP"),
+        ({"FLURFUNK_OIDC_ROLE_MAP": "bosses=owner"}, "owner"),
+        ({"FLURFUNK_OIDC_USERNAME_CLAIM": " "}, "OIDC_USERNAME_CLAIM"),
+    ],
+)
+def test_bad_sign_on_settings_are_named(tmp_path: Path, extra: dict[str, str], named: str) -> None:
+    env = {"FLURFUNK_DATA_DIR": str(tmp_path), "FLURFUNK_CONFIG": str(tmp_path / "none.toml")}
+    with pytest.raises(ConfigError, match=named):
+        load_settings({**env, **extra})
+
+
+def test_scim_role_map_defaults_like_sign_on_and_may_be_emptied(tmp_path: Path) -> None:
+    env = {"FLURFUNK_DATA_DIR": str(tmp_path), "FLURFUNK_CONFIG": str(tmp_path / "x.toml")}
+    assert load_settings(env).scim_role_map == (("admins", "admin"), ("moderators", "moderator"))
+    custom = {**env, "FLURFUNK_SCIM_ROLE_MAP": "IT-Admins = admin, hr=hr"}
+    assert load_settings(custom).scim_role_map == (("IT-Admins", "admin"), ("hr", "hr"))
+    assert load_settings({**env, "FLURFUNK_SCIM_ROLE_MAP": ""}).scim_role_map == ()

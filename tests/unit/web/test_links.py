@@ -1,10 +1,12 @@
-"""Which remote file URLs apps are given: only those whose host the allowlist admits now."""
+"""Which remote file URLs apps are given: this node's copy of files whose host the allowlist
+admits now (never the other host's URL), else a placeholder."""
 
 from __future__ import annotations
 
 import pytest
 
 from federation.allowlist import Allowlist
+from models.remote_file import key_of
 from models.settings import Settings
 from models.status import MediaAttachment
 from web.api.serializers import Links, media
@@ -24,8 +26,9 @@ links = Links(Settings(public_url=NODE), Allowlist(["media.corp.example", "*.sal
         "https://user@media.corp.example/a.png",
     ],
 )
-def test_files_on_allowed_hosts_keep_their_url(url: str) -> None:
-    assert links.remote(url, "/static/avatar.png") == url
+def test_files_on_allowed_hosts_are_served_from_this_node(url: str) -> None:
+    assert links.remote(url, "/static/avatar.png") == f"{NODE}/media/remote/{key_of(url)}"
+    assert links.allowed(url) == url
 
 
 @pytest.mark.parametrize(
@@ -57,11 +60,12 @@ def attachment(remote_url: str, kind: str = "image") -> MediaAttachment:
     )
 
 
-def test_an_attachment_on_an_allowed_host_is_shown_from_there() -> None:
-    shown = media(attachment("https://media.corp.example/chart.png"), links)
+def test_an_attachment_on_an_allowed_host_is_shown_from_this_nodes_copy() -> None:
+    origin = "https://media.corp.example/chart.png"
+    shown = media(attachment(origin), links)
     assert shown["type"] == "image"
-    assert shown["url"] == shown["preview_url"] == shown["remote_url"]
-    assert shown["remote_url"] == "https://media.corp.example/chart.png"
+    assert shown["url"] == shown["preview_url"] == f"{NODE}/media/remote/{key_of(origin)}"
+    assert shown["remote_url"] == origin
 
 
 def test_an_attachment_elsewhere_is_the_placeholder_without_a_way_there() -> None:

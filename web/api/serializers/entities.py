@@ -15,6 +15,7 @@ from models.account import Account, User
 from models.base import utcnow
 from models.oauth import OAuthApp
 from models.poll import Poll
+from models.preview_card import PreviewCard
 from models.status import MediaAttachment, Status, Tag
 from outbox.permissions import BUILT_IN, Role
 from web.api.serializers.links import MISSING_AVATAR, MISSING_HEADER, MISSING_MEDIA, Links
@@ -40,7 +41,8 @@ def iso(value: datetime | None) -> str | None:
 
 
 def picture(links: Links, path: str | None, remote_url: str | None, fallback: str) -> str:
-    """An avatar or header: the node's file, else the remote one where allowed, else `fallback`."""
+    """An avatar or header: the node's file, else its copy of the remote one where allowed,
+    else `fallback`."""
     if path:
         return links.local("/media/" + path)
     return links.remote(remote_url, fallback)
@@ -133,7 +135,8 @@ def credential_account(a: Account, user: User, links: Links) -> dict[str, Any]:
 
 def media(m: MediaFields, links: Links) -> dict[str, Any]:
     kind, remote_url = m.type, links.allowed(m.remote_url)
-    url = links.local("/media/" + m.file_path) if m.file_path else remote_url
+    # A remote file is served from this node's copy; `remote_url` keeps where it came from.
+    url = links.local("/media/" + m.file_path) if m.file_path else links.cached(remote_url)
     # As Mastodon: no preview image for a file that is not one (a PDF, a clip without a frame).
     preview = url if kind in ("image", "gifv") else None
     if m.preview_path:
@@ -152,6 +155,34 @@ def media(m: MediaFields, links: Links) -> dict[str, Any]:
         "meta": m.meta or {},
         "description": m.description,
         "blurhash": m.blurhash,
+    }
+
+
+def card(c: PreviewCard | Row[Any], links: Links) -> dict[str, Any]:
+    """Mastodon's PreviewCard, every field present (apps break on a missing one)."""
+    image = links.cached(c.image_url) if c.image_url else None
+    return {
+        "url": c.url or c.link,
+        "title": c.title,
+        "description": c.description,
+        "language": None,
+        "type": c.type,
+        "author_name": c.author_name,
+        "author_url": c.author_url,
+        "provider_name": c.provider_name,
+        "provider_url": c.provider_url,
+        "html": c.html,
+        "width": c.width,
+        "height": c.height,
+        "image": image,
+        "image_description": c.image_description,
+        "embed_url": c.embed_url,
+        "blurhash": c.blurhash,
+        "published_at": iso(c.published_at),
+        "authors": [{"name": c.author_name, "url": c.author_url, "account": None}]
+        if c.author_name
+        else [],
+        "history": [],
     }
 
 

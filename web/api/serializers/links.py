@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from federation.allowlist import Allowlist, PatternError, url_host_port
+from models.remote_file import key_of
 from models.settings import Settings
 from outbox.emoji_catalogue import EmojiCatalogue
 
@@ -33,6 +34,7 @@ class Links:
     settings: Settings
     allowlist: Allowlist
     emoji_catalogue: EmojiCatalogue = field(default_factory=EmojiCatalogue)
+    previews: Allowlist | None = None  # where link previews may come from (PREVIEW_HOSTS too)
 
     def local(self, path: str) -> str:
         """An absolute URL on this node (from PUBLIC_URL)."""
@@ -49,9 +51,23 @@ class Links:
             return None
         return url if host.isascii() and self.allowlist.allows_url(url) else None
 
+    def cached(self, url: str | None) -> str | None:
+        """This node's copy of a remote file (`/media/remote/<key>`, which answers 404 until
+        the copy exists), when the file's host is allowed now; else None."""
+        if self.allowed(url) is None and not self._preview_allowed(url):
+            return None
+        assert url is not None
+        return self.local(f"/media/remote/{key_of(url)}")
+
+    def _preview_allowed(self, url: str | None) -> bool:
+        if self.previews is None or not url or _AMBIGUOUS.search(url):
+            return False
+        return url.startswith(("http://", "https://")) and self.previews.allows_url(url)
+
     def remote(self, url: str | None, placeholder: str) -> str:
-        """A remote URL when its host is allowed now, else the node's placeholder."""
-        return self.allowed(url) or self.local(placeholder)
+        """This node's copy of a remote file when its host is allowed now, else the node's
+        placeholder: apps never load another host's URL."""
+        return self.cached(url) or self.local(placeholder)
 
     def emojis(self, domain: str | None, *texts: str | None) -> list[dict[str, Any]]:
         """Mastodon's `emojis` of an entity: the custom emoji of the author's node (`domain`,

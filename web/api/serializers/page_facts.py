@@ -44,6 +44,7 @@ from models.interaction import Bookmark, Favourite, Pin
 from models.oauth import OAuthApp
 from models.personal import ConversationMute
 from models.poll import Poll
+from models.preview_card import PreviewCard
 from models.status import MediaAttachment, Mention, Status, StatusTag, Tag
 from outbox.polls import own_votes
 from web.api.serializers.entities import AccountFields, MediaFields, PollFields, TagRef, poll
@@ -75,15 +76,17 @@ ACCOUNT_COLUMNS = tuple(
         "following_count",
         "uri",
         "url",
+        "sensitized_at",
     )
 )
 STATUS_COLUMNS = tuple(Status.__table__.c)
 MEDIA_COLUMNS = tuple(MediaAttachment.__table__.c)
 POLL_COLUMNS = tuple(Poll.__table__.c)
+CARD_COLUMNS = tuple(PreviewCard.__table__.c)
 APP_COLUMNS = (OAuthApp.__table__.c.id, OAuthApp.__table__.c.name, OAuthApp.__table__.c.website)
 
 # Kinds of rows in the facts query: the viewer's marks first, then what statuses carry.
-FAVOURITED, BOOKMARKED, PINNED, REBLOGGED, MEDIA, MENTION, TAG, POLL = range(8)
+FAVOURITED, BOOKMARKED, PINNED, REBLOGGED, MEDIA, MENTION, TAG, POLL, CARD = range(9)
 
 _VIEWER = bindparam("viewer", type_=BigInteger)
 _NO_REF = cast(null(), BigInteger)
@@ -119,6 +122,9 @@ def _carried(postgres: bool) -> list[Any]:
         .where(_among(StatusTag.status_id, postgres)),
         select(_kind(POLL), Poll.status_id, Poll.id, _NO_NAME).where(
             _among(Poll.status_id, postgres)
+        ),
+        select(_kind(CARD), PreviewCard.status_id, PreviewCard.id, _NO_NAME).where(
+            _among(PreviewCard.status_id, postgres), PreviewCard.fetched_at.is_not(None)
         ),
     ]
 
@@ -160,6 +166,7 @@ class PageFacts:
     mentions: dict[int, list[int]] = field(default_factory=dict)  # status -> account ids
     tags: dict[int, list[TagRef]] = field(default_factory=dict)
     polls: dict[int, dict[str, Any]] = field(default_factory=dict)  # presented, by status
+    cards: dict[int, Any] = field(default_factory=dict)  # link previews, by status
     apps: dict[int, Row[Any]] = field(default_factory=dict)
     marks: tuple[set[int], set[int], set[int], set[int]] = field(
         default_factory=lambda: (set(), set(), set(), set())
@@ -211,6 +218,7 @@ async def load(
     found = await conn.execute(statement, {"ids": ids, "viewer": viewer_id})
     media_ids: list[int] = []
     poll_ids: list[int] = []
+    card_ids: list[int] = []
     mentioned: set[int] = set()
     for kind, status_id, ref, name in sorted(found, key=lambda r: (r[0], r[1], r[2] or 0)):
         if kind < MEDIA:
@@ -223,8 +231,10 @@ async def load(
             mentioned.add(ref)
         elif kind == TAG:
             facts.tags.setdefault(status_id, []).append(TagRef(ref, name))
-        else:
+        elif kind == POLL:
             poll_ids.append(ref)
+        else:
+            card_ids.append(ref)
 
     authors = {s.account_id for s in everything}
     facts.accounts = await _by_id(session, conn, Account, ACCOUNT_COLUMNS, authors | mentioned)
@@ -235,6 +245,9 @@ async def load(
             facts.media.setdefault(m.status_id or 0, []).append(m)
     if poll_ids:
         facts.polls = await _polls(session, conn, viewer_id, poll_ids)
+    if card_ids:
+        cards = await _by_id(session, conn, PreviewCard, CARD_COLUMNS, card_ids)
+        facts.cards = {c.status_id: c for c in cards.values()}
     own_apps = {
         s.application_id
         for s in everything

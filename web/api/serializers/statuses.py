@@ -15,7 +15,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.account import Account
 from models.status import MediaAttachment, Status, StatusEdit
-from web.api.serializers.entities import account, application, handle, iso, media, tag
+from web.api.serializers.entities import (
+    account,
+    application,
+    card,
+    handle,
+    iso,
+    media,
+    tag,
+)
 from web.api.serializers.links import Links
 from web.api.serializers.page_facts import PageFacts, StatusFields, load, thread_of
 
@@ -66,7 +74,9 @@ class _Presenter:
             "text": s.text if viewer_id == s.account_id else None,
             # Mastodon knows no group visibility: "private" is the nearest (a closed audience).
             "visibility": "private" if s.visibility == "group" else s.visibility,
-            "sensitive": s.sensitive,
+            # A moderator may have marked all the author's media sensitive.
+            "sensitive": s.sensitive
+            or (author.sensitized_at is not None and bool(facts.media.get(s.id))),
             "spoiler_text": s.spoiler_text,
             "language": s.language,
             "in_reply_to_id": str(s.in_reply_to_id) if s.in_reply_to_id else None,
@@ -81,7 +91,7 @@ class _Presenter:
             "mentions": [m for m in mentions if m is not None],
             "tags": [tag(t, links) for t in facts.tags.get(s.id, ())],
             "emojis": links.emojis(author.domain, s.content, s.spoiler_text, *options),
-            "card": None,
+            "card": card(facts.cards[s.id], links) if s.id in facts.cards else None,
             "poll": poll,
             "replies_count": s.replies_count,
             "reblogs_count": s.reblogs_count,
@@ -93,6 +103,8 @@ class _Presenter:
             "quote": None,
             "quote_approval": {"automatic": [], "manual": [], "current_user": "denied"},
         }
+        if getattr(s, "held", False):
+            data["flurfunk"] = {"pending_review": True}  # held by a compliance watch term
         if viewer_id is not None:
             favourited, bookmarked, pinned, reblogged = facts.marks
             data.update(

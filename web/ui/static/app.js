@@ -169,3 +169,28 @@ document.addEventListener("DOMContentLoaded", () => {
   document.querySelectorAll(".feed[data-stream]").forEach(liveFeed);
   document.querySelectorAll(".live-list[data-stream]").forEach(liveList);
 });
+
+// Announcements pinned above the home timeline: new, edited and withdrawn ones live.
+function liveAnnouncements(banner) {
+  const source = new EventSource("/web/streaming?stream=user");
+  const refresh = async () => {
+    const answer = await fetch(banner.dataset.banner, { credentials: "same-origin" });
+    if (!answer.ok) return;
+    const template = document.createElement("template");
+    template.innerHTML = (await answer.text()).trim();
+    const fresh = template.content.querySelector(".announcements-banner");
+    if (fresh) {
+      banner.replaceWith(fresh);
+      banner = fresh;
+    }
+  };
+  source.addEventListener("announcement", refresh);
+  source.addEventListener("announcement.delete", (event) => {
+    const shown = document.getElementById("announcement-" + event.data);
+    if (shown) shown.remove();
+  });
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  document.querySelectorAll(".announcements-banner[data-banner]").forEach(liveAnnouncements);
+});

@@ -3,8 +3,8 @@
 Two new tables (a local group's rules, and its owners, moderators and invitations) and the
 group a status is addressed to (`statuses.audience_id`).
 
-Revision ID: 0023
-Revises: 0017
+Revision ID: 0024
+Revises: 0023
 Create Date: 2026-12-07 11:00:00
 """
 
@@ -13,8 +13,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0023"
-down_revision: str | None = "0017"
+revision: str = "0024"
+down_revision: str | None = "0023"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,0 +1,294 @@
+"""Archives of one account: the person's own (Mastodon's archive format, prepared in the
+background: outbox.personal_archive) and the investigation export (permission `export_data`,
+audited: a time range, hidden posts under legal hold included, and a manifest of SHA-256 sums).
+
+Both hold, in a zip:
+- `outbox.json`: an OrderedCollection of the account's activities in ActivityStreams JSON —
+  Create(Note) for posts (direct messages and `local` posts included), Announce for boosts;
+  attachment URLs point at the files inside the zip;
+- `actor.json`: the actor document;
+- `likes.json` and `bookmarks.json`: OrderedCollections of the URIs of the posts liked and
+  bookmarked;
+- `media_attachments/…`: the attachment files stored on this node (remote attachments are
+  only linked, as they are here).
+Investigation exports add `manifest.json` (every other file with its size and SHA-256), and
+mark posts hidden under legal hold with `"flurfunk:hidden": {"hidden_at", "deleted_by"}`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import zipfile
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from models.account import Account
+from models.base import utcnow
+from models.interaction import Bookmark, Favourite
+from models.retention import HeldStatus
+from models.settings import Settings
+from models.status import MediaAttachment, Mention, Status, StatusTag, Tag
+from outbox import render
+
+FEDERATED = ("public", "unlisted", "private", "direct")
+MEDIA_FOLDER = "media_attachments/"
+
+
+@dataclass
+class Contents:
+    """What goes into an archive, before it is written."""
+
+    account: Account
+    actor: dict[str, Any]
+    activities: list[dict[str, Any]] = field(default_factory=list)
+    likes: list[str] = field(default_factory=list)
+    bookmarks: list[str] = field(default_factory=list)
+    files: dict[str, Path] = field(default_factory=dict)  # path in the zip -> file on disk
+
+
+@dataclass(frozen=True)
+class Window:
+    since: datetime | None = None
+    until: datetime | None = None
+
+    def admits(self, at: datetime) -> bool:
+        return (self.since is None or at >= self.since) and (self.until is None or at < self.until)
+
+
+class _Reader:
+    def __init__(self, session: AsyncSession, settings: Settings, contents: Contents) -> None:
+        self.session, self.settings, self.contents = session, settings, contents
+        self.accounts: dict[int, Account | None] = {}
+
+    async def account(self, account_id: int | None) -> Account | None:
+        if account_id is None:
+            return None
+        if account_id not in self.accounts:
+            self.accounts[account_id] = await self.session.get(Account, account_id)
+        return self.accounts[account_id]
+
+    async def status_uri(self, status_id: int | None) -> str | None:
+        if status_id is None:
+            return None
+        status = await self.session.get(Status, status_id)
+        if status is None:
+            held = await self.session.get(HeldStatus, status_id)
+            return None if held is None else held.data.get("uri")
+        author = await self.account(status.account_id)
+        return None if author is None else render.status_uri(self.settings, author, status)
+
+    def media_document(self, media: MediaAttachment) -> dict[str, Any]:
+        document = render.document_of(self.settings, media)
+        if media.file_path:
+            inside = MEDIA_FOLDER + media.file_path
+            source = (self.settings.media_dir / media.file_path).resolve()
+            if source.is_relative_to(self.settings.media_dir.resolve()) and source.is_file():
+                self.contents.files[inside] = source
+                document["url"] = inside
+        return document
+
+    async def activity(
+        self, status: Status, mentions: list[int], tags: list[str], media: list[MediaAttachment]
+    ) -> dict[str, Any]:
+        author = self.contents.account
+        if status.reblog_of_id is not None:
+            to, cc = render.addressing(self.settings, author, _addressable(status.visibility), [])
+            return render.announce(
+                render.status_uri(self.settings, author, status),
+                render.actor_uri(self.settings, author),
+                await self.status_uri(status.reblog_of_id) or "",
+                status.created_at,
+                to,
+                cc,
+            )
+        mentioned = [a for a in [await self.account(i) for i in mentions] if a is not None]
+        shape = Status(**{**_columns(status), "visibility": _addressable(status.visibility)})
+        note = render.note(
+            self.settings,
+            author,
+            shape,
+            parent_uri=await self.status_uri(status.in_reply_to_id),
+            mentioned=mentioned,
+            tags=[Tag(name=t) for t in tags],
+            media=[],
+        )
+        note["attachment"] = [self.media_document(m) for m in media]
+        if status.visibility not in FEDERATED:
+            note["to"], note["cc"] = [], []  # a `local` post: never left the node
+        note["flurfunk:visibility"] = status.visibility
+        return render.create(note)
+
+
+def _addressable(visibility: str) -> str:
+    return visibility if visibility in FEDERATED else "direct"
+
+
+def _columns(status: Status) -> dict[str, Any]:
+    names = (
+        "id",
+        "account_id",
+        "uri",
+        "url",
+        "local",
+        "content",
+        "spoiler_text",
+        "sensitive",
+        "visibility",
+        "language",
+        "created_at",
+        "edited_at",
+    )
+    return {name: getattr(status, name) for name in names}
+
+
+async def collect(
+    session: AsyncSession,
+    settings: Settings,
+    account: Account,
+    window: Window | None = None,
+    *,
+    hidden: bool = False,
+) -> Contents:
+    """Everything of `account` in `window`; with `hidden`, also what the hold archive kept."""
+    window = window or Window()
+    contents = Contents(account=account, actor=render.person(settings, account))
+    reader = _Reader(session, settings, contents)
+    query = select(Status).where(Status.account_id == account.id).order_by(Status.id)
+    if window.since is not None:
+        query = query.where(Status.created_at >= window.since)
+    if window.until is not None:
+        query = query.where(Status.created_at < window.until)
+    for status in list((await session.scalars(query)).all()):
+        mentions = list(
+            await session.scalars(select(Mention.account_id).where(Mention.status_id == status.id))
+        )
+        tags = list(
+            await session.scalars(
+                select(Tag.name)
+                .join(StatusTag, StatusTag.tag_id == Tag.id)
+                .where(StatusTag.status_id == status.id)
+            )
+        )
+        media = list(
+            await session.scalars(
+                select(MediaAttachment)
+                .where(MediaAttachment.status_id == status.id)
+                .order_by(MediaAttachment.id)
+            )
+        )
+        contents.activities.append(await reader.activity(status, mentions, tags, media))
+    if hidden:
+        await _hidden(session, reader, window)
+    contents.likes = await _uris(session, reader, Favourite, account.id, window)
+    contents.bookmarks = await _uris(session, reader, Bookmark, account.id, window)
+    return contents
+
+
+async def _hidden(session: AsyncSession, reader: _Reader, window: Window) -> None:
+    account = reader.contents.account
+    rows = await session.scalars(
+        select(HeldStatus).where(HeldStatus.account_id == account.id).order_by(HeldStatus.id)
+    )
+    for held in list(rows.all()):
+        if not window.admits(held.created_at):
+            continue
+        data = held.data
+        edited = data.get("edited_at")
+        status = Status(
+            id=held.id,
+            account_id=account.id,
+            uri=data.get("uri"),
+            url=data.get("url"),
+            local=bool(data.get("local", True)),
+            content=str(data.get("content") or ""),
+            spoiler_text=str(data.get("spoiler_text") or ""),
+            sensitive=bool(data.get("sensitive")),
+            visibility=str(data.get("visibility") or "public"),
+            language=data.get("language"),
+            in_reply_to_id=data.get("in_reply_to_id"),
+            reblog_of_id=data.get("reblog_of_id"),
+            created_at=held.created_at,
+            edited_at=datetime.fromisoformat(edited) if edited else None,
+        )
+        media_ids = [int(i) for i in data.get("media_ids") or []]
+        media = (
+            list(
+                await session.scalars(
+                    select(MediaAttachment)
+                    .where(MediaAttachment.id.in_(media_ids))
+                    .order_by(MediaAttachment.id)
+                )
+            )
+            if media_ids
+            else []
+        )
+        mentions = [int(i) for i in data.get("mentions") or []]
+        activity = await reader.activity(status, mentions, list(data.get("tags") or []), media)
+        activity["flurfunk:hidden"] = {
+            "hidden_at": render.when(held.hidden_at),
+            "deleted_by": data.get("deleted_by", "author"),
+        }
+        reader.contents.activities.append(activity)
+    reader.contents.activities.sort(key=lambda a: str(a.get("published") or ""))
+
+
+async def _uris(
+    session: AsyncSession,
+    reader: _Reader,
+    model: type[Favourite] | type[Bookmark],
+    account_id: int,
+    window: Window,
+) -> list[str]:
+    query = select(model.status_id, model.created_at).where(model.account_id == account_id)
+    found: list[str] = []
+    for status_id, created_at in (await session.execute(query.order_by(model.id))).all():
+        if window.admits(created_at):
+            uri = await reader.status_uri(status_id)
+            if uri:
+                found.append(uri)
+    return found
+
+
+def _collection(items: list[Any], name: str) -> dict[str, Any]:
+    return render.with_context(
+        {"id": name, "type": "OrderedCollection", "totalItems": len(items), "orderedItems": items}
+    )
+
+
+def write(contents: Contents, path: Path, *, manifest: dict[str, Any] | None = None) -> int:
+    """Write the zip at `path`; with `manifest` (extra fields), add manifest.json listing every
+    other file with its size and SHA-256. Returns the zip's size in bytes."""
+    documents = {
+        "outbox.json": _collection(contents.activities, "outbox.json"),
+        "actor.json": contents.actor,
+        "likes.json": _collection(contents.likes, "likes.json"),
+        "bookmarks.json": _collection(contents.bookmarks, "bookmarks.json"),
+    }
+    listed: list[dict[str, Any]] = []
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for name, document in documents.items():
+            data = json.dumps(document, ensure_ascii=False, indent=1).encode()
+            archive.writestr(name, data)
+            listed.append(_entry(name, data))
+        for inside, source in sorted(contents.files.items()):
+            digest, size = hashlib.sha256(), 0
+            with source.open("rb") as stream, archive.open(inside, "w") as target:
+                while chunk := stream.read(1 << 20):
+                    digest.update(chunk)
+                    size += len(chunk)
+                    target.write(chunk)
+            listed.append({"path": inside, "size": size, "sha256": digest.hexdigest()})
+        if manifest is not None:
+            summary = {**manifest, "created_at": render.when(utcnow()), "files": listed}
+            archive.writestr("manifest.json", json.dumps(summary, ensure_ascii=False, indent=1))
+    return path.stat().st_size
+
+
+def _entry(name: str, data: bytes) -> dict[str, Any]:
+    return {"path": name, "size": len(data), "sha256": hashlib.sha256(data).hexdigest()}

@@ -1,0 +1,63 @@
+"""`/media/remote/<key>`: this node's copies of other hosts' files (attachments, avatars,
+headers, link preview images), so that browsers and apps never load another host's URL.
+
+A copy is served only while its origin host is allowed — on the federation allowlist, or for
+link preview images on FLURFUNK_PREVIEW_HOSTS: a host removed from the allowlist loses its
+files from view at once. Everything refused (unknown, not fetched yet, failed, not allowed)
+answers 404, uncached, so the same URL works once the copy exists.
+"""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import FileResponse, Response
+from starlette.routing import Route
+
+from federation.allowlist import Allowlist
+from models.remote_file import RemoteFile
+from outbox.remote_media import file_of
+from web.api.base import JSONResponse
+from web.api.media import INLINE_TYPES, MEDIA_CSP
+from web.node import node_of
+
+
+def _missing() -> Response:
+    return JSONResponse(
+        {"error": "Record not found"}, status_code=404, headers={"Cache-Control": "no-store"}
+    )
+
+
+async def remote_file(request: Request) -> Response:
+    key = request.path_params["key"]
+    if not (len(key) == 40 and key.isascii() and key.isalnum()):
+        return _missing()
+    node = node_of(request)
+    fed = node.federation
+    if fed is None:
+        return _missing()
+    async with node.db.read() as session:
+        query = RemoteFile.__table__.select().where(RemoteFile.key == key)
+        found = (await session.execute(query)).first()
+    if found is None or not found.path or not found.content_type:
+        return _missing()
+    hosts: Allowlist = fed.preview_hosts or fed.allowlist()
+    if not (fed.allowlist().allows_url(found.url) or hosts.allows_url(found.url)):
+        return _missing()
+    path = file_of(node.settings, found.path)
+    if path is None or not path.is_file():
+        return _missing()
+    inline = found.content_type.startswith(INLINE_TYPES)
+    return FileResponse(
+        path,
+        media_type=found.content_type,
+        headers={
+            "X-Content-Type-Options": "nosniff",
+            "Content-Security-Policy": MEDIA_CSP,
+            "Content-Disposition": "inline" if inline else "attachment",
+            # Short: a host removed from the allowlist must vanish from caches soon too.
+            "Cache-Control": "public, max-age=300",
+        },
+    )
+
+
+routes = [Route("/media/remote/{key}", remote_file, methods=["GET", "HEAD"])]
