@@ -5,6 +5,8 @@ Remove through the delivery rows that `serve` (or `worker`) sends."""
 from __future__ import annotations
 
 import argparse
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 from sqlalchemy import func, select
 
@@ -17,6 +19,8 @@ from outbox import groups
 from outbox.context import Federation
 from web.cli_admin import CommandError, run_on_database
 from web.runtime import build_federation
+
+T = TypeVar("T")
 
 
 async def _account(fed: Federation, handle: str) -> Account:
@@ -38,8 +42,10 @@ async def _account(fed: Federation, handle: str) -> Account:
     return account
 
 
-def _with_federation(settings: Settings, work):  # type: ignore[no-untyped-def]
-    async def run(db: Database):  # type: ignore[no-untyped-def]
+def _with_federation(settings: Settings, work: Callable[[Federation], Awaitable[T]]) -> T:
+    """Run `work` with a federation context (resolving handles, queuing deliveries)."""
+
+    async def run(db: Database) -> T:
         fed = await build_federation(settings, db)
         try:
             return await work(fed)
@@ -81,7 +87,9 @@ def cmd_list(args: argparse.Namespace, settings: Settings) -> None:
         async with fed.db.read() as session:
             lines = []
             for account, group in await groups.local_groups(session):
-                count = len(await groups.members(session, account.id))
+                count = sum(
+                    1 for m in await groups.members(session, account.id) if m.role != "invited"
+                )
                 lines.append(
                     f"{account.username}\t{account.display_name}\t{group.visibility}\t"
                     f"{group.join_policy}\t{group.posting}\t{count} members"
@@ -92,7 +100,7 @@ def cmd_list(args: argparse.Namespace, settings: Settings) -> None:
         print(line)
 
 
-def _member_command(adding: bool):  # type: ignore[no-untyped-def]
+def _member_command(adding: bool) -> Callable[[argparse.Namespace, Settings], None]:
     def command(args: argparse.Namespace, settings: Settings) -> None:
         async def change(fed: Federation) -> str:
             member = await _account(fed, args.user)

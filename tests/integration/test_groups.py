@@ -163,6 +163,23 @@ def test_members_only_approval_group_across_three_nodes(net: Network) -> None:
     arrives(dev, owner, reply["uri"])
     arrives(hq, ha, reply["uri"])
 
+    # Edits and deletions inside the group travel the same way.
+    edited = hq.api(
+        ha,
+        "PUT",
+        f"/api/v1/statuses/{sent['id']}",
+        json={"status": f"@{name}@{dev.domain} launch moved to Monday"},
+    )
+    assert edited.status_code == 200, edited.text
+    wait_for(
+        lambda: "Monday" in (in_home(sales, sa, sent["uri"]) or {}).get("content", ""),
+        "the edit reaching sales",
+    )
+    on_sales_reply = in_home(sales, sa, reply["uri"])
+    assert on_sales_reply is not None
+    assert sales.api(sa, "DELETE", f"/api/v1/statuses/{on_sales_reply['id']}").status_code == 200
+    wait_for(lambda: in_home(hq, ha, reply["uri"]) is None, "the deletion reaching hq")
+
     # A non-member's post is rejected and announced to nobody.
     intruding = post(hq, outsider, f"@{name}@{dev.domain} can I join the secret channel?")
 
@@ -191,7 +208,8 @@ def test_members_only_approval_group_across_three_nodes(net: Network) -> None:
     # The group's timeline on dev holds its posts (for members).
     group_id = dev.api(owner, "GET", f"{GROUPS}/{name}").json()["id"]
     timeline = dev.api(owner, "GET", f"/api/v1/accounts/{group_id}/statuses").json()
-    assert {sent["uri"], reply["uri"], second["uri"]} <= uris(timeline)
+    assert {sent["uri"], second["uri"]} <= uris(timeline)
+    assert reply["uri"] not in uris(timeline)  # deleted by its author
     assert intruding["uri"] not in uris(timeline)
 
     # A moderator removes a post: gone on dev, and on the members' nodes (the author's too).
