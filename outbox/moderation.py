@@ -175,7 +175,9 @@ async def act_on_statuses(
         report = await _report_about(session, report_id, author) if report_id else None
         for status in posts:
             if kind == "delete":
-                await status_actions.delete_status(session, author, status.id, fed=fed)
+                await status_actions.delete_status(
+                    session, author, status.id, fed=fed, by="moderation"
+                )
             elif not status.sensitive:
                 status.sensitive = True
                 status.edited_at = utcnow()
