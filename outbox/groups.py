@@ -21,6 +21,7 @@ from sqlalchemy import delete, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from federation.keys import generate_rsa_keypair
+from models import admin
 from models.account import Account
 from models.group import (
     GROUP_VISIBILITIES,
@@ -174,6 +175,25 @@ async def moderated_group_ids(session: AsyncSession, account_id: int) -> list[in
         )
     )
     return list(rows.all())
+
+
+# --- the audit log ---------------------------------------------------------------------------
+
+
+def audit(
+    session: AsyncSession,
+    by: str,
+    by_account_id: int | None,
+    action: str,
+    group: Account,
+    what: str = "",
+    detail: str = "",
+) -> None:
+    """A moderator action on a group (`group.create`, `group.member_add`, …) in the audit log,
+    in the caller's transaction. The target is `group:NAME`, then the member's acct or
+    `status:ID` when the action is about one; `by` is the person's user name or `cli:USER`."""
+    target = f"group:{group.username}" + (f" {what}" if what else "")
+    admin.record(session, by, action, target[:255], detail, operator_account_id=by_account_id)
 
 
 # --- creating and changing groups ------------------------------------------------------------

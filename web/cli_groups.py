@@ -17,7 +17,7 @@ from models.group import GROUP_VISIBILITIES, JOIN_POLICIES, POSTING_RIGHTS
 from models.settings import Settings
 from outbox import groups
 from outbox.context import Federation
-from web.cli_admin import CommandError, run_on_database
+from web.cli_admin import CommandError, operator, run_on_database
 from web.runtime import build_federation
 
 T = TypeVar("T")
@@ -75,6 +75,15 @@ def cmd_create(args: argparse.Namespace, settings: Settings) -> None:
                 join=args.join,
                 posting=args.posting,
             )
+            groups.audit(
+                session,
+                operator().name,
+                None,
+                "group.create",
+                account,
+                detail=f"owner={owner.acct()} visibility={args.visibility} join={args.join} "
+                f"posting={args.posting}",
+            )
             return account.id
 
     group_id = _with_federation(settings, create)
@@ -110,10 +119,15 @@ def _member_command(adding: bool) -> Callable[[argparse.Namespace, Settings], No
                     raise CommandError(f"no group {args.name!r} on this node")
                 account, group = found
                 member = await session.get(Account, member.id) or member
+                who = operator().name
                 if adding:
-                    return await groups.add_member(session, fed, account, group, member)
+                    role = await groups.add_member(session, fed, account, group, member)
+                    action = "group.member_invite" if role == "invited" else "group.member_add"
+                    groups.audit(session, who, None, action, account, member.acct(), role)
+                    return role
                 if not await groups.remove_member(session, fed, account, member):
                     raise CommandError(f"{args.user} is not a member of {args.name}")
+                groups.audit(session, who, None, "group.member_remove", account, member.acct())
                 return "removed"
 
         outcome = _with_federation(settings, change)

@@ -61,6 +61,7 @@ READ_ONLY_COMMANDS = {
     "compliance reminder show",
     "retention show",
     "hold list",
+    "group list",
 }
 EXEMPT_COMMANDS = {
     "serve",  # runs the node
@@ -286,6 +287,48 @@ def _page_allowlist_removal(w: Walk) -> Request:
     return lambda: w.form("/admin/federation/allowlist/remove", pattern=pattern)
 
 
+GROUPS = "/api/v1/flurfunk/groups"
+
+
+def _group(w: Walk, join: str = "open") -> str:
+    """A new group the admin owns (its name)."""
+    name = f"g{secrets.token_hex(3)}"
+    made = w.api("POST", GROUPS, json={"name": name, "join": join})
+    assert made.status_code == 200, made.text
+    return name
+
+
+def _group_member(w: Walk) -> tuple[str, User]:
+    name, user = _group(w), w.user("member")
+    added = w.api("POST", f"{GROUPS}/{name}/members", json={"account_id": user.id})
+    assert added.status_code == 200, added.text
+    return name, user
+
+
+def _join_request(w: Walk) -> tuple[str, User]:
+    name, user = _group(w, "approval"), w.user("joiner")
+    group_id = w.api("GET", f"{GROUPS}/{name}").json()["id"]
+    asked = w.node.api(user, "POST", f"/api/v1/accounts/{group_id}/follow")
+    assert asked.status_code == 200, asked.text
+    return name, user
+
+
+def _group_post(w: Walk) -> tuple[str, str]:
+    name, user = _group_member(w)
+    posted = w.node.api(user, "POST", "/api/v1/statuses", json={"status": f"@{name} hello"})
+    assert posted.status_code == 200, posted.text
+    return name, str(posted.json()["id"])
+
+
+ANNOUNCEMENTS = "/api/v1/flurfunk/announcements"
+
+
+def _announcement(w: Walk) -> str:
+    made = w.api("POST", ANNOUNCEMENTS, json={"text": "Walk notice", "audience": "node"})
+    assert made.status_code == 200, made.text
+    return str(made.json()["id"])
+
+
 # Retention rules keep ten years in the walk: no post of a later case is swept away.
 KEEP = 3650
 
@@ -499,7 +542,96 @@ CASES: dict[tuple[str, str], tuple[str, Prepare]] = {
             lambda u: w.api("POST", "/api/v1/flurfunk/exports", data={"account": u.name}),
         ),
     ),
+    # --- announcements ---
+    ("POST", ANNOUNCEMENTS): (
+        "announcement.publish",
+        lambda w: lambda: w.api("POST", ANNOUNCEMENTS, json={"text": "Hi", "audience": "node"}),
+    ),
+    ("PATCH", ANNOUNCEMENTS + "/{id}"): (
+        "announcement.edit",
+        lambda w: bind(
+            _announcement(w),
+            lambda a: w.api("PATCH", f"{ANNOUNCEMENTS}/{a}", json={"text": "Changed"}),
+        ),
+    ),
+    ("PUT", ANNOUNCEMENTS + "/{id}"): (
+        "announcement.edit",
+        lambda w: bind(
+            _announcement(w),
+            lambda a: w.api("PUT", f"{ANNOUNCEMENTS}/{a}", json={"text": "Put"}),
+        ),
+    ),
+    ("DELETE", ANNOUNCEMENTS + "/{id}"): (
+        "announcement.withdraw",
+        lambda w: bind(_announcement(w), lambda a: w.api("DELETE", f"{ANNOUNCEMENTS}/{a}")),
+    ),
+    # --- groups: their owners and moderators moderating them ---
+    ("POST", GROUPS): (
+        "group.create",
+        lambda w: lambda: w.api("POST", GROUPS, json={"name": f"g{secrets.token_hex(3)}"}),
+    ),
+    ("PATCH", GROUPS + "/{group}"): (
+        "group.update",
+        lambda w: bind(
+            _group(w), lambda g: w.api("PATCH", f"{GROUPS}/{g}", json={"title": "Walkers"})
+        ),
+    ),
+    ("DELETE", GROUPS + "/{group}"): (
+        "group.delete",
+        lambda w: bind(_group(w), lambda g: w.api("DELETE", f"{GROUPS}/{g}")),
+    ),
+    ("POST", GROUPS + "/{group}/members"): (
+        "group.member_add",
+        lambda w: bind(
+            (_group(w), w.user("member")),
+            lambda gu: w.api("POST", f"{GROUPS}/{gu[0]}/members", json={"account_id": gu[1].id}),
+        ),
+    ),
+    ("PATCH", GROUPS + "/{group}/members/{account_id}"): (
+        "group.member_role",
+        lambda w: bind(
+            _group_member(w),
+            lambda gu: w.api(
+                "PATCH", f"{GROUPS}/{gu[0]}/members/{gu[1].id}", json={"role": "moderator"}
+            ),
+        ),
+    ),
+    ("DELETE", GROUPS + "/{group}/members/{account_id}"): (
+        "group.member_remove",
+        lambda w: bind(
+            _group_member(w),
+            lambda gu: w.api("DELETE", f"{GROUPS}/{gu[0]}/members/{gu[1].id}"),
+        ),
+    ),
+    ("POST", GROUPS + "/{group}/join_requests/{account_id}/authorize"): (
+        "group.join_authorize",
+        lambda w: bind(
+            _join_request(w),
+            lambda gu: w.api("POST", f"{GROUPS}/{gu[0]}/join_requests/{gu[1].id}/authorize"),
+        ),
+    ),
+    ("POST", GROUPS + "/{group}/join_requests/{account_id}/reject"): (
+        "group.join_reject",
+        lambda w: bind(
+            _join_request(w),
+            lambda gu: w.api("POST", f"{GROUPS}/{gu[0]}/join_requests/{gu[1].id}/reject"),
+        ),
+    ),
+    ("DELETE", GROUPS + "/{group}/statuses/{status_id}"): (
+        "group.status_remove",
+        lambda w: bind(
+            _group_post(w), lambda gs: w.api("DELETE", f"{GROUPS}/{gs[0]}/statuses/{gs[1]}")
+        ),
+    ),
     # --- the admin pages ---
+    ("POST", "/admin/announcements"): (
+        "announcement.publish",
+        lambda w: lambda: w.form("/admin/announcements", text="Page notice", audience="node"),
+    ),
+    ("POST", "/admin/announcements/{id}/withdraw"): (
+        "announcement.withdraw",
+        lambda w: bind(_announcement(w), lambda a: w.form(f"/admin/announcements/{a}/withdraw")),
+    ),
     ("POST", "/admin/reports/{report_id}/account"): ("account.warn", _page_account_action),
     ("POST", "/admin/reports/{report_id}/statuses"): ("status.sensitive", _page_status_action),
     ("POST", "/admin/reports/{report_id}/{action}"): (
@@ -810,6 +942,22 @@ CLI_CASES: dict[str, CommandCase] = {
         ],
         "export.account",
     ),
+    "announce": (
+        lambda w: ["announce", "CLI notice", "--audience", "node"],
+        "announcement.publish",
+    ),
+    "group create": (
+        lambda w: ["group", "create", f"c{secrets.token_hex(3)}", "--owner", w.user().name],
+        "group.create",
+    ),
+    "group add-member": (
+        lambda w: ["group", "add-member", _group(w), w.user("member").name],
+        "group.member_add",
+    ),
+    "group remove-member": (
+        lambda w: (lambda gu: ["group", "remove-member", gu[0], gu[1].name])(_group_member(w)),
+        "group.member_remove",
+    ),
     # Last: a policy makes posting wait for its acceptance.
     "policy set": (lambda w: ["policy", "set", str(_policy_file(w))], "policy.publish"),
 }
@@ -852,4 +1000,15 @@ def test_a_refused_admin_request_changes_nothing_and_records_nothing(walk: Walk)
     assert recorded_since(walk, before) == []
     # Reads are not recorded either (exports are).
     assert walk.api("GET", "/api/v1/flurfunk/audit").status_code == 200
+    assert recorded_since(walk, before) == []
+
+
+def test_a_group_moderator_action_names_the_group_and_the_member(walk: Walk) -> None:
+    name, user = _group_member(walk)
+    rows = walk.api("GET", "/api/v1/flurfunk/audit", params={"action": "group.member_add"}).json()
+    assert (rows[0]["actor"], rows[0]["target"]) == ("admin", f"group:{name} {user.name}")
+    # Leaving a group oneself is no moderator action: nothing is recorded.
+    before = newest_id(walk)
+    left = walk.node.api(user, "DELETE", f"{GROUPS}/{name}/members/{user.id}")
+    assert left.status_code == 200, left.text
     assert recorded_since(walk, before) == []

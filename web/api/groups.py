@@ -42,6 +42,21 @@ async def _moderated(c: Call, session: AsyncSession, raw: str) -> tuple[Account,
     return account, group
 
 
+def _audit(
+    c: Call,
+    session: AsyncSession,
+    action: str,
+    group: Account,
+    what: str = "",
+    detail: str = "",
+) -> None:
+    groups.audit(session, c.account.username, c.account.id, action, group, what, detail)
+
+
+def _values(rules: dict[str, str | None]) -> str:
+    return " ".join(f"{k}={v}" for k, v in rules.items() if v is not None and k != "description")
+
+
 async def entity(c: Call, session: AsyncSession, account: Account, group: Group) -> dict[str, Any]:
     members = await groups.members(session, account.id)
     return {
@@ -102,6 +117,7 @@ async def create_group(request: Request) -> Response:
             )
         except groups.GroupError as exc:
             raise validation(str(exc)) from None
+        _audit(c, session, "group.create", account, detail=_values(rules))
         return ok(await entity(c, session, account, group))
 
 
@@ -131,6 +147,10 @@ async def update_group(request: Request) -> Response:
             )
         except groups.GroupError as exc:
             raise validation(str(exc)) from None
+        changed = _values(rules)
+        if rules["description"] is not None:
+            changed = (changed + " description").strip()
+        _audit(c, session, "group.update", account, detail=changed)
         answer = await entity(c, session, account, group)
     wake_deliveries(c)
     return ok(answer)
@@ -142,6 +162,7 @@ async def delete_group(request: Request) -> Response:
         account, _ = await _group(c, session, request.path_params["group"])
         if await groups.role_of(session, account.id, c.account.id) != "owner":
             raise forbidden("Only the group's owners may delete it")
+        _audit(c, session, "group.delete", account)
         await groups.delete_group(session, account)
     return ok({})
 
@@ -199,6 +220,8 @@ async def add_member(request: Request) -> Response:
             role = await groups.add_member(session, federation(c), account, group, member, role)
         except groups.GroupError as exc:
             raise validation(str(exc)) from None
+        action = "group.member_invite" if role == "invited" else "group.member_add"
+        _audit(c, session, action, account, member.acct(), role)
         answer = {"account": serializers.account(member, c.node.links()), "role": role}
     wake_deliveries(c)
     return ok(answer)
@@ -218,6 +241,7 @@ async def change_member(request: Request) -> Response:
             raise validation(str(exc)) from None
         except LookupError:
             raise not_found() from None
+        _audit(c, session, "group.member_role", account, member.acct(), role)
         answer = {"account": serializers.account(member, c.node.links()), "role": role}
     wake_deliveries(c)
     return ok(answer)
@@ -238,6 +262,8 @@ async def remove_member(request: Request) -> Response:
                 raise not_found()
         except groups.GroupError as exc:
             raise validation(str(exc)) from None
+        if member.id != c.account.id:  # leaving a group oneself is no moderator action
+            _audit(c, session, "group.member_remove", account, member.acct())
     wake_deliveries(c)
     return ok({})
 
@@ -262,6 +288,8 @@ async def _decide(request: Request, accept: bool) -> Response:
             await decide(session, account, requester, fed=federation(c))
         except relationships.NoFollowRequest:
             raise not_found() from None
+        action = "group.join_authorize" if accept else "group.join_reject"
+        _audit(c, session, action, account, requester.acct())
         answer = (await serializers.relationships(session, account.id, [requester.id]))[0]
     wake_deliveries(c)
     return ok(answer)
@@ -282,6 +310,15 @@ async def remove_post(request: Request) -> Response:
             await group_moderation.remove_post(session, federation(c), account, group, status)
         except LookupError:
             raise not_found() from None
+        author = await session.get(Account, status.account_id)
+        _audit(
+            c,
+            session,
+            "group.status_remove",
+            account,
+            f"status:{status.id}",
+            author.acct() if author is not None else "",
+        )
     wake_deliveries(c)
     return ok({})
 
