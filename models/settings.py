@@ -57,6 +57,10 @@ class Settings:
     oidc_only: bool = False  # no password sign-in on the pages or the password grant
     # SCIM groups (by display name, any case) whose members get a role: (group, role) pairs.
     scim_role_map: tuple[tuple[str, str], ...] = (("admins", "admin"), ("moderators", "moderator"))
+    # (directory group, name of a group of this node) whose members the map keeps in step:
+    # OIDC by the groups claim at every sign-in, SCIM by display name (any case).
+    oidc_group_map: tuple[tuple[str, str], ...] = ()
+    scim_group_map: tuple[tuple[str, str], ...] = ()
     extra: dict[str, str] = field(default_factory=dict, compare=False)
 
     @property

@@ -375,6 +375,28 @@ async def add_member(
     return role
 
 
+async def admit_member(
+    session: AsyncSession, fed: Federation | None, group_account: Account, member: Account
+) -> bool:
+    """Make `member` a member at once, whatever the group's join rule (the company directory
+    says so, outbox.group_map): an invitation or a join request becomes membership; owners
+    and moderators keep their role. Whether they were not a member before."""
+    if member.group:
+        raise GroupError("a group cannot be a member of a group")
+    await session.execute(
+        delete(GroupRole).where(
+            GroupRole.group_id == group_account.id,
+            GroupRole.account_id == member.id,
+            GroupRole.role == "invited",
+        )
+    )
+    await session.flush()
+    if await relationships.admit(session, member, group_account):
+        await _tell(session, fed, group_account, "Add", member)
+        return True
+    return False
+
+
 async def set_role(
     session: AsyncSession,
     fed: Federation | None,

@@ -1,6 +1,7 @@
 """The directory's groups (SCIM `/Groups`), kept as it sends them, and the roles their
 members get: `SCIM_ROLE_MAP` maps group names (any case) to roles. Each change writes its
-audit entry, and role changes go through outbox.user_admin.set_role with theirs."""
+audit entry, and role changes go through outbox.user_admin.set_role with theirs.
+`SCIM_GROUP_MAP` keeps members of the Flurfunk groups it names in step (outbox.group_map)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from models.base import utcnow
 from models.scim import ScimGroup, ScimGroupMember
 from models.settings import Settings
 from outbox import scim, user_admin
+from outbox.group_map import follow_directory
 from outbox.permissions import AdminError, Operator
 from outbox.roles import find_role
 from outbox.scim import ScimProblem, record
@@ -135,6 +137,7 @@ async def create_group(
     moved = await _set_members(session, row.id, facts.members)
     record(session, who, "scim.group_create", row.display_name, f"members={len(facts.members)}")
     await apply_roles(session, settings, who, moved)
+    await apply_group_memberships(session, settings, who, moved)
     return await find_group(session, row.id)
 
 
@@ -156,6 +159,7 @@ async def update_group(
     if before.lower() != row.display_name.lower():
         moved |= {account_id for account_id, _ in group.members}  # the group may map anew
     await apply_roles(session, settings, who, moved)
+    await apply_group_memberships(session, settings, who, moved)
     return await find_group(session, group_id)
 
 
@@ -168,6 +172,33 @@ async def delete_group(
     await session.flush()
     record(session, who, "scim.group_delete", group.row.display_name, f"members={len(moved)}")
     await apply_roles(session, settings, who, moved)
+    await apply_group_memberships(session, settings, who, moved)
+
+
+# --- Flurfunk groups from groups ---------------------------------------------------------
+
+
+async def apply_group_memberships(
+    session: AsyncSession, settings: Settings, who: Operator, account_ids: Iterable[int]
+) -> None:
+    """Make each of these users a member of the Flurfunk groups their SCIM groups map to, and
+    no longer a plain member of mapped ones none of their SCIM groups maps to."""
+    if not settings.scim_group_map:
+        return
+    for account_id in sorted(set(account_ids)):
+        account = await session.get(Account, account_id)
+        if account is None or await session.get(User, account_id) is None:
+            continue
+        names = (
+            await session.scalars(
+                select(ScimGroup.display_name)
+                .join(ScimGroupMember, ScimGroupMember.group_id == ScimGroup.id)
+                .where(ScimGroupMember.account_id == account_id)
+            )
+        ).all()
+        await follow_directory(
+            session, who.name, account, settings.scim_group_map, names, any_case=True
+        )
 
 
 # --- roles from groups ---------------------------------------------------------------------

@@ -6,6 +6,8 @@ first, then by an e-mail address the provider marks verified, and creates an acc
 when neither matches. The role map is applied at every sign-in: for the roles it names, the
 provider is the truth (a person who left the `admins` group is no admin at the next
 sign-in); a role the map does not name (a custom role an admin gave, or the owner) stays.
+`OIDC_GROUP_MAP` keeps the memberships of the Flurfunk groups it names in step with the same
+claim (outbox.group_map), in the same transaction.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from models.account import Account, User
 from models.settings import Settings
 from models.sign_on import SignOnIdentity
 from outbox.accounts import AccountError, create_local_account
+from outbox.group_map import follow_directory
 from outbox.roles import find_role
 
 OPERATOR = "sign-on"  # the audit log's name for what sign-ins change
@@ -146,6 +149,7 @@ async def sign_in_identity(
         if user.disabled:
             raise SignOnRefused("disabled", username=account.username)
         await _apply_roles(session, settings, account, user, wanted)
+        await _apply_groups(session, settings, account, identity)
         return account
     email = identity.email
     if email is not None:
@@ -168,4 +172,11 @@ async def sign_in_identity(
         SignOnIdentity(issuer=identity.issuer, subject=identity.subject, account_id=account.id)
     )
     admin.record(session, OPERATOR, "user.create", account.username, f"role={wanted or 'user'}")
+    await _apply_groups(session, settings, account, identity)
     return account
+
+
+async def _apply_groups(
+    session: AsyncSession, settings: Settings, account: Account, identity: Identity
+) -> None:
+    await follow_directory(session, OPERATOR, account, settings.oidc_group_map, identity.groups)

@@ -57,6 +57,8 @@ KEYS = {
     "OIDC_ROLE_MAP": "oidc_role_map",
     "OIDC_ONLY": "oidc_only",
     "SCIM_ROLE_MAP": "scim_role_map",
+    "OIDC_GROUP_MAP": "oidc_group_map",
+    "SCIM_GROUP_MAP": "scim_group_map",
 }
 
 
@@ -189,6 +191,21 @@ def _role_map(key: str, value: Any) -> tuple[tuple[str, str], ...]:
     return tuple(pairs)
 
 
+def _group_map(key: str, value: Any) -> tuple[tuple[str, str], ...]:
+    """`directorygroup=flurfunkgroup,…`: whose members belong to which group of this node (the
+    group itself is looked up when used: it may be created after the node started). A
+    directory group name may hold "=" (LDAP names); the Flurfunk group is after the last one."""
+    pairs = []
+    for item in _split(value):
+        group, sep, name = item.rpartition("=")
+        group, name = group.strip(), name.strip()
+        valid = re.fullmatch(r"[A-Za-z0-9_]([A-Za-z0-9_.-]{0,28}[A-Za-z0-9_])?", name)
+        if not sep or not group or not valid:
+            raise ConfigError(f"{key}: expected directorygroup=flurfunkgroup, got {item!r}")
+        pairs.append((group, name))
+    return tuple(pairs)
+
+
 def _oidc(raw: Mapping[str, Any]) -> dict[str, Any]:
     """The sign-on settings; with an issuer, a client id is required too."""
     issuer = str(raw.get("OIDC_ISSUER", "")).strip()  # compared exactly, slash and all
@@ -213,6 +230,7 @@ def _oidc(raw: Mapping[str, Any]) -> dict[str, Any]:
         "oidc_client_id": client_id,
         "oidc_client_secret": str(raw.get("OIDC_CLIENT_SECRET", "")).strip(),
         "oidc_role_map": _role_map("OIDC_ROLE_MAP", raw.get("OIDC_ROLE_MAP", DEFAULT_ROLE_MAP)),
+        "oidc_group_map": _group_map("OIDC_GROUP_MAP", raw.get("OIDC_GROUP_MAP", "")),
         "oidc_only": only,
         **claims,
     }
@@ -328,4 +346,5 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         trends_review=_bool("TRENDS_REVIEW", raw.get("TRENDS_REVIEW", False)),
         **_oidc(raw),
         scim_role_map=_role_map("SCIM_ROLE_MAP", raw.get("SCIM_ROLE_MAP", DEFAULT_ROLE_MAP)),
+        scim_group_map=_group_map("SCIM_GROUP_MAP", raw.get("SCIM_GROUP_MAP", "")),
     )

@@ -8,13 +8,14 @@ from __future__ import annotations
 import re
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
 from scim2_tester import Status, check_server
 
 from tests.integration.test_web_pages import csrf
-from tests.kit import RunningNode, User
+from tests.kit import RunningNode, User, running_node
 from tests.scim_kit import (
     GROUP_SCHEMA,
     SCIM_TYPE,
@@ -326,6 +327,53 @@ def test_groups_map_to_roles_and_other_groups_are_kept(
     node.cli("user", "delete", cook.name, "--yes")  # deleted by an admin, not the directory
     assert "members" not in idp.get(f"/Groups/{kantine['id']}").json()
     assert idp.delete(f"/Groups/{kantine['id']}").status_code == 204
+
+
+def test_groups_map_to_flurfunk_group_memberships(tmp_path: Path) -> None:
+    env = {"FLURFUNK_SCIM_GROUP_MAP": "Apollo Team=apollo,Ghosts=nosuchgroup"}
+    with running_node(tmp_path, "sqlite", **env) as node, directory(node, scim_token(node)) as idp:
+        owner, anna, ben = (node.create_user(p) for p in ("owner", "anna", "ben"))
+        node.cli("group", "create", "apollo", "--owner", owner.name, "--join", "invite")
+        ids = {u.name: find_id(idp, u.name) for u in (owner, anna, ben)}
+
+        def members() -> dict[str, str]:
+            answer = node.api(owner, "GET", "/api/v1/flurfunk/groups/apollo/members")
+            assert answer.status_code == 200, answer.text
+            return {m["account"]["username"]: m["role"] for m in answer.json()}
+
+        def group_body(*names: str) -> dict[str, object]:
+            listed = [{"value": ids[n]} for n in names]
+            return {"schemas": [GROUP_SCHEMA], "displayName": "apollo team", "members": listed}
+
+        team = idp.post("/Groups", json=group_body(anna.name))  # the name in any case
+        assert team.status_code == 201, team.text
+        team_id = team.json()["id"]
+        assert members() == {owner.name: "owner", anna.name: "member"}
+        assert ("scim:directory", "group.member_add", f"group:apollo {anna.name}") in audit(node)
+        # A map entry naming no group of this node is skipped; the call succeeds.
+        ghosts = {
+            "schemas": [GROUP_SCHEMA],
+            "displayName": "Ghosts",
+            "members": [{"value": ids[ben.name]}],
+        }
+        assert idp.post("/Groups", json=ghosts).status_code == 201
+
+        add = {
+            "op": "Add",
+            "path": "members",
+            "value": [{"value": ids[ben.name]}, {"value": ids[owner.name]}],
+        }
+        idp.patch(f"/Groups/{team_id}", json=patch_body(add)).raise_for_status()
+        assert members() == {owner.name: "owner", anna.name: "member", ben.name: "member"}
+        remove = {"op": "Remove", "path": f'members[value eq "{ids[anna.name]}"]'}
+        idp.patch(f"/Groups/{team_id}", json=patch_body(remove)).raise_for_status()
+        assert members() == {owner.name: "owner", ben.name: "member"}
+        assert ("scim:directory", "group.member_remove", f"group:apollo {anna.name}") in audit(node)
+        # PUT replaces the members; the owner stays owner when the directory drops them too.
+        assert idp.put(f"/Groups/{team_id}", json=group_body(anna.name)).status_code == 200
+        assert members() == {owner.name: "owner", anna.name: "member"}
+        assert idp.delete(f"/Groups/{team_id}").status_code == 204
+        assert members() == {owner.name: "owner"}
 
 
 def test_pages_cover_every_user_once(node: RunningNode, idp: httpx.Client) -> None:

@@ -25,6 +25,7 @@ from tests.oidc_kit import (
     sign_on,
     start_sign_on,
 )
+from tests.scim_kit import audit
 
 OOB = "urn:ietf:wg:oauth:2.0:oob"
 
@@ -38,7 +39,11 @@ def provider() -> Iterator[Provider]:
 @pytest.fixture(scope="module")
 def node(tmp_path_factory: pytest.TempPathFactory, provider: Provider) -> Iterator[RunningNode]:
     tmp: Path = tmp_path_factory.mktemp("sign-on")
-    with running_node(tmp, "sqlite", **provider.node_env()) as found:
+    # apollo is made by a test; no group of this node is called nosuchgroup.
+    group_map = "proj-apollo=apollo,apollo-leads=apollo,ghosts=nosuchgroup"
+    with running_node(
+        tmp, "sqlite", **provider.node_env(FLURFUNK_OIDC_GROUP_MAP=group_map)
+    ) as found:
         yield found
 
 
@@ -135,6 +140,57 @@ def test_role_map_is_applied_at_every_sign_in(node: RunningNode, provider: Provi
     with httpx.Client() as browser:
         assert sign_on(browser, node.url, provider, sub).status_code == 303
     assert role_of(node, name) == "editor"
+
+
+def test_group_map_keeps_flurfunk_group_memberships_in_step(
+    node: RunningNode, provider: Provider
+) -> None:
+    owner = node.create_user("apolloowner")
+    # An invite group: the directory adds members all the same (it is the truth).
+    node.cli("group", "create", "apollo", "--owner", owner.name, "--join", "invite")
+
+    def members() -> dict[str, str]:
+        answer = node.api(owner, "GET", "/api/v1/flurfunk/groups/apollo/members")
+        assert answer.status_code == 200, answer.text
+        return {m["account"]["username"]: m["role"] for m in answer.json()}
+
+    # ghosts maps to a group this node does not have: skipped, the sign-in goes on.
+    sub, name = new_person(provider, groups=["proj-apollo", "ghosts"])
+    with httpx.Client() as browser:
+        assert sign_on(browser, node.url, provider, sub).status_code == 303
+        assert signed_in(browser, node)
+    assert members() == {owner.name: "owner", name: "member"}
+    assert ("sign-on", "group.member_add", f"group:apollo {name}") in audit(node)
+    # Still in a directory group mapped to apollo: stays, nothing is written again.
+    provider.person(sub, preferred_username=name, groups=["apollo-leads"])
+    with httpx.Client() as browser:
+        assert sign_on(browser, node.url, provider, sub).status_code == 303
+    assert members()[name] == "member"
+    assert [e for e in audit(node) if e[1:] == ("group.member_add", f"group:apollo {name}")] == [
+        ("sign-on", "group.member_add", f"group:apollo {name}")
+    ]
+    # Left the directory groups: no member of apollo after the next sign-in.
+    provider.person(sub, preferred_username=name, groups=["staff"])
+    with httpx.Client() as browser:
+        assert sign_on(browser, node.url, provider, sub).status_code == 303
+    assert members() == {owner.name: "owner"}
+    assert ("sign-on", "group.member_remove", f"group:apollo {name}") in audit(node)
+    # A moderator of the group is never removed by the map.
+    mod_sub, mod = new_person(provider, groups=["proj-apollo"])
+    with httpx.Client() as browser:
+        assert sign_on(browser, node.url, provider, mod_sub).status_code == 303
+    mod_id = credentials(node, mod)["id"]
+    promoted = node.api(
+        owner,
+        "POST",
+        "/api/v1/flurfunk/groups/apollo/members",
+        data={"account_id": mod_id, "role": "moderator"},
+    )
+    assert promoted.status_code == 200, promoted.text
+    provider.person(mod_sub, preferred_username=mod, groups=[])
+    with httpx.Client() as browser:
+        assert sign_on(browser, node.url, provider, mod_sub).status_code == 303
+    assert members() == {owner.name: "owner", mod: "moderator"}
 
 
 def test_first_sign_in_links_by_user_name(node: RunningNode, provider: Provider) -> None:

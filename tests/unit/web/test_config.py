@@ -153,3 +153,35 @@ def test_scim_role_map_defaults_like_sign_on_and_may_be_emptied(tmp_path: Path) 
     custom = {**env, "FLURFUNK_SCIM_ROLE_MAP": "IT-Admins = admin, hr=hr"}
     assert load_settings(custom).scim_role_map == (("IT-Admins", "admin"), ("hr", "hr"))
     assert load_settings({**env, "FLURFUNK_SCIM_ROLE_MAP": ""}).scim_role_map == ()
+
+
+def test_group_maps_name_groups_of_this_node_and_default_to_none(tmp_path: Path) -> None:
+    env = {"FLURFUNK_DATA_DIR": str(tmp_path), "FLURFUNK_CONFIG": str(tmp_path / "x.toml")}
+    settings = load_settings(env)
+    assert settings.oidc_group_map == ()
+    assert settings.scim_group_map == ()
+    custom = {
+        **env,
+        "FLURFUNK_OIDC_GROUP_MAP": "proj-apollo=apollo, CN=Kantine=kantine.team",
+        "FLURFUNK_SCIM_GROUP_MAP": "Apollo Team = apollo",
+    }
+    settings = load_settings(custom)
+    # A directory group may hold "=" (LDAP names); the Flurfunk group is after the last one.
+    assert settings.oidc_group_map == (("proj-apollo", "apollo"), ("CN=Kantine", "kantine.team"))
+    assert settings.scim_group_map == (("Apollo Team", "apollo"),)
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("FLURFUNK_OIDC_GROUP_MAP", "apollo"),
+        ("FLURFUNK_OIDC_GROUP_MAP", "=apollo"),
+        ("FLURFUNK_SCIM_GROUP_MAP", "team=Apollo Team"),
+        ("FLURFUNK_SCIM_GROUP_MAP", "team=" + "x" * 31),
+        ("FLURFUNK_SCIM_GROUP_MAP", "team=-apollo"),
+    ],
+)
+def test_bad_group_maps_name_their_key(tmp_path: Path, key: str, value: str) -> None:
+    env = {"FLURFUNK_DATA_DIR": str(tmp_path), "FLURFUNK_CONFIG": str(tmp_path / "x.toml")}
+    with pytest.raises(ConfigError, match=key.removeprefix("FLURFUNK_")):
+        load_settings({**env, key: value})
