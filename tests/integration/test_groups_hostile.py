@@ -230,6 +230,30 @@ def test_only_proven_likes_relayed_by_the_group_count(scene: Scene) -> None:
     wait_for(lambda: favourites(scene, uri) == 0, "the relayed undo")
 
 
+def rejected(scene: Scene, activity_id: str) -> bool:
+    for received in list(scene.peer.received):
+        if received.method != "POST" or not received.body:
+            continue
+        body = orjson.loads(received.body)
+        inner = body.get("object")
+        if body.get("type") == "Reject" and isinstance(inner, dict) and inner["id"] == activity_id:
+            return True
+    return False
+
+
+def test_a_non_members_like_in_a_local_group_is_rejected(scene: Scene) -> None:
+    hq, alice, mallory = scene.hq, scene.alice, scene.mallory
+    name = f"g{secrets.token_hex(4)}"
+    hq.cli("group", "create", name, "--owner", alice.name, "--visibility", "members")
+    answer = hq.api(alice, "POST", "/api/v1/statuses", json={"status": f"@{name} for us only"})
+    assert answer.status_code == 200, answer.text
+    uri = answer.json()["uri"]
+    like = mallory.activity("Like", uri)
+    assert mallory.post(hq, like).status_code == 202
+    wait_for(lambda: rejected(scene, like["id"]), "the group's Reject of mallory's like")
+    assert favourites(scene, uri) == 0
+
+
 def test_membership_changes_only_from_the_group_itself(scene: Scene) -> None:
     hq, alice, band, mallory = scene.hq, scene.alice, scene.band, scene.mallory
     # A person cannot enrol alice anywhere, nor can another actor remove her from the band.
