@@ -5,10 +5,14 @@ On the group's node a Create addressed to a local group (by `audience`, addressi
 mention) is checked: a member with the right to post has it stored and Announced unchanged to
 the members; anyone else gets a Reject whose object is the Create, and nobody sees the post.
 
-On a member's node an Announce by a group whose object is an activity (Create, Update or
-Delete) is taken only when someone here is a member. The embedded activity comes from a third
-host, so it must carry an Object Integrity Proof (FEP-8b32) by its author's assertion key;
-the group's own activities (a moderator's Delete) are vouched for by its HTTP signature.
+A member's Like (or Undo of it) of a post in a local group is counted and relayed the same
+way; a non-member's Like of a members-only post gets a Reject and reaches nobody.
+
+On a member's node an Announce by a group whose object is an activity (Create, Update,
+Delete, Like or Undo of a Like) is taken only when someone here is a member. The embedded
+activity comes from a third host, so it must carry an Object Integrity Proof (FEP-8b32) by
+its author's assertion key; the group's own activities (a moderator's Delete) are vouched
+for by its HTTP signature.
 """
 
 from __future__ import annotations
@@ -26,10 +30,11 @@ from inbox.parse import Unusable, author_of, authority, is_note, type_of, uri_of
 from inbox.targets import account_by_uri, followed_here, status_by_uri
 from models.account import Account
 from models.group import Group
-from models.status import Status
-from outbox import account_removal, groups, relationships
+from models.status import GROUP_ONLY, Status
+from outbox import account_removal, groups, interactions, relationships
+from outbox.status_parts import StatusProblem
 
-RELAYED = frozenset({"Create", "Update", "Delete"})
+RELAYED = frozenset({"Create", "Update", "Delete", "Like", "Undo"})
 _ADDRESS_KEYS = ("audience", "to", "cc")
 _keys: dict[
     str, Ed25519PublicKey
@@ -100,6 +105,40 @@ async def relay_change(incoming: Incoming, status: Status | None) -> None:
         await groups.relay(incoming.session, incoming.fed, group_account, group, incoming.activity)
 
 
+async def _local_group(incoming: Incoming, status: Status) -> tuple[Account, Group] | None:
+    if status.audience_id is None:
+        return None
+    group_account = await incoming.session.get(Account, status.audience_id)
+    if group_account is None or not group_account.is_local:
+        return None
+    group = await incoming.session.get(Group, group_account.id)
+    return None if group is None else (group_account, group)
+
+
+async def receive_like(incoming: Incoming, status: Status) -> bool:
+    """A Like of a post in a local group: a member's is counted and relayed, a non-member's
+    of a members-only post is rejected; False when the group does not handle it (no group
+    here, or a non-member's Like of a public group's post: an ordinary Like)."""
+    found = await _local_group(incoming, status)
+    if found is None:
+        return False
+    group_account, group = found
+    session, actor = incoming.session, incoming.actor
+    if not await groups.is_member(session, group_account.id, actor.id):
+        if group.visibility == "public" and status.visibility != GROUP_ONLY:
+            return False
+        await groups.reject_post(session, incoming.fed, group_account, actor, incoming.activity)
+        return True
+    try:
+        await interactions.favourite(
+            session, actor, status.id, uri=uri_of(incoming.activity.get("id")), vouched=True
+        )
+    except StatusProblem:
+        raise Unusable("the liked status is gone") from None
+    await groups.relay(session, incoming.fed, group_account, group, incoming.activity)
+    return True
+
+
 # --- on a member's node ----------------------------------------------------------------------
 
 
@@ -136,9 +175,29 @@ async def receive_relay(incoming: Incoming) -> None:
             raise Unusable("the relayed note is not posted in this group")
         await store_note(incoming.fed, session, document, solicited=True, activity=inner)
         return
+    if type_of(inner) == "Like":
+        await _relayed_like(incoming, inner, author)
+        return
+    if type_of(inner) == "Undo" and type_of(inner.get("object")) != "Like":
+        raise Unusable("a group relays only the Undo of a Like")
     handler = handler_for(type_of(inner) or "")
     if handler is not None:  # Update, Delete: as if the author had sent them here
         await handler(Incoming(incoming.fed, session, inner, author))
+
+
+async def _relayed_like(incoming: Incoming, inner: dict[str, Any], author: Account) -> None:
+    """A member's Like of a post in the group: counted here (and notified to its author)."""
+    status = await status_by_uri(incoming.session, uri_of(inner.get("object")))
+    if status is None:
+        return
+    if status.audience_id != incoming.actor.id:
+        raise Unusable("the relayed Like is of a post that is not in this group")
+    try:
+        await interactions.favourite(
+            incoming.session, author, status.id, uri=uri_of(inner.get("id")), vouched=True
+        )
+    except StatusProblem:
+        return
 
 
 async def _group_acts(incoming: Incoming, inner: dict[str, Any]) -> None:

@@ -1,6 +1,7 @@
 """Posts addressed to a group, from this node's side: which group a draft is for, and how a
 local member's post, edit or deletion travels (to the group's node, or relayed at once when
-the group lives here).
+the group lives here), and how a local member's Like (and its Undo) of a post in a group
+travels: to the group, which relays it to the members like a post.
 
 A members-only group's posts get visibility "group" whatever the client asked for; so does
 every post to a group of another node (whose rules this node does not know), so that a
@@ -115,3 +116,51 @@ async def delete(
     note = await federate.note_document(session, fed.settings, status)
     activity = render.delete(note["attributedTo"], note["id"], note["to"], note["cc"])
     await _deliver(session, fed, author, status, activity)
+
+
+async def like(
+    session: AsyncSession,
+    fed: Federation | None,
+    actor: Account,
+    status: Status,
+    uri: str,
+    *,
+    undo: bool = False,
+) -> None:
+    """A local account's Like (or its Undo) of a post in a group: signed, to the group (relayed
+    at once when the group is ours); a public group's post's remote author hears it directly
+    too, as for any public post."""
+    if fed is None or not actor.is_local:
+        return
+    author = await session.get(Account, status.account_id)
+    group = await session.get(Account, status.audience_id or 0)
+    if author is None or group is None:
+        return
+    group_uri = render.actor_uri(fed.settings, group)
+    followers = group.followers_url or group_uri + "/followers"
+    activity = render.with_context(
+        {
+            "id": uri,
+            "type": "Like",
+            "actor": render.actor_uri(fed.settings, actor),
+            "object": render.status_uri(fed.settings, author, status),
+            "audience": group_uri,
+            "to": [followers],
+            "cc": [group_uri],
+        }
+    )
+    if undo:
+        activity = render.undo(activity)
+        activity["audience"] = group_uri
+        activity["cc"] = [group_uri]
+    activity = await _signed(session, fed, actor, activity)
+    inboxes: list[str | None] = []
+    if status.visibility != GROUP_ONLY and not author.is_local:
+        inboxes.append(inbox_of(author, personal=True))
+    if group.is_local:
+        rules = await session.get(Group, group.id)
+        if rules is not None:
+            await groups.relay(session, fed, group, rules, activity)
+    else:
+        inboxes.append(inbox_of(group, personal=True))
+    await federate.send(session, fed, actor, activity, sorted({i for i in inboxes if i}))

@@ -23,7 +23,7 @@ from models.ids import new_id
 from models.interaction import Bookmark, Favourite, Pin
 from models.settings import Settings
 from models.status import Status
-from outbox import events, federate, feeds
+from outbox import events, federate, feeds, group_posts
 from outbox.context import Federation
 from outbox.notify import notify, withdraw
 from outbox.status_parts import InvalidStatus, NotPermitted, StatusNotFound, load_visible
@@ -34,11 +34,32 @@ BOOST_VISIBILITIES = ("public", "unlisted", "private")
 Marker = type[Favourite] | type[Bookmark] | type[Pin]
 
 
-async def _target(session: AsyncSession, actor: Account, status_id: int) -> Status:
-    """The status acted on, locked; a boost stands for the status it boosts."""
+async def _target(
+    session: AsyncSession, actor: Account, status_id: int, *, vouched: bool = False
+) -> Status:
+    """The status acted on, locked; a boost stands for the status it boosts. `vouched`: a
+    group vouches that the (remote) actor is a member who sees its post."""
+    if vouched:
+        found = await session.get(Status, status_id)
+        if found is None:
+            raise StatusNotFound()
+        return await _locked(session, found.reblog_of_id or found.id)
     status = await load_visible(session, actor.id, status_id)
     original_id = status.reblog_of_id or status.id
     return await load_visible(session, actor.id, original_id, lock=True)
+
+
+async def _locked(session: AsyncSession, status_id: int) -> Status:
+    query = (
+        select(Status)
+        .where(Status.id == status_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    status = (await session.execute(query)).scalar_one_or_none()
+    if status is None:
+        raise StatusNotFound()
+    return status
 
 
 async def _mark(
@@ -102,9 +123,11 @@ async def favourite(
     *,
     fed: Federation | None = None,
     uri: str | None = None,
+    vouched: bool = False,
 ) -> Status:
-    """Favourite a status; a remote author hears a Like whose id the row keeps (`uri`)."""
-    status = await _target(session, actor, status_id)
+    """Favourite a status; a remote author hears a Like whose id the row keeps (`uri`). A post
+    in a group is liked through the group. `vouched`: a group relayed a member's Like."""
+    status = await _target(session, actor, status_id, vouched=vouched)
     favourite_id = await _mark(session, Favourite, actor.id, status.id, uri=uri)
     if favourite_id is None:
         return status
@@ -122,7 +145,10 @@ async def favourite(
             .values(uri=like_uri)
             .execution_options(synchronize_session=False)
         )
-        await federate.like(session, fed, actor, status, like_uri)
+        if status.audience_id is not None:
+            await group_posts.like(session, fed, actor, status, like_uri)
+        else:
+            await federate.like(session, fed, actor, status, like_uri)
     return status
 
 
@@ -143,7 +169,10 @@ async def unfavourite(
     await withdraw(session, actor_id=actor.id, type="favourite", status_id=status.id)
     if fed is not None:
         like_uri = gone[1] or federate.like_uri(fed.settings, actor, int(gone[0]))
-        await federate.undo_like(session, fed, actor, status, like_uri)
+        if status.audience_id is not None:
+            await group_posts.like(session, fed, actor, status, like_uri, undo=True)
+        else:
+            await federate.undo_like(session, fed, actor, status, like_uri)
     return status
 
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from inbox import groups
 from inbox.dispatch import Incoming, handles
 from inbox.parse import Unusable, uri_of
 from inbox.targets import local_account, status_by_uri
@@ -86,6 +87,13 @@ async def _unlike(incoming: Incoming, uri: str, inner: Any) -> bool:
         status_id = status.id if status else None
     if status_id is None:
         return False
+    liked = await session.scalar(
+        select(Favourite.id).where(
+            Favourite.account_id == incoming.actor.id, Favourite.status_id == status_id
+        )
+    )
+    if liked is not None:  # a Like in a group of ours: its Undo goes on to the members
+        await groups.relay_change(incoming, await session.get(Status, status_id))
     # A status gone or hidden from them since has nothing left to undo.
     with contextlib.suppress(StatusProblem):
         await interactions.unfavourite(session, incoming.actor, status_id)

@@ -7,6 +7,7 @@ arrive" is only asserted after something sent later did arrive.
 
 from __future__ import annotations
 
+import functools
 import json
 import secrets
 from collections.abc import Callable, Iterator
@@ -27,6 +28,7 @@ from tests.federation_kit import (
     home,
     in_home,
     network,
+    notified,
     post,
     relationship,
     resolve,
@@ -310,6 +312,64 @@ def test_group_api_guards(net: Network) -> None:
     timeline = dev.api(owner, "GET", f"/api/v1/accounts/{group['id']}/statuses").json()
     assert fine["uri"] in uris(timeline)
     assert fine["uri"] not in uris(home(dev, other))
+
+
+def favourites(node: FedNode, user: User, uri: str) -> int | None:
+    found = seen(node, user, uri)
+    return None if found is None else int(found["favourites_count"])
+
+
+def count_everywhere(views: list[tuple[FedNode, User]], uri: str, count: int) -> None:
+    """Wait until every (node, viewer) shows `count` favourites of `uri`."""
+    for node, user in views:
+        wait_for(
+            functools.partial(lambda n, u: favourites(n, u, uri) == count, node, user),
+            f"{count} favourites of {uri} on {node.host}",
+        )
+
+
+def test_likes_travel_through_the_group(net: Network) -> None:
+    dev, hq, sales = net["dev"], net["hq"], net["sales"]
+    owner = dev.create_user("lowner")
+    hb, outsider = hq.create_user("hb"), hq.create_user("lout")
+    sb = sales.create_user("sb")
+    name = new_group(dev, owner, "--visibility", "members")
+    on_hq, on_sales = group_on(hq, hb, dev, name), group_on(sales, sb, dev, name)
+    join(hq, hb, on_hq["id"])
+    join(sales, sb, on_sales["id"])
+    wait_for(lambda: is_member(hq, hb, on_hq["id"]), "hb joining")
+    wait_for(lambda: is_member(sales, sb, on_sales["id"]), "sb joining")
+
+    sent = post(hq, hb, f"@{name}@{dev.domain} who likes the launch plan?")
+    on_sales_copy = arrives(sales, sb, sent["uri"])
+    arrives(dev, owner, sent["uri"])
+
+    # A member on sales favourites it: counted on all three nodes, the author is notified.
+    answer = sales.api(sb, "POST", f"/api/v1/statuses/{on_sales_copy['id']}/favourite")
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["favourited"] is True
+    assert answer.json()["favourites_count"] == 1
+    wait_for(lambda: notified(hq, hb, "favourite", sales.handle(sb), sent["uri"]), "the like")
+    count_everywhere([(hq, hb), (dev, owner), (sales, sb)], sent["uri"], 1)
+
+    # Unfavouriting travels the same way.
+    answer = sales.api(sb, "POST", f"/api/v1/statuses/{on_sales_copy['id']}/unfavourite")
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["favourites_count"] == 0
+    count_everywhere([(hq, hb), (dev, owner), (sales, sb)], sent["uri"], 0)
+    assert not notified(hq, hb, "favourite", sales.handle(sb), sent["uri"])
+
+    # A non-member cannot like a members-only post: it is not there for them.
+    answer = hq.api(outsider, "POST", f"/api/v1/statuses/{sent['id']}/favourite")
+    assert answer.status_code == 404
+    # The owner on dev likes it (the group's own node relays at once); the count shows that
+    # the refused like changed nothing.
+    on_dev = seen(dev, owner, sent["uri"])
+    assert on_dev is not None
+    answer = dev.api(owner, "POST", f"/api/v1/statuses/{on_dev['id']}/favourite")
+    assert answer.status_code == 200, answer.text
+    wait_for(lambda: notified(hq, hb, "favourite", dev.handle(owner), sent["uri"]), "dev's like")
+    count_everywhere([(hq, hb), (dev, owner), (sales, sb)], sent["uri"], 1)
 
 
 def _id(node: FedNode, user: User) -> str:

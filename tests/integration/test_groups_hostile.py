@@ -26,6 +26,7 @@ from tests.federation_kit import (
     network,
     peer_in_thread,
     relationship,
+    seen,
     wait_for,
 )
 from tests.kit import User
@@ -169,6 +170,88 @@ def test_only_proven_posts_of_the_group_reach_members(scene: Scene) -> None:
     assert shown["visibility"] == "private"
     for what, create in refused.items():
         assert in_home(hq, alice, note_uri(create)) is None, what
+
+
+def group_like(scene: Scene, status_uri: str) -> dict[str, Any]:
+    author, band = scene.author, scene.band
+    return {
+        "@context": AS_CONTEXT,
+        "id": f"{author.uri}#likes/{secrets.token_hex(6)}",
+        "type": "Like",
+        "actor": author.uri,
+        "object": status_uri,
+        "audience": band.uri,
+        "to": [band.uri + "/followers"],
+        "cc": [band.uri],
+    }
+
+
+def favourites(scene: Scene, uri: str) -> int:
+    found = seen(scene.hq, scene.alice, uri)
+    assert found is not None
+    return int(found["favourites_count"])
+
+
+def test_only_proven_likes_relayed_by_the_group_count(scene: Scene) -> None:
+    hq, alice, band = scene.hq, scene.alice, scene.band
+    liked = signed(scene, group_create(scene, "like this"))
+    assert band.post(hq, announce(band, liked)).status_code == 202
+    arrives(hq, alice, note_uri(liked))
+    uri = note_uri(liked)
+    refused = [
+        announce(band, group_like(scene, uri)),  # no proof
+        announce(band, signed(scene, group_like(scene, uri), Ed25519PrivateKey.generate())),
+        announce(scene.mallory, signed(scene, group_like(scene, uri))),  # not from the group
+    ]
+    for activity in refused:
+        by = band if activity["actor"] == band.uri else scene.mallory
+        assert by.post(hq, activity).status_code == 202
+    control = signed(scene, group_create(scene, "sent after the forged likes"))
+    assert band.post(hq, announce(band, control)).status_code == 202
+    arrives(hq, alice, note_uri(control))
+    assert favourites(scene, uri) == 0
+
+    like = signed(scene, group_like(scene, uri))
+    assert band.post(hq, announce(band, like)).status_code == 202
+    wait_for(lambda: favourites(scene, uri) == 1, "the relayed like")
+    undo = {
+        "@context": AS_CONTEXT,
+        "id": like["id"] + "/undo",
+        "type": "Undo",
+        "actor": scene.author.uri,
+        "object": {k: v for k, v in like.items() if k not in ("@context", "proof")},
+    }
+    assert band.post(hq, announce(band, undo)).status_code == 202  # unsigned: refused
+    control = signed(scene, group_create(scene, "sent after the unsigned undo"))
+    assert band.post(hq, announce(band, control)).status_code == 202
+    arrives(hq, alice, note_uri(control))
+    assert favourites(scene, uri) == 1
+    assert band.post(hq, announce(band, signed(scene, undo))).status_code == 202
+    wait_for(lambda: favourites(scene, uri) == 0, "the relayed undo")
+
+
+def rejected(scene: Scene, activity_id: str) -> bool:
+    for received in list(scene.peer.received):
+        if received.method != "POST" or not received.body:
+            continue
+        body = orjson.loads(received.body)
+        inner = body.get("object")
+        if body.get("type") == "Reject" and isinstance(inner, dict) and inner["id"] == activity_id:
+            return True
+    return False
+
+
+def test_a_non_members_like_in_a_local_group_is_rejected(scene: Scene) -> None:
+    hq, alice, mallory = scene.hq, scene.alice, scene.mallory
+    name = f"g{secrets.token_hex(4)}"
+    hq.cli("group", "create", name, "--owner", alice.name, "--visibility", "members")
+    answer = hq.api(alice, "POST", "/api/v1/statuses", json={"status": f"@{name} for us only"})
+    assert answer.status_code == 200, answer.text
+    uri = answer.json()["uri"]
+    like = mallory.activity("Like", uri)
+    assert mallory.post(hq, like).status_code == 202
+    wait_for(lambda: rejected(scene, like["id"]), "the group's Reject of mallory's like")
+    assert favourites(scene, uri) == 0
 
 
 def test_membership_changes_only_from_the_group_itself(scene: Scene) -> None:
