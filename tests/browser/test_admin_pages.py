@@ -47,6 +47,19 @@ def test_a_suspended_user_sees_the_reason_instead_of_home(
         expect(bobs_page.get_by_role("heading", level=1)).to_have_text("Home")
 
 
+def test_a_user_switched_off_by_the_directory_shows_so(
+    browser: Browser, site: Site, admin: User
+) -> None:
+    leaver = site.node.create_user(f"leaver{secrets.token_hex(3)}")
+    site.node.cli("user", "disable", leaver.name)
+    with new_context(browser) as context:
+        page = context.new_page()
+        sign_in(page, site.node, admin)
+        page.goto(site.node.url + "/admin/users?q=" + leaver.name)
+        row = page.locator("li.user-row", has_text=leaver.name)
+        expect(row.locator(".state")).to_have_text("switched off")
+
+
 def test_an_admin_creates_a_colleague_who_signs_in_with_the_password_shown_once(
     browser: Browser, site: Site, admin: User
 ) -> None:
