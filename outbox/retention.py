@@ -152,7 +152,7 @@ async def _batch(
             .where(
                 Status.visibility == visibility,
                 Status.id < before_id,
-                Status.account_id.not_in(legal_holds.held_ids()),
+                legal_holds.unheld(),
             )
             .order_by(Status.id)
             .limit(BATCH)
@@ -223,8 +223,11 @@ async def _expire_archived(session: AsyncSession, limits: dict[str, datetime]) -
         )
         .limit(BATCH * 5)
     )
+    groups = set((await session.scalars(legal_holds.held_ids())).all())
     files: list[str] = []
     for held in list(rows):
+        if held.data.get("audience_id") in groups:
+            continue  # posted in a group that is still held
         limit = limits.get(str(held.data.get("visibility")))
         if limit is None or held.created_at >= limit:
             continue
