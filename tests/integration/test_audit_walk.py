@@ -290,6 +290,13 @@ def _page_allowlist_removal(w: Walk) -> Request:
 KEEP = 3650
 
 
+def _group(w: Walk) -> str:
+    """A new local group (its owner a new person); returns its name."""
+    name = f"walkgroup{secrets.token_hex(3)}"
+    w.node.cli("group", "create", name, "--owner", w.user("owner").name)
+    return name
+
+
 def _held(w: Walk) -> User:
     """A new person under legal hold (put there by the other admin)."""
     user = w.user("held")
@@ -809,6 +816,16 @@ CLI_CASES: dict[str, CommandCase] = {
             str(w.tmp / f"export-{secrets.token_hex(3)}.zip"),
         ],
         "export.account",
+    ),
+    "export group": (
+        lambda w: [
+            "export",
+            "group",
+            _group(w),
+            "--out",
+            str(w.tmp / f"export-{secrets.token_hex(3)}.zip"),
+        ],
+        "export.group",
     ),
     # Last: a policy makes posting wait for its acceptance.
     "policy set": (lambda w: ["policy", "set", str(_policy_file(w))], "policy.publish"),
