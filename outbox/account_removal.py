@@ -24,15 +24,18 @@ from outbox import interactions, legal_holds, relationships, statuses
 from outbox.status_parts import StatusProblem
 
 
-async def remove_status(session: AsyncSession, author: Account, status_id: int) -> None:
+async def remove_status(
+    session: AsyncSession, author: Account, status_id: int, *, by: str = "remote"
+) -> None:
     """Delete one status of `author` here, telling nobody elsewhere."""
-    if await session.scalar(select(Status.id).where(Status.id == status_id)) is None:
+    status = await session.get(Status, status_id)
+    if status is None:
         return  # went with a status deleted before it
-    held = await legal_holds.is_held(session, author.id)
+    held = await legal_holds.holds_status(session, status)
     # Remote files are only linked: the rows have no use without the post (unless it is held).
     if not author.is_local and not held:
         await session.execute(delete(MediaAttachment).where(MediaAttachment.status_id == status_id))
-    await statuses.delete_status(session, author, status_id, by="remote")
+    await statuses.delete_status(session, author, status_id, by=by)
 
 
 async def remove_account(session: AsyncSession, gone: Account) -> list[str]:
@@ -49,10 +52,11 @@ async def remove_account(session: AsyncSession, gone: Account) -> list[str]:
         await remove_status(session, gone, status_id)
     media: list[str] = []
     if not await legal_holds.is_held(session, gone.id):  # held: the hold archive needs them
+        kept = await legal_holds.kept_media(session, gone.id)  # posts in a held group
         files = (
             await session.execute(
                 delete(MediaAttachment)
-                .where(MediaAttachment.account_id == gone.id)
+                .where(MediaAttachment.account_id == gone.id, MediaAttachment.id.not_in(kept))
                 .returning(MediaAttachment.file_path)
             )
         ).scalars()

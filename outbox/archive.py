@@ -13,6 +13,11 @@ Both hold, in a zip:
   only linked, as they are here).
 Investigation exports add `manifest.json` (every other file with its size and SHA-256), and
 mark posts hidden under legal hold with `"flurfunk:hidden": {"hidden_at", "deleted_by"}`.
+
+The investigation export of a local group (`collect_group`) has the same files for the
+group: `actor.json` is the Group actor, `outbox.json` every post in the group (whoever wrote
+it, each with its own author and `audience`: the group) and the group's own activities,
+`members.json` its members with their roles; likes and bookmarks stay empty.
 """
 
 from __future__ import annotations
@@ -20,12 +25,13 @@ from __future__ import annotations
 import hashlib
 import json
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.account import Account
@@ -34,7 +40,7 @@ from models.interaction import Bookmark, Favourite
 from models.retention import HeldStatus
 from models.settings import Settings
 from models.status import MediaAttachment, Mention, Status, StatusTag, Tag
-from outbox import render
+from outbox import groups, render
 
 FEDERATED = ("public", "unlisted", "private", "direct")
 MEDIA_FOLDER = "media_attachments/"
@@ -50,6 +56,7 @@ class Contents:
     likes: list[str] = field(default_factory=list)
     bookmarks: list[str] = field(default_factory=list)
     files: dict[str, Path] = field(default_factory=dict)  # path in the zip -> file on disk
+    documents: dict[str, Any] = field(default_factory=dict)  # further JSON files by name
 
 
 @dataclass(frozen=True)
@@ -64,7 +71,7 @@ class Window:
 class _Reader:
     def __init__(self, session: AsyncSession, settings: Settings, contents: Contents) -> None:
         self.session, self.settings, self.contents = session, settings, contents
-        self.accounts: dict[int, Account | None] = {}
+        self.accounts: dict[int, Account | None] = {contents.account.id: contents.account}
 
     async def account(self, account_id: int | None) -> Account | None:
         if account_id is None:
@@ -96,7 +103,7 @@ class _Reader:
     async def activity(
         self, status: Status, mentions: list[int], tags: list[str], media: list[MediaAttachment]
     ) -> dict[str, Any]:
-        author = self.contents.account
+        author = await self.account(status.account_id) or self.contents.account
         if status.reblog_of_id is not None:
             to, cc = render.addressing(self.settings, author, _addressable(status.visibility), [])
             return render.announce(
@@ -122,6 +129,9 @@ class _Reader:
         if status.visibility not in FEDERATED:
             note["to"], note["cc"] = [], []  # a `local` post: never left the node
         note["flurfunk:visibility"] = status.visibility
+        group = await self.account(status.audience_id)
+        if group is not None:
+            note["audience"] = render.actor_uri(self.settings, group)
         return render.create(note)
 
 
@@ -159,7 +169,51 @@ async def collect(
     window = window or Window()
     contents = Contents(account=account, actor=render.person(settings, account))
     reader = _Reader(session, settings, contents)
-    query = select(Status).where(Status.account_id == account.id).order_by(Status.id)
+    await _statuses(session, reader, window, Status.account_id == account.id)
+    if hidden:
+        await _hidden(session, reader, window, HeldStatus.account_id == account.id)
+    contents.likes = await _uris(session, reader, Favourite, account.id, window)
+    contents.bookmarks = await _uris(session, reader, Bookmark, account.id, window)
+    return contents
+
+
+async def collect_group(
+    session: AsyncSession, settings: Settings, group: Account, window: Window | None = None
+) -> Contents:
+    """Everything posted in the local group `group` in `window` (posts hidden under legal hold
+    included), the group's own activities, and its members."""
+    window = window or Window()
+    contents = Contents(account=group, actor=render.person(settings, group))
+    reader = _Reader(session, settings, contents)
+    await _statuses(
+        session, reader, window, or_(Status.audience_id == group.id, Status.account_id == group.id)
+    )
+
+    def in_group(held: HeldStatus) -> bool:
+        return held.account_id == group.id or held.data.get("audience_id") == group.id
+
+    await _hidden(session, reader, window, None, in_group)
+    people = await groups.members(session, group.id)
+    contents.documents["members.json"] = _collection(
+        [
+            {
+                "id": render.actor_uri(settings, m.account),
+                "acct": m.account.acct()
+                if m.account.domain
+                else f"{m.account.acct()}@{settings.domain}",
+                "role": m.role,
+            }
+            for m in people
+        ],
+        "members.json",
+    )
+    return contents
+
+
+async def _statuses(
+    session: AsyncSession, reader: _Reader, window: Window, which: ColumnElement[bool]
+) -> None:
+    query = select(Status).where(which).order_by(Status.id)
     if window.since is not None:
         query = query.where(Status.created_at >= window.since)
     if window.until is not None:
@@ -182,27 +236,34 @@ async def collect(
                 .order_by(MediaAttachment.id)
             )
         )
-        contents.activities.append(await reader.activity(status, mentions, tags, media))
-    if hidden:
-        await _hidden(session, reader, window)
-    contents.likes = await _uris(session, reader, Favourite, account.id, window)
-    contents.bookmarks = await _uris(session, reader, Bookmark, account.id, window)
-    return contents
+        reader.contents.activities.append(await reader.activity(status, mentions, tags, media))
 
 
-async def _hidden(session: AsyncSession, reader: _Reader, window: Window) -> None:
-    account = reader.contents.account
-    rows = await session.scalars(
-        select(HeldStatus).where(HeldStatus.account_id == account.id).order_by(HeldStatus.id)
-    )
-    for held in list(rows.all()):
-        if not window.admits(held.created_at):
+async def _hidden(
+    session: AsyncSession,
+    reader: _Reader,
+    window: Window,
+    rows: ColumnElement[bool] | None,
+    which: Callable[[HeldStatus], bool] = lambda held: True,
+) -> None:
+    """The posts in the hold archive that `rows` (SQL) and `which` (on the row) select."""
+    query = select(HeldStatus).order_by(HeldStatus.id)
+    if rows is not None:
+        query = query.where(rows)
+    if window.since is not None:
+        query = query.where(HeldStatus.created_at >= window.since)
+    if window.until is not None:
+        query = query.where(HeldStatus.created_at < window.until)
+    for held in list((await session.scalars(query)).all()):
+        if not which(held) or not window.admits(held.created_at):
             continue
         data = held.data
         edited = data.get("edited_at")
+        audience = data.get("audience_id")
         status = Status(
             id=held.id,
-            account_id=account.id,
+            account_id=held.account_id,
+            audience_id=int(audience) if audience is not None else None,
             uri=data.get("uri"),
             url=data.get("url"),
             local=bool(data.get("local", True)),
@@ -269,6 +330,7 @@ def write(contents: Contents, path: Path, *, manifest: dict[str, Any] | None = N
         "actor.json": contents.actor,
         "likes.json": _collection(contents.likes, "likes.json"),
         "bookmarks.json": _collection(contents.bookmarks, "bookmarks.json"),
+        **contents.documents,
     }
     listed: list[dict[str, Any]] = []
     with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:

@@ -37,4 +37,4 @@ async def remove_post(
             }
         )
         await groups.relay(session, fed, group_account, group, delete)
-    await account_removal.remove_status(session, author, status.id)
+    await account_removal.remove_status(session, author, status.id, by="group moderation")

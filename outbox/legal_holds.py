@@ -7,9 +7,14 @@ normal deletion takes it out of every timeline, API and federation view and fede
 Delete as usual. The investigation export (outbox.investigation) reads the archive too.
 An account under hold cannot be deleted by an admin; lift the hold first.
 
-Holds name an account (`name` local, `name@host` remote and known here) or a group
-(`group:NAME`); groups do not exist on this node yet, so a group hold is refused clearly.
-Adding and lifting a hold need `manage_compliance` and go into the audit log.
+Holds name an account (`name` local, `name@host` remote and known here) or a local group
+(`group:NAME`). A group is an account, so its hold is a hold on the group's account; it also
+covers every post in the group (`statuses.audience_id` = the group), whoever wrote it: such
+a post is kept from retention and hidden instead of erased when its author, a moderator or
+the group's moderators delete it. Only this node's groups can be held (a remote group's
+posts are held by holding that group on its own node).
+Adding and lifting a hold need `manage_compliance` and go into the audit log (target
+`name`, `name@host` or `group:NAME`).
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import exists, func, select
+from sqlalchemy import ColumnElement, exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models import admin
@@ -36,9 +41,12 @@ class UnknownHoldTarget(AdminError):
     status = 404
 
 
+GROUP_PREFIX = "group:"
+
+
 @dataclass(frozen=True)
 class Hold:
-    target: str  # the acct: `name` or `name@host`
+    target: str  # the acct (`name` or `name@host`) or `group:NAME`
     account_id: int
     reason: str
     operator: str
@@ -50,15 +58,69 @@ def held_ids() -> Any:
     return select(LegalHold.account_id)
 
 
+def unheld() -> ColumnElement[bool]:
+    """Statuses neither of a held account nor posted in a held group (for retention)."""
+    return (Status.account_id.not_in(held_ids())) & or_(
+        Status.audience_id.is_(None), Status.audience_id.not_in(held_ids())
+    )
+
+
 async def is_held(session: AsyncSession, account_id: int) -> bool:
     return bool(await session.scalar(select(exists().where(LegalHold.account_id == account_id))))
 
 
-async def find_account(session: AsyncSession, settings: Settings, target: str) -> Account:
-    """The account a hold names: `name` (local) or `name@host` (known here)."""
+async def holds_status(session: AsyncSession, status: Status) -> bool:
+    """Whether a hold covers this post: its author's, or its group's."""
+    if await is_held(session, status.account_id):
+        return True
+    return status.audience_id is not None and await is_held(session, status.audience_id)
+
+
+def label(account: Account) -> str:
+    """How a hold names its target: `group:NAME` for a local group, else the acct."""
+    return (
+        f"{GROUP_PREFIX}{account.username}"
+        if account.group and account.is_local
+        else account.acct()
+    )
+
+
+async def find_group_account(session: AsyncSession, settings: Settings, target: str) -> Account:
+    """The group account `NAME` (or `NAME@this-node`) names; remote groups are refused."""
     text = target.strip().lstrip("@")
-    if text.startswith("group:"):
-        raise AdminError("groups are not available yet: a hold names an account (NAME[@HOST])")
+    name, _, host = text.partition("@")
+    if not name or len(text) > 320 or "@" in host or name.startswith(GROUP_PREFIX):
+        raise AdminError(f"not a group: {target!r} (group:NAME)")
+    if host and host.lower() != settings.domain.lower():
+        raise AdminError(
+            f"group {text!r} is another node's: only this node's groups can be held or "
+            "exported here (ask that node's compliance team)"
+        )
+    found = await session.scalar(
+        select(Account).where(
+            func.lower(Account.username) == name.lower(),
+            Account.domain.is_(None),
+            Account.group.is_(True),
+        )
+    )
+    if found is None:
+        raise UnknownHoldTarget(f"no group {name!r} on this node")
+    return found
+
+
+async def find_target(session: AsyncSession, settings: Settings, target: str) -> Account:
+    """The account a hold names: `name`, `name@host` or `group:NAME`."""
+    text = target.strip().lstrip("@")
+    if text[: len(GROUP_PREFIX)].lower() == GROUP_PREFIX:
+        return await find_group_account(session, settings, text[len(GROUP_PREFIX) :])
+    return await find_account(session, settings, target)
+
+
+async def find_account(session: AsyncSession, settings: Settings, target: str) -> Account:
+    """The account `name` (local) or `name@host` (known here) names."""
+    text = target.strip().lstrip("@")
+    if text[: len(GROUP_PREFIX)].lower() == GROUP_PREFIX:
+        raise AdminError(f"not an account: {target!r} (NAME or NAME@HOST; a group is group:NAME)")
     name, _, host = text.partition("@")
     if not name or "@" in host or len(text) > 320:
         raise AdminError(f"not an account: {target!r} (NAME or NAME@HOST)")
@@ -89,38 +151,40 @@ async def add_hold(
 ) -> Hold:
     require(operator, "manage_compliance")
     reason = _clean_reason(reason)
-    account = await find_account(session, settings, target)
+    account = await find_target(session, settings, target)
+    name = label(account)
     if await is_held(session, account.id):
-        raise AdminError(f"{account.acct()} is under legal hold already")
+        raise AdminError(f"{name} is under legal hold already")
     row = LegalHold(account_id=account.id, reason=reason, operator=operator.name)
     session.add(row)
     admin.record(
         session,
         operator.name,
         "hold.add",
-        account.acct(),
+        name,
         reason,
         operator_account_id=operator.account_id,
     )
     await session.flush()
-    return Hold(account.acct(), account.id, reason, operator.name, row.created_at)
+    return Hold(name, account.id, reason, operator.name, row.created_at)
 
 
 async def remove_hold(
     session: AsyncSession, settings: Settings, operator: Operator, target: str
 ) -> Hold:
     require(operator, "manage_compliance")
-    account = await find_account(session, settings, target)
+    account = await find_target(session, settings, target)
+    name = label(account)
     row = await session.scalar(select(LegalHold).where(LegalHold.account_id == account.id))
     if row is None:
-        raise UnknownHoldTarget(f"{account.acct()} is not under legal hold")
-    hold = Hold(account.acct(), account.id, row.reason, row.operator, row.created_at)
+        raise UnknownHoldTarget(f"{name} is not under legal hold")
+    hold = Hold(name, account.id, row.reason, row.operator, row.created_at)
     await session.delete(row)
     admin.record(
         session,
         operator.name,
         "hold.remove",
-        account.acct(),
+        name,
         operator_account_id=operator.account_id,
     )
     await session.flush()
@@ -134,14 +198,15 @@ async def list_holds(session: AsyncSession) -> list[Hold]:
         .order_by(LegalHold.id)
     )
     return [
-        Hold(account.acct(), account.id, hold.reason, hold.operator, hold.created_at)
+        Hold(label(account), account.id, hold.reason, hold.operator, hold.created_at)
         for hold, account in rows.all()
     ]
 
 
 async def preserve(session: AsyncSession, status: Status, by: str) -> None:
-    """Copy a held account's post into the hold archive before it is deleted (`by`: who
-    deleted it — `author`, `moderation`, `remote`). Its attachments' rows and files stay."""
+    """Copy a held post (its author's or its group's hold) into the hold archive before it
+    is deleted (`by`: who deleted it — `author`, `moderation`, `group moderation`, `remote`).
+    Its attachments' rows and files stay."""
     if await session.get(HeldStatus, status.id) is not None:
         return
     mentions = await session.scalars(
@@ -167,6 +232,7 @@ async def preserve(session: AsyncSession, status: Status, by: str) -> None:
         "language": status.language,
         "in_reply_to_id": status.in_reply_to_id,
         "reblog_of_id": status.reblog_of_id,
+        "audience_id": status.audience_id,
         "edited_at": status.edited_at.isoformat() if status.edited_at else None,
         "mentions": list(mentions),
         "tags": list(tags),
@@ -186,8 +252,19 @@ async def preserve(session: AsyncSession, status: Status, by: str) -> None:
 
 
 async def keeps_media(session: AsyncSession, account_id: int, media_id: int) -> bool:
-    """Whether an attachment belongs to a post in the hold archive (so it must stay)."""
-    if not await is_held(session, account_id):
-        return False
-    kept = await session.scalars(select(HeldStatus.data).where(HeldStatus.account_id == account_id))
-    return any(media_id in (data.get("media_ids") or []) for data in kept)
+    """Whether an attachment belongs to a held post in the hold archive (so it must stay)."""
+    return media_id in await kept_media(session, account_id)
+
+
+async def kept_media(session: AsyncSession, account_id: int) -> set[int]:
+    """The attachments of `account_id`'s posts in the hold archive that a hold still covers
+    (the account's own, or the hold of the group a post was in)."""
+    own = await is_held(session, account_id)
+    held = set((await session.scalars(held_ids())).all())
+    kept: set[int] = set()
+    for data in await session.scalars(
+        select(HeldStatus.data).where(HeldStatus.account_id == account_id)
+    ):
+        if own or data.get("audience_id") in held:
+            kept.update(int(i) for i in data.get("media_ids") or [])
+    return kept

@@ -2,13 +2,15 @@
 that applies them.
 
 One rule per visibility (`public`, `unlisted`, `private`, `direct`) and `all` for every
-visibility without its own (so also `local` posts). The sweep deletes local posts through
-the normal deletion (outbox.statuses.delete_status: boosts, notifications and counters go,
-the Delete federates) and removes their attachments' rows and files. Remote posts older than
-a rule are removed here too, without telling anyone (their author's node decides about its
-copy). Accounts under legal hold are skipped entirely: their posts stay as they are until
-the hold is lifted; the next sweep then removes them, and also the posts the hold archive
-kept for them (outbox.legal_holds) that are older than the rules.
+visibility without its own (so also `local` posts and posts in members-only groups). The
+sweep deletes local posts through the normal deletion (outbox.statuses.delete_status:
+boosts, notifications and counters go, the Delete federates) and removes their attachments'
+rows and files. Remote posts older than a rule are removed here too, without telling anyone
+(their author's node decides about its copy). Accounts under legal hold are skipped
+entirely: their posts stay as they are until the hold is lifted; the next sweep then
+removes them, and also the posts the hold archive kept for them (outbox.legal_holds) that
+are older than the rules. A held group keeps every post in it the same way, whoever wrote
+it.
 
 The sweep works in batches of BATCH posts, each its own short write transaction, and yields
 between batches, so that posting and reading never wait long behind it. Posts are found by
@@ -31,7 +33,7 @@ from models.account import Account
 from models.base import utcnow
 from models.ids import id_for_time
 from models.retention import RULE_VISIBILITIES, HeldStatus, RetentionRule
-from models.status import VISIBILITIES, MediaAttachment, Status
+from models.status import GROUP_ONLY, VISIBILITIES, MediaAttachment, Status
 from outbox import legal_holds, statuses
 from outbox.context import Federation
 from outbox.media import remove_files
@@ -122,7 +124,7 @@ def cutoffs(found: list[Rule], now: datetime) -> dict[str, datetime]:
     """For each visibility with a rule (its own or `all`): posts created before this go."""
     days = {r.visibility: r.days for r in found}
     result: dict[str, datetime] = {}
-    for visibility in VISIBILITIES:
+    for visibility in (*VISIBILITIES, GROUP_ONLY):  # posts of members-only groups: `all`
         rule = days.get(visibility, days.get("all"))
         if rule is not None:
             result[visibility] = now - timedelta(days=rule)
@@ -152,7 +154,7 @@ async def _batch(
             .where(
                 Status.visibility == visibility,
                 Status.id < before_id,
-                Status.account_id.not_in(legal_holds.held_ids()),
+                legal_holds.unheld(),
             )
             .order_by(Status.id)
             .limit(BATCH)
@@ -223,8 +225,11 @@ async def _expire_archived(session: AsyncSession, limits: dict[str, datetime]) -
         )
         .limit(BATCH * 5)
     )
+    groups = set((await session.scalars(legal_holds.held_ids())).all())
     files: list[str] = []
     for held in list(rows):
+        if held.data.get("audience_id") in groups:
+            continue  # posted in a group that is still held
         limit = limits.get(str(held.data.get("visibility")))
         if limit is None or held.created_at >= limit:
             continue

@@ -240,12 +240,12 @@ async def delete_status(
     Returns the row as it was, for the delete-and-redraft answer; its attachments are left
     unattached so that a redraft can use them again. Under a legal hold the post is copied
     into the hold archive first (`by` says who deleted it: outbox.legal_holds), so that it
-    is hidden rather than erased.
+    is hidden rather than erased; a hold on the group it was posted in counts too.
     """
     status = await session.get(Status, status_id, with_for_update=True)
     if status is None or status.account_id != author.id:
         raise StatusNotFound()
-    if await legal_holds.is_held(session, author.id):
+    if await legal_holds.holds_status(session, status):
         await legal_holds.preserve(session, status, by)
     # While its audience is known:
     if status.audience_id is not None and status.reblog_of_id is None:

@@ -1,10 +1,11 @@
-"""`flurfunk retention …`, `flurfunk hold …` and `flurfunk export account …`: what the
+"""`flurfunk retention …`, `flurfunk hold …` and `flurfunk export account|group …`: what the
 compliance team does from the command line (the same actions as /api/v1/flurfunk/retention,
 /legal_holds and /exports, with the same audit entries)."""
 
 from __future__ import annotations
 
 import argparse
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from models.db import Database
@@ -13,7 +14,7 @@ from models.settings import Settings
 from outbox import events, investigation, legal_holds, retention
 from outbox.archive import Window
 from outbox.legal_holds import Hold
-from outbox.permissions import AdminError
+from outbox.permissions import AdminError, Operator
 from web.cli_admin import CommandError, operator, run_admin, run_on_database, table
 
 
@@ -67,7 +68,7 @@ def _print_holds(found: list[Hold]) -> None:
     rows = [
         [h.target, h.created_at.strftime("%Y-%m-%d %H:%M"), h.operator, h.reason] for h in found
     ]
-    for line in table(["ACCOUNT", "SINCE", "BY", "REASON"], rows):
+    for line in table(["HELD", "SINCE", "BY", "REASON"], rows):
         print(line)
 
 
@@ -91,6 +92,18 @@ def cmd_hold_list(args: argparse.Namespace, settings: Settings) -> None:
 
 
 def cmd_export_account(args: argparse.Namespace, settings: Settings) -> None:
+    _export(args, settings, investigation.export_account)
+
+
+def cmd_export_group(args: argparse.Namespace, settings: Settings) -> None:
+    _export(args, settings, investigation.export_group)
+
+
+def _export(
+    args: argparse.Namespace,
+    settings: Settings,
+    exporter: Callable[[Database, Settings, Operator, str, Window, Path], Awaitable[int]],
+) -> None:
     try:
         window = Window(
             retention.parse_instant(args.since, "--since") if args.since else None,
@@ -104,9 +117,7 @@ def cmd_export_account(args: argparse.Namespace, settings: Settings) -> None:
     partial = out.with_name(out.name + ".part")
 
     async def export(db: Database) -> int:
-        return await investigation.export_account(
-            db, settings, operator(), args.name, window, partial
-        )
+        return await exporter(db, settings, operator(), args.name, window, partial)
 
     try:
         size = run_on_database(settings, export)
@@ -150,9 +161,13 @@ def add_retention_commands(commands: argparse._SubParsersAction[argparse.Argumen
     sweep.add_argument("--as-of", help="ISO 8601 time that counts as now")
     sweep.set_defaults(func=cmd_retention_sweep)
 
-    hold = commands.add_parser("hold", help="legal holds: nothing of a held account is erased")
+    hold = commands.add_parser(
+        "hold", help="legal holds: nothing of a held account or group is erased"
+    )
     holds = hold.add_subparsers(dest="hold_command", required=True)
-    add = holds.add_parser("add", help="put an account under legal hold")
+    add = holds.add_parser(
+        "add", help="put an account, or a local group (group:NAME), under legal hold"
+    )
     add.add_argument("target", metavar="NAME[@HOST]|group:NAME")
     add.add_argument("--reason", required=True)
     add.set_defaults(func=cmd_hold_add)
@@ -173,3 +188,13 @@ def add_retention_commands(commands: argparse._SubParsersAction[argparse.Argumen
     account.add_argument("--until", help="ISO 8601: only what was created before it")
     account.add_argument("--out", required=True, help="the zip file to write")
     account.set_defaults(func=cmd_export_account)
+    group = exports.add_parser(
+        "group",
+        help="everything posted in a local group (held posts included), its members and "
+        "attachments as a zip with a SHA-256 manifest; prints the file as the last line",
+    )
+    group.add_argument("name", metavar="NAME")
+    group.add_argument("--since", help="ISO 8601: only what was created at or after it")
+    group.add_argument("--until", help="ISO 8601: only what was created before it")
+    group.add_argument("--out", required=True, help="the zip file to write")
+    group.set_defaults(func=cmd_export_group)

@@ -333,6 +333,13 @@ def _announcement(w: Walk) -> str:
 KEEP = 3650
 
 
+def _group(w: Walk) -> str:
+    """A new local group (its owner a new person); returns its name."""
+    name = f"walkgroup{secrets.token_hex(3)}"
+    w.node.cli("group", "create", name, "--owner", w.user("owner").name)
+    return name
+
+
 def _held(w: Walk) -> User:
     """A new person under legal hold (put there by the other admin)."""
     user = w.user("held")
@@ -957,6 +964,16 @@ CLI_CASES: dict[str, CommandCase] = {
     "group remove-member": (
         lambda w: (lambda gu: ["group", "remove-member", gu[0], gu[1].name])(_group_member(w)),
         "group.member_remove",
+    ),
+    "export group": (
+        lambda w: [
+            "export",
+            "group",
+            _group(w),
+            "--out",
+            str(w.tmp / f"export-{secrets.token_hex(3)}.zip"),
+        ],
+        "export.group",
     ),
     # Last: a policy makes posting wait for its acceptance.
     "policy set": (lambda w: ["policy", "set", str(_policy_file(w))], "policy.publish"),

@@ -10,6 +10,7 @@ import hashlib
 import io
 import json
 import re
+import secrets
 import zipfile
 from typing import Any
 
@@ -130,8 +131,16 @@ def test_compliance_endpoints_refuse_bad_input_and_change_nothing(
 
     holds = "/api/v1/flurfunk/legal_holds"
     group = node.api(officer, "POST", holds, data={"account": "group:sales", "reason": "r"})
-    assert group.status_code == 422
-    assert "groups are not available yet" in group.json()["error"]
+    assert group.status_code == 404
+    assert "no group 'sales'" in group.json()["error"]
+    remote = node.api(officer, "POST", holds, data={"group": "apollo@dev.example", "reason": "r"})
+    assert remote.status_code == 422
+    assert "another node's" in remote.json()["error"]
+    # A person is no group, and a group is named as one.
+    person = node.api(officer, "POST", holds, data={"group": alice.name, "reason": "r"})
+    assert person.status_code == 404
+    both = node.api(officer, "POST", holds, data={"account": "a", "group": "b", "reason": "r"})
+    assert both.status_code == 422
     unknown = node.api(officer, "POST", holds, data={"account": "ghost@nowhere", "reason": "r"})
     assert unknown.status_code == 404
     no_reason = node.api(officer, "POST", holds, data={"account": alice.name})
@@ -213,3 +222,73 @@ def test_a_held_account_cannot_be_deleted_until_the_hold_is_lifted(node: Running
     assert held.name in node.cli("user", "list").stdout
     node.cli("hold", "remove", held.name)
     node.cli("user", "delete", held.name, "--yes")
+
+
+def test_a_group_hold_and_export_on_one_node(node: RunningNode, alice: User, bob: User) -> None:
+    officer = staff(node, "admin")
+    name = f"g{secrets.token_hex(4)}"
+    node.cli("group", "create", name, "--owner", bob.name)
+    groups = "/api/v1/flurfunk/groups"
+    ok(node.api(bob, "POST", f"{groups}/{name}/members", json={"acct": alice.name}))
+    media = ok(
+        node.api(alice, "POST", "/api/v2/media", files={"file": ("p.png", png(), "image/png")})
+    )
+    kept = ok(
+        node.api(
+            alice,
+            "POST",
+            "/api/v1/statuses",
+            data={"status": f"@{name} the group plan", "media_ids[]": media["id"]},
+        )
+    )
+    ok(node.api(alice, "POST", "/api/v1/statuses", data={"status": "not in the group"}))
+
+    holds = "/api/v1/flurfunk/legal_holds"
+    held = ok(node.api(officer, "POST", holds, data={"group": name, "reason": "case 9"}))
+    assert held["account"] == f"group:{name}"
+    assert held["group"] is True
+    again = node.api(officer, "POST", holds, data={"account": f"group:{name}", "reason": "x"})
+    assert again.status_code == 422
+    ok(node.api(alice, "DELETE", f"/api/v1/statuses/{kept['id']}"))
+    assert node.api(alice, "GET", f"/api/v1/statuses/{kept['id']}").status_code == 404
+
+    exports = "/api/v1/flurfunk/exports"
+    for bad, code in (
+        ({"group": "nosuchgroup"}, 404),
+        ({"group": alice.name}, 404),
+        ({"group": f"{name}@elsewhere.example"}, 422),
+        ({"account": "group:"}, 422),
+        ({"group": name, "account": alice.name}, 422),
+    ):
+        answer = node.api(officer, "POST", exports, data=bad)
+        assert answer.status_code == code, (bad, answer.text)
+    refused = node.api(alice, "POST", exports, data={"group": name})
+    assert refused.status_code == 403
+
+    answer = node.api(officer, "POST", exports, data={"group": name})
+    assert answer.status_code == 200, answer.text
+    manifest, files = read_zip(answer.content)
+    assert {entry["path"] for entry in manifest["files"]} == set(files)
+    for entry in manifest["files"]:
+        data = files[entry["path"]]
+        assert entry["size"] == len(data), entry["path"]
+        assert entry["sha256"] == hashlib.sha256(data).hexdigest(), entry["path"]
+    assert json.loads(files["actor.json"])["type"] == "Group"
+    items = json.loads(files["outbox.json"])["orderedItems"]
+    texts = [a["object"]["content"] for a in items if a["type"] == "Create"]
+    assert any("the group plan" in t for t in texts)
+    assert not any("not in the group" in t for t in texts)
+    hidden = next(a for a in items if "the group plan" in a["object"]["content"])
+    assert hidden["flurfunk:hidden"]["deleted_by"] == "author"
+    assert hidden["object"]["audience"].endswith(f"/users/{name}")
+    assert hidden["object"]["attachment"][0]["url"] in files
+    members = {
+        m["acct"].split("@")[0]: m["role"]
+        for m in json.loads(files["members.json"])["orderedItems"]
+    }
+    assert members == {bob.name: "owner", alice.name: "member"}
+    audit = json.loads(node.cli("audit", "export", "--format", "json").stdout)
+    assert [a["target"] for a in audit if a["action"] == "export.group"] == [f"group:{name}"]
+    assert f"group:{name}" in node.cli("hold", "list").stdout
+    assert "removed" in node.cli("hold", "remove", f"group:{name}").stdout
+    assert ok(node.api(officer, "GET", holds)) == []

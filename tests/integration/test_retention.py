@@ -1,13 +1,16 @@
 """Retention and legal hold across two real nodes: the sweep on hq deletes old posts, the
 Deletes federate and sales removes its copies; an account under legal hold keeps its posts,
 and what it deletes itself is hidden (gone from every view, the Delete federated) but kept
-for the investigation export."""
+for the investigation export. A held group keeps every post in it the same way, whoever
+wrote it."""
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import io
 import json
+import secrets
 import zipfile
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -22,6 +25,7 @@ from tests.federation_kit import (
     arrives,
     follows,
     post,
+    resolve,
     seen,
     status,
     wait_for,
@@ -189,3 +193,86 @@ def test_remote_posts_expire_locally_and_a_held_remote_account_keeps_its_posts(
     assert status(hq, other, chatter["id"]).status_code == 200  # nothing told hq
     sales.cli("retention", "clear")
     sales.cli("hold", "remove", hq.handle(held))
+
+
+def test_a_held_groups_posts_survive_deletion_and_retention(net: Network) -> None:
+    hq, sales = net["hq"], net["sales"]
+    owner, member = hq.create_user("owner"), hq.create_user("member")
+    far = sales.create_user("far")
+    name = f"g{secrets.token_hex(4)}"
+    groups = "/api/v1/flurfunk/groups"
+    hq.cli("group", "create", name, "--owner", owner.name)
+    added = hq.api(owner, "POST", f"{groups}/{name}/members", json={"acct": member.name})
+    assert added.status_code == 200, added.text
+    found = resolve(sales, far, f"{name}@{hq.domain}")
+    assert found is not None
+    assert sales.api(far, "POST", f"/api/v1/accounts/{found['id']}/follow").status_code == 200
+
+    def joined() -> bool:
+        listed = hq.api(owner, "GET", f"{groups}/{name}/members").json()
+        return sales.handle(far) in {m["account"]["acct"] for m in listed}
+
+    wait_for(joined, "far joining the group")
+    picture = {"file": ("p.png", png(), "image/png")}
+    media = hq.api(member, "POST", "/api/v2/media", files=picture).json()
+    victim = post(hq, member, f"@{name} the draft contract", media_ids=[media["id"]])
+    stays = post(hq, member, f"@{name} minutes of the meeting")
+    outside = post(hq, member, "lunch, anyone?")
+    remote = post(sales, far, f"@{name}@{hq.domain} the customer said no")
+    on_hq = arrives(hq, owner, remote["uri"])
+
+    held = hq.cli("hold", "add", f"group:{name}", "--reason", "case 14").stdout
+    assert f"group:{name}" in held
+    assert f"group:{name}" in hq.cli("hold", "list").stdout
+    audit = json.loads(hq.cli("audit", "export", "--format", "json").stdout)
+    assert any(a["action"] == "hold.add" and a["target"] == f"group:{name}" for a in audit)
+
+    # Its author deletes one post, a group moderator removes the remote one: both vanish
+    # from every view but are kept.
+    assert hq.api(member, "DELETE", f"/api/v1/statuses/{victim['id']}").status_code == 200
+    assert status(hq, member, victim["id"]).status_code == 404
+    removed = hq.api(owner, "DELETE", f"{groups}/{name}/statuses/{on_hq['id']}")
+    assert removed.status_code == 200, removed.text
+    assert status(hq, owner, on_hq["id"]).status_code == 404
+
+    # Retention takes the post outside the group, not the one inside.
+    hq.cli("retention", "set", "--days", "1")
+    sweep(hq, later(2))
+    assert status(hq, member, outside["id"]).status_code == 404
+    assert status(hq, member, stays["id"]).status_code == 200
+
+    out = hq.data_dir / f"export-group-{name}.zip"
+    printed = hq.cli("export", "group", name, "--out", str(out))
+    assert printed.stdout.split()[-1] == str(out)
+    with zipfile.ZipFile(out) as archive:
+        files = {n: archive.read(n) for n in archive.namelist()}
+    manifest = json.loads(files.pop("manifest.json"))
+    assert {e["path"] for e in manifest["files"]} == set(files)
+    for entry in manifest["files"]:
+        assert entry["size"] == len(files[entry["path"]])
+        assert entry["sha256"] == hashlib.sha256(files[entry["path"]]).hexdigest()
+    items = json.loads(files["outbox.json"])["orderedItems"]
+
+    def find(text: str) -> dict[str, object]:
+        return next(a for a in items if text in a["object"]["content"])
+
+    assert find("the draft contract")["flurfunk:hidden"]["deleted_by"] == "author"
+    attached = find("the draft contract")["object"]["attachment"][0]["url"]
+    assert Image.open(io.BytesIO(files[attached])).size == (12, 8)
+    kept_remote = find("the customer said no")
+    assert kept_remote["flurfunk:hidden"]["deleted_by"] == "group moderation"
+    assert sales.domain in kept_remote["actor"]  # its own author, not the group
+    assert "flurfunk:hidden" not in find("minutes of the meeting")
+    assert not any("lunch, anyone" in a["object"]["content"] for a in items)
+    members = json.loads(files["members.json"])["orderedItems"]
+    assert sales.handle(far) in {m["acct"] for m in members}
+
+    # Lifting the hold lets retention take everything, the kept posts too.
+    assert "removed" in hq.cli("hold", "remove", f"group:{name}").stdout
+    sweep(hq, later(2))
+    assert status(hq, member, stays["id"]).status_code == 404
+    hq.cli("export", "group", name, "--out", str(out))
+    with zipfile.ZipFile(out) as archive:
+        left = json.loads(archive.read("outbox.json"))["orderedItems"]
+        assert left == [], json.dumps(left)[:3000]
+    hq.cli("retention", "clear")

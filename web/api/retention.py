@@ -5,8 +5,9 @@ retention` and `flurfunk hold` with the same audit entries.
 Retention: GET lists the rules; POST (`days`, `visibility`, default `all`) sets one;
 DELETE (optional `visibility`) removes them. The sweep runs hourly in the background and on
 demand from the command line (`flurfunk retention sweep`), never inside a request.
-Legal holds: GET lists them; POST (`account`: `name` or `name@host`, `reason`) adds one;
-DELETE `/legal_holds/:account` (or `account` as a parameter) lifts it.
+Legal holds: GET lists them; POST (`account`: `name`, `name@host` or `group:NAME` — or
+`group`: NAME —, `reason`) adds one; DELETE `/legal_holds/:account` (or `account` or `group`
+as a parameter) lifts it. A hold on a group is listed as `group:NAME` with `"group": true`.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ def present_rule(rule: Rule) -> dict[str, Any]:
 def present_hold(hold: Hold) -> dict[str, Any]:
     return {
         "account": hold.target,
+        "group": hold.target.startswith(legal_holds.GROUP_PREFIX),
         "account_id": str(hold.account_id),
         "reason": hold.reason,
         "operator": hold.operator,
@@ -99,6 +101,14 @@ async def clear_rules(request: Request) -> Response:
     return ok({"removed": removed})
 
 
+def _target(c: Call) -> str:
+    target = c.params.text("account", "", max_length=320) or ""
+    group = c.params.text("group", "", max_length=320) or ""
+    if target and group:
+        raise validation("give account or group, not both")
+    return f"{legal_holds.GROUP_PREFIX}{group}" if group else target
+
+
 async def list_holds(request: Request) -> Response:
     c = await call(request, "admin:read")
     await compliance_officer(c)
@@ -109,10 +119,10 @@ async def list_holds(request: Request) -> Response:
 async def add_hold(request: Request) -> Response:
     c = await call(request, "admin:write")
     who = await compliance_officer(c)
-    target = c.params.text("account", "", max_length=320) or ""
+    target = _target(c)
     reason = c.params.text("reason", "", max_length=legal_holds.MAX_REASON) or ""
     if not target:
-        raise validation("account is missing (NAME or NAME@HOST)")
+        raise validation("account is missing (NAME, NAME@HOST or group:NAME)")
     try:
         async with c.node.db.write() as session:
             hold = await legal_holds.add_hold(session, c.node.settings, who, target, reason)
@@ -124,9 +134,9 @@ async def add_hold(request: Request) -> Response:
 async def remove_hold(request: Request) -> Response:
     c = await call(request, "admin:write")
     who = await compliance_officer(c)
-    target = str(request.path_params.get("account") or c.params.text("account", "", max_length=320))
+    target = str(request.path_params.get("account") or _target(c))
     if not target:
-        raise validation("account is missing (NAME or NAME@HOST)")
+        raise validation("account is missing (NAME, NAME@HOST or group:NAME)")
     try:
         async with c.node.db.write() as session:
             hold = await legal_holds.remove_hold(session, c.node.settings, who, target)
