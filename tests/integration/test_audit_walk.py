@@ -333,13 +333,6 @@ def _announcement(w: Walk) -> str:
 KEEP = 3650
 
 
-def _group(w: Walk) -> str:
-    """A new local group (its owner a new person); returns its name."""
-    name = f"walkgroup{secrets.token_hex(3)}"
-    w.node.cli("group", "create", name, "--owner", w.user("owner").name)
-    return name
-
-
 def _held(w: Walk) -> User:
     """A new person under legal hold (put there by the other admin)."""
     user = w.user("held")
