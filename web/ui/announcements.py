@@ -14,7 +14,7 @@ from starlette.routing import BaseRoute, Route
 from federation import values
 from federation.allowlist import Allowlist
 from federation.values import InvalidValue
-from outbox import announcement_federation, announcements
+from outbox import announcement_federation, announcement_reads, announcements
 from outbox.permissions import AdminError
 from web.node import node_of
 from web.ui.access import back, checked_form, flash, operator_of, staff, viewer
@@ -33,7 +33,7 @@ async def banner_items(request: Request, account_id: int) -> list[dict[str, Any]
     """What the banner shows one person: unread announcements, recording that they saw them."""
     node = node_of(request)
     async with node.db.write() as session:
-        pairs = await announcements.for_viewer(session, node.settings, account_id)
+        pairs = await announcement_reads.for_viewer(session, node.settings, account_id)
     return [
         {
             "id": str(row.id),
@@ -63,7 +63,7 @@ async def read(request: Request) -> Response:
     node = node_of(request)
     try:
         async with node.db.write() as session:
-            await announcements.dismiss(
+            await announcement_reads.dismiss(
                 session, node.settings, caller.account.id, str(request.path_params["id"])
             )
     except AdminError:
