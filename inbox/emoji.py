@@ -13,7 +13,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from federation.allowlist import Allowlist
-from inbox.parse import MAX_URI, RemoteEmoji, authority, emoji_tags
+from inbox.parse import MAX_URI, authority
+from inbox.parse_notes import RemoteEmoji, emoji_tags
 from models import emoji as stored
 from models.base import utcnow
 from models.emoji import CustomEmoji

@@ -26,12 +26,13 @@ from federation import proofs
 from inbox.dereference import FetchError
 from inbox.dispatch import Incoming, handler_for
 from inbox.notes import fetch, remote_actor, store_note
-from inbox.parse import Unusable, author_of, authority, is_note, type_of, uri_of, uris
+from inbox.parse import Unusable, authority, type_of, uri_of, uris
+from inbox.parse_notes import author_of, is_note
 from inbox.targets import account_by_uri, followed_here, status_by_uri
 from models.account import Account
 from models.group import Group
 from models.status import GROUP_ONLY, Status
-from outbox import account_removal, groups, interactions, relationships
+from outbox import account_removal, group_relay, groups, interactions, relationships
 from outbox.status_parts import StatusProblem
 
 RELAYED = frozenset({"Create", "Update", "Delete", "Like", "Undo"})
@@ -84,12 +85,12 @@ async def receive_post(incoming: Incoming, document: dict[str, Any]) -> bool:
     group_account, group = found
     session, fed, author = incoming.session, incoming.fed, incoming.actor
     if not await groups.may_post(session, group, author.id):
-        await groups.reject_post(session, fed, group_account, author, incoming.activity)
+        await group_relay.reject_post(session, fed, group_account, author, incoming.activity)
         return True
     status = await store_note(fed, session, document, solicited=True, activity=incoming.activity)
     if status is not None and status.audience_id is None:
         status.audience_id = group_account.id  # a sender that does not set `audience`
-    await groups.relay(session, fed, group_account, group, incoming.activity)
+    await group_relay.relay(session, fed, group_account, group, incoming.activity)
     return True
 
 
@@ -102,7 +103,9 @@ async def relay_change(incoming: Incoming, status: Status | None) -> None:
         return
     group = await incoming.session.get(Group, group_account.id)
     if group is not None:
-        await groups.relay(incoming.session, incoming.fed, group_account, group, incoming.activity)
+        await group_relay.relay(
+            incoming.session, incoming.fed, group_account, group, incoming.activity
+        )
 
 
 async def _local_group(incoming: Incoming, status: Status) -> tuple[Account, Group] | None:
@@ -127,7 +130,9 @@ async def receive_like(incoming: Incoming, status: Status) -> bool:
     if not await groups.is_member(session, group_account.id, actor.id):
         if group.visibility == "public" and status.visibility != GROUP_ONLY:
             return False
-        await groups.reject_post(session, incoming.fed, group_account, actor, incoming.activity)
+        await group_relay.reject_post(
+            session, incoming.fed, group_account, actor, incoming.activity
+        )
         return True
     try:
         await interactions.favourite(
@@ -135,7 +140,7 @@ async def receive_like(incoming: Incoming, status: Status) -> bool:
         )
     except StatusProblem:
         raise Unusable("the liked status is gone") from None
-    await groups.relay(session, incoming.fed, group_account, group, incoming.activity)
+    await group_relay.relay(session, incoming.fed, group_account, group, incoming.activity)
     return True
 
 

@@ -23,18 +23,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from federation.client import NotAllowed
 from inbox import emoji, questions
 from inbox.dereference import FetchError, fetch_json, store_actor
-from inbox.parse import (
-    ParsedNote,
-    RemoteCard,
-    RemoteMedia,
-    Unusable,
-    actor_fields,
-    authority,
-    first,
-    is_note,
-    note_fields,
-    uri_of,
-)
+from inbox.parse import Unusable, actor_fields, authority, first, uri_of
+from inbox.parse_notes import ParsedNote, RemoteCard, RemoteMedia, is_note, note_fields
 from inbox.targets import account_by_uri, status_by_uri
 from models import remote_file
 from models.account import Account

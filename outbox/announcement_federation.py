@@ -161,28 +161,16 @@ async def _send(
     return await enqueue(session, allowlist, actor=author, activity=activity, inboxes=inboxes)
 
 
-async def send_create(
+async def send_note(
     session: AsyncSession,
     settings: Settings,
     allowlist: Allowlist,
     author: Account,
     row: Announcement,
+    kind: str,
 ) -> int:
-    return await _send(
-        session, settings, allowlist, author, row, "Create", note(settings, author, row)
-    )
-
-
-async def send_update(
-    session: AsyncSession,
-    settings: Settings,
-    allowlist: Allowlist,
-    author: Account,
-    row: Announcement,
-) -> int:
-    return await _send(
-        session, settings, allowlist, author, row, "Update", note(settings, author, row)
-    )
+    """The announcement as it is now: `Create` when published, `Update` when edited."""
+    return await _send(session, settings, allowlist, author, row, kind, note(settings, author, row))
 
 
 async def send_delete(

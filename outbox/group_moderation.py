@@ -9,7 +9,7 @@ from models.account import Account
 from models.group import Group
 from models.ids import new_id
 from models.status import Status
-from outbox import account_removal, groups, render
+from outbox import account_removal, group_relay, render
 from outbox.context import Federation
 
 
@@ -36,5 +36,5 @@ async def remove_post(
                 "object": status.uri,
             }
         )
-        await groups.relay(session, fed, group_account, group, delete)
+        await group_relay.relay(session, fed, group_account, group, delete)
     await account_removal.remove_status(session, author, status.id, by="group moderation")

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from models.account import Account
 from models.group import Group
 from models.status import GROUP_ONLY, Status
-from outbox import federate, groups, proof_keys, render
+from outbox import federate, group_relay, groups, proof_keys, render
 from outbox.content import MentionTarget
 from outbox.context import Federation
 from outbox.deliveries import inbox_of
@@ -83,7 +83,7 @@ async def _deliver(
     if group.is_local:
         rules = await session.get(Group, group.id)
         if rules is not None:
-            await groups.relay(session, fed, group, rules, activity)
+            await group_relay.relay(session, fed, group, rules, activity)
     else:
         inboxes.append(inbox_of(group, personal=True))
     await federate.send(session, fed, author, activity, sorted({i for i in inboxes if i}))
@@ -160,7 +160,7 @@ async def like(
     if group.is_local:
         rules = await session.get(Group, group.id)
         if rules is not None:
-            await groups.relay(session, fed, group, rules, activity)
+            await group_relay.relay(session, fed, group, rules, activity)
     else:
         inboxes.append(inbox_of(group, personal=True))
     await federate.send(session, fed, actor, activity, sorted({i for i in inboxes if i}))

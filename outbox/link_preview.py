@@ -47,10 +47,16 @@ class Refused(Exception):
     """A preview that will never be had (kept as the row's error)."""
 
 
-async def track(session: AsyncSession, status: Status) -> None:
+async def track(session: AsyncSession, status: Status, *, new: bool = False) -> None:
     """Make the card row of a local status follow its first link (in the caller's
-    transaction): a new link gets a fresh row due now, no link no row."""
+    transaction): a new link gets a fresh row due now, no link no row. A `new` status has
+    no row yet, so posting asks the database nothing when there is no link."""
     link = first_link(status.content) if status.reblog_of_id is None else None
+    if new:
+        if link is not None:
+            session.add(PreviewCard(status_id=status.id, link=link, fetch_after=utcnow()))
+            await session.flush()
+        return
     card = await session.scalar(select(PreviewCard).where(PreviewCard.status_id == status.id))
     if link is None:
         if card is not None:

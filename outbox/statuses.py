@@ -177,7 +177,7 @@ async def post_status(
     mentioned = await store_mentions(session, status.id, rendered.mentions)
     await store_tags(session, status.id, rendered.tags)
     await attach_media(session, status.id, media)
-    await link_preview.track(session, status)
+    await link_preview.track(session, status, new=True)
     if draft.poll is not None:
         if media:
             raise InvalidStatus("a status cannot have both a poll and media")

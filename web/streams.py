@@ -29,7 +29,7 @@ from models.notification import Notification
 from models.status import Mention, Status, StatusTag, Tag
 from models.timeline import List, ListAccount
 from models.visibility import not_blocked_either_way, not_held, visible_to
-from outbox import announcements, events
+from outbox import announcement_reads, events
 from web.api import conversations, filtering, serializers
 from web.api.announcements import entity as announcement_entity
 from web.api.hosts import account_admitted, hidden_domains, status_admitted
@@ -303,11 +303,11 @@ async def announcement_event(
     async with node.db.read() as session:
         row = await session.get(Announcement, message.id)
         now = utcnow()
-        if row is None or not announcements.shown_here(row, node.settings.domain.lower(), now):
+        if row is None or not announcement_reads.shown_here(row, node.settings.domain.lower(), now):
             return None
-        if not await announcements.shown_to(session, row, viewer_id):
+        if not await announcement_reads.shown_to(session, row, viewer_id):
             return None
-        counted = (await announcements.reactions(session, [row.id], viewer_id)).get(row.id, [])
+        counted = (await announcement_reads.reactions(session, [row.id], viewer_id)).get(row.id, [])
         if message.event == "announcement.reaction":
             count = next((r.count for r in counted if r.name == message.name), 0)
             data = {"name": message.name, "count": count, "announcement_id": str(row.id)}

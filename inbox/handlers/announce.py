@@ -11,7 +11,8 @@ from __future__ import annotations
 from inbox import groups
 from inbox.dispatch import Incoming, handles
 from inbox.notes import fetch_note, is_ours, store_note
-from inbox.parse import Unusable, authority, boost_visibility, is_note, uri_of
+from inbox.parse import Unusable, authority, uri_of
+from inbox.parse_notes import boost_visibility, is_note
 from inbox.targets import followed_here, status_by_uri
 from models.status import Status
 from outbox import interactions

@@ -9,7 +9,8 @@ from __future__ import annotations
 from inbox import announcements, groups
 from inbox.dispatch import Incoming, handles
 from inbox.notes import MAX_DEPTH, fetch, store_note
-from inbox.parse import Unusable, author_of, is_note, uri_of
+from inbox.parse import Unusable, uri_of
+from inbox.parse_notes import author_of, is_note
 from inbox.questions import count_vote
 
 

@@ -6,7 +6,8 @@ from inbox import announcements, emoji, groups
 from inbox.dereference import store_actor
 from inbox.dispatch import Incoming, handles
 from inbox.notes import revise_note
-from inbox.parse import ACTOR_TYPES, Unusable, actor_fields, authority, is_note, type_of, uri_of
+from inbox.parse import ACTOR_TYPES, Unusable, actor_fields, authority, type_of, uri_of
+from inbox.parse_notes import is_note
 from inbox.targets import status_by_uri
 
 

@@ -10,7 +10,7 @@ import pytest
 from jinja2 import Environment
 
 from federation.jsonld import normalize
-from inbox.parse import emoji_tags
+from inbox.parse_notes import emoji_tags
 from outbox import emoji_images
 from outbox.emoji_catalogue import EmojiCatalogue, EmojiRef, shortcodes_in
 from tests import emoji_kit

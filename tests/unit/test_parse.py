@@ -10,19 +10,15 @@ from typing import Any
 import pytest
 
 from federation.jsonld import PUBLIC, normalize
-from inbox.parse import (
+from inbox.parse import MAX_TEXT, Unusable, actor_fields, markup_free, uri_of
+from inbox.parse_notes import (
     MAX_ATTACHMENTS,
     MAX_TAGS,
-    MAX_TEXT,
-    Unusable,
-    actor_fields,
     author_of,
     boost_visibility,
     is_note,
-    markup_free,
     media_kind,
     note_fields,
-    uri_of,
 )
 
 REAL_WORLD = Path(__file__).parent.parent / "data" / "real-world"

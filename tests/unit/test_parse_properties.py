@@ -12,19 +12,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from federation.jsonld import PUBLIC
-from inbox.parse import (
+from inbox.parse import Unusable, actor_fields, authority, markup_free, timestamp, uri_of
+from inbox.parse_notes import (
     EARLIEST,
     MAX_ATTACHMENTS,
     MAX_TAGS,
     ParsedNote,
-    Unusable,
-    actor_fields,
-    authority,
     bounded_time,
-    markup_free,
     note_fields,
-    timestamp,
-    uri_of,
 )
 from inbox.questions import MAX_OPTIONS, poll_of
 from outbox.content import sanitise

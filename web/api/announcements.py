@@ -16,8 +16,9 @@ from federation.allowlist import Allowlist
 from federation.values import InvalidValue
 from models.account import Account
 from models.announcement import Announcement, AnnouncementMark
-from outbox import announcement_federation, announcements, groups, roles
-from outbox.announcements import AnnouncementError, Draft, Reaction
+from outbox import announcement_federation, announcement_reads, announcements, groups, roles
+from outbox.announcement_reads import Reaction
+from outbox.announcements import AnnouncementError, Draft
 from outbox.permissions import AdminError, MissingPermission, Operator, require
 from web.api.base import Call, call, ok
 from web.api.errors import ApiError, validation
@@ -50,14 +51,16 @@ def entity(
 async def entities(
     session: AsyncSession, pairs: list[tuple[Announcement, AnnouncementMark]], viewer_id: int
 ) -> list[dict[str, Any]]:
-    counted = await announcements.reactions(session, [a.id for a, _ in pairs], viewer_id)
+    counted = await announcement_reads.reactions(session, [a.id for a, _ in pairs], viewer_id)
     return [entity(a, m.read_at is not None, counted.get(a.id)) for a, m in pairs]
 
 
 async def published_entity(session: AsyncSession, row: Announcement) -> dict[str, Any]:
     """What `/api/v1/flurfunk/announcements` says of one: Mastodon's entity and ours."""
     author = await session.get(Account, row.account_id)
-    data = entity(row, False, (await announcements.reactions(session, [row.id], None)).get(row.id))
+    data = entity(
+        row, False, (await announcement_reads.reactions(session, [row.id], None)).get(row.id)
+    )
     del data["read"]
     data.update(
         {
@@ -111,7 +114,7 @@ async def listing(request: Request) -> Response:
     c = await call(request, "read")
     with_dismissed = c.params.flag("with_dismissed")
     async with c.node.db.write() as session:
-        pairs = await announcements.for_viewer(
+        pairs = await announcement_reads.for_viewer(
             session, c.node.settings, c.account.id, with_read=with_dismissed
         )
         return ok(await entities(session, pairs, c.account.id))
@@ -121,7 +124,7 @@ async def dismiss(request: Request) -> Response:
     c = await call(request, "write:accounts")
     try:
         async with c.node.db.write() as session:
-            await announcements.dismiss(
+            await announcement_reads.dismiss(
                 session, c.node.settings, c.account.id, request.path_params["id"]
             )
     except AdminError as exc:
@@ -133,7 +136,7 @@ async def reaction(request: Request) -> Response:
     c = await call(request, "write:favourites")
     try:
         async with c.node.db.write() as session:
-            await announcements.react(
+            await announcement_reads.react(
                 session,
                 c.node.settings,
                 c.account.id,
