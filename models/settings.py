@@ -46,6 +46,7 @@ class Settings:
     streaming_heartbeat: int = 15  # seconds between keep-alive comments on idle SSE streams
     trends_interval: int = 300  # seconds between two computations of the node's trends
     trends_review: bool = False  # trends show only once an admin approved them
+    media_url_ttl: int = 3600  # seconds a signed URL of a confidential attachment works
     # Single sign-on through the company's OpenID provider (web/oidc.py); off without an issuer.
     oidc_issuer: str = ""
     oidc_client_id: str = ""

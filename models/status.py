@@ -129,7 +129,8 @@ class MediaAttachment(TimeOrderedId, CreatedAt, Base):
     content_type: Mapped[str] = mapped_column(String(255), nullable=False)
     file_path: Mapped[str | None] = mapped_column(String(512))
     preview_path: Mapped[str | None] = mapped_column(String(512))
-    remote_url: Mapped[str | None] = mapped_column(String(1024))
+    # Indexed: serving a remote copy asks which posts carry it (outbox.media_access).
+    remote_url: Mapped[str | None] = mapped_column(String(1024), index=True)
     file_size: Mapped[int] = mapped_column(Integer, default=0, nullable=False)
     description: Mapped[str | None] = mapped_column(Text)
     focus: Mapped[str | None] = mapped_column(String(32))

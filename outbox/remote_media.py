@@ -34,6 +34,7 @@ from models.settings import Settings
 from models.status import MediaAttachment
 from outbox.filetypes import FileTypeError, identify
 from outbox.images import ImageError, clean_image
+from outbox.signing import Signer
 
 log = logging.getLogger("flurfunk.remote_media")
 INTERVAL = 1.0  # how often a web process looks for due rows
@@ -150,9 +151,14 @@ class RemoteMediaFetcher:
         client: FederationClient,
         settings: Settings,
         previews: FederationClient | None = None,
+        sign: Signer | None = None,
     ) -> None:
         self.db = db
         self.client = client  # peers on the allowlist
+        # Peers serve attachments of posts that are not public only to a signed fetch by a
+        # node with a recipient of the post (outbox.media_access), so fetches from them are
+        # signed as the instance actor; intranet sites of link previews get no signature.
+        self.sign = sign
         self.previews = previews  # also FLURFUNK_PREVIEW_HOSTS, for images of link previews
         self.settings = settings
 
@@ -226,10 +232,12 @@ class RemoteMediaFetcher:
             _remove(self.settings, old)
 
     async def _download(self, url: str) -> tuple[bytes, str]:
-        client = self.client
+        client, sign = self.client, self.sign
         if self.previews is not None and not client.allowed(url):
-            client = self.previews
-        fetched = await client.request("GET", url, max_body=MAX_BYTES)
+            client, sign = self.previews, None
+        fetched = await client.request(
+            "GET", url, headers={"accept": "*/*"}, sign=sign, max_body=MAX_BYTES
+        )
         if 400 <= fetched.status < 500 and fetched.status not in (408, 429):
             raise Refused(f"HTTP {fetched.status}")  # gone, forbidden, …: asking again won't help
         if fetched.status != 200:

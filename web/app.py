@@ -20,10 +20,10 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from federation.values import InvalidValue
 from models.db import Database
 from models.settings import Settings
+from web.api.attachments import GuardedMediaFiles
 from web.api.base import JSONResponse
 from web.api.emojis import EmojiFiles
 from web.api.errors import ApiError
-from web.api.media import MediaFiles
 from web.api.policy_gate import PolicyNotAccepted
 from web.config import load_settings
 from web.cors import PathCORSMiddleware
@@ -132,7 +132,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 name="emoji",
             ),
             Mount(
-                "/media", MediaFiles(directory=settings.media_dir, check_dir=False), name="media"
+                "/media",
+                GuardedMediaFiles(directory=settings.media_dir, check_dir=False),
+                name="media",
             ),
         ],
         middleware=[

@@ -137,7 +137,9 @@ async def running(
     assert fed.preview_hosts is not None
     vapid_key(settings)  # generated into DATA_DIR on the first start, before any app asks
     stop = asyncio.Event()
-    media = RemoteMediaFetcher(db, fed.client, settings, fed.preview_client)
+    media = RemoteMediaFetcher(
+        db, fed.client, settings, fed.preview_client, sign=fed.instance.signer()
+    )
     tasks = [
         asyncio.create_task(
             every(REFRESH_SECONDS, stop, fed.allowlist.refresh, "allowlist refresh")

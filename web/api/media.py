@@ -102,7 +102,7 @@ async def upload(request: Request) -> Response:
         raise ApiError(422, str(exc)) from None
     finally:
         await _close_files(c)
-    return ok(serializers.media(media, c.node.links()))
+    return ok(serializers.media(media, c.node.links(), c.account.id))
 
 
 async def show(request: Request) -> Response:
@@ -110,7 +110,7 @@ async def show(request: Request) -> Response:
     media = await find_unattached(c.node.db, c.account.id, parse_id(request.path_params["id"]))
     if media is None:
         raise not_found()
-    return ok(serializers.media(media, c.node.links()))
+    return ok(serializers.media(media, c.node.links(), c.account.id))
 
 
 @policy_gated
@@ -127,7 +127,7 @@ async def update(request: Request) -> Response:
         await _close_files(c)
     if media is None:
         raise not_found()
-    return ok(serializers.media(media, c.node.links()))
+    return ok(serializers.media(media, c.node.links(), c.account.id))
 
 
 async def remove(request: Request) -> Response:

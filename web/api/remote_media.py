@@ -3,21 +3,24 @@ headers, link preview images), so that browsers and apps never load another host
 
 A copy is served only while its origin host is allowed — on the federation allowlist, or for
 link preview images on FLURFUNK_PREVIEW_HOSTS: a host removed from the allowlist loses its
-files from view at once. Everything refused (unknown, not fetched yet, failed, not allowed)
-answers 404, uncached, so the same URL works once the copy exists.
+files from view at once. A copy of an attachment of a post that is not public loads only for
+local people who may see the post (web.api.attachments). Everything refused (unknown, not
+fetched yet, failed, not allowed) answers 404, uncached, so the same URL works once the copy
+exists.
 """
 
 from __future__ import annotations
 
 from starlette.requests import Request
-from starlette.responses import FileResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
 from federation.allowlist import Allowlist
 from models.remote_file import RemoteFile
-from outbox.remote_media import file_of
+from outbox import media_access
+from outbox.remote_media import folder
+from web.api.attachments import admitted, file_headers, stored_file
 from web.api.base import JSONResponse
-from web.api.media import INLINE_TYPES, MEDIA_CSP
 from web.node import node_of
 
 
@@ -43,21 +46,15 @@ async def remote_file(request: Request) -> Response:
     hosts: Allowlist = fed.preview_hosts or fed.allowlist()
     if not (fed.allowlist().allows_url(found.url) or hosts.allows_url(found.url)):
         return _missing()
-    path = file_of(node.settings, found.path)
-    if path is None or not path.is_file():
+    # An attachment of a post that is not public loads only for people who may see the post.
+    async with node.db.read() as session:
+        guard = await media_access.remote_copy(session, found.url)
+    if not await admitted(request, guard, nodes=False):
         return _missing()
-    inline = found.content_type.startswith(INLINE_TYPES)
-    return FileResponse(
-        path,
-        media_type=found.content_type,
-        headers={
-            "X-Content-Type-Options": "nosniff",
-            "Content-Security-Policy": MEDIA_CSP,
-            "Content-Disposition": "inline" if inline else "attachment",
-            # Short: a host removed from the allowlist must vanish from caches soon too.
-            "Cache-Control": "public, max-age=300",
-        },
-    )
+    # The public cache is short: a host removed from the allowlist must vanish from caches too.
+    headers = file_headers(found.content_type, guard.public)
+    answer = stored_file(folder(node.settings), found.path, found.content_type, headers)
+    return answer or _missing()
 
 
 routes = [Route("/media/remote/{key}", remote_file, methods=["GET", "HEAD"])]

@@ -255,7 +255,11 @@ async def history(request: Request) -> Response:
                     created_at=status.edited_at or status.created_at,
                 )
             ]
-        return ok(await serializers.status_history(session, c.node.links(), status, revisions))
+        return ok(
+            await serializers.status_history(
+                session, c.node.links(), status, revisions, c.viewer_id
+            )
+        )
 
 
 async def source(request: Request) -> Response:

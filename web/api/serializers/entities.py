@@ -133,7 +133,9 @@ def credential_account(a: Account, user: User, links: Links) -> dict[str, Any]:
     return data
 
 
-def media(m: MediaFields, links: Links) -> dict[str, Any]:
+def media(m: MediaFields, links: Links, signed_for: int | None = None) -> dict[str, Any]:
+    """`signed_for`: the viewer of a confidential attachment, whose URLs are signed for them
+    (web.api.attachments); None for a public one."""
     kind, remote_url = m.type, links.allowed(m.remote_url)
     # A remote file is served from this node's copy; `remote_url` keeps where it came from.
     url = links.local("/media/" + m.file_path) if m.file_path else links.cached(remote_url)
@@ -144,6 +146,8 @@ def media(m: MediaFields, links: Links) -> dict[str, Any]:
     elif url is None and m.remote_url:  # on a host apps may not load: the placeholder instead
         kind, url = "unknown", links.local(MISSING_MEDIA)
         preview = url
+    if signed_for is not None:
+        url, preview = links.signed(url, signed_for), links.signed(preview, signed_for)
     return {
         "id": str(m.id),
         "type": kind,

@@ -17,6 +17,7 @@ from federation.allowlist import Allowlist, PatternError, url_host_port
 from models.remote_file import key_of
 from models.settings import Settings
 from outbox.emoji_catalogue import EmojiCatalogue
+from outbox.media_access import signed_query
 
 MISSING_AVATAR = "/static/avatar.png"
 MISSING_HEADER = "/static/header.png"
@@ -39,6 +40,15 @@ class Links:
     def local(self, path: str) -> str:
         """An absolute URL on this node (from PUBLIC_URL)."""
         return self.settings.url(path)
+
+    def signed(self, url: str | None, viewer_id: int | None) -> str | None:
+        """A URL of this node's for one viewer of a confidential file: apps load images
+        without their token, so the URL itself proves who it was handed to, for a while."""
+        base = self.settings.url("")
+        if url is None or viewer_id is None or not url.startswith(base + "/media/"):
+            return url
+        path = url[len(base) :]
+        return url + "?" + signed_query(self.settings, path, viewer_id)
 
     def allowed(self, url: str | None) -> str | None:
         """A remote URL when its host is allowed now, else None (also when an app might read

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.account import Account
 from models.status import MediaAttachment, Status, StatusEdit
+from models.visibility import OPEN
 from web.api.serializers.entities import (
     account,
     application,
@@ -55,6 +56,11 @@ class _Presenter:
             "url": m.url or self.links.local(f"/@{m.username}"),
         }
 
+    def signed_for(self, s: StatusFields) -> int | None:
+        """Whom to sign a post's attachment URLs for: the viewer, unless anyone may load them."""
+        confidential = s.visibility not in OPEN or getattr(s, "held", False)
+        return self.viewer_id if confidential else None
+
     def status(self, s: StatusFields) -> dict[str, Any]:
         links, facts, viewer_id = self.links, self.facts, self.viewer_id
         author = facts.accounts[s.account_id]
@@ -87,7 +93,9 @@ class _Presenter:
             "application": application(facts.apps.get(s.application_id or 0))
             if s.local and viewer_id == s.account_id
             else None,
-            "media_attachments": [media(m, links) for m in facts.media.get(s.id, ())],
+            "media_attachments": [
+                media(m, links, self.signed_for(s)) for m in facts.media.get(s.id, ())
+            ],
             "mentions": [m for m in mentions if m is not None],
             "tags": [tag(t, links) for t in facts.tags.get(s.id, ())],
             "emojis": links.emojis(author.domain, s.content, s.spoiler_text, *options),
@@ -144,9 +152,14 @@ async def status(
 
 
 async def status_history(
-    session: AsyncSession, links: Links, row: Status, revisions: Sequence[StatusEdit]
+    session: AsyncSession,
+    links: Links,
+    row: Status,
+    revisions: Sequence[StatusEdit],
+    viewer_id: int | None = None,
 ) -> list[dict[str, Any]]:
     """Mastodon's StatusEdit list, oldest first; attachments as each revision had them."""
+    signed_for = viewer_id if row.visibility not in OPEN or row.held else None
     author_row = await session.get_one(Account, row.account_id)
     author = account(author_row, links)
     media_ids = {i for r in revisions for i in r.media_ids}
@@ -165,7 +178,7 @@ async def status_history(
             "account": author,
             "poll": None,
             "media_attachments": [
-                media(attachments[i], links) for i in r.media_ids if i in attachments
+                media(attachments[i], links, signed_for) for i in r.media_ids if i in attachments
             ],
             "emojis": links.emojis(author_row.domain, r.content, r.spoiler_text),
         }
