@@ -1,10 +1,10 @@
 """`make bench`: run every benchmark on SQLite and PostgreSQL and write bench/RESULTS.md.
 
 Parts: inbox ingest, delivery, home timeline, fan-out, idle memory, cross-node latency, the
-web home page, full-text search, keyword watch, the retention sweep, announcements (`--only
-ingest,delivery,timeline,fanout,memory,latency,webpage,search,watch,retention,announcements`
-picks some; the others' sections in RESULTS.md are kept). Every benchmark stops by itself and
-talks only to 127.0.0.1.
+web home page, full-text search, keyword watch, the retention sweep, announcements, attachment
+serving (`--only ingest,delivery,timeline,fanout,memory,latency,webpage,search,watch,retention,
+announcements,media` picks some; the others' sections in RESULTS.md are kept). Every
+benchmark stops by itself and talks only to 127.0.0.1.
 """
 
 from __future__ import annotations
@@ -21,7 +21,17 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import announcements, fanout, latency, retention, search, timeline, watch, web_page
+from bench import (
+    announcements,
+    fanout,
+    latency,
+    media_serving,
+    retention,
+    search,
+    timeline,
+    watch,
+    web_page,
+)
 from bench.delivery import DeliveryResult, Sink, delivery_bench
 from bench.delivery import report as delivery_report
 from bench.fakeremote import FakeRemote
@@ -62,6 +72,7 @@ SECTIONS = {
     "watch": "Keyword watch",
     "retention": "Retention sweep",
     "announcements": "Announcements to many nodes",
+    "media": "Attachment serving",
 }
 NOTES = {
     "fanout": fanout.NOTE,
@@ -121,6 +132,7 @@ NOTES = {
     "webpage": web_page.NOTE,
     "retention": retention.NOTE,
     "announcements": announcements.NOTE,
+    "media": media_serving.NOTE,
 }
 
 
@@ -266,6 +278,7 @@ def main() -> None:
     search.add_arguments(parser)
     watch.add_arguments(parser)
     announcements.add_arguments(parser)
+    media_serving.add_arguments(parser)
     ingest = parser.add_argument_group("inbox ingest")
     ingest.add_argument("--activities", type=int, default=10_000)
     ingest.add_argument("--connections", type=int, default=64)
@@ -293,6 +306,7 @@ def main() -> None:
         "watch": _watch_section,
         "retention": lambda args: retention.section(args, per_backend),
         "announcements": announcements.section,
+        "media": lambda args: media_serving.section(args, per_backend),
     }
     fresh: dict[str, list[str]] = {}
     for key in SECTIONS:

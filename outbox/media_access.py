@@ -178,8 +178,8 @@ async def remote_copy(session: AsyncSession, url: str) -> Guard:
 
 async def host_may_see(session: AsyncSession, host: str, status: Status) -> bool:
     """Whether an account on `host` may see `status`: a follower of its author (followers
-    only), someone it mentions (followers only, direct), a member of its group (group).
-    Local-only and held posts never leave this node."""
+    only), someone it mentions (followers only, direct), a member of its group (group; for
+    a group on another node, see below). Local-only and held posts never leave this node."""
     if _is_open(status):
         return True
     if status.visibility == "local" or status.held:
@@ -206,6 +206,13 @@ async def host_may_see(session: AsyncSession, host: str, status: Status) -> bool
         )
     )
     if status.visibility == GROUP_ONLY:
+        group_host = await session.scalar(
+            select(Account.domain).where(Account.id == status.audience_id)
+        )
+        if group_host is not None:
+            # The group's own node decides who receives its posts, and this node does not
+            # know its members: any allowed node that signs the fetch is let through.
+            return True
         reader = or_(member, Account.id == status.audience_id)
     elif status.visibility == "private":
         reader = or_(follows, mentioned)
