@@ -82,7 +82,12 @@ async def _rate(node: RunningNode, path: str, headers: dict[str, str], count: in
 
     async def run(client: httpx.AsyncClient) -> None:
         for _ in range(share):
-            answer = await client.get(path)
+            try:
+                answer = await client.get(path)
+            except httpx.RemoteProtocolError:
+                # The server closed a keep-alive connection that sat idle past its timeout
+                # (a loaded machine): the request was never answered, so send it again.
+                answer = await client.get(path)
             if answer.status_code != 200:
                 raise RuntimeError(f"GET {path} answered {answer.status_code}")
 
