@@ -10,14 +10,15 @@ answers 404, uncached, so the same URL works once the copy exists.
 from __future__ import annotations
 
 from starlette.requests import Request
-from starlette.responses import FileResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
 from federation.allowlist import Allowlist
 from models.remote_file import RemoteFile
-from outbox.remote_media import file_of
+from outbox import storage
 from web.api.base import JSONResponse
 from web.api.media import INLINE_TYPES, MEDIA_CSP
+from web.api.stored_files import stored_response
 from web.node import node_of
 
 
@@ -43,21 +44,17 @@ async def remote_file(request: Request) -> Response:
     hosts: Allowlist = fed.preview_hosts or fed.allowlist()
     if not (fed.allowlist().allows_url(found.url) or hosts.allows_url(found.url)):
         return _missing()
-    path = file_of(node.settings, found.path)
-    if path is None or not path.is_file():
-        return _missing()
     inline = found.content_type.startswith(INLINE_TYPES)
-    return FileResponse(
-        path,
-        media_type=found.content_type,
-        headers={
-            "X-Content-Type-Options": "nosniff",
-            "Content-Security-Policy": MEDIA_CSP,
-            "Content-Disposition": "inline" if inline else "attachment",
-            # Short: a host removed from the allowlist must vanish from caches soon too.
-            "Cache-Control": "public, max-age=300",
-        },
-    )
+    headers = {
+        "Content-Type": found.content_type,
+        "X-Content-Type-Options": "nosniff",
+        "Content-Security-Policy": MEDIA_CSP,
+        "Content-Disposition": "inline" if inline else "attachment",
+        # Short: a host removed from the allowlist must vanish from caches soon too.
+        "Cache-Control": "public, max-age=300",
+    }
+    response = await stored_response(request, storage.remote(node.settings), found.path, headers)
+    return response or _missing()
 
 
 routes = [Route("/media/remote/{key}", remote_file, methods=["GET", "HEAD"])]
