@@ -13,55 +13,28 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import httpx
 import pytest
-from botocore.exceptions import ClientError
 from mastodon import Mastodon
-from moto.server import ThreadedMotoServer
 
-from tests import emoji_kit
+from tests import emoji_kit, s3_kit
 from tests.integration.test_media import PDF, png
-from tests.kit import FLURFUNK, RunningNode, User, free_port, running_node
+from tests.kit import FLURFUNK, RunningNode, User, running_node
+from tests.s3_kit import bucket_client, moto_server, names, s3_env
 
 BUCKET = "flurfunk-media"
-REGION = "eu-central-1"
-KEYS = {"aws_access_key_id": "flurfunk-test", "aws_secret_access_key": "flurfunk-secret"}
 
 
 @pytest.fixture(scope="module")
 def s3_endpoint() -> Iterator[str]:
-    """moto's S3 server on a free loopback port, with the node's bucket."""
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    endpoint = f"http://127.0.0.1:{port}"
-    try:
-        bucket_client(endpoint).create_bucket(
-            Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION}
-        )
+    with moto_server(BUCKET) as endpoint:
         yield endpoint
-    finally:
-        server.stop()
-
-
-def bucket_client(endpoint: str) -> Any:
-    return boto3.client("s3", endpoint_url=endpoint, region_name=REGION, **KEYS)
-
-
-def s3_env(endpoint: str) -> dict[str, str]:
-    return {
-        "FLURFUNK_MEDIA_S3_ENDPOINT": endpoint,
-        "FLURFUNK_MEDIA_S3_BUCKET": BUCKET,
-        "FLURFUNK_MEDIA_S3_REGION": REGION,
-        "FLURFUNK_MEDIA_S3_ACCESS_KEY": KEYS["aws_access_key_id"],
-        "FLURFUNK_MEDIA_S3_SECRET_KEY": KEYS["aws_secret_access_key"],
-    }
 
 
 @pytest.fixture(scope="module")
 def s3_node(s3_endpoint: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningNode]:
-    with running_node(tmp_path_factory.mktemp("s3"), "sqlite", **s3_env(s3_endpoint)) as node:
+    env = s3_env(s3_endpoint, BUCKET)
+    with running_node(tmp_path_factory.mktemp("s3"), "sqlite", **env) as node:
         yield node
 
 
@@ -71,12 +44,7 @@ def bucket(s3_endpoint: str) -> Any:
 
 
 def stored(bucket: Any, key: str) -> bytes | None:
-    try:
-        return bytes(bucket.get_object(Bucket=BUCKET, Key=key)["Body"].read())
-    except ClientError as exc:
-        if exc.response["Error"]["Code"] in ("NoSuchKey", "404"):
-            return None
-        raise
+    return s3_kit.stored(bucket, BUCKET, key)
 
 
 def key_of(node: RunningNode, url: str, prefix: str = "/media/") -> str:
@@ -259,6 +227,6 @@ def test_the_bucket_mirrors_data_dir(s3_node: RunningNode, bucket: Any) -> None:
     """Every object is under media/ or remote/, as the files are under DATA_DIR."""
     alice = s3_node.create_user("alice")
     client(s3_node, alice).media_post(io.BytesIO(png(16, 16)), mime_type="image/png")
-    names = [o["Key"] for o in bucket.list_objects_v2(Bucket=BUCKET).get("Contents", [])]
-    assert names
-    assert all(n.startswith(("media/", "remote/")) for n in names)
+    listed = names(bucket, BUCKET)
+    assert listed
+    assert all(n.startswith(("media/", "remote/")) for n in listed)

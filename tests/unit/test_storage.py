@@ -7,35 +7,20 @@ from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
-import boto3
 import pytest
-from moto.server import ThreadedMotoServer
 
 from models.settings import Settings
 from outbox import storage
 from outbox.storage import Storage
-from tests.kit import free_port
+from tests.s3_kit import KEYS, moto_server
 
 BUCKET = "unit-media"
 
 
 @pytest.fixture(scope="module")
 def s3_endpoint() -> Iterator[str]:
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    endpoint = f"http://127.0.0.1:{port}"
-    try:
-        boto3.client(
-            "s3",
-            endpoint_url=endpoint,
-            region_name="us-east-1",
-            aws_access_key_id="k",
-            aws_secret_access_key="s",
-        ).create_bucket(Bucket=BUCKET)
+    with moto_server(BUCKET) as endpoint:
         yield endpoint
-    finally:
-        server.stop()
 
 
 @pytest.fixture(params=["directory", "s3"])
@@ -48,8 +33,8 @@ def settings(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
         plain,
         media_s3_endpoint=endpoint,
         media_s3_bucket=BUCKET,
-        media_s3_access_key="k",
-        media_s3_secret_key="s",
+        media_s3_access_key=KEYS["aws_access_key_id"],
+        media_s3_secret_key=KEYS["aws_secret_access_key"],
     )
 
 
