@@ -9,8 +9,8 @@ mirrors DATA_DIR, and copying `DATA_DIR/media` and `DATA_DIR/remote` into it mov
 
 Every operation blocks (a file, or one request to the bucket): callers run them in a worker
 thread, as they did with file I/O. The S3 backend talks to FLURFUNK_MEDIA_S3_ENDPOINT only
-(path-style addressing, explicit credentials, so botocore never looks up a bucket's own host
-name or an instance metadata service).
+(path-style addressing, explicit credentials, no proxy from the environment, so botocore
+never looks up a bucket's own host name, an instance metadata service or a proxy).
 """
 
 from __future__ import annotations
@@ -280,6 +280,7 @@ def _client(settings: Settings) -> Any:
                     read_timeout=60,
                     retries={"max_attempts": 3, "mode": "standard"},
                     max_pool_connections=20,
+                    proxies={},  # never an HTTP(S)_PROXY from the environment either
                     # Checksums only where S3 demands them: MinIO and Ceph refuse some others.
                     request_checksum_calculation="when_required",
                     response_checksum_validation="when_required",
