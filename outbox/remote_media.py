@@ -19,6 +19,7 @@ import logging
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import delete, select, update
@@ -29,7 +30,7 @@ from models.account import Account
 from models.base import utcnow
 from models.db import Database
 from models.preview_card import PreviewCard
-from models.remote_file import RemoteFile
+from models.remote_file import FOLDER, RemoteFile
 from models.settings import Settings
 from models.status import MediaAttachment
 from outbox import storage
@@ -75,6 +76,11 @@ def checked(data: bytes, declared: str) -> Copy:
     except FileTypeError as exc:
         raise Refused(f"{exc} ({declared[:64] or 'no type'})") from None
     return Copy(kind.mime, kind.ext, data, {})
+
+
+def folder(settings: Settings) -> Path:
+    """DATA_DIR/remote: where the copies are when no S3 bucket is configured."""
+    return settings.data_dir / FOLDER
 
 
 def _write(settings: Settings, key: str, copy: Copy) -> str:
