@@ -62,6 +62,13 @@ class Settings:
     # OIDC by the groups claim at every sign-in, SCIM by display name (any case).
     oidc_group_map: tuple[tuple[str, str], ...] = ()
     scim_group_map: tuple[tuple[str, str], ...] = ()
+    # Media in an S3-compatible bucket (outbox/storage.py) when endpoint and bucket are set;
+    # otherwise under DATA_DIR. The operator's own storage: not a federation peer.
+    media_s3_endpoint: str = ""
+    media_s3_bucket: str = ""
+    media_s3_region: str = ""
+    media_s3_access_key: str = ""
+    media_s3_secret_key: str = field(default="", repr=False)
     extra: dict[str, str] = field(default_factory=dict, compare=False)
 
     @property

@@ -22,6 +22,7 @@ it, each with its own author and `audience`: the group) and the group's own acti
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import zipfile
@@ -40,7 +41,7 @@ from models.interaction import Bookmark, Favourite
 from models.retention import HeldStatus
 from models.settings import Settings
 from models.status import MediaAttachment, Mention, Status, StatusTag, Tag
-from outbox import groups, render
+from outbox import groups, render, storage
 
 FEDERATED = ("public", "unlisted", "private", "direct")
 MEDIA_FOLDER = "media_attachments/"
@@ -55,8 +56,9 @@ class Contents:
     activities: list[dict[str, Any]] = field(default_factory=list)
     likes: list[str] = field(default_factory=list)
     bookmarks: list[str] = field(default_factory=list)
-    files: dict[str, Path] = field(default_factory=dict)  # path in the zip -> file on disk
+    files: dict[str, str] = field(default_factory=dict)  # path in the zip -> media key
     documents: dict[str, Any] = field(default_factory=dict)  # further JSON files by name
+    media: storage.Storage | None = None  # where `files` are read from
 
 
 @dataclass(frozen=True)
@@ -90,13 +92,13 @@ class _Reader:
         author = await self.account(status.account_id)
         return None if author is None else render.status_uri(self.settings, author, status)
 
-    def media_document(self, media: MediaAttachment) -> dict[str, Any]:
+    async def media_document(self, media: MediaAttachment) -> dict[str, Any]:
         document = render.document_of(self.settings, media)
         if media.file_path:
             inside = MEDIA_FOLDER + media.file_path
-            source = (self.settings.media_dir / media.file_path).resolve()
-            if source.is_relative_to(self.settings.media_dir.resolve()) and source.is_file():
-                self.contents.files[inside] = source
+            files = self.contents.media = storage.media(self.settings)
+            if await asyncio.to_thread(files.exists, media.file_path):
+                self.contents.files[inside] = media.file_path
                 document["url"] = inside
         return document
 
@@ -125,7 +127,7 @@ class _Reader:
             tags=[Tag(name=t) for t in tags],
             media=[],
         )
-        note["attachment"] = [self.media_document(m) for m in media]
+        note["attachment"] = [await self.media_document(m) for m in media]
         if status.visibility not in FEDERATED:
             note["to"], note["cc"] = [], []  # a `local` post: never left the node
         note["flurfunk:visibility"] = status.visibility
@@ -324,7 +326,8 @@ def _collection(items: list[Any], name: str) -> dict[str, Any]:
 
 def write(contents: Contents, path: Path, *, manifest: dict[str, Any] | None = None) -> int:
     """Write the zip at `path`; with `manifest` (extra fields), add manifest.json listing every
-    other file with its size and SHA-256. Returns the zip's size in bytes."""
+    other file with its size and SHA-256. Returns the zip's size in bytes. Blocks (files, and
+    the media storage): call it in a worker thread."""
     documents = {
         "outbox.json": _collection(contents.activities, "outbox.json"),
         "actor.json": contents.actor,
@@ -338,9 +341,13 @@ def write(contents: Contents, path: Path, *, manifest: dict[str, Any] | None = N
             data = json.dumps(document, ensure_ascii=False, indent=1).encode()
             archive.writestr(name, data)
             listed.append(_entry(name, data))
-        for inside, source in sorted(contents.files.items()):
+        for inside, key in sorted(contents.files.items()):
+            assert contents.media is not None
+            source = contents.media.open(key)
+            if source is None:
+                continue  # removed since it was listed (the post was deleted meanwhile)
             digest, size = hashlib.sha256(), 0
-            with source.open("rb") as stream, archive.open(inside, "w") as target:
+            with source as stream, archive.open(inside, "w") as target:
                 while chunk := stream.read(1 << 20):
                     digest.update(chunk)
                     size += len(chunk)

@@ -95,7 +95,7 @@ async def remove(db: Database, settings: Settings, operator: Operator, shortcode
             raise UnknownEmoji(f"there is no emoji :{shortcode[:80]}:")
         await session.delete(row)
         _record(session, operator, "emoji.remove", shortcode, "")
-    emoji_images.remove(settings, row.image_path, row.static_path)
+    await asyncio.to_thread(emoji_images.remove, settings, row.image_path, row.static_path)
 
 
 def _record(

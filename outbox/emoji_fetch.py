@@ -107,7 +107,8 @@ class EmojiFetcher:
             row.image_path, row.static_path, row.content_type = path, still, image.mime
             row.fetch_after, row.fetch_error, row.fetch_attempts = None, None, 0
             row.updated_at = utcnow()
-        emoji_images.remove(self.settings, *(p for p in old if p not in (path, still)))
+        stale = [p for p in old if p not in (path, still)]
+        await asyncio.to_thread(emoji_images.remove, self.settings, *stale)
         return 1
 
     async def _download(self, url: str) -> bytes:

@@ -1,4 +1,5 @@
-"""Emoji images: checked by content (never by file name), stored under DATA_DIR/media/emoji.
+"""Emoji images: checked by content (never by file name), stored as `emoji/…` in the media area
+of outbox.storage (DATA_DIR/media/emoji, or the S3 bucket).
 
 An emoji image is a PNG, GIF or WebP of at most `MAX_BYTES`, `MAX_EDGE` pixels a side and
 `MAX_PIXELS` over all its frames. It is decoded completely, so a file that only starts like an
@@ -15,9 +16,9 @@ from __future__ import annotations
 import io
 import secrets
 from dataclasses import dataclass
-from pathlib import Path
 
 from models.settings import Settings
+from outbox import storage
 from outbox.images import decode_errors
 
 KiB = 1024
@@ -87,28 +88,20 @@ def _first_frame(image: object) -> bytes:
 
 def store(settings: Settings, image: EmojiImage, shortcode: str) -> tuple[str, str]:
     """Write the files; (image path, still image path), relative to the emoji folder."""
-    folder = settings.media_dir / FOLDER
-    folder.mkdir(parents=True, exist_ok=True)
+    files = storage.media(settings)
     name = f"{shortcode}-{secrets.token_hex(8)}"
     path = f"{name}.{image.ext}"
-    (folder / path).write_bytes(image.data)
+    files.put(f"{FOLDER}/{path}", image.data)
     still = path
     if image.still is not None:
         still = f"{name}-static.png"
-        (folder / still).write_bytes(image.still)
+        files.put(f"{FOLDER}/{still}", image.still)
     return path, still
 
 
 def remove(settings: Settings, *paths: str | None) -> None:
     """Drop stored files (never anything outside the emoji folder)."""
-    folder = (settings.media_dir / FOLDER).resolve()
+    files = storage.media(settings)
     for relative in paths:
-        if not relative:
-            continue
-        path = (folder / relative).resolve()
-        if path.parent == folder:
-            path.unlink(missing_ok=True)
-
-
-def folder(settings: Settings) -> Path:
-    return settings.media_dir / FOLDER
+        if relative and "/" not in relative and storage.valid_key(relative):
+            files.delete(f"{FOLDER}/{relative}")

@@ -9,6 +9,7 @@ Needs the permission `export_data`; every export is in the audit log (`export.ac
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 from models import admin
@@ -48,7 +49,7 @@ async def export_account(
         "exported_by": operator.name,
         "activities": len(contents.activities),
     }
-    return archive.write(contents, out, manifest=manifest)
+    return await asyncio.to_thread(archive.write, contents, out, manifest=manifest)
 
 
 async def export_group(
@@ -84,7 +85,7 @@ async def export_group(
         "activities": len(contents.activities),
         "members": len(contents.documents["members.json"]["orderedItems"]),
     }
-    return archive.write(contents, out, manifest=manifest)
+    return await asyncio.to_thread(archive.write, contents, out, manifest=manifest)
 
 
 def _at(moment: object) -> str:

@@ -1,4 +1,4 @@
-"""Media attachments: verify an upload, store it under DATA_DIR/media, record it.
+"""Media attachments: verify an upload, store it (outbox.storage: DATA_DIR/media or S3), record it.
 
 Images are decoded and re-encoded without metadata (outbox.images); other files must be of a
 type on the list in outbox.filetypes and are stored as sent, under an extension chosen from
@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import math
 import secrets
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -24,7 +23,7 @@ from models.db import Database
 from models.ids import new_id
 from models.settings import Settings
 from models.status import MediaAttachment
-from outbox import legal_holds
+from outbox import legal_holds, storage
 from outbox.filetypes import FileTypeError, identify, is_image
 from outbox.images import CleanImage, ImageError, clean_image
 
@@ -123,8 +122,9 @@ def _store_image(settings: Settings, media_id: int, relative: Path, data: bytes)
     clean = _clean(data)
     original = relative / f"original.{clean.ext}"
     small = relative / f"small.{clean.preview_ext}"
-    (settings.media_dir / original).write_bytes(clean.data)
-    (settings.media_dir / small).write_bytes(clean.preview)
+    files = storage.media(settings)
+    files.put(original.as_posix(), clean.data)
+    files.put(small.as_posix(), clean.preview)
     return StoredFile(
         media_id,
         "image",
@@ -146,7 +146,7 @@ def _store_preview(settings: Settings, relative: Path, thumbnail: Upload) -> Sto
     clean = _clean(thumbnail.stream.read())
     # A fresh name each time: a replaced preview must not hide behind a cached URL.
     small = relative / f"small-{secrets.token_hex(4)}.{clean.preview_ext}"
-    (settings.media_dir / small).write_bytes(clean.preview)
+    storage.media(settings).put(small.as_posix(), clean.preview)
     meta = {"small": clean.meta["small"]}
     return StoredFile(0, "image", clean.mime, "", small.as_posix(), 0, meta, clean.blurhash)
 
@@ -164,13 +164,11 @@ def _store(settings: Settings, upload: Upload, thumbnail: Upload | None) -> Stor
     _check_size(size, kind.type if kind else "image")
     media_id = new_id()
     relative = Path("attachments", str(media_id), secrets.token_hex(16))
-    (settings.media_dir / relative).mkdir(parents=True)
     try:
         if kind is None:
             return _store_image(settings, media_id, relative, upload.stream.read())
         original = relative / f"original.{kind.ext}"
-        with (settings.media_dir / original).open("wb") as target:
-            shutil.copyfileobj(upload.stream, target, MiB)
+        storage.media(settings).put(original.as_posix(), upload.stream)
         stored = StoredFile(
             media_id, kind.type, kind.mime, original.as_posix(), None, size, {}, None
         )
@@ -186,24 +184,23 @@ def _store(settings: Settings, upload: Upload, thumbnail: Upload | None) -> Stor
 
 def _remove(settings: Settings, folder: Path) -> None:
     """Drop every file of an attachment: `folder` is its attachments/<id>/<random>."""
-    shutil.rmtree(settings.media_dir / folder.parent, ignore_errors=True)
+    storage.media(settings).delete_folder(folder.parent.as_posix())
 
 
 def remove_files(settings: Settings, paths: list[str]) -> None:
     """Remove stored files by their paths under MEDIA_DIR (as a deleted account's `media`):
     an attachment's whole folder goes (original and preview), an avatar or header is one file.
     Call once the deletion committed: a rolled-back one would still need them. Paths that
-    lead outside MEDIA_DIR are skipped."""
-    root = settings.media_dir.resolve()
+    could lead outside MEDIA_DIR are skipped. Blocks: call it in a worker thread."""
+    files = storage.media(settings)
     for relative in paths:
-        path = (root / relative).resolve()
-        if not path.is_relative_to(root):
+        if not storage.valid_key(relative):
             continue
-        folder = path.parent.parent if relative.startswith("attachments/") else None
-        if folder is not None and folder.is_relative_to(root) and folder != root:
-            shutil.rmtree(folder, ignore_errors=True)
+        parts = relative.split("/")
+        if parts[0] == "attachments" and len(parts) == 4:  # attachments/<id>/<random>/<file>
+            files.delete_folder("/".join(parts[:2]))
         else:
-            path.unlink(missing_ok=True)
+            files.delete(relative)
 
 
 # --- actions ---------------------------------------------------------------------------
@@ -289,7 +286,7 @@ async def update_media(
             media.meta = {**media.meta, **preview.meta}
             media.blurhash = preview.blurhash
     if replaced:
-        (settings.media_dir / replaced).unlink(missing_ok=True)
+        await asyncio.to_thread(storage.media(settings).delete, replaced)
     return media
 
 
@@ -305,5 +302,5 @@ async def delete_media(db: Database, settings: Settings, account_id: int, media_
             raise MediaError("Media attachment is kept under legal hold")
         await session.delete(media)
     if media.file_path:
-        _remove(settings, Path(media.file_path).parent)
+        await asyncio.to_thread(_remove, settings, Path(media.file_path).parent)
     return True

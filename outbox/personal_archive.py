@@ -8,6 +8,7 @@ claim that a dead process left behind is taken again after CLAIM_TIMEOUT.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import secrets
 from datetime import timedelta
@@ -96,7 +97,7 @@ async def build_next(db: Database, settings: Settings) -> bool:
             if account is None:
                 return True  # the account went, and the row with it
             contents = await archive.collect(session, settings, account)
-        size = archive.write(contents, folder / name)
+        size = await asyncio.to_thread(archive.write, contents, folder / name)
     except OSError as exc:
         log.exception("archive %s failed", row.id)
         async with db.write() as session:

@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from models.account import Account, User
 from models.base import utcnow
 from models.settings import Settings
-from outbox import content, images, relationship_activities, relationships
+from outbox import content, images, relationship_activities, relationships, storage
 from outbox.context import Federation
 
 MAX_DISPLAY_NAME = 30
@@ -120,18 +120,16 @@ def read_image(data: bytes, kind: str) -> ProfileImage:
 
 
 def store_image(settings: Settings, account_id: int, kind: str, image: ProfileImage) -> str:
-    """Write an image under the media directory; its path relative to it (served at /media/)."""
+    """Store an image in the media area; its key there (served at /media/). Blocks."""
     relative = f"accounts/{kind}s/{account_id}/{secrets.token_hex(8)}.{image.extension}"
-    target = settings.media_dir / relative
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_bytes(image.data)
+    storage.media(settings).put(relative, image.data)
     return relative
 
 
 def forget_image(settings: Settings, relative: str | None) -> None:
-    """Delete a stored image that nothing refers to any more."""
+    """Delete a stored image that nothing refers to any more. Blocks."""
     if relative and relative.startswith("accounts/"):
-        (settings.media_dir / relative).unlink(missing_ok=True)
+        storage.media(settings).delete(relative)
 
 
 async def _known_mentions(

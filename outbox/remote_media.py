@@ -8,7 +8,8 @@ its metadata (outbox.images, which also refuses decompression bombs), another fi
 a type on outbox.filetypes' list and match its leading bytes. A refused host, an oversized or
 unknown file is final (`fetch_error`); a timeout or a 5xx is retried with back-off a few times.
 
-It runs in the web processes, which hold DATA_DIR/remote that serves the copies.
+It runs in the web processes; the copies are stored in the `remote` area of outbox.storage
+(DATA_DIR/remote, or the S3 bucket), where the web processes serve them from.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from models.preview_card import PreviewCard
 from models.remote_file import FOLDER, RemoteFile
 from models.settings import Settings
 from models.status import MediaAttachment
+from outbox import storage
 from outbox.filetypes import FileTypeError, identify
 from outbox.images import ImageError, clean_image
 from outbox.signing import Signer
@@ -78,28 +80,21 @@ def checked(data: bytes, declared: str) -> Copy:
 
 
 def folder(settings: Settings) -> Path:
+    """DATA_DIR/remote: where the copies are when no S3 bucket is configured."""
     return settings.data_dir / FOLDER
-
-
-def file_of(settings: Settings, relative: str) -> Path | None:
-    """The stored copy, never anything outside DATA_DIR/remote."""
-    root = folder(settings).resolve()
-    path = (root / relative).resolve()
-    return path if path.is_relative_to(root) and path != root else None
 
 
 def _write(settings: Settings, key: str, copy: Copy) -> str:
     relative = f"{key[:2]}/{key}-{secrets.token_hex(4)}.{copy.ext}"
-    path = folder(settings) / relative
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(copy.data)
+    storage.remote(settings).put(relative, copy.data)
     return relative
 
 
-def _remove(settings: Settings, relative: str | None) -> None:
-    path = file_of(settings, relative) if relative else None
-    if path is not None:
-        path.unlink(missing_ok=True)
+def _remove(settings: Settings, *relatives: str | None) -> None:
+    files = storage.remote(settings)
+    for relative in relatives:
+        if relative:
+            files.delete(relative)
 
 
 FORGET_EVERY = 600.0  # seconds between two sweeps for copies nothing refers to
@@ -139,8 +134,7 @@ async def forget_unused(db: Database, settings: Settings) -> int:
                 await session.execute(
                     delete(RemoteFile).where(RemoteFile.id.in_([i for i, _ in unused]))
                 )
-        for _, path in unused:
-            _remove(settings, path)
+        await asyncio.to_thread(_remove, settings, *(path for _, path in unused))
         gone += len(unused)
 
 
@@ -222,14 +216,14 @@ class RemoteMediaFetcher:
         async with self.db.write() as session:
             row = await session.get(RemoteFile, row_id)
             if row is None:
-                _remove(self.settings, relative)
+                await asyncio.to_thread(_remove, self.settings, relative)
                 return
             old = row.path
             row.path, row.content_type, row.size = relative, copy.content_type, len(copy.data)
             row.meta = copy.meta
             row.fetch_after, row.fetch_error, row.fetch_attempts = None, None, 0
         if old and old != relative:
-            _remove(self.settings, old)
+            await asyncio.to_thread(_remove, self.settings, old)
 
     async def _download(self, url: str) -> tuple[bytes, str]:
         client, sign = self.client, self.sign

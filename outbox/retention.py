@@ -196,7 +196,8 @@ async def sweep(
         while True:
             async with fed.db.write() as session:
                 batch = await _batch(session, fed, visibility, id_for_time(_ms(limit)))
-            remove_files(fed.settings, batch.files)  # once committed: a rollback needs them
+            # Once committed: a rollback needs them
+            await asyncio.to_thread(remove_files, fed.settings, batch.files)
             if batch.deleted:
                 fed.wake_deliveries()
             total += batch.deleted
@@ -207,7 +208,7 @@ async def sweep(
             await asyncio.sleep(0.05)  # let posting and reading in between
     async with fed.db.write() as session:
         files = await _expire_archived(session, limits)
-    remove_files(fed.settings, files)
+    await asyncio.to_thread(remove_files, fed.settings, files)
     if total:
         log.info("retention sweep deleted %d post(s)", total)
     return total

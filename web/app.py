@@ -20,10 +20,9 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from federation.values import InvalidValue
 from models.db import Database
 from models.settings import Settings
-from web.api.attachments import GuardedMediaFiles
 from web.api.base import JSONResponse
-from web.api.emojis import EmojiFiles
 from web.api.errors import ApiError
+from web.api.file_routes import file_routes
 from web.api.policy_gate import PolicyNotAccepted
 from web.config import load_settings
 from web.cors import PathCORSMiddleware
@@ -126,16 +125,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         routes=[
             *routes(),
             Mount("/static", StaticFiles(directory=STATIC), name="static"),
-            Mount(
-                "/emoji",
-                EmojiFiles(directory=settings.media_dir / "emoji", check_dir=False),
-                name="emoji",
-            ),
-            Mount(
-                "/media",
-                GuardedMediaFiles(directory=settings.media_dir, check_dir=False),
-                name="media",
-            ),
+            *file_routes(settings),
         ],
         middleware=[
             Middleware(TrailingSlashMiddleware),

@@ -60,6 +60,11 @@ KEYS = {
     "SCIM_ROLE_MAP": "scim_role_map",
     "OIDC_GROUP_MAP": "oidc_group_map",
     "SCIM_GROUP_MAP": "scim_group_map",
+    "MEDIA_S3_ENDPOINT": "media_s3_endpoint",
+    "MEDIA_S3_BUCKET": "media_s3_bucket",
+    "MEDIA_S3_REGION": "media_s3_region",
+    "MEDIA_S3_ACCESS_KEY": "media_s3_access_key",
+    "MEDIA_S3_SECRET_KEY": "media_s3_secret_key",
 }
 
 
@@ -237,6 +242,34 @@ def _oidc(raw: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+S3_KEYS = ("MEDIA_S3_ENDPOINT", "MEDIA_S3_BUCKET", "MEDIA_S3_ACCESS_KEY", "MEDIA_S3_SECRET_KEY")
+
+
+def _media_s3(raw: Mapping[str, Any]) -> dict[str, Any]:
+    """S3 storage for media: all four of endpoint, bucket and both keys, or none of them (the
+    region is optional). Without explicit keys botocore would go looking for credentials,
+    an instance metadata service included: connections go to the endpoint and nowhere else."""
+    values = {key: str(raw.get(key, "")).strip() for key in (*S3_KEYS, "MEDIA_S3_REGION")}
+    given = [key for key in S3_KEYS if values[key]]
+    if not given and not values["MEDIA_S3_REGION"]:
+        return {}
+    missing = [PREFIX + key for key in S3_KEYS if not values[key]]
+    if missing:
+        raise ConfigError(
+            f"S3 media storage is half-configured: {', '.join(missing)} "
+            f"{'is' if len(missing) == 1 else 'are'} not set (it needs "
+            f"{', '.join(PREFIX + key for key in S3_KEYS)}; set all of them, or none "
+            "to keep media under DATA_DIR)"
+        )
+    endpoint = values["MEDIA_S3_ENDPOINT"].rstrip("/")
+    parts = urlsplit(endpoint)
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.query:
+        raise ConfigError(
+            f"MEDIA_S3_ENDPOINT: expected http(s)://host[:port] of the S3 service, got {endpoint!r}"
+        )
+    return {KEYS[key]: values[key] for key in values} | {"media_s3_endpoint": endpoint}
+
+
 def _number(raw: Mapping[str, Any], key: str) -> int:
     """A positive whole-number setting; its default is that of the Settings field."""
     default: int = getattr(Settings, KEYS[key])
@@ -349,4 +382,5 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         **_oidc(raw),
         scim_role_map=_role_map("SCIM_ROLE_MAP", raw.get("SCIM_ROLE_MAP", DEFAULT_ROLE_MAP)),
         scim_group_map=_group_map("SCIM_GROUP_MAP", raw.get("SCIM_GROUP_MAP", "")),
+        **_media_s3(raw),
     )

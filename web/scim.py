@@ -9,6 +9,7 @@ on Users and `displayName eq "…"` on Groups; any other filter is `invalidFilte
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from typing import Any
 
@@ -170,7 +171,8 @@ async def delete_user(request: Request) -> Response:
         deleted = await scim.delete_user(
             session, node.settings, allowed, operator(request), account_id
         )
-    remove_files(node.settings, deleted.media)  # once committed: a rollback would need them
+    # Once committed: a rollback would need them
+    await asyncio.to_thread(remove_files, node.settings, deleted.media)
     wake_deliveries(node)
     return ScimResponse(None, status_code=204)
 

@@ -152,7 +152,7 @@ async def update_credentials(request: Request) -> Response:
             profile.forget_image(settings, path)
         raise
     for path in replaced:
-        profile.forget_image(settings, path)
+        await asyncio.to_thread(profile.forget_image, settings, path)
     return ok(data)
 
 
@@ -166,7 +166,7 @@ async def _remove_image(request: Request, kind: str) -> Response:
         old = await profile.remove_image(session, account, kind, fed=federation(c))
         data = await _credentials(session, c, account, user)
     wake_deliveries(c)
-    profile.forget_image(c.node.settings, old)
+    await asyncio.to_thread(profile.forget_image, c.node.settings, old)
     return ok(data)
 
 

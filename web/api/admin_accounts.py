@@ -12,6 +12,7 @@ outbox.moderation's: it leaves a warning the person is notified of and may appea
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from sqlalchemy import Select, func, select
@@ -244,7 +245,8 @@ async def delete(request: Request) -> Response:
             )
     except AdminError as exc:
         raise refused(exc) from None
-    remove_files(node.settings, deleted.media)  # once committed: a rollback would need them
+    # Once committed: a rollback would need them
+    await asyncio.to_thread(remove_files, node.settings, deleted.media)
     wake_deliveries(c)
     return ok(answer)
 

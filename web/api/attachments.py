@@ -8,24 +8,24 @@ or recipient of it. Everything refused answers the same uncached 404 as a file t
 exist, so nobody learns that one does. Public files stay cacheable by anyone; confidential
 ones are marked private and not to be stored.
 
-`stored_file` is the only place that turns a stored file into response bytes.
+Bytes come from outbox.storage (DATA_DIR or S3) through web.api.stored_files alone.
 """
 
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 from starlette.requests import Request
-from starlette.responses import FileResponse, Response
+from starlette.responses import Response
 from starlette.types import Scope
 
 from inbox.receive import check_signature
-from outbox import media_access
+from outbox import media_access, storage
 from outbox.filetypes import served_type
 from outbox.media_access import Guard
 from web.api.base import JSONResponse, bearer_token
 from web.api.media import INLINE_TYPES, MEDIA_CSP, MediaFiles
+from web.api.stored_files import stored_response
 from web.auth import caller_for_token, suspension_error
 from web.node import node_of
 from web.ui.session import AccountSuspended, web_caller
@@ -40,21 +40,10 @@ def missing() -> Response:
     )
 
 
-def stored_file(
-    root: Path, relative: str, media_type: str, headers: dict[str, str]
-) -> Response | None:
-    """The bytes of a stored file (`relative` to `root`, never outside it) as a response,
-    ranges and conditional requests included; None when there is no such file."""
-    base = root.resolve()
-    path = (base / relative).resolve()
-    if not path.is_relative_to(base) or path == base or not path.is_file():
-        return None
-    return FileResponse(path, media_type=media_type, headers=headers)
-
-
 def file_headers(media_type: str, public: bool) -> dict[str, str]:
     inline = media_type.startswith(INLINE_TYPES)
     return {
+        "Content-Type": media_type,
         "X-Content-Type-Options": "nosniff",
         "Content-Security-Policy": MEDIA_CSP,
         "Content-Disposition": "inline" if inline else "attachment",
@@ -120,10 +109,8 @@ async def local_file(request: Request, relative: str) -> Response:
         guard = await media_access.local_attachment(session, relative)
     if guard is None or not await admitted(request, guard):
         return missing()
-    media_type = served_type(relative)
-    answer = stored_file(
-        node.settings.media_dir, relative, media_type, file_headers(media_type, guard.public)
-    )
+    headers = file_headers(served_type(relative), guard.public)
+    answer = await stored_response(request, storage.media(node.settings), relative, headers)
     return answer or missing()
 
 

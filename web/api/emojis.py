@@ -15,6 +15,8 @@ from outbox.emoji_catalogue import EmojiRef
 from web.api.base import call, ok
 from web.api.media import MediaFiles
 
+IMMUTABLE = "public, max-age=31536000, immutable"
+
 
 async def custom_emojis(request: Request) -> Response:
     c = await call(request, None, optional=True)
@@ -35,7 +37,7 @@ class EmojiFiles(MediaFiles):
         status_code: int = 200,
     ) -> Response:
         response = super().file_response(full_path, stat_result, scope, status_code)
-        response.headers["Cache-Control"] = "public, max-age=31536000, immutable"
+        response.headers["Cache-Control"] = IMMUTABLE
         return response
 
 

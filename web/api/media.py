@@ -149,6 +149,17 @@ MEDIA_CSP = "default-src 'none'; img-src 'self'; media-src 'self'; sandbox"
 INLINE_TYPES = ("image/", "video/", "audio/")
 
 
+def media_headers(name: str) -> dict[str, str]:
+    """What every stored file is served with, from the directory or from S3 alike."""
+    kind = served_type(name)
+    return {
+        "X-Content-Type-Options": "nosniff",
+        "Content-Security-Policy": MEDIA_CSP,
+        "Content-Type": kind,
+        "Content-Disposition": "inline" if kind.startswith(INLINE_TYPES) else "attachment",
+    }
+
+
 class MediaFiles(StaticFiles):
     """/media: each file served as the type its extension was chosen for, never sniffed."""
 
@@ -160,13 +171,11 @@ class MediaFiles(StaticFiles):
         status_code: int = 200,
     ) -> Response:
         response = super().file_response(full_path, stat_result, scope, status_code)
-        response.headers["X-Content-Type-Options"] = "nosniff"
-        response.headers["Content-Security-Policy"] = MEDIA_CSP
-        if isinstance(response, FileResponse):
-            kind = served_type(os.fspath(full_path))
-            response.headers["Content-Type"] = kind
-            inline = kind.startswith(INLINE_TYPES)
-            response.headers["Content-Disposition"] = "inline" if inline else "attachment"
+        headers = media_headers(os.fspath(full_path))
+        if not isinstance(response, FileResponse):  # 304 Not Modified: no content to describe
+            headers = {k: v for k, v in headers.items() if not k.startswith("Content-")}
+            headers["Content-Security-Policy"] = MEDIA_CSP
+        response.headers.update(headers)
         return response
 
 

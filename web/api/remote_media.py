@@ -17,10 +17,10 @@ from starlette.routing import Route
 
 from federation.allowlist import Allowlist
 from models.remote_file import RemoteFile
-from outbox import media_access
-from outbox.remote_media import folder
-from web.api.attachments import admitted, file_headers, stored_file
+from outbox import media_access, storage
+from web.api.attachments import admitted, file_headers
 from web.api.base import JSONResponse
+from web.api.stored_files import stored_response
 from web.node import node_of
 
 
@@ -53,8 +53,8 @@ async def remote_file(request: Request) -> Response:
         return _missing()
     # The public cache is short: a host removed from the allowlist must vanish from caches too.
     headers = file_headers(found.content_type, guard.public)
-    answer = stored_file(folder(node.settings), found.path, found.content_type, headers)
-    return answer or _missing()
+    response = await stored_response(request, storage.remote(node.settings), found.path, headers)
+    return response or _missing()
 
 
 routes = [Route("/media/remote/{key}", remote_file, methods=["GET", "HEAD"])]

@@ -12,6 +12,8 @@ that made it (never kept in the session cookie, which is signed but readable).
 
 from __future__ import annotations
 
+import asyncio
+
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -186,7 +188,8 @@ async def act(request: Request) -> Response:
     except AdminError as exc:
         refused(request, exc)
         return back({}, done)
-    remove_files(node.settings, media)  # once committed: a rollback would need them back
+    # Once committed: a rollback would need them back
+    await asyncio.to_thread(remove_files, node.settings, media)
     flash(request, message if changed else t("Nothing changed."))
     return back({}, done)
 
