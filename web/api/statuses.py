@@ -21,7 +21,7 @@ from federation.values import InvalidValue
 from models.status import VISIBILITIES, MediaAttachment, Status, StatusEdit
 from models.thread import context as thread_context
 from models.visibility import visible_to
-from outbox import scheduled
+from outbox import media, scheduled
 from outbox.polls import PollDraft, PollProblem, poll_draft
 from outbox.status_edits import Edit, edit_status
 from outbox.status_parts import load_visible
@@ -186,6 +186,11 @@ async def remove(request: Request) -> Response:
         data = await serializers.status(session, c.node.links(), status, c.viewer_id)
         with status_errors():
             await delete_status(session, c.account, status_id, fed=federation(c))
+        files: list[str] = []
+        if c.params.flag("delete_media"):  # else kept a day for a redraft, as Mastodon
+            media_ids = [int(m["id"]) for m in data.get("media_attachments") or []]
+            files = await media.discard(session, c.account.id, media_ids)
+    media.remove_files(c.node.settings, files)
     wake_deliveries(c)
     return ok(data)
 

@@ -141,6 +141,8 @@ def media(m: MediaFields, links: Links) -> dict[str, Any]:
     preview = url if kind in ("image", "gifv") else None
     if m.preview_path:
         preview = links.local("/media/" + m.preview_path)
+    elif m.processing:  # as Mastodon: no URL until the file is ready
+        url = preview = None
     elif url is None and m.remote_url:  # on a host apps may not load: the placeholder instead
         kind, url = "unknown", links.local(MISSING_MEDIA)
         preview = url
