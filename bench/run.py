@@ -1,8 +1,9 @@
 """`make bench`: run every benchmark on SQLite and PostgreSQL and write bench/RESULTS.md.
 
 Parts: inbox ingest, delivery, home timeline, fan-out, idle memory, cross-node latency, the
-web home page, full-text search, keyword watch, the retention sweep, announcements (`--only
-ingest,delivery,timeline,fanout,memory,latency,webpage,search,watch,retention,announcements`
+web home page, full-text search, keyword watch, the retention sweep, announcements, media
+upload (`--only ingest,delivery,timeline,fanout,memory,latency,webpage,search,watch,retention,
+announcements,media`
 picks some; the others' sections in RESULTS.md are kept). Every benchmark stops by itself and
 talks only to 127.0.0.1.
 """
@@ -21,7 +22,17 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import announcements, fanout, latency, retention, search, timeline, watch, web_page
+from bench import (
+    announcements,
+    fanout,
+    latency,
+    media_upload,
+    retention,
+    search,
+    timeline,
+    watch,
+    web_page,
+)
 from bench.delivery import DeliveryResult, Sink, delivery_bench
 from bench.delivery import report as delivery_report
 from bench.fakeremote import FakeRemote
@@ -62,6 +73,7 @@ SECTIONS = {
     "watch": "Keyword watch",
     "retention": "Retention sweep",
     "announcements": "Announcements to many nodes",
+    "media": "Media upload",
 }
 NOTES = {
     "fanout": fanout.NOTE,
@@ -120,6 +132,7 @@ NOTES = {
     "watch": watch.NOTE,
     "webpage": web_page.NOTE,
     "retention": retention.NOTE,
+    "media": media_upload.NOTE,
     "announcements": announcements.NOTE,
 }
 
@@ -272,6 +285,7 @@ def main() -> None:
     fanout.add_arguments(parser)
     latency.add_arguments(parser)
     retention.add_arguments(parser)
+    media_upload.add_arguments(parser)
     delivery = parser.add_argument_group("delivery")
     delivery.add_argument("--deliveries", type=int, default=10_000)
     delivery.add_argument("--plain-posts", type=int, default=1_000)
@@ -293,6 +307,7 @@ def main() -> None:
         "watch": _watch_section,
         "retention": lambda args: retention.section(args, per_backend),
         "announcements": announcements.section,
+        "media": media_upload.section,
     }
     fresh: dict[str, list[str]] = {}
     for key in SECTIONS:

@@ -278,6 +278,7 @@ def test_served_media_answers_ranges_and_may_be_cached(node: RunningNode, alice:
     assert whole.headers["accept-ranges"] == "bytes"
     assert "etag" in whole.headers
     assert "last-modified" in whole.headers
+    assert whole.headers["cache-control"] == "private, no-cache"
     part = httpx.get(url, headers={"Range": "bytes=100-199"})
     assert part.status_code == 206
     assert part.content == whole.content[100:200]

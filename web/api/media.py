@@ -172,6 +172,7 @@ async def remove(request: Request) -> Response:
 # and whatever is not shown inline (a PDF, an office document) is downloaded.
 MEDIA_CSP = "default-src 'none'; img-src 'self'; media-src 'self'; sandbox"
 INLINE_TYPES = ("image/", "video/", "audio/")
+MEDIA_CACHE = "private, no-cache"
 
 
 class MediaFiles(StaticFiles):
@@ -187,6 +188,9 @@ class MediaFiles(StaticFiles):
         response = super().file_response(full_path, stat_result, scope, status_code)
         response.headers["X-Content-Type-Options"] = "nosniff"
         response.headers["Content-Security-Policy"] = MEDIA_CSP
+        # Browsers keep a copy but ask again (a 304 by ETag costs nothing), so that a file of a
+        # deleted post is gone at once; shared proxies keep none, as attachments may be private.
+        response.headers["Cache-Control"] = MEDIA_CACHE
         if isinstance(response, FileResponse):
             kind = served_type(os.fspath(full_path))
             response.headers["Content-Type"] = kind

@@ -146,7 +146,11 @@ def media(m: MediaFields, links: Links) -> dict[str, Any]:
     elif url is None and m.remote_url:  # on a host apps may not load: the placeholder instead
         kind, url = "unknown", links.local(MISSING_MEDIA)
         preview = url
-    return {
+    extra = {}
+    if kind == "unknown" and m.file_path:
+        # Not in Mastodon's entity (apps ignore them): what the pages show for a download.
+        extra = {"file_name": m.file_name, "file_size": m.original_bytes or m.file_size}
+    return extra | {
         "id": str(m.id),
         "type": kind,
         "url": url,
