@@ -18,7 +18,6 @@ import argparse
 import io
 import os
 import random
-import resource
 import statistics
 import subprocess
 import sys
@@ -122,10 +121,10 @@ def _floor_pdf(path: Path) -> float:
 
 
 def _child_peak(path: Path) -> int:
-    """Peak RSS of the rendering child, run as the node runs it."""
+    """Peak RSS of the rendering child, run as the node runs it (its own rusage, not that of
+    every child this process ever had)."""
     with tempfile.TemporaryDirectory() as folder:
-        before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-        subprocess.run(
+        child = subprocess.Popen(
             [
                 sys.executable,
                 "-m",
@@ -134,11 +133,13 @@ def _child_peak(path: Path) -> int:
                 str(Path(folder) / "page.png"),
                 str(media_processing.MEMORY_BYTES),
                 str(media_processing.CPU_SECONDS),
-            ],
-            check=True,
+            ]
         )
-        after = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return max(after, before) * 1024
+        _, status, usage = os.wait4(child.pid, 0)
+        child.returncode = os.waitstatus_to_exitcode(status)
+    if child.returncode != 0:
+        raise RuntimeError(f"the rendering child failed: {child.returncode}")
+    return usage.ru_maxrss * 1024
 
 
 def measure(rounds: int) -> list[str]:

@@ -44,6 +44,9 @@ def decode_errors() -> tuple[type[Exception], ...]:
     return (OSError, SyntaxError, ValueError, EOFError, struct.error, Image.DecompressionBombError)
 
 
+UNREADABLE_IMAGE = "Validation failed: File could not be read as an image"
+
+
 class ImageError(ValueError):
     """The upload is not an image we accept; the message is fit for the client."""
 
@@ -83,7 +86,7 @@ def open_image(data: bytes, max_pixels: int = IMAGE_MATRIX_LIMIT) -> Image.Image
     from PIL import Image
 
     _heif_opener()
-    unreadable = ImageError("Validation failed: File could not be read as an image")
+    unreadable = ImageError(UNREADABLE_IMAGE)
     try:
         image = Image.open(io.BytesIO(data))
     except decode_errors():
@@ -163,7 +166,7 @@ def clean_image(data: bytes, max_pixels: int = IMAGE_MATRIX_LIMIT) -> CleanImage
         small, preview, preview_ext = _preview(image)
         upright = _still(image).size
     except decode_errors():
-        raise ImageError("Validation failed: File could not be read as an image") from None
+        raise ImageError(UNREADABLE_IMAGE) from None
     meta = {"original": dimensions(*upright), "small": dimensions(*small.size)}
     return CleanImage(mime, ext, original, preview, preview_ext, meta, blurhash(small))
 

@@ -27,7 +27,7 @@ from models.settings import Settings
 from models.status import MediaAttachment
 from outbox import legal_holds
 from outbox.filetypes import FileTypeError, image_type, is_image, sniff, sniff_kind
-from outbox.images import CleanImage, ImageError, clean_image
+from outbox.images import UNREADABLE_IMAGE, CleanImage, ImageError, clean_image
 
 MiB = 1024 * 1024
 MAX_DESCRIPTION = 1500
@@ -200,15 +200,15 @@ def _store(settings: Settings, upload: Upload, thumbnail: Upload | None) -> Stor
     size, head = _measure(upload.stream)
     if size == 0:
         raise MediaError("Validation failed: File can't be blank")
-    image = is_image(head, upload.content_type)
-    _check_size(settings, size, "image" if image else sniff_kind(head))
+    found = image_type(head)
+    if found is None and is_image(head, upload.content_type):
+        raise MediaError(UNREADABLE_IMAGE)  # sent as a picture, and is none: a broken file
+    _check_size(settings, size, "image" if found else sniff_kind(head))
     try:
-        kind = None if image else sniff(head, upload.content_type, upload.stream)
+        kind = None if found else sniff(head, upload.content_type, upload.stream)
     except FileTypeError as exc:
         raise MediaError(str(exc)) from None
-    detected = image_type(head) if kind is None else kind.mime
-    if detected is not None:  # else a declared image that is none: decoding refuses it
-        _check_type(settings, detected)
+    _check_type(settings, kind.mime if kind else str(found))
     media_id = new_id()
     relative = Path("attachments", str(media_id), secrets.token_hex(16))
     (settings.media_dir / relative).mkdir(parents=True)

@@ -162,7 +162,9 @@ def test_attach_a_pdf_and_see_it_as_a_download_with_its_first_page(
         }
         page.get_by_label("Attach a file").set_input_files(files=[payload])
         expect(page.locator("#compose .chosen-file")).to_contain_text("Quartalsbericht Q3.pdf")
-        page.get_by_role("button", name="Post").click()
+        # Posting waits for the PDF's first page to be rendered (a child process): seconds.
+        with page.expect_navigation(timeout=120_000):
+            page.get_by_role("button", name="Post").click(no_wait_after=True)
         document = page.locator("article.status").first.locator("figure.document")
         link = document.locator("a.download")
         expect(link).to_have_text("Quartalsbericht Q3.pdf")

@@ -91,7 +91,8 @@ def test_a_claim_left_by_a_dead_process_is_taken_again(net: Network) -> None:
     _sql(
         hq.database_url,
         "UPDATE media_attachments SET processing = 'queued', preview_path = NULL, "
-        "processing_attempts = 1, processing_due = now() - interval '1 minute' "
+        "processing_attempts = 1, "
+        "processing_due = (now() at time zone 'utc') - interval '1 minute' "
         f"WHERE id = {int(media_id)}",
     )
     assert hq.api(bo, "GET", f"/api/v1/media/{media_id}").status_code in (200, 206)

@@ -47,6 +47,10 @@ def max_upload_body(settings: Settings) -> int:
     return largest_upload(settings) + settings.media_max_bytes_image + 1024 * 1024
 
 
+# With the default limits: what the reverse-proxy examples in deploy/ must let through.
+MAX_UPLOAD_BODY = max_upload_body(Settings())
+
+
 class _BodyCap:
     """Stops reading a request body that grows past `limit` (chunked bodies have no length)."""
 
