@@ -1,10 +1,10 @@
 """`make bench`: run every benchmark on SQLite and PostgreSQL and write bench/RESULTS.md.
 
 Parts: inbox ingest, delivery, home timeline, fan-out, idle memory, cross-node latency, the
-web home page, full-text search, keyword watch, the retention sweep, announcements, attachment
-serving (`--only ingest,delivery,timeline,fanout,memory,latency,webpage,search,watch,retention,
-announcements,media` picks some; the others' sections in RESULTS.md are kept). Every
-benchmark stops by itself and talks only to 127.0.0.1.
+web home page, full-text search, keyword watch, the retention sweep, announcements, media
+upload, attachment serving (`--only ingest,delivery,timeline,fanout,memory,latency,webpage,
+search,watch,retention,announcements,media,serving` picks some; the others' sections in
+RESULTS.md are kept). Every benchmark stops by itself and talks only to 127.0.0.1.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from bench import (
     fanout,
     latency,
     media_serving,
+    media_upload,
     retention,
     search,
     timeline,
@@ -72,7 +73,8 @@ SECTIONS = {
     "watch": "Keyword watch",
     "retention": "Retention sweep",
     "announcements": "Announcements to many nodes",
-    "media": "Attachment serving",
+    "media": "Media upload",
+    "serving": "Attachment serving",
 }
 NOTES = {
     "fanout": fanout.NOTE,
@@ -131,8 +133,9 @@ NOTES = {
     "watch": watch.NOTE,
     "webpage": web_page.NOTE,
     "retention": retention.NOTE,
+    "media": media_upload.NOTE,
     "announcements": announcements.NOTE,
-    "media": media_serving.NOTE,
+    "serving": media_serving.NOTE,
 }
 
 
@@ -285,6 +288,7 @@ def main() -> None:
     fanout.add_arguments(parser)
     latency.add_arguments(parser)
     retention.add_arguments(parser)
+    media_upload.add_arguments(parser)
     delivery = parser.add_argument_group("delivery")
     delivery.add_argument("--deliveries", type=int, default=10_000)
     delivery.add_argument("--plain-posts", type=int, default=1_000)
@@ -306,7 +310,8 @@ def main() -> None:
         "watch": _watch_section,
         "retention": lambda args: retention.section(args, per_backend),
         "announcements": announcements.section,
-        "media": lambda args: media_serving.section(args, per_backend),
+        "media": media_upload.section,
+        "serving": lambda args: media_serving.section(args, per_backend),
     }
     fresh: dict[str, list[str]] = {}
     for key in SECTIONS:

@@ -25,6 +25,14 @@ class Settings:
     tls_require_client_cert: bool = False
     secret_key: str = ""
     max_status_chars: int = 5000
+    # Uploads (outbox.media): allowed types (empty: every type Flurfunk recognises), the
+    # largest file per kind, the bytes one person may keep (0: no quota), the largest image.
+    media_types: tuple[str, ...] = ()
+    media_max_bytes_image: int = 16 << 20
+    media_max_bytes_video: int = 100 << 20  # also audio
+    media_max_bytes_document: int = 40 << 20
+    media_quota_bytes: int = 0
+    media_max_pixels: int = 33_177_600  # 7680 x 4320, as Mastodon
     default_language: str = "en"  # stems search over posts that name no language
     rate_limit_requests: int = 1500
     rate_limit_window: int = 300

@@ -136,6 +136,15 @@ class MediaAttachment(TimeOrderedId, CreatedAt, Base):
     focus: Mapped[str | None] = mapped_column(String(32))
     meta: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict, nullable=False)
     blurhash: Mapped[str | None] = mapped_column(String(64))
+    file_name: Mapped[str | None] = mapped_column(String(255))  # as uploaded, for documents
+    # What the person uploaded (before an image was re-encoded): what the quota counts.
+    original_bytes: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    # None: ready; "queued": waiting for or in background processing; "failed".
+    processing: Mapped[str | None] = mapped_column(String(16))
+    processing_due: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    processing_attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # When a deleted post left it unattached: a redraft may use it for a day from then.
+    unattached_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class IdempotencyKey(CreatedAt, Base):

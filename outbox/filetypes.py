@@ -1,16 +1,24 @@
 """Which uploaded files Flurfunk keeps, what they really are, and how /media serves them.
 
-Only types on a fixed list are kept, and each is checked against its leading bytes, so a
-program renamed to `.pdf` or declared as `video/mp4` is refused. A stored file's extension is
-chosen from its verified type, never taken from the uploader, and /media answers with the type
-that extension maps to here: an upload can never be served as HTML or script.
+Only types on a fixed list are kept, and what a file is comes from its bytes alone (its
+leading bytes; for ZIP and OLE containers, the names of the parts inside), never from its
+name: a program renamed to `.pdf` or declared as `video/mp4` is refused, and a spreadsheet
+sent as `application/octet-stream` is a spreadsheet. The declared type only picks audio or
+video for a container that holds either. A stored file's extension is chosen from its verified
+type, and /media answers with the type that extension maps to here: an upload can never be
+served as HTML or script (markup is refused even when declared as plain text).
 """
 
 from __future__ import annotations
 
+import csv
+import struct
+import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import BinaryIO
 
+from models.settings import Settings
 from outbox.images import IMAGE_FORMATS
 
 INVALID_TYPE = "Validation failed: File content type is invalid"
@@ -120,8 +128,20 @@ SERVED_TYPES = {
     "opus": "audio/ogg",
     "m4v": "video/mp4",
 }
-SUPPORTED_MIME_TYPES = sorted({*IMAGE_TYPES, *KINDS, *ALIASES})
-_IMAGE_MAGIC = _prefix(b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n", b"GIF87a", b"GIF89a")
+SUPPORTED_MIME_TYPES = sorted({*IMAGE_TYPES, "image/heic", "image/heif", *KINDS, *ALIASES})
+# What FLURFUNK_MEDIA_TYPES may name: the canonical types recognised from content.
+KNOWN_TYPES = frozenset({*IMAGE_TYPES, "image/heic", *KINDS})
+HEAD_SIZE = 8192
+
+
+def supported_types(settings: Settings) -> list[str]:
+    """What the instance endpoint tells apps they may upload (aliases of allowed types too)."""
+    if not settings.media_types:
+        return SUPPORTED_MIME_TYPES
+    kept = set(settings.media_types)
+    if "image/heic" in kept:
+        kept.add("image/heif")
+    return sorted(kept | {alias for alias, mime in ALIASES.items() if mime in kept})
 
 
 def served_type(filename: str) -> str:
@@ -130,22 +150,162 @@ def served_type(filename: str) -> str:
     return mime + "; charset=utf-8" if mime.startswith("text/") else mime
 
 
-def _canonical(declared: str, filename: str) -> str:
+def _canonical(declared: str) -> str:
     mime = declared.split(";")[0].strip().lower()
-    if mime in ("", "application/octet-stream", "binary/octet-stream"):
-        mime = SERVED_TYPES.get(filename.rpartition(".")[2].lower() if "." in filename else "", "")
     return ALIASES.get(mime, mime)
 
 
-def is_image(head: bytes, declared: str, filename: str) -> bool:
-    """Images are recognised by content first: a PNG sent as `application/pdf` is a PNG."""
-    webp = head[:4] == b"RIFF" and head[8:12] == b"WEBP"
-    return _IMAGE_MAGIC(head) or webp or _canonical(declared, filename).startswith("image/")
+HEIF_BRANDS = (b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"mif1", b"msf1")
 
 
-def identify(head: bytes, declared: str, filename: str) -> FileKind:
-    """The kind of a non-image upload, or FileTypeError if it is not on the list or lies."""
-    kind = KINDS.get(_canonical(declared, filename))
-    if kind is None or not kind.looks_right(head):
+def image_type(head: bytes) -> str | None:
+    """The image type the leading bytes prove, or None; HEIC/HEIF is what phones take."""
+    if head.startswith(b"\xff\xd8\xff"):
+        return "image/jpeg"
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "image/png"
+    if head.startswith((b"GIF87a", b"GIF89a")):
+        return "image/gif"
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "image/webp"
+    if head[4:8] == b"ftyp" and head[8:12] in HEIF_BRANDS:
+        return "image/heic"
+    return None
+
+
+def is_image(head: bytes, declared: str = "", filename: str = "") -> bool:
+    """Recognised by content alone; a declared image type that the bytes do not bear out is
+    also treated as an image, so that decoding refuses it with the right message."""
+    del filename  # never trusted: a name says nothing about what a file is
+    return image_type(head) is not None or _canonical(declared).startswith("image/")
+
+
+_MARKUP = (b"<!doctype", b"<html", b"<svg", b"<script", b"<?xml", b"<head", b"<body", b"<iframe")
+
+
+def _plain_text(head: bytes) -> bool:
+    """Text a person wrote (UTF-8 or a legacy 8-bit code page), not markup a browser runs."""
+    if b"\x00" in head:
+        return False
+    start = head.lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    return not start.startswith(_MARKUP)
+
+
+def _csv(head: bytes) -> bool:
+    """Rows of the same number of fields (at least two) split by one delimiter."""
+    lines = [line for line in head.decode("utf-8", "replace").splitlines()[:20] if line.strip()]
+    if len(lines) > 1 and len(head) >= HEAD_SIZE:
+        lines = lines[:-1]  # the last line may be cut off
+    if len(lines) < 2:
+        return False
+    for delimiter in (",", ";", "\t"):
+        counts = {len(next(csv.reader([line], delimiter=delimiter))) for line in lines}
+        if len(counts) == 1 and counts.pop() > 1:
+            return True
+    return False
+
+
+def _zip_kind(whole: BinaryIO | None, head: bytes) -> str:
+    """An OpenDocument names its type in its first member; Office Open XML by its parts."""
+    if head[30:38] == b"mimetype" and len(head) >= 30:
+        # The first member, stored uncompressed: its bytes follow the local header.
+        size, name_length, extra_length = struct.unpack("<I2H", head[22:30])
+        start = 30 + name_length + extra_length
+        named = head[start : start + min(size, 100)].decode("ascii", "replace")
+        if named.startswith(_ODF) and named in KINDS:
+            return named
+    names: list[str] = []
+    if whole is not None:
+        try:
+            whole.seek(0)
+            names = zipfile.ZipFile(whole).namelist()
+        except (zipfile.BadZipFile, OSError, ValueError, EOFError):
+            raise FileTypeError(INVALID_TYPE) from None
+        finally:
+            whole.seek(0)
+    parts = set(names)
+    for part, mime in (
+        ("word/document.xml", _OOXML + "wordprocessingml.document"),
+        ("xl/workbook.xml", _OOXML + "spreadsheetml.sheet"),
+        ("ppt/presentation.xml", _OOXML + "presentationml.presentation"),
+    ):
+        if part in parts or part.encode() in head:
+            return mime
+    return "application/zip"
+
+
+def _ole_kind(whole: BinaryIO | None, head: bytes) -> str:
+    """Legacy Office files: the name of their main stream (UTF-16) says which program."""
+    data = head
+    if whole is not None:
+        whole.seek(0)
+        data = whole.read()
+        whole.seek(0)
+    for stream, mime in (
+        ("WordDocument", "application/msword"),
+        ("Workbook", "application/vnd.ms-excel"),
+        ("Book", "application/vnd.ms-excel"),
+        ("PowerPoint Document", "application/vnd.ms-powerpoint"),
+    ):
+        if stream.encode("utf-16-le") in data:
+            return mime
+    raise FileTypeError(INVALID_TYPE)
+
+
+def _iso_kind(head: bytes, declared: str) -> str:
+    brand = head[8:12]
+    if brand == b"qt  ":
+        return "video/quicktime"
+    if brand in (b"M4A ", b"M4B "):
+        return "audio/mp4"
+    # The container carries either; only then does the declared type choose.
+    if declared in ("audio/mp4", "audio/3gpp"):
+        return declared
+    return "video/mp4"
+
+
+def sniff(head: bytes, declared: str = "", whole: BinaryIO | None = None) -> FileKind:
+    """The kind of a file that is not an image, decided from its bytes (`whole`, when given,
+    is read for containers whose type sits deeper than the first bytes: ZIP and OLE). The
+    declared type only chooses between audio and video in a container that carries both."""
+    said = _canonical(declared)
+    mime: str | None = None
+    if _ZIP(head):
+        mime = _zip_kind(whole, head)
+    elif _OLE(head):
+        mime = _ole_kind(whole, head)
+    elif _pdf(head):
+        mime = "application/pdf"
+    elif _iso_media(head):
+        mime = _iso_kind(head, said)
+    elif _EBML(head):
+        mime = "audio/webm" if said == "audio/webm" else "video/webm"
+    elif _OGG(head):
+        mime = "video/ogg" if said == "video/ogg" else "audio/ogg"
+    elif _riff(b"WAVE")(head):
+        mime = "audio/wav"
+    elif head.startswith(b"fLaC"):
+        mime = "audio/flac"
+    elif _adts(head):
+        mime = "audio/aac"
+    elif _mpeg_audio(head):
+        mime = "audio/mpeg"
+    elif _plain_text(head):
+        mime = "text/csv" if _csv(head) else "text/plain"
+    if mime is None or mime not in KINDS:
         raise FileTypeError(INVALID_TYPE)
-    return kind
+    return KINDS[mime]
+
+
+def sniff_kind(head: bytes) -> str:
+    """Mastodon's attachment type as far as the first bytes tell (which size limit applies)."""
+    try:
+        return sniff(head).type
+    except FileTypeError:
+        return "unknown"
+
+
+def identify(head: bytes, declared: str, filename: str = "") -> FileKind:
+    """The kind of a non-image file from its leading bytes (remote copies: see sniff)."""
+    del filename
+    return sniff(head, declared)

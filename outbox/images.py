@@ -28,8 +28,10 @@ IMAGE_FORMATS = {
     "GIF": ("image/gif", "gif"),
     "WEBP": ("image/webp", "webp"),
 }
+# Formats kept only as a JPEG copy: browsers other than Safari cannot show HEIC.
+CONVERTED_FORMATS = {"HEIF": "JPEG"}
 IMAGE_MATRIX_LIMIT = 33_177_600  # 7680 x 4320, as Mastodon
-ANIMATION_PIXEL_LIMIT = 10 * IMAGE_MATRIX_LIMIT  # all frames together: re-encoding costs that
+# An animation may hold 10 times that in all its frames together: re-encoding costs that.
 PREVIEW_EDGE = 640
 KEPT_INFO = ("icc_profile", "transparency")
 
@@ -40,6 +42,9 @@ def decode_errors() -> tuple[type[Exception], ...]:
     from PIL import Image
 
     return (OSError, SyntaxError, ValueError, EOFError, struct.error, Image.DecompressionBombError)
+
+
+UNREADABLE_IMAGE = "Validation failed: File could not be read as an image"
 
 
 class ImageError(ValueError):
@@ -66,29 +71,40 @@ def dimensions(width: int, height: int) -> dict[str, Any]:
     }
 
 
-def open_image(data: bytes) -> Image.Image:
-    """Decode fully (a file that only looks like an image fails here), within size limits."""
+@functools.cache
+def _heif_opener() -> None:
+    """Teach Pillow HEIC/HEIF (photos from phones), once per process."""
+    from pillow_heif import register_heif_opener
+
+    register_heif_opener()
+
+
+def open_image(data: bytes, max_pixels: int = IMAGE_MATRIX_LIMIT) -> Image.Image:
+    """Decode fully (a file that only looks like an image fails here), within size limits:
+    the dimensions are checked from the header, before a pixel is decoded, so that a
+    decompression bomb costs nothing."""
     from PIL import Image
 
-    unreadable = ImageError("Validation failed: File could not be read as an image")
+    _heif_opener()
+    unreadable = ImageError(UNREADABLE_IMAGE)
     try:
         image = Image.open(io.BytesIO(data))
     except decode_errors():
         raise unreadable from None
-    if image.format not in IMAGE_FORMATS:
+    if image.format not in IMAGE_FORMATS and image.format not in CONVERTED_FORMATS:
         raise ImageError("Validation failed: File content type is invalid")
     width, height = image.size
-    if width * height > IMAGE_MATRIX_LIMIT:
+    if width * height > max_pixels:
         raise ImageError(
             f"Validation failed: Image dimensions {width}x{height} exceed the limit "
-            f"of {IMAGE_MATRIX_LIMIT} pixels"
+            f"of {max_pixels} pixels"
         )
     try:
         frames = getattr(image, "n_frames", 1)
         image.load()
     except decode_errors():
         raise unreadable from None
-    if width * height * frames > ANIMATION_PIXEL_LIMIT:
+    if width * height * frames > 10 * max_pixels:
         raise ImageError(f"Validation failed: Animation with {frames} frames is too large")
     return image
 
@@ -111,7 +127,7 @@ def _encode(image: Image.Image, fmt: str, **options: Any) -> bytes:
 
 
 def _reencode(image: Image.Image) -> bytes:
-    fmt = image.format or "PNG"
+    fmt = CONVERTED_FORMATS.get(image.format or "", image.format or "PNG")
     if getattr(image, "is_animated", False):
         # Frames keep their timing; the metadata that may identify people does not survive.
         for key in ("exif", "xmp", "comment"):
@@ -122,6 +138,8 @@ def _reencode(image: Image.Image) -> bytes:
     extra: dict[str, Any] = {"icc_profile": icc} if icc else {}
     if fmt in ("JPEG", "WEBP"):
         extra["quality"] = 90
+    if fmt == "JPEG" and still.mode not in ("RGB", "L", "CMYK"):
+        still = still.convert("RGB")
     return _encode(still, fmt, **extra)
 
 
@@ -138,17 +156,17 @@ def _preview(image: Image.Image) -> tuple[Image.Image, bytes, str]:
     return small, _encode(small, "JPEG", quality=80), "jpg"
 
 
-def clean_image(data: bytes) -> CleanImage:
+def clean_image(data: bytes, max_pixels: int = IMAGE_MATRIX_LIMIT) -> CleanImage:
     """Verify, strip and preview one uploaded image."""
-    image = open_image(data)
+    image = open_image(data, max_pixels)
     fmt = image.format or ""
-    mime, ext = IMAGE_FORMATS[fmt]
+    mime, ext = IMAGE_FORMATS[CONVERTED_FORMATS.get(fmt, fmt)]
     try:
         original = _reencode(image)
         small, preview, preview_ext = _preview(image)
         upright = _still(image).size
     except decode_errors():
-        raise ImageError("Validation failed: File could not be read as an image") from None
+        raise ImageError(UNREADABLE_IMAGE) from None
     meta = {"original": dimensions(*upright), "small": dimensions(*small.size)}
     return CleanImage(mime, ext, original, preview, preview_ext, meta, blurhash(small))
 

@@ -16,25 +16,60 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from sqlalchemy import select
+from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from models.base import utcnow
 from models.db import Database
 from models.ids import new_id
 from models.settings import Settings
 from models.status import MediaAttachment
 from outbox import legal_holds, storage
-from outbox.filetypes import FileTypeError, identify, is_image
-from outbox.images import CleanImage, ImageError, clean_image
+from outbox.filetypes import FileTypeError, image_type, is_image, sniff, sniff_kind
+from outbox.images import UNREADABLE_IMAGE, CleanImage, ImageError, clean_image
 
 MiB = 1024 * 1024
-SIZE_LIMITS = {"image": 16 * MiB, "video": 100 * MiB, "audio": 100 * MiB, "unknown": 40 * MiB}
 MAX_DESCRIPTION = 1500
 HEAD = 8192
+# Types whose processing happens after the answer (202): a PDF's first page is rendered in
+# a separate process (outbox.media_processing), which may take seconds.
+PROCESSED_LATER = frozenset({"application/pdf"})
 
 
 class MediaError(ValueError):
     """An upload or change that is refused; the message is fit for the client."""
+
+
+class MediaTooLarge(MediaError):
+    """A file over its kind's size limit (413)."""
+
+
+def size_limit(settings: Settings, kind: str) -> int:
+    """The largest file of a Mastodon attachment type; audio counts as video."""
+    if kind == "image":
+        return settings.media_max_bytes_image
+    if kind in ("video", "audio", "gifv"):
+        return settings.media_max_bytes_video
+    return settings.media_max_bytes_document
+
+
+def largest_upload(settings: Settings) -> int:
+    return max(size_limit(settings, kind) for kind in ("image", "video", "unknown"))
+
+
+def allowed(settings: Settings, mime: str) -> bool:
+    return not settings.media_types or mime in settings.media_types
+
+
+def _readable_size(size: int) -> str:
+    return f"{size / MiB:.1f} MB" if size >= MiB else f"{size / 1024:.0f} KB"
+
+
+def clean_file_name(name: str) -> str | None:
+    """The name as people see it: no folders, no control characters, at most 255 characters."""
+    base = name.replace("\\", "/").rsplit("/", 1)[-1]
+    text = "".join(ch for ch in base if ch.isprintable()).strip()
+    return text[:255] or None
 
 
 @dataclass(frozen=True)
@@ -105,21 +140,30 @@ def _measure(stream: BinaryIO) -> tuple[int, bytes]:
     return size, head
 
 
-def _check_size(size: int, kind: str) -> None:
-    limit = SIZE_LIMITS[kind]
+def _check_size(settings: Settings, size: int, kind: str) -> None:
+    limit = size_limit(settings, kind)
     if size > limit:
-        raise MediaError(f"Validation failed: File file size must be less than {limit // MiB} MB")
+        what = {"image": "images", "video": "video and audio", "audio": "video and audio"}
+        raise MediaTooLarge(
+            f"File is too large ({_readable_size(size)}): the limit for "
+            f"{what.get(kind, 'documents')} is {_readable_size(limit)}"
+        )
 
 
-def _clean(data: bytes) -> CleanImage:
+def _check_type(settings: Settings, mime: str) -> None:
+    if not allowed(settings, mime):
+        raise MediaError(f"Validation failed: Files of type {mime} are not allowed on this node")
+
+
+def _clean(settings: Settings, data: bytes) -> CleanImage:
     try:
-        return clean_image(data)
+        return clean_image(data, settings.media_max_pixels)
     except ImageError as exc:
         raise MediaError(str(exc)) from None
 
 
 def _store_image(settings: Settings, media_id: int, relative: Path, data: bytes) -> StoredFile:
-    clean = _clean(data)
+    clean = _clean(settings, data)
     original = relative / f"original.{clean.ext}"
     small = relative / f"small.{clean.preview_ext}"
     files = storage.media(settings)
@@ -140,10 +184,10 @@ def _store_image(settings: Settings, media_id: int, relative: Path, data: bytes)
 def _store_preview(settings: Settings, relative: Path, thumbnail: Upload) -> StoredFile:
     """A custom preview image for audio, video and documents (Mastodon's `thumbnail`)."""
     size, head = _measure(thumbnail.stream)
-    _check_size(size, "image")
-    if not is_image(head, thumbnail.content_type, thumbnail.filename):
+    _check_size(settings, size, "image")
+    if image_type(head) is None:
         raise MediaError("Validation failed: Thumbnail content type is invalid")
-    clean = _clean(thumbnail.stream.read())
+    clean = _clean(settings, thumbnail.stream.read())
     # A fresh name each time: a replaced preview must not hide behind a cached URL.
     small = relative / f"small-{secrets.token_hex(4)}.{clean.preview_ext}"
     storage.media(settings).put(small.as_posix(), clean.preview)
@@ -156,12 +200,15 @@ def _store(settings: Settings, upload: Upload, thumbnail: Upload | None) -> Stor
     size, head = _measure(upload.stream)
     if size == 0:
         raise MediaError("Validation failed: File can't be blank")
-    image = is_image(head, upload.content_type, upload.filename)
+    found = image_type(head)
+    if found is None and is_image(head, upload.content_type):
+        raise MediaError(UNREADABLE_IMAGE)  # sent as a picture, and is none: a broken file
+    _check_size(settings, size, "image" if found else sniff_kind(head))
     try:
-        kind = None if image else identify(head, upload.content_type, upload.filename)
+        kind = None if found else sniff(head, upload.content_type, upload.stream)
     except FileTypeError as exc:
         raise MediaError(str(exc)) from None
-    _check_size(size, kind.type if kind else "image")
+    _check_type(settings, kind.mime if kind else str(found))
     media_id = new_id()
     relative = Path("attachments", str(media_id), secrets.token_hex(16))
     try:
@@ -216,9 +263,16 @@ async def create_media(
     focus: str | None = None,
     thumbnail: Upload | None = None,
 ) -> MediaAttachment:
-    """Store one upload of `account_id`, unattached until a status uses it."""
+    """Store one upload of `account_id`, unattached until a status uses it. A file that
+    needs more work (a PDF's preview) is `processing == "queued"` until
+    outbox.media_processing has done it."""
     said = attributes(description, focus)  # refused before any work is done
+    size, _ = _measure(upload.stream)
+    if settings.media_quota_bytes:
+        async with db.read() as session:
+            _check_quota(settings, await used_bytes(session, account_id), size)
     stored = await asyncio.to_thread(_store, settings, upload, thumbnail)
+    later = stored.mime in PROCESSED_LATER and stored.preview_path is None
     media = MediaAttachment(
         id=stored.id,
         account_id=account_id,
@@ -229,15 +283,43 @@ async def create_media(
         file_size=stored.size,
         meta=stored.meta,
         blurhash=stored.blurhash,
+        file_name=clean_file_name(upload.filename),
+        original_bytes=size,
+        processing="queued" if later else None,
+        processing_due=utcnow() if later else None,
+        processing_attempts=0,
     )
     said.apply(media)
     try:
         async with db.write() as session:
+            if settings.media_quota_bytes:
+                # Again inside the transaction: two uploads at once must not both fit.
+                _check_quota(settings, await used_bytes(session, account_id), size)
             session.add(media)
     except BaseException:
         _remove(settings, Path(stored.file_path).parent)
         raise
     return media
+
+
+async def used_bytes(session: AsyncSession, account_id: int) -> int:
+    """What the quota counts: the original bytes of every upload of `account_id` still kept,
+    attached or not."""
+    total = await session.scalar(
+        select(func.coalesce(func.sum(MediaAttachment.original_bytes), 0)).where(
+            MediaAttachment.account_id == account_id, MediaAttachment.file_path.is_not(None)
+        )
+    )
+    return int(total or 0)
+
+
+def _check_quota(settings: Settings, used: int, size: int) -> None:
+    quota = settings.media_quota_bytes
+    if quota and used + size > quota:
+        raise MediaError(
+            f"Validation failed: Storage quota exceeded: {_readable_size(used)} of "
+            f"{_readable_size(quota)} used, this file needs {_readable_size(size)}"
+        )
 
 
 async def _find(session: AsyncSession, account_id: int, media_id: int) -> MediaAttachment | None:
@@ -288,6 +370,25 @@ async def update_media(
     if replaced:
         await asyncio.to_thread(storage.media(settings).delete, replaced)
     return media
+
+
+async def discard(session: AsyncSession, account_id: int, media_ids: list[int]) -> list[str]:
+    """Delete the rows of `account_id`'s unattached uploads (those of a post just deleted
+    with `delete_media`), except what a legal hold keeps; returns their files, for the
+    caller to remove once the transaction has committed."""
+    if not media_ids:
+        return []
+    kept = await legal_holds.kept_media(session, account_id)
+    gone = await session.execute(
+        delete(MediaAttachment)
+        .where(
+            MediaAttachment.id.in_([i for i in media_ids if i not in kept]),
+            MediaAttachment.account_id == account_id,
+            MediaAttachment.status_id.is_(None),
+        )
+        .returning(MediaAttachment.file_path)
+    )
+    return [path for path in gone.scalars() if path]
 
 
 async def delete_media(db: Database, settings: Settings, account_id: int, media_id: int) -> bool:

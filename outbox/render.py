@@ -273,6 +273,11 @@ def document_of(settings: Settings, media: MediaAttachment) -> dict[str, Any]:
         "url": url,
         "name": media.description,
     }
+    if media.type == "unknown" and media.file_path:
+        # A document: without alt text its file name is what people read (as Mastodon's
+        # `name`); `size` in bytes lets a receiver say how large the download is.
+        document["name"] = media.description or media.file_name
+        document["size"] = media.original_bytes or media.file_size
     original = (media.meta or {}).get("original") or {}
     if original.get("width") and original.get("height"):
         document["width"], document["height"] = original["width"], original["height"]

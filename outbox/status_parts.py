@@ -168,7 +168,7 @@ async def attachable_media(
     media = [found[i] for i in wanted]
     if len(media) > 1 and any(m.type in AUDIO_VIDEO for m in media):
         raise InvalidStatus("Cannot attach a video to a post that already contains images")
-    if any(m.file_path is None and m.remote_url is None for m in media):
+    if any(m.processing or (m.file_path is None and m.remote_url is None) for m in media):
         raise InvalidStatus(
             "Cannot attach files that have not finished processing. Try again in a moment!"
         )

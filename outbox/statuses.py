@@ -265,7 +265,7 @@ async def delete_status(
     await session.execute(
         update(MediaAttachment)
         .where(MediaAttachment.status_id == status.id)
-        .values(status_id=None)
+        .values(status_id=None, unattached_since=utcnow())
         .execution_options(synchronize_session=False)
     )
     await session.execute(delete(Status).where(Status.id == status.id))

@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 
 from federation.allowlist import PatternError, parse_pattern
 from models.settings import Settings
+from outbox.filetypes import KNOWN_TYPES
 
 PREFIX = "FLURFUNK_"
 KEYS = {
@@ -31,6 +32,12 @@ KEYS = {
     "TLS_REQUIRE_CLIENT_CERT": "tls_require_client_cert",
     "SECRET_KEY": "secret_key",
     "MAX_STATUS_CHARS": "max_status_chars",
+    "MEDIA_TYPES": "media_types",
+    "MEDIA_MAX_BYTES_IMAGE": "media_max_bytes_image",
+    "MEDIA_MAX_BYTES_VIDEO": "media_max_bytes_video",
+    "MEDIA_MAX_BYTES_DOCUMENT": "media_max_bytes_document",
+    "MEDIA_QUOTA_BYTES": "media_quota_bytes",
+    "MEDIA_MAX_PIXELS": "media_max_pixels",
     "RATE_LIMIT_REQUESTS": "rate_limit_requests",
     "RATE_LIMIT_WINDOW": "rate_limit_window",
     "REGISTRATIONS_OPEN": "registrations_open",
@@ -270,6 +277,27 @@ def _media_s3(raw: Mapping[str, Any]) -> dict[str, Any]:
     return {KEYS[key]: values[key] for key in values} | {"media_s3_endpoint": endpoint}
 
 
+def _media(raw: Mapping[str, Any]) -> dict[str, Any]:
+    """Upload limits; MEDIA_TYPES may name only types the node can recognise from content."""
+    types = tuple(t.lower() for t in _split(raw.get("MEDIA_TYPES", "")))
+    unknown = [t for t in types if t not in KNOWN_TYPES]
+    if unknown:
+        raise ConfigError(
+            f"MEDIA_TYPES: {', '.join(unknown)} cannot be recognised from content; "
+            f"known: {', '.join(sorted(KNOWN_TYPES))}"
+        )
+    quota = raw.get("MEDIA_QUOTA_BYTES", 0)
+    no_quota = str(quota).strip() in ("", "0")
+    return {
+        "media_types": types,
+        "media_max_bytes_image": _number(raw, "MEDIA_MAX_BYTES_IMAGE"),
+        "media_max_bytes_video": _number(raw, "MEDIA_MAX_BYTES_VIDEO"),
+        "media_max_bytes_document": _number(raw, "MEDIA_MAX_BYTES_DOCUMENT"),
+        "media_quota_bytes": 0 if no_quota else _int("MEDIA_QUOTA_BYTES", quota),
+        "media_max_pixels": _number(raw, "MEDIA_MAX_PIXELS"),
+    }
+
+
 def _number(raw: Mapping[str, Any], key: str) -> int:
     """A positive whole-number setting; its default is that of the Settings field."""
     default: int = getattr(Settings, KEYS[key])
@@ -356,6 +384,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         secret_key=str(raw.get("SECRET_KEY", "")) or _secret_key(data_dir),
         default_language=_language(raw.get("DEFAULT_LANGUAGE", Settings.default_language)),
         max_status_chars=_int("MAX_STATUS_CHARS", raw.get("MAX_STATUS_CHARS", 5000)),
+        **_media(raw),
         rate_limit_requests=_int(
             "RATE_LIMIT_REQUESTS", raw.get("RATE_LIMIT_REQUESTS", Settings.rate_limit_requests)
         ),

@@ -23,6 +23,7 @@ from outbox import (
     emoji_fetch,
     events,
     link_preview,
+    media_processing,
     periodic,
     remote_media,
     retention,
@@ -35,6 +36,7 @@ from outbox.emoji_catalogue import LiveEmojis
 from outbox.emoji_fetch import EmojiFetcher
 from outbox.link_preview import LinkPreviewFetcher
 from outbox.loop import work_until
+from outbox.media_processing import MediaProcessor
 from outbox.push_sender import PushSender
 from outbox.push_subscriptions import push_hosts, vapid_key
 from outbox.queue import DELIVER, NUDGE, PROCESS_INBOX, queue_name
@@ -140,6 +142,7 @@ async def running(
     media = RemoteMediaFetcher(
         db, fed.client, settings, fed.preview_client, sign=fed.instance.signer()
     )
+    processor = MediaProcessor(db, settings)
     tasks = [
         asyncio.create_task(
             every(REFRESH_SECONDS, stop, fed.allowlist.refresh, "allowlist refresh")
@@ -161,6 +164,19 @@ async def running(
                 stop,
                 media.step,
                 "remote media",
+            )
+        ),
+        # Uploads waiting for processing (a PDF's preview) and unattached ones a day old:
+        # in every web process too, which hold the media folder (workers need not).
+        asyncio.create_task(
+            every(media_processing.INTERVAL, stop, processor.step, "media processing")
+        ),
+        asyncio.create_task(
+            every(
+                media_processing.SWEEP_EVERY,
+                stop,
+                lambda: media_processing.remove_unattached(db, settings),
+                "unattached media sweep",
             )
         ),
         asyncio.create_task(

@@ -14,6 +14,7 @@ from tests.browser.conftest import Site
 from tests.browser.kit import new_context, screenshot, sign_in
 from tests.browser.test_staff_pages import assert_accessible, post_via_api
 from tests.federation_kit import AS_CONTEXT, PUBLIC, relationship, wait_for
+from tests.integration.test_media import pdf
 from tests.kit import User
 
 AS = "application/activity+json"
@@ -143,6 +144,42 @@ def test_upload_an_image_with_alt_text(
             "alt", "A red rectangle standing in for the floor plan"
         )
         screenshot(page, "status-with-image")
+
+
+def test_attach_a_pdf_and_see_it_as_a_download_with_its_first_page(
+    browser: Browser, site: Site, alice: User
+) -> None:
+    report = pdf(pages=2)
+    with new_context(browser) as context:
+        page = context.new_page()
+        sign_in(page, site.node, alice)
+        page.get_by_label("What's new?").fill("Der Quartalsbericht zum Lesen")
+        page.get_by_text("Content warning, attachment, poll").click()
+        payload: FilePayload = {
+            "name": "Quartalsbericht Q3.pdf",
+            "mimeType": "application/pdf",
+            "buffer": report,
+        }
+        page.get_by_label("Attach a file").set_input_files(files=[payload])
+        expect(page.locator("#compose .chosen-file")).to_contain_text("Quartalsbericht Q3.pdf")
+        # Posting waits for the PDF's first page to be rendered (a child process): seconds.
+        with page.expect_navigation(timeout=120_000):
+            page.get_by_role("button", name="Post").click(no_wait_after=True)
+        document = page.locator("article.status").first.locator("figure.document")
+        link = document.locator("a.download")
+        expect(link).to_have_text("Quartalsbericht Q3.pdf")
+        expect(document.locator(".file-size")).to_have_text(f"{round(len(report) / 1024)} KB")
+        preview = document.locator("img")
+        expect(preview).to_have_attribute("alt", "First page of Quartalsbericht Q3.pdf")
+        page.wait_for_function(
+            "img => img.complete && img.naturalWidth > 0", arg=preview.element_handle()
+        )
+        with page.expect_download() as download:
+            link.click()
+        assert download.value.suggested_filename == "Quartalsbericht Q3.pdf"
+        with open(download.value.path(), "rb") as saved:
+            assert saved.read() == report
+        screenshot(page, "status-with-pdf")
 
 
 def test_notifications_list_what_colleagues_did(

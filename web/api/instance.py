@@ -26,10 +26,9 @@ from models import admin, allowlist, policy
 from models.ids import id_for_time
 from models.settings import Settings
 from models.tables import AccessToken, Account, Status, User
-from outbox.filetypes import SUPPORTED_MIME_TYPES
-from outbox.images import IMAGE_MATRIX_LIMIT
+from outbox.filetypes import supported_types
 from outbox.interactions import MAX_PINS
-from outbox.media import SIZE_LIMITS
+from outbox.media import MAX_DESCRIPTION
 from outbox.policy import policy_rules
 from outbox.push_subscriptions import vapid_key
 from outbox.reminder import KEY as REMINDER_KEY
@@ -183,10 +182,11 @@ def _configuration(settings: Settings) -> dict[str, Any]:
             "characters_reserved_per_url": 23,
         },
         "media_attachments": {
-            "supported_mime_types": SUPPORTED_MIME_TYPES,
-            "image_size_limit": SIZE_LIMITS["image"],
-            "image_matrix_limit": IMAGE_MATRIX_LIMIT,
-            "video_size_limit": SIZE_LIMITS["video"],
+            "supported_mime_types": supported_types(settings),
+            "image_size_limit": settings.media_max_bytes_image,
+            "image_matrix_limit": settings.media_max_pixels,
+            "video_size_limit": settings.media_max_bytes_video,
+            "description_limit": MAX_DESCRIPTION,
             "video_frame_rate_limit": 120,
             "video_matrix_limit": 8_294_400,  # 3840 x 2160
         },

@@ -1,8 +1,10 @@
 """Media uploads (POST /api/v2/media, legacy /api/v1/media, GET/PUT/DELETE /api/v1/media/:id)
 and the /media mount that serves stored files.
 
-Uploads are processed before the answer (images take milliseconds), so v2 answers 200 with
-the finished attachment, never 202 with `url: null`, and GET never sees one in progress.
+As Mastodon: images, video, audio and most documents are ready when the upload is answered
+(200); a PDF's preview is rendered in the background, so v2 answers 202 with `url: null`, and
+GET /api/v1/media/:id answers 206 while it is processed, 200 once ready, 422 if it failed.
+The legacy v1 upload always waits for the finished attachment, as its clients expect.
 """
 
 from __future__ import annotations
@@ -16,25 +18,37 @@ from starlette.routing import Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import Message, Receive, Scope
 
+from models.settings import Settings
+from models.status import MediaAttachment
 from outbox.filetypes import served_type
 from outbox.media import (
-    SIZE_LIMITS,
     MediaError,
+    MediaTooLarge,
     Upload,
     create_media,
     delete_media,
     find_unattached,
+    largest_upload,
     update_media,
 )
+from outbox.media_processing import PROCESSING_FAILED, wait_until_processed
 from web.api import serializers
 from web.api.base import Call, call, ok
 from web.api.errors import ApiError, not_found, validation
 from web.api.params import parse_id
 from web.api.policy_gate import policy_gated
+from web.node import node_of
 
-# The largest file plus a thumbnail and the form fields around them.
-MAX_UPLOAD_BODY = SIZE_LIMITS["video"] + SIZE_LIMITS["image"] + 1024 * 1024
 TOO_LARGE = "Request body too large"
+
+
+def max_upload_body(settings: Settings) -> int:
+    """The largest file plus a thumbnail and the form fields around them."""
+    return largest_upload(settings) + settings.media_max_bytes_image + 1024 * 1024
+
+
+# With the default limits: what the reverse-proxy examples in deploy/ must let through.
+MAX_UPLOAD_BODY = max_upload_body(Settings())
 
 
 class _BodyCap:
@@ -57,10 +71,11 @@ class _BodyCap:
 
 
 async def _upload_call(request: Request) -> Call:
+    limit = max_upload_body(node_of(request).settings)
     declared = request.headers.get("content-length", "")
-    if declared.isascii() and declared.isdigit() and int(declared) > MAX_UPLOAD_BODY:
+    if declared.isascii() and declared.isdigit() and int(declared) > limit:
         raise ApiError(413, TOO_LARGE)
-    cap = _BodyCap(request.receive, MAX_UPLOAD_BODY)
+    cap = _BodyCap(request.receive, limit)
     try:
         return await call(Request(request.scope, cap.receive), "write:media")
     except ApiError:
@@ -98,11 +113,22 @@ async def upload(request: Request) -> Response:
         if file is None:
             raise validation("File can't be blank")
         media = await create_media(c.node.db, c.node.settings, c.account.id, file, **_attributes(c))
+    except MediaTooLarge as exc:
+        raise ApiError(413, str(exc)) from None
     except MediaError as exc:
         raise ApiError(422, str(exc)) from None
     finally:
         await _close_files(c)
-    return ok(serializers.media(media, c.node.links(), c.account.id))
+    if media.processing and request.url.path.startswith("/api/v1/"):
+        media = await wait_until_processed(c.node.db, media)
+    return _answer(media, c)
+
+
+def _answer(media: MediaAttachment, c: Call) -> Response:
+    if media.processing == PROCESSING_FAILED:
+        raise ApiError(422, "Error processing thumbnail for uploaded media")
+    data = serializers.media(media, c.node.links(), c.account.id)
+    return ok(data, status=202 if media.processing else 200)
 
 
 async def show(request: Request) -> Response:
@@ -110,7 +136,10 @@ async def show(request: Request) -> Response:
     media = await find_unattached(c.node.db, c.account.id, parse_id(request.path_params["id"]))
     if media is None:
         raise not_found()
-    return ok(serializers.media(media, c.node.links(), c.account.id))
+    if media.processing == PROCESSING_FAILED:
+        raise ApiError(422, "Error processing thumbnail for uploaded media")
+    data = serializers.media(media, c.node.links(), c.account.id)
+    return ok(data, status=206 if media.processing else 200)
 
 
 @policy_gated
@@ -147,6 +176,7 @@ async def remove(request: Request) -> Response:
 # and whatever is not shown inline (a PDF, an office document) is downloaded.
 MEDIA_CSP = "default-src 'none'; img-src 'self'; media-src 'self'; sandbox"
 INLINE_TYPES = ("image/", "video/", "audio/")
+MEDIA_CACHE = "private, no-cache"
 
 
 def media_headers(name: str) -> dict[str, str]:
@@ -157,6 +187,9 @@ def media_headers(name: str) -> dict[str, str]:
         "Content-Security-Policy": MEDIA_CSP,
         "Content-Type": kind,
         "Content-Disposition": "inline" if kind.startswith(INLINE_TYPES) else "attachment",
+        # Browsers keep a copy but ask again (a 304 by ETag costs nothing), so that a replaced
+        # file is gone at once; shared proxies keep none. Attachments: web.api.attachments.
+        "Cache-Control": MEDIA_CACHE,
     }
 
 

@@ -6,7 +6,6 @@ these below.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 from datetime import datetime
 
@@ -22,8 +21,7 @@ from federation.values import InvalidValue
 from models.status import VISIBILITIES, MediaAttachment, Status, StatusEdit
 from models.thread import context as thread_context
 from models.visibility import visible_to
-from outbox import scheduled
-from outbox.media import MediaError, delete_media
+from outbox import media, scheduled
 from outbox.polls import PollDraft, PollProblem, poll_draft
 from outbox.status_edits import Edit, edit_status
 from outbox.status_parts import load_visible
@@ -186,18 +184,14 @@ async def remove(request: Request) -> Response:
             raise not_found()
         # Presented before it goes: the answer carries `text` for delete-and-redraft.
         data = await serializers.status(session, c.node.links(), status, c.viewer_id)
-        attached = list(
-            await session.scalars(
-                select(MediaAttachment.id).where(MediaAttachment.status_id == status_id)
-            )
-        )
         with status_errors():
             await delete_status(session, c.account, status_id, fed=federation(c))
+        files: list[str] = []
+        if c.params.flag("delete_media"):  # else kept a day for a redraft, as Mastodon
+            media_ids = [int(m["id"]) for m in data.get("media_attachments") or []]
+            files = await media.discard(session, c.account.id, media_ids)
+    media.remove_files(c.node.settings, files)
     wake_deliveries(c)
-    if c.params.flag("delete_media"):  # Mastodon's: no redraft will reuse them, drop them now
-        for media_id in attached:
-            with contextlib.suppress(MediaError):  # kept under a legal hold
-                await delete_media(c.node.db, c.node.settings, c.account.id, media_id)
     return ok(data)
 
 

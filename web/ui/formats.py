@@ -194,7 +194,16 @@ def display_name(context: Context, account: Mapping[str, Any]) -> Markup:
     return emojify(context, name, account.get("emojis"))
 
 
+def file_size(size: object) -> str:
+    """Bytes as people read them: 840 KB, 3.2 MB."""
+    number = size if isinstance(size, int) else 0
+    if number >= 1 << 20:
+        return f"{number / (1 << 20):.1f} MB"
+    return f"{max(1, round(number / 1024))} KB"
+
+
 FILTERS: dict[str, Callable[..., Any]] = {
+    "file_size": file_size,
     "profile_path": profile_path,
     "status_path": status_path,
     "clean": clean,

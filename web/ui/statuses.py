@@ -14,6 +14,7 @@ from starlette.routing import BaseRoute, Route
 from models.account import Account
 from outbox.content import PLAIN
 from outbox.media import MediaError, Upload, create_media
+from outbox.media_processing import wait_until_processed
 from outbox.status_parts import render_body
 from web.api.policy_gate import policy_gated
 from web.api.resolve import mention_resolver
@@ -48,6 +49,8 @@ async def _attachment(request: Request, form: FormData) -> str | None:
         Upload(file.file, file.content_type or "", file.filename or ""),
         description=description,
     )
+    if media.processing:  # a PDF's preview: the post waits for it (a few seconds at most)
+        media = await wait_until_processed(node.db, media)
     return str(media.id)
 
 
@@ -176,7 +179,14 @@ async def act(request: Request) -> Response:
     if status_id is None or action not in (*ACTIONS, "delete"):
         return page(request, "error.html", status=404, message=t("This post does not exist."))
     if action == "delete":
-        answer = await api(request, "DELETE", "/api/v1/statuses/{id}", path={"id": status_id})
+        # The pages have no redraft: the files go with the post (as Mastodon's web app).
+        answer = await api(
+            request,
+            "DELETE",
+            "/api/v1/statuses/{id}",
+            path={"id": status_id},
+            query={"delete_media": "true"},
+        )
         fallback = "/"
     else:
         route = f"/api/v1/statuses/{{id}}/{action}"

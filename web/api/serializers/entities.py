@@ -143,12 +143,18 @@ def media(m: MediaFields, links: Links, signed_for: int | None = None) -> dict[s
     preview = url if kind in ("image", "gifv") else None
     if m.preview_path:
         preview = links.local("/media/" + m.preview_path)
+    elif m.processing:  # as Mastodon: no URL until the file is ready
+        url = preview = None
     elif url is None and m.remote_url:  # on a host apps may not load: the placeholder instead
         kind, url = "unknown", links.local(MISSING_MEDIA)
         preview = url
     if signed_for is not None:
         url, preview = links.signed(url, signed_for), links.signed(preview, signed_for)
-    return {
+    extra = {}
+    if kind == "unknown" and m.file_path:
+        # Not in Mastodon's entity (apps ignore them): what the pages show for a download.
+        extra = {"file_name": m.file_name, "file_size": m.original_bytes or m.file_size}
+    return extra | {
         "id": str(m.id),
         "type": kind,
         "url": url,

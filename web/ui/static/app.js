@@ -52,6 +52,18 @@ function previewInPlace(form) {
   });
 }
 
+// The chosen file by name under the file field, as the post will carry it: a document
+// shows as its name, so the name is what the author should see before posting.
+function showChosenFile(input) {
+  const line = document.getElementById(input.getAttribute("aria-describedby"));
+  if (!line) return;
+  input.addEventListener("change", () => {
+    const file = input.files && input.files[0];
+    line.hidden = !file;
+    line.querySelector(".file-name").textContent = file ? file.name : "";
+  });
+}
+
 async function fetchStatus(id) {
   const answer = await fetch("/web/statuses/" + encodeURIComponent(id), {
     credentials: "same-origin",
@@ -166,6 +178,7 @@ document.addEventListener("DOMContentLoaded", () => {
   document.querySelectorAll("textarea[data-limit]").forEach(countCharacters);
   document.querySelectorAll("form.confirm[data-confirm]").forEach(confirmBeforeSubmit);
   document.querySelectorAll("form.composer").forEach(previewInPlace);
+  document.querySelectorAll("form.composer input[type=file]").forEach(showChosenFile);
   document.querySelectorAll(".feed[data-stream]").forEach(liveFeed);
   document.querySelectorAll(".live-list[data-stream]").forEach(liveList);
 });
