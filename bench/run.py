@@ -1,8 +1,9 @@
 """`make bench`: run every benchmark on SQLite and PostgreSQL and write bench/RESULTS.md.
 
 Parts: inbox ingest, delivery, home timeline, fan-out, idle memory, cross-node latency, the
-web home page, full-text search, keyword watch, the retention sweep, announcements (`--only
-ingest,delivery,timeline,fanout,memory,latency,webpage,search,watch,retention,announcements`
+web home page, full-text search, keyword watch, the retention sweep, announcements, group
+fan-out (`--only
+ingest,delivery,timeline,fanout,memory,latency,webpage,search,watch,retention,announcements,groups`
 picks some; the others' sections in RESULTS.md are kept). Every benchmark stops by itself and
 talks only to 127.0.0.1.
 """
@@ -21,7 +22,17 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import announcements, fanout, latency, retention, search, timeline, watch, web_page
+from bench import (
+    announcements,
+    fanout,
+    group_fanout,
+    latency,
+    retention,
+    search,
+    timeline,
+    watch,
+    web_page,
+)
 from bench.delivery import DeliveryResult, Sink, delivery_bench
 from bench.delivery import report as delivery_report
 from bench.fakeremote import FakeRemote
@@ -62,6 +73,7 @@ SECTIONS = {
     "watch": "Keyword watch",
     "retention": "Retention sweep",
     "announcements": "Announcements to many nodes",
+    "groups": "Group fan-out",
 }
 NOTES = {
     "fanout": fanout.NOTE,
@@ -121,6 +133,7 @@ NOTES = {
     "webpage": web_page.NOTE,
     "retention": retention.NOTE,
     "announcements": announcements.NOTE,
+    "groups": group_fanout.NOTE,
 }
 
 
@@ -270,6 +283,7 @@ def main() -> None:
     ingest.add_argument("--activities", type=int, default=10_000)
     ingest.add_argument("--connections", type=int, default=64)
     fanout.add_arguments(parser)
+    group_fanout.add_arguments(parser)
     latency.add_arguments(parser)
     retention.add_arguments(parser)
     delivery = parser.add_argument_group("delivery")
@@ -293,6 +307,7 @@ def main() -> None:
         "watch": _watch_section,
         "retention": lambda args: retention.section(args, per_backend),
         "announcements": announcements.section,
+        "groups": lambda args: group_fanout.section(args, per_backend),
     }
     fresh: dict[str, list[str]] = {}
     for key in SECTIONS:
