@@ -20,23 +20,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import concurrent.futures
-import contextlib
-import os
-import shutil
 import statistics
-import subprocess
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from bench.seed import _accounts, _insert
 from models.db import Database
 from models.tables import Account, User
-from tests.federation_kit import FedNode, Network, Plan, _wire, resolve
-from tests.kit import FLURFUNK
+from tests.federation_kit import FedNode, Network, Plan, network, resolve
 from tests.kit import User as KitUser
 
 NOTE = [
@@ -140,43 +134,12 @@ def one_round(net: Network, boss: KitUser, readers: dict[str, KitUser], n: int) 
     }
 
 
-@contextlib.contextmanager
-def started(tmp: Path, count: int) -> Iterator[Network]:
-    """The nodes of `network`, each on a copy of one database migrated once, started a few
-    at a time: twenty first-start migrations at once take minutes on a busy 2-core machine
-    (beyond the kit's start limit), and are no part of what is measured."""
-    template = tmp / "template"
-    template.mkdir()
-    migrated = subprocess.run(
-        [FLURFUNK, "migrate"],
-        env={**os.environ, "FLURFUNK_DATA_DIR": str(template)},
-        capture_output=True,
-        check=False,
-    )
-    if migrated.returncode != 0:
-        raise RuntimeError(migrated.stderr.decode(errors="replace"))
-    nodes: dict[str, FedNode] = {}
-    for name in names(count):
-        data_dir = tmp / name
-        data_dir.mkdir()
-        shutil.copy(template / "flurfunk.db", data_dir / "flurfunk.db")
-        url = f"sqlite+aiosqlite:///{data_dir / 'flurfunk.db'}"
-        nodes[name] = FedNode(data_dir=data_dir, database_url=url, name=name)
-    _wire(nodes, plans(count))
-    with contextlib.ExitStack() as stack:
-        for node in nodes.values():
-            stack.callback(node.stop)
-        batch = list(nodes.values())
-        with concurrent.futures.ThreadPoolExecutor(START_BATCH) as pool:
-            for done in [pool.submit(n.start) for n in batch]:
-                done.result()
-        yield Network(nodes)
-
-
 def run(count: int, staff: int, rounds: int) -> list[dict[str, Any]]:
     with (
         tempfile.TemporaryDirectory(prefix="flurfunk-bench-announce-") as tmp,
-        started(Path(tmp), count) as net,
+        # First-start migrations of twenty nodes at once take minutes on a busy 2-core
+        # machine (beyond the kit's start limit) and are no part of what is measured.
+        network(Path(tmp), "sqlite", plans(count), premigrated=True, at_once=START_BATCH) as net,
     ):
         for name in names(count):
             asyncio.run(seed_staff(net[name], staff))
