@@ -2,9 +2,10 @@
 
 Parts: inbox ingest, delivery, home timeline, fan-out, idle memory, cross-node latency, the
 web home page, full-text search, keyword watch, the retention sweep, announcements, media
-upload, attachment serving (`--only ingest,delivery,timeline,fanout,memory,latency,webpage,
-search,watch,retention,announcements,media,serving` picks some; the others' sections in
-RESULTS.md are kept). Every benchmark stops by itself and talks only to 127.0.0.1.
+upload, attachment serving, group fan-out (`--only ingest,delivery,timeline,fanout,memory,
+latency,webpage,search,watch,retention,announcements,media,serving,groups` picks some; the
+others' sections in RESULTS.md are kept). Every benchmark stops by itself and talks only to
+127.0.0.1.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from pathlib import Path
 from bench import (
     announcements,
     fanout,
+    group_fanout,
     latency,
     media_serving,
     media_upload,
@@ -75,6 +77,7 @@ SECTIONS = {
     "announcements": "Announcements to many nodes",
     "media": "Media upload",
     "serving": "Attachment serving",
+    "groups": "Group fan-out",
 }
 NOTES = {
     "fanout": fanout.NOTE,
@@ -136,6 +139,7 @@ NOTES = {
     "media": media_upload.NOTE,
     "announcements": announcements.NOTE,
     "serving": media_serving.NOTE,
+    "groups": group_fanout.NOTE,
 }
 
 
@@ -286,6 +290,7 @@ def main() -> None:
     ingest.add_argument("--activities", type=int, default=10_000)
     ingest.add_argument("--connections", type=int, default=64)
     fanout.add_arguments(parser)
+    group_fanout.add_arguments(parser)
     latency.add_arguments(parser)
     retention.add_arguments(parser)
     media_upload.add_arguments(parser)
@@ -312,6 +317,7 @@ def main() -> None:
         "announcements": announcements.section,
         "media": media_upload.section,
         "serving": lambda args: media_serving.section(args, per_backend),
+        "groups": lambda args: group_fanout.section(args, per_backend),
     }
     fresh: dict[str, list[str]] = {}
     for key in SECTIONS:

@@ -35,6 +35,7 @@ from models.group import (
 from models.ids import new_id
 from models.relationship import Follow, FollowRequest
 from models.settings import Settings
+from models.status import GROUP_ONLY, Status
 from outbox import relationships, render
 from outbox.accounts import USERNAME
 from outbox.context import Federation
@@ -101,6 +102,25 @@ async def is_member(session: AsyncSession, group_id: int, account_id: int) -> bo
             )
         )
     ) is not None
+
+
+async def node_may_fetch(session: AsyncSession, status: Status, host: str) -> bool:
+    """Whether the node `host` (a signed fetch's signer) may read a members-only group's
+    post: the group's own node, and for a group of this node every node with a member."""
+    if status.visibility != GROUP_ONLY or status.audience_id is None or not host:
+        return False
+    group = await session.get(Account, status.audience_id)
+    if group is None or group.suspended_at is not None:
+        return False
+    if not group.is_local:
+        return group.domain == host
+    member = await session.scalar(
+        select(Follow.id)
+        .join(Account, Account.id == Follow.account_id)
+        .where(Follow.target_account_id == group.id, Account.domain == host)
+        .limit(1)
+    )
+    return member is not None
 
 
 async def role_of(session: AsyncSession, group_id: int, account_id: int) -> str | None:
@@ -298,13 +318,6 @@ async def update_group(
         account.locked = join == "approval"
         if join == "open":
             await relationships.authorize_all(session, account, fed=fed)
-    await session.flush()
-
-
-async def delete_group(session: AsyncSession, account: Account) -> None:
-    """The group goes with its rules, roles and memberships (its posts stay their authors')."""
-    await session.execute(delete(Follow).where(Follow.target_account_id == account.id))
-    await session.delete(account)
     await session.flush()
 
 

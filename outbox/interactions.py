@@ -22,7 +22,7 @@ from models.db import upsert
 from models.ids import new_id
 from models.interaction import Bookmark, Favourite, Pin
 from models.settings import Settings
-from models.status import Status
+from models.status import GROUP_ONLY, Status
 from outbox import events, federate, feeds, group_posts
 from outbox.context import Federation
 from outbox.notify import notify, withdraw
@@ -30,6 +30,10 @@ from outbox.status_parts import InvalidStatus, NotPermitted, StatusNotFound, loa
 
 MAX_PINS = 5
 BOOST_VISIBILITIES = ("public", "unlisted", "private")
+MEMBERS_ONLY_BOOST = (
+    "This post was posted in a members-only group: it cannot be boosted, "
+    "because a boost would show it outside the group"
+)
 
 Marker = type[Favourite] | type[Bookmark] | type[Pin]
 
@@ -248,7 +252,10 @@ async def reblog(
     if visibility is not None and visibility not in BOOST_VISIBILITIES:
         raise InvalidStatus(f"visibility must be one of {', '.join(BOOST_VISIBILITIES)}")
     original = await _target(session, actor, status_id)
-    if original.visibility in ("direct", "group") or (
+    if original.visibility == GROUP_ONLY:
+        # The group already shows it to every member; a boost could only show it to others.
+        raise InvalidStatus(MEMBERS_ONLY_BOOST)
+    if original.visibility == "direct" or (
         original.visibility == "private" and original.account_id != actor.id
     ):
         raise NotPermitted()

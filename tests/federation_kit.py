@@ -15,8 +15,10 @@ import asyncio
 import concurrent.futures
 import contextlib
 import functools
+import os
 import re
 import secrets
+import shutil
 import signal
 import ssl
 import subprocess
@@ -257,12 +259,21 @@ def _wire(nodes: Mapping[str, FedNode], plans: Mapping[str, Plan]) -> None:
 
 @contextlib.contextmanager
 def network(
-    tmp: Path, backend: str, plans: Mapping[str, Plan], kind: type[FedNode] = FedNode
+    tmp: Path,
+    backend: str,
+    plans: Mapping[str, Plan],
+    kind: type[FedNode] = FedNode,
+    *,
+    premigrated: bool = False,
+    at_once: int | None = None,
 ) -> Iterator[Network]:
-    """Start one node per plan (in parallel), wired to each other; stop them afterwards."""
+    """Start one node per plan (in parallel, `at_once` at a time), wired to each other; stop
+    them afterwards. `premigrated` (SQLite): every node starts on a copy of one database
+    migrated once, as first-start migrations at once are slow on a busy machine."""
     if backend == "postgres":
         available, reason = postgres_available()
         require_service("PostgreSQL", available, reason)
+    template = _migrated_template(tmp) if premigrated and backend == "sqlite" else None
     with contextlib.ExitStack() as stack:
         nodes: dict[str, FedNode] = {}
         for name, plan in plans.items():
@@ -272,14 +283,32 @@ def network(
                 url = stack.enter_context(postgres_database())
             else:
                 url = f"sqlite+aiosqlite:///{data_dir / 'flurfunk.db'}"
+                if template is not None:
+                    shutil.copy(template, data_dir / "flurfunk.db")
             nodes[name] = kind(data_dir=data_dir, database_url=url, name=name, tls=plan.tls)
         _wire(nodes, plans)
         for node in nodes.values():
             stack.callback(node.stop)
-        with concurrent.futures.ThreadPoolExecutor(len(nodes)) as pool:
+        with concurrent.futures.ThreadPoolExecutor(at_once or len(nodes)) as pool:
             for started in [pool.submit(n.start) for n in nodes.values()]:
                 started.result()
         yield Network(nodes)
+
+
+def _migrated_template(tmp: Path) -> Path:
+    """An empty SQLite database with the whole schema, for nodes to start on copies of."""
+    folder = tmp / f"template-{secrets.token_hex(3)}"
+    folder.mkdir(parents=True)
+    migrated = subprocess.run(
+        [FLURFUNK, "migrate"],
+        env={**os.environ, "FLURFUNK_DATA_DIR": str(folder)},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if migrated.returncode != 0:
+        raise RuntimeError(f"migrating the template database failed:\n{migrated.stderr}")
+    return folder / "flurfunk.db"
 
 
 # --- a fake peer for tests that are not async ----------------------------------------------

@@ -28,8 +28,9 @@ import pytest
 FLURFUNK = str(Path(sys.executable).with_name("flurfunk"))
 PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 # How long a node may take to answer /livez: generous, since a loaded 2-core machine running
-# several nodes and their tests at once starts each far slower than a quiet one.
-START_LIMIT = 240
+# several nodes and their tests at once starts each far slower than a quiet one (and longer
+# still when FLURFUNK_TEST_START_LIMIT says so: seconds).
+START_LIMIT = float(os.environ.get("FLURFUNK_TEST_START_LIMIT", "240"))
 
 
 def free_port() -> int:

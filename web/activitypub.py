@@ -23,7 +23,7 @@ from models.emoji import LOCAL, CustomEmoji
 from models.interaction import Pin
 from models.relationship import Follow
 from models.status import Status
-from outbox import emoji_use, render
+from outbox import emoji_use, groups, render
 from outbox.context import Federation
 from outbox.emoji_catalogue import as_tag
 from outbox.federate import boost_document, note_document
@@ -58,15 +58,20 @@ def error(verdict: Verdict) -> Response:
 
 async def authorized(request: Request) -> Verdict:
     """Authorized fetch: a GET must carry a valid signature from an allowed node."""
+    _, verdict = await signed_by(request)
+    return verdict
+
+
+async def signed_by(request: Request) -> tuple[str, Verdict]:
+    """(the signer's host[:port], the verdict) of an authorized fetch."""
     fed = federation_of(request)
-    _, verdict = await check_signature(
+    return await check_signature(
         fed,
         "GET",
         fed.settings.url(request.url.path) + ("?" + request.url.query if request.url.query else ""),
         {k.lower(): v for k, v in request.headers.items()},
         None,
     )
-    return verdict
 
 
 async def local_account(request: Request) -> Account | None:
@@ -235,7 +240,7 @@ async def status_object(request: Request) -> Response:
             settings.url(f"/@{request.path_params['username']}/{request.path_params['status_id']}"),
             status_code=302,
         )
-    verdict = await authorized(request)
+    signer, verdict = await signed_by(request)
     if verdict.status != 202:
         return error(verdict)
     account = await local_account(request)
@@ -247,12 +252,16 @@ async def status_object(request: Request) -> Response:
         return JSONResponse({"error": "Record not found"}, status_code=404)
     async with node_of(request).db.read() as session:
         status = await session.get(Status, status_id)
-        # Only what anyone on an allowed node may read: public and unlisted posts.
+        # What anyone on an allowed node may read (public and unlisted posts), and a
+        # members-only group's post for the nodes of its members (a post they missed).
         if (
             status is None
             or status.account_id != account.id
             or status.reblog_of_id
-            or status.visibility not in ("public", "unlisted")
+            or (
+                status.visibility not in ("public", "unlisted")
+                and not await groups.node_may_fetch(session, status, signer)
+            )
         ):
             return JSONResponse({"error": "Record not found"}, status_code=404)
         note = await note_document(session, settings, status)

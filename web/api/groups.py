@@ -18,7 +18,8 @@ from inbox.dereference import resolve_handle
 from models.account import Account
 from models.group import Group
 from models.status import Status
-from outbox import group_moderation, groups, relationships
+from outbox import group_moderation, group_removal, groups, relationships
+from outbox.media import remove_files
 from web.api import serializers
 from web.api.accounts import account_or_404
 from web.api.base import Call, call, ok
@@ -162,8 +163,10 @@ async def delete_group(request: Request) -> Response:
         account, _ = await _group(c, session, request.path_params["group"])
         if await groups.role_of(session, account.id, c.account.id) != "owner":
             raise forbidden("Only the group's owners may delete it")
-        _audit(c, session, "group.delete", account)
-        await groups.delete_group(session, account)
+        queued, media = await group_removal.delete_group(session, federation(c), account)
+        _audit(c, session, "group.delete", account, detail=f"deliveries={queued}")
+    remove_files(c.node.settings, media)  # once committed: a rollback would need them
+    wake_deliveries(c)
     return ok({})
 
 
