@@ -1,8 +1,9 @@
 """`make bench`: run every benchmark on SQLite and PostgreSQL and write bench/RESULTS.md.
 
-Parts: inbox ingest, delivery, home timeline, fan-out, idle memory, cross-node latency, the
-web home page, full-text search, keyword watch, the retention sweep, announcements (`--only
-ingest,delivery,timeline,fanout,memory,latency,webpage,search,watch,retention,announcements`
+Parts: inbox ingest, delivery, home timeline, status creation (`posting`), fan-out, idle
+memory, cross-node latency, the web home page, full-text search, keyword watch, the retention
+sweep, announcements (`--only
+ingest,delivery,timeline,posting,fanout,memory,latency,webpage,search,watch,retention,announcements`
 picks some; the others' sections in RESULTS.md are kept). Every benchmark stops by itself and
 talks only to 127.0.0.1.
 """
@@ -21,7 +22,17 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import announcements, fanout, latency, retention, search, timeline, watch, web_page
+from bench import (
+    announcements,
+    fanout,
+    latency,
+    posting,
+    retention,
+    search,
+    timeline,
+    watch,
+    web_page,
+)
 from bench.delivery import DeliveryResult, Sink, delivery_bench
 from bench.delivery import report as delivery_report
 from bench.fakeremote import FakeRemote
@@ -54,6 +65,7 @@ SECTIONS = {
     "ingest": "Inbox ingest",
     "delivery": "Delivery",
     "timeline": "Home timeline and status creation",
+    "posting": "Status creation and same-node real time",
     "fanout": "Fan-out to remote followers",
     "memory": "Idle memory",
     "latency": "Cross-node latency",
@@ -116,6 +128,7 @@ NOTES = {
         "markdown-it with the first Markdown post.",
     ],
     "timeline": timeline.NOTE,
+    "posting": posting.NOTE,
     "search": search.NOTE,
     "watch": watch.NOTE,
     "webpage": web_page.NOTE,
@@ -270,6 +283,7 @@ def main() -> None:
     ingest.add_argument("--activities", type=int, default=10_000)
     ingest.add_argument("--connections", type=int, default=64)
     fanout.add_arguments(parser)
+    posting.add_arguments(parser)
     latency.add_arguments(parser)
     retention.add_arguments(parser)
     delivery = parser.add_argument_group("delivery")
@@ -286,6 +300,7 @@ def main() -> None:
         "delivery": delivery_section,
         "timeline": lambda args: timeline.section(args, per_backend),
         "fanout": lambda args: fanout.section(args, per_backend),
+        "posting": posting.section,
         "memory": memory_section,
         "latency": latency.section,
         "webpage": lambda args: web_page.section(args, per_backend),
