@@ -218,6 +218,7 @@ def measure_node(
             node.url + "/api/v1/statuses",
             headers={"Authorization": f"Bearer {tokens[0]}"},
             data=_form(0),
+            timeout=60,  # the first post on a cold node, on a busy machine
         ).json()
         server = asyncio.run(
             server_time(node.url, tokens, args.posting_sequential, node.process.pid)
