@@ -1,11 +1,11 @@
 """`make bench`: run every benchmark on SQLite and PostgreSQL and write bench/RESULTS.md.
 
-Parts: inbox ingest, delivery, home timeline, fan-out, idle memory, cross-node latency, the
-web home page, full-text search, keyword watch, the retention sweep, announcements, media
-upload, attachment serving, group fan-out (`--only ingest,delivery,timeline,fanout,memory,
-latency,webpage,search,watch,retention,announcements,media,serving,groups` picks some; the
-others' sections in RESULTS.md are kept). Every benchmark stops by itself and talks only to
-127.0.0.1.
+Parts: inbox ingest, delivery, home timeline, status creation (`posting`), fan-out, idle
+memory, cross-node latency, the web home page, full-text search, keyword watch, the retention
+sweep, announcements, media upload, attachment serving, group fan-out (`--only ingest,
+delivery,timeline,posting,fanout,memory,latency,webpage,search,watch,retention,announcements,
+media,serving,groups` picks some; the others' sections in RESULTS.md are kept). Every
+benchmark stops by itself and talks only to 127.0.0.1.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from bench import (
     latency,
     media_serving,
     media_upload,
+    posting,
     retention,
     search,
     timeline,
@@ -67,6 +68,7 @@ SECTIONS = {
     "ingest": "Inbox ingest",
     "delivery": "Delivery",
     "timeline": "Home timeline and status creation",
+    "posting": "Status creation and same-node real time",
     "fanout": "Fan-out to remote followers",
     "memory": "Idle memory",
     "latency": "Cross-node latency",
@@ -132,6 +134,7 @@ NOTES = {
         "markdown-it with the first Markdown post.",
     ],
     "timeline": timeline.NOTE,
+    "posting": posting.NOTE,
     "search": search.NOTE,
     "watch": watch.NOTE,
     "webpage": web_page.NOTE,
@@ -291,6 +294,7 @@ def main() -> None:
     ingest.add_argument("--connections", type=int, default=64)
     fanout.add_arguments(parser)
     group_fanout.add_arguments(parser)
+    posting.add_arguments(parser)
     latency.add_arguments(parser)
     retention.add_arguments(parser)
     media_upload.add_arguments(parser)
@@ -308,6 +312,7 @@ def main() -> None:
         "delivery": delivery_section,
         "timeline": lambda args: timeline.section(args, per_backend),
         "fanout": lambda args: fanout.section(args, per_backend),
+        "posting": posting.section,
         "memory": memory_section,
         "latency": latency.section,
         "webpage": lambda args: web_page.section(args, per_backend),

@@ -87,6 +87,9 @@ class Message:
 class Posted:
     status_id: int
     home: tuple[int, ...]  # the local feeds it entered
+    # Its other channels, when the poster worked them out in its transaction: then nothing
+    # is read again after the commit (None: read them once it has committed).
+    broadcast: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -141,8 +144,14 @@ def access_token(token_id: int) -> str:
     return f"{TOKEN_CHANNELS}{token_id}"
 
 
-def posted(session: AsyncSession, status: Status, home_feeds: list[int]) -> None:
-    after_commit(session, Posted(status.id, tuple(home_feeds)))
+def posted(
+    session: AsyncSession,
+    status: Status,
+    home_feeds: list[int],
+    broadcast: list[str] | None = None,
+) -> None:
+    known = tuple(broadcast) if broadcast is not None and status.visibility != "direct" else None
+    after_commit(session, Posted(status.id, tuple(home_feeds), known))
 
 
 def edited(session: AsyncSession, status: Status) -> None:
@@ -180,23 +189,37 @@ async def _feeds_holding(session: AsyncSession, status_id: int) -> list[int]:
     return list((await session.execute(query)).scalars())
 
 
-async def broadcast_channels(session: AsyncSession, status: Status) -> list[str]:
+async def broadcast_channels(
+    session: AsyncSession,
+    status: Status,
+    *,
+    tags: list[str] | None = None,
+    has_media: bool | None = None,
+) -> list[str]:
     """Lists that include the author; for public and local-only posts (not boosts) their
-    hashtags and, unless they reply to someone else, the public streams."""
+    hashtags and, unless they reply to someone else, the public streams. `tags` (names as
+    stored) and `has_media`, when the caller knows them, are not read again."""
     if status.visibility == "group":
         return []  # members hear it on their home streams only
     lists = select(ListAccount.list_id).where(ListAccount.account_id == status.account_id)
     channels = [list_channel(i) for i in (await session.execute(lists)).scalars()]
     if status.reblog_of_id is not None or status.visibility not in BROADCAST:
         return channels
-    tags = select(Tag.name).join(StatusTag, StatusTag.tag_id == Tag.id)
-    for name in (await session.execute(tags.where(StatusTag.status_id == status.id))).scalars():
+    if tags is None:
+        query = select(Tag.name).join(StatusTag, StatusTag.tag_id == Tag.id)
+        tags = list(
+            (await session.execute(query.where(StatusTag.status_id == status.id))).scalars()
+        )
+    for name in tags:
         channels.append(hashtag(name))
         if status.local:
             channels.append(hashtag(name, local=True))
     if status.in_reply_to_id is not None and status.in_reply_to_account_id != status.account_id:
         return channels
-    has_media = await session.scalar(select(exists().where(MediaAttachment.status_id == status.id)))
+    if has_media is None:
+        has_media = bool(
+            await session.scalar(select(exists().where(MediaAttachment.status_id == status.id)))
+        )
     for stream in ("public", "public:local" if status.local else "public:remote"):
         channels.append(stream)
         if has_media:
@@ -212,6 +235,13 @@ async def participants(session: AsyncSession, status: Status) -> list[int]:
         (Account.id == status.account_id) | Account.id.in_(mentioned),
     )
     return list((await session.execute(query)).scalars())
+
+
+def _known_messages(fact: Posted, broadcast: tuple[str, ...]) -> list[Published]:
+    """A new post's messages from what its transaction recorded: nothing to read."""
+    encoded = Message("update", fact.status_id).encode()
+    channels = [home(a) for a in fact.home] + list(broadcast)
+    return [(channel, encoded) for channel in dict.fromkeys(channels)]
 
 
 async def _status_messages(session: AsyncSession, fact: Posted | Edited) -> list[Published]:
@@ -268,8 +298,13 @@ class Publisher:
 
     async def messages(self, facts: list[object]) -> list[Published]:
         out: list[Published] = []
-        statuses = [f for f in facts if isinstance(f, Posted | Edited)]
         by_status: dict[int, list[Published]] = {}
+        statuses: list[Posted | Edited] = []
+        for f in facts:
+            if isinstance(f, Posted) and f.broadcast is not None:
+                by_status[id(f)] = _known_messages(f, f.broadcast)
+            elif isinstance(f, Posted | Edited):
+                statuses.append(f)
         if statuses:
             async with self.db.read() as session:
                 for change in statuses:

@@ -32,10 +32,20 @@ async def mentioned_accounts(session: AsyncSession, status_id: int) -> list[Acco
 
 
 async def note_document(
-    session: AsyncSession, settings: Settings, status: Status
+    session: AsyncSession,
+    settings: Settings,
+    status: Status,
+    *,
+    author: Account | None = None,
+    mentioned: list[Account] | None = None,
 ) -> dict[str, Any]:
-    """The Note for a (non-boost) status, with its addressing, tags and attachments."""
-    author = await session.get(Account, status.account_id)
+    """The Note for a (non-boost) status, with its addressing, tags and attachments.
+
+    `author` and `mentioned` (ordered by id), when the caller has them, spare reading them
+    again; with `mentioned` given the status is taken as just posted, without a link preview
+    yet (it is fetched after the post, and then sent as an Update)."""
+    if author is None or author.id != status.account_id:
+        author = await session.get(Account, status.account_id)
     assert author is not None
     parent_uri = None
     if status.in_reply_to_id is not None:
@@ -64,17 +74,21 @@ async def note_document(
         ).scalars()
     )
     poll = await session.scalar(select(Poll).where(Poll.status_id == status.id))
-    card = await session.scalar(
-        select(PreviewCard).where(
-            PreviewCard.status_id == status.id, PreviewCard.fetched_at.is_not(None)
+    card = None
+    if mentioned is None:
+        card = await session.scalar(
+            select(PreviewCard).where(
+                PreviewCard.status_id == status.id, PreviewCard.fetched_at.is_not(None)
+            )
         )
-    )
     document = render.note(
         settings,
         author,
         status,
         parent_uri=parent_uri,
-        mentioned=await mentioned_accounts(session, status.id),
+        mentioned=mentioned
+        if mentioned is not None
+        else await mentioned_accounts(session, status.id),
         tags=tags,
         media=media,
         poll=poll,
@@ -142,12 +156,15 @@ async def send(
     )
 
 
-async def status_inboxes(session: AsyncSession, status: Status) -> list[str]:
+async def status_inboxes(
+    session: AsyncSession, status: Status, mentioned: list[Account] | None = None
+) -> list[str]:
     """Where a local status (and its edits and deletion) goes.
 
     Remote followers' shared inboxes for public, unlisted and private posts; mentioned remote
     actors' own inboxes. A direct message goes only to the personal inboxes of those it
     mentions — never to a shared inbox, where the receiving node could fan it out.
+    `mentioned`: the mentioned accounts when the caller has them.
     """
     if status.visibility == "local":
         return []
@@ -155,7 +172,9 @@ async def status_inboxes(session: AsyncSession, status: Status) -> list[str]:
     inboxes: list[str | None] = []
     if not direct:
         inboxes += await follower_inboxes(session, status.account_id)
-    for account in await mentioned_accounts(session, status.id):
+    if mentioned is None:
+        mentioned = await mentioned_accounts(session, status.id)
+    for account in mentioned:
         if not account.is_local:
             inboxes.append(inbox_of(account, personal=direct))
     return sorted({i for i in inboxes if i})
@@ -180,36 +199,49 @@ async def _remote(session: AsyncSession, account_ids: Iterable[int | None]) -> l
 
 
 async def status_audience(
-    session: AsyncSession, status: Status, *, also: Iterable[Account] = ()
+    session: AsyncSession,
+    status: Status,
+    *,
+    also: Iterable[Account] = (),
+    mentioned: list[Account] | None = None,
 ) -> list[str]:
     """Where a local status, its edits and its deletion go: `status_inboxes`, plus for public
     and unlisted posts the remote author of the parent and remote boosters (as Mastodon), plus
-    `also` (accounts mentioned before an edit). Direct messages stay on personal inboxes."""
+    `also` (accounts mentioned before an edit). Direct messages stay on personal inboxes.
+    `mentioned` given: a status just posted, which nobody can have boosted yet."""
     if status.visibility not in FEDERATED:
         return []
     direct = status.visibility == "direct"
-    inboxes: list[str | None] = list(await status_inboxes(session, status))
+    inboxes: list[str | None] = list(await status_inboxes(session, status, mentioned))
     if status.visibility in ("public", "unlisted"):
-        boosters = select(Status.account_id).where(Status.reblog_of_id == status.id)
-        reached = await _remote(
-            session,
-            [status.in_reply_to_account_id, *(await session.execute(boosters)).scalars()],
-        )
+        boosted: list[int] = []
+        if mentioned is None:
+            boosters = select(Status.account_id).where(Status.reblog_of_id == status.id)
+            boosted = list((await session.execute(boosters)).scalars())
+        reached = await _remote(session, [status.in_reply_to_account_id, *boosted])
         inboxes += [inbox_of(a) for a in reached]
     inboxes += [inbox_of(a, personal=direct) for a in also if not a.is_local]
     return sorted({i for i in inboxes if i})
 
 
 async def create_note(
-    session: AsyncSession, fed: Federation | None, author: Account, status: Status
+    session: AsyncSession,
+    fed: Federation | None,
+    author: Account,
+    status: Status,
+    *,
+    mentioned: list[Account] | None = None,
 ) -> None:
-    """Create(Note) for a new post; `local` posts never leave the node."""
+    """Create(Note) for a new post; `local` posts never leave the node. `mentioned`: the
+    accounts the post mentions, when the caller has them (posting does: it just stored them)."""
     if fed is None or not author.is_local or status.visibility not in FEDERATED or status.held:
         return
-    inboxes = await status_audience(session, status)
+    if mentioned is not None:
+        mentioned = sorted(mentioned, key=lambda a: a.id)
+    inboxes = await status_audience(session, status, mentioned=mentioned)
     if not inboxes:
         return  # nobody elsewhere follows or is mentioned: nothing to render
-    note = await note_document(session, fed.settings, status)
+    note = await note_document(session, fed.settings, status, author=author, mentioned=mentioned)
     await send(session, fed, author, render.create(note), inboxes, status_id=status.id)
 
 

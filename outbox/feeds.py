@@ -9,6 +9,8 @@ get nothing.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from sqlalchemy import and_, delete, exists, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -21,20 +23,38 @@ from outbox import events
 BACKFILL = 40  # statuses of a newly followed account copied into the follower's feed
 
 
-async def fan_out(session: AsyncSession, status: Status, *, audience: str = "all") -> list[int]:
+async def fan_out(
+    session: AsyncSession,
+    status: Status,
+    *,
+    audience: str = "all",
+    author: Account | None = None,
+    mentioned: Iterable[Account] | None = None,
+    broadcast: list[str] | None = None,
+) -> list[int]:
     """Write feed entries for a new status; returns the ids of the local feeds it entered.
 
     Every new status passes here, so here it is recorded for the stream events. `audience`:
     "author" alone (a post held by a compliance watch term), or the "others" once released.
+    `author` and `mentioned`, when the caller has them (posting does), spare reading them again;
+    `broadcast`, its other stream channels (events.broadcast_channels), spares reading the
+    status again after the commit to work them out.
     """
-    targets = await _feed_targets(session, status, audience)
-    events.posted(session, status, targets)
+    targets = await _feed_targets(session, status, audience, author, mentioned)
+    events.posted(session, status, targets, broadcast)
     return targets
 
 
-async def _feed_targets(session: AsyncSession, status: Status, audience: str) -> list[int]:
+async def _feed_targets(
+    session: AsyncSession,
+    status: Status,
+    audience: str,
+    author: Account | None,
+    mentioned: Iterable[Account] | None,
+) -> list[int]:
     recipients: set[int] = set()
-    author = await session.get(Account, status.account_id)
+    if author is None or author.id != status.account_id:
+        author = await session.get(Account, status.account_id)
     if author is not None and author.is_local and audience != "others":
         recipients.add(author.id)
     if audience == "author":
@@ -56,14 +76,18 @@ async def _feed_targets(session: AsyncSession, status: Status, audience: str) ->
             if status.reblog_of_id is not None:
                 follower_query = follower_query.where(Follow.show_reblogs.is_(True))
             recipients.update((await session.execute(follower_query)).scalars())
-        mentioned = (
-            await session.execute(
-                select(Mention.account_id)
-                .join(Account, Account.id == Mention.account_id)
-                .where(Mention.status_id == status.id, Account.domain.is_(None))
+        if mentioned is not None:
+            recipients.update(a.id for a in mentioned if a.domain is None)
+        else:
+            recipients.update(
+                (
+                    await session.execute(
+                        select(Mention.account_id)
+                        .join(Account, Account.id == Mention.account_id)
+                        .where(Mention.status_id == status.id, Account.domain.is_(None))
+                    )
+                ).scalars()
             )
-        ).scalars()
-        recipients.update(mentioned)
     if audience == "others" and author is not None:
         recipients.discard(author.id)
     return await _write(session, status, recipients)

@@ -189,18 +189,24 @@ async def post_status(
     if status.held:
         # Held by a compliance watch term: only its author sees it until it is released
         # (outbox.watch.release then does what follows here).
-        await feeds.fan_out(session, status, audience="author")
+        await feeds.fan_out(session, status, audience="author", author=author)
         return status, True
     for account in mentioned:
         await notify(
             session, recipient=account, actor_id=author.id, type="mention", status_id=status.id
         )
-    await feeds.fan_out(session, status)
+    broadcast = await events.broadcast_channels(
+        session,
+        status,
+        tags=list(dict.fromkeys(t.lower() for t in rendered.tags)),
+        has_media=bool(media),
+    )
+    await feeds.fan_out(session, status, author=author, mentioned=mentioned, broadcast=broadcast)
     await notify_subscribers(session, status)
     if status.audience_id is not None:
         await group_posts.create(session, fed, author, status)
     else:
-        await federate.create_note(session, fed, author, status)
+        await federate.create_note(session, fed, author, status, mentioned=mentioned)
     return status, True
 
 

@@ -78,6 +78,9 @@ class Call:
 # The caller of a call that the node's own pages make in-process (web.ui.calls); only page
 # code puts it into a request's scope, never a cookie, so the API itself stays token-only.
 PAGE_CALLER = "flurfunk.page_caller"
+# The caller a bearer token named, once looked up in this request (by the policy gate): the
+# endpoint then does not look the same token up a second time.
+TOKEN_CALLER = "flurfunk.token_caller"
 
 
 async def identify(request: Request, session: AsyncSession) -> Caller | None:
@@ -85,7 +88,7 @@ async def identify(request: Request, session: AsyncSession) -> Caller | None:
     if token is None:
         page_caller: Caller | None = request.scope.get(PAGE_CALLER)
         return page_caller
-    caller = await caller_for_token(session, token)
+    caller = request.scope.get(TOKEN_CALLER) or await caller_for_token(session, token)
     if caller is None:
         raise ApiError(401, "The access token is invalid")
     return caller

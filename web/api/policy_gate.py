@@ -19,7 +19,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from models import policy
-from web.api.base import PAGE_CALLER, bearer_token
+from web.api.base import PAGE_CALLER, TOKEN_CALLER, bearer_token
 from web.api.errors import ApiError
 from web.auth import Caller, caller_for_token
 from web.node import node_of
@@ -44,7 +44,10 @@ class PolicyNotAccepted(ApiError):
 async def _caller(request: Request, session: AsyncSession) -> Caller | None:
     token = bearer_token(request)
     if token is not None:
-        return await caller_for_token(session, token)
+        caller = await caller_for_token(session, token)
+        if caller is not None:
+            request.scope[TOKEN_CALLER] = caller
+        return caller
     if PAGE_CALLER in request.scope:
         page_caller: Caller | None = request.scope[PAGE_CALLER]
         return page_caller
