@@ -312,31 +312,28 @@ def ingest_bench(
         "FLURFUNK_CONNECT_TO": f"{remote.host}=127.0.0.1:{remote_port}",
     }
     load = os.getloadavg()[0]
-    # Signed before the clock starts, and again for every run: the node rejects Dates older
-    # than five minutes.
-    warm, requests = _signed(remote, node, f"{backend}-a", activities)
+    # Signed before the clock starts, and again for every run once its node is up: the node
+    # rejects Dates older than five minutes, and a busy machine starts a node slowly.
+    _, requests = _signed(remote, node, f"{backend}-floor", activities)
     floor_statuses, floor_seconds = run_async(lambda: blast(floor.port, requests, connections))
     runs = [
         _node_run(
             node,
             url,
             remote.actor_uri,
-            warm,
-            requests,
+            lambda: _signed(remote, node, f"{backend}-a", activities),
             connections,
             "processing in the same process",
         )
     ]
     if redis is not None:
         node.extra_env["FLURFUNK_REDIS_URL"] = redis.url
-        warm, requests = _signed(remote, node, f"{backend}-b", activities)
         runs.append(
             _node_run(
                 node,
                 url,
                 remote.actor_uri,
-                warm,
-                requests,
+                lambda: _signed(remote, node, f"{backend}-b", activities),
                 connections,
                 "with REDIS_URL (scale-out)",
             )
@@ -366,14 +363,13 @@ def _node_run(
     node: FedNode,
     url: str,
     sender_uri: str,
-    warm: list[bytes],
-    requests: list[bytes],
+    sign: Callable[[], tuple[list[bytes], list[bytes]]],
     connections: int,
     mode: str,
 ) -> NodeRun:
     processing = "FLURFUNK_REDIS_URL" not in node.extra_env
 
-    async def measure(followers: list[User]) -> NodeRun:
+    async def measure(followers: list[User], warm: list[bytes], requests: list[bytes]) -> NodeRun:
         db = Database(url)
         try:
             # The first request makes the node fetch the sender's key (and actor).
@@ -414,7 +410,8 @@ def _node_run(
         followers = [node.create_user("reader") for _ in range(FOLLOWERS)]
         for user in followers:
             user.id = node.api(user, "GET", "/api/v1/accounts/verify_credentials").json()["id"]
-        result: NodeRun = run_async(lambda: measure(followers))
+        warm, requests = sign()
+        result: NodeRun = run_async(lambda: measure(followers, warm, requests))
         if processing and result.visible == result.stored:
             home = node.api(followers[0], "GET", "/api/v1/timelines/home?limit=1").json()
             result.home_checked = bool(home) and home[0]["uri"] == result.newest_uri
