@@ -9,9 +9,16 @@ could not send fast enough to load the node), writing requests signed before the
 Requests name the node as http://hq.flurfunk.test:<port> (its PUBLIC_URL) in their Host header
 and signature; the node fetches the signer's key from the fake remote through CONNECT_TO.
 
-The node runs twice per backend: as `make run` starts it (it also processes what it stores,
-and the rate of that is reported too), and with REDIS_URL set, as in a scaled-out deployment
-where `flurfunk worker` processes do the processing and the serve process only receives.
+The node runs twice per backend: as `make run` starts it (it also processes what it stores),
+and with REDIS_URL set, as in a scaled-out deployment where `flurfunk worker` processes do the
+processing and the serve process only receives.
+
+The sender is followed by FOLLOWERS local accounts, so every Create is kept: what staff wait
+for is the post in their home timeline, not the inbox row. A status counts as *visible* once
+its row is committed (its feed rows commit in the same transaction, so the home timeline and
+the account's statuses show it from then on; one follower's home timeline is asked at the
+end to make sure). *Backlog* is the time from the last answer until the last status is
+visible.
 """
 
 from __future__ import annotations
@@ -38,17 +45,23 @@ from starlette.routing import Route
 from bench.fakeremote import FakeRemote
 from federation.httpsig import SignatureError, body_digest_matches, check_freshness, parse, verify
 from federation.keys import load_public_key
+from models.account import Account
 from models.db import Database
 from models.federation import InboxActivity
+from models.ids import new_id
+from models.relationship import Follow
+from models.status import Status
 from tests.federation_kit import FedNode
-from tests.kit import free_port
+from tests.kit import User, free_port
 
 NODE_HOST = "hq.flurfunk.test"
 FLOOR_KEY_ENV = "FLURFUNK_BENCH_FLOOR_PUBLIC_KEY"
 ROOT = Path(__file__).resolve().parent.parent
 WARM_UP = 300
 DEADLINE = 240.0  # seconds any one blast may take before the bench gives up
-DRAIN_LIMIT = 20.0  # seconds to wait for the node to process what it stored
+DRAIN_LIMIT = 120.0  # seconds to wait for the node to make what it stored visible
+FOLLOWERS = 5  # local accounts who follow the sender
+VISIBLE_POLL = 0.05  # seconds between two counts of the visible statuses
 
 
 # --- the floor: verify + parse, nothing else -------------------------------------------------
@@ -209,12 +222,23 @@ class NodeRun:
     statuses: Counter[int]
     seconds: float
     stored: int  # rows added by the blast
-    processed: int | None = None  # of those, processed by the same process meanwhile / after
-    processing_seconds: float = 0.0  # from the first request until the backlog was empty
+    visible: int | None = None  # statuses the blast made visible (None: not in this process)
+    visible_seconds: float = 0.0  # from the first request until the last one was visible
+    newest_uri: str = ""  # the author's newest status, as the database has it
+    home_checked: bool = False  # a follower's home timeline showed the last status
 
     @property
     def rate(self) -> float:
         return self.statuses[202] / self.seconds
+
+    @property
+    def visible_rate(self) -> float:
+        return (self.visible or 0) / self.visible_seconds if self.visible_seconds else 0.0
+
+    @property
+    def backlog(self) -> float:
+        """Seconds from the last answer until the last status was visible."""
+        return max(0.0, self.visible_seconds - self.seconds)
 
 
 @dataclass
@@ -228,35 +252,45 @@ class IngestResult:
     load: float
 
 
-async def _count_stored(url: str) -> tuple[int, int]:
-    """(rows stored, rows processed or given up) in the node's inbox table."""
-    db = Database(url)
-    try:
-        async with db.read() as session:
-            stored, done = (
-                await session.execute(
-                    select(
-                        func.count(),
-                        func.count().filter(
-                            InboxActivity.processed_at.is_not(None) | InboxActivity.failed
-                        ),
-                    )
-                )
-            ).one()
-            return int(stored), int(done)
-    finally:
-        await db.dispose()
+async def _count_stored(db: Database) -> int:
+    async with db.read() as session:
+        return int(await session.scalar(select(func.count()).select_from(InboxActivity)) or 0)
 
 
-async def _drain(url: str, started: float, limit: float) -> tuple[int, float]:
-    """Wait (at most `limit` seconds) until the node has processed every stored activity;
-    (activities processed, seconds since `started`)."""
+async def _count_visible(db: Database, author_id: int) -> int:
+    async with db.read() as session:
+        return int(
+            await session.scalar(
+                select(func.count()).select_from(Status).where(Status.account_id == author_id)
+            )
+            or 0
+        )
+
+
+async def _until_visible(
+    db: Database, author_id: int, wanted: int, started: float, limit: float
+) -> tuple[int, float]:
+    """Wait (at most `limit` seconds) until `wanted` statuses of the author are visible;
+    (statuses visible, seconds since `started` when the last of them was seen)."""
     deadline = time.perf_counter() + limit
     while True:
-        stored, done = await _count_stored(url)
-        if done >= stored or time.perf_counter() >= deadline:
-            return done, time.perf_counter() - started
-        await asyncio.sleep(0.25)
+        seen = await _count_visible(db, author_id)
+        moment = time.perf_counter()
+        if seen >= wanted or moment >= deadline:
+            return seen, moment - started
+        await asyncio.sleep(VISIBLE_POLL)
+
+
+async def _follow_sender(db: Database, sender_uri: str, follower_ids: list[int]) -> int:
+    """Make the local accounts follow the sender (rows as an accepted Follow leaves them);
+    returns the sender's account id."""
+    async with db.write() as session:
+        sender = await session.scalar(select(Account.id).where(Account.uri == sender_uri))
+        if sender is None:
+            raise RuntimeError("the node did not store the sender's actor")
+        for follower in follower_ids:
+            session.add(Follow(id=new_id(), account_id=follower, target_account_id=sender))
+    return int(sender)
 
 
 def ingest_bench(
@@ -278,15 +312,32 @@ def ingest_bench(
         "FLURFUNK_CONNECT_TO": f"{remote.host}=127.0.0.1:{remote_port}",
     }
     load = os.getloadavg()[0]
-    # Signed before the clock starts, and again for every run: the node rejects Dates older
-    # than five minutes.
-    warm, requests = _signed(remote, node, f"{backend}-a", activities)
+    # Signed before the clock starts, and again for every run once its node is up: the node
+    # rejects Dates older than five minutes, and a busy machine starts a node slowly.
+    _, requests = _signed(remote, node, f"{backend}-floor", activities)
     floor_statuses, floor_seconds = run_async(lambda: blast(floor.port, requests, connections))
-    runs = [_node_run(node, url, warm, requests, connections, "processing in the same process")]
+    runs = [
+        _node_run(
+            node,
+            url,
+            remote.actor_uri,
+            lambda: _signed(remote, node, f"{backend}-a", activities),
+            connections,
+            "processing in the same process",
+        )
+    ]
     if redis is not None:
         node.extra_env["FLURFUNK_REDIS_URL"] = redis.url
-        warm, requests = _signed(remote, node, f"{backend}-b", activities)
-        runs.append(_node_run(node, url, warm, requests, connections, "with REDIS_URL (scale-out)"))
+        runs.append(
+            _node_run(
+                node,
+                url,
+                remote.actor_uri,
+                lambda: _signed(remote, node, f"{backend}-b", activities),
+                connections,
+                "with REDIS_URL (scale-out)",
+            )
+        )
     return IngestResult(
         backend=backend,
         sent=activities,
@@ -311,34 +362,59 @@ def _signed(
 def _node_run(
     node: FedNode,
     url: str,
-    warm: list[bytes],
-    requests: list[bytes],
+    sender_uri: str,
+    sign: Callable[[], tuple[list[bytes], list[bytes]]],
     connections: int,
     mode: str,
 ) -> NodeRun:
     processing = "FLURFUNK_REDIS_URL" not in node.extra_env
 
-    async def measure() -> NodeRun:
-        # The first request makes the node fetch the sender's key from the fake remote.
-        first, _ = await blast(node.port, warm[:1], 1)
-        if first[202] != 1:
-            raise RuntimeError(f"the node refused an activity: {dict(first)}\n{node.log_tail()}")
-        await blast(node.port, warm[1:], connections)
-        if processing:
-            await _drain(url, time.perf_counter(), DRAIN_LIMIT)
-        before, processed_before = await _count_stored(url)
-        started = time.perf_counter()
-        statuses, seconds = await blast(node.port, requests, connections)
-        stored, _ = await _count_stored(url)
-        run = NodeRun(mode, statuses, seconds, stored - before)
-        if processing:
-            processed, run.processing_seconds = await _drain(url, started, DRAIN_LIMIT)
-            run.processed = processed - processed_before
-        return run
+    async def measure(followers: list[User], warm: list[bytes], requests: list[bytes]) -> NodeRun:
+        db = Database(url)
+        try:
+            # The first request makes the node fetch the sender's key (and actor).
+            first, _ = await blast(node.port, warm[:1], 1)
+            if first[202] != 1:
+                raise RuntimeError(
+                    f"the node refused an activity: {dict(first)}\n{node.log_tail()}"
+                )
+            sender = await _follow_sender(db, sender_uri, [int(u.id) for u in followers])
+            await blast(node.port, warm[1:], connections)
+            before = await _count_stored(db)
+            if processing:
+                await _until_visible(db, sender, before - 1, time.perf_counter(), DRAIN_LIMIT)
+            visible_before = await _count_visible(db, sender)
+            started = time.perf_counter()
+            statuses, seconds = await blast(node.port, requests, connections)
+            run = NodeRun(mode, statuses, seconds, await _count_stored(db) - before)
+            if processing:
+                seen, run.visible_seconds = await _until_visible(
+                    db, sender, visible_before + run.stored, started, DRAIN_LIMIT
+                )
+                run.visible = seen - visible_before
+                async with db.read() as session:
+                    run.newest_uri = str(
+                        await session.scalar(
+                            select(Status.uri)
+                            .where(Status.account_id == sender)
+                            .order_by(Status.id.desc())
+                            .limit(1)
+                        )
+                    )
+            return run
+        finally:
+            await db.dispose()
 
     node.start()
     try:
-        result: NodeRun = run_async(measure)
+        followers = [node.create_user("reader") for _ in range(FOLLOWERS)]
+        for user in followers:
+            user.id = node.api(user, "GET", "/api/v1/accounts/verify_credentials").json()["id"]
+        warm, requests = sign()
+        result: NodeRun = run_async(lambda: measure(followers, warm, requests))
+        if processing and result.visible == result.stored:
+            home = node.api(followers[0], "GET", "/api/v1/timelines/home?limit=1").json()
+            result.home_checked = bool(home) and home[0]["uri"] == result.newest_uri
     finally:
         node.stop()
     return result
@@ -347,22 +423,26 @@ def _node_run(
 def report(results: list[IngestResult], skipped: list[str]) -> list[str]:
     lines = [
         "| backend | serve process | accepted (202) and stored / s | floor: verify + parse / s "
-        "| node / floor | stored / sent | processed meanwhile and after | load before |",
-        "|---|---|---|---|---|---|---|---|",
+        "| accepted / floor | visible / s | visible / floor | backlog after the load, s "
+        "| stored / sent | load before |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
         for run in r.runs:
-            processing = "— (not in this process)"
-            if run.processed is not None:
-                processing = (
-                    f"{run.processed / run.processing_seconds:,.0f} / s"
-                    if run.processed >= run.stored
-                    else f"{run.processed:,} in {run.processing_seconds:.0f} s"
-                )
+            visible, visible_ratio, backlog = "— (not in this process)", "—", "—"
+            if run.visible is not None:
+                visible = f"{run.visible_rate:,.0f}"
+                if run.visible < run.stored:
+                    visible += f" ({run.visible:,} of {run.stored:,} within {DRAIN_LIMIT:.0f} s)"
+                elif not run.home_checked:
+                    visible += " (home timeline did NOT show the newest)"
+                visible_ratio = f"{run.visible_rate / r.floor_rate:.2f}" if r.floor_rate else "—"
+                backlog = f"{run.backlog:.1f}"
             ratio = run.rate / r.floor_rate if r.floor_rate else 0.0
             lines.append(
                 f"| {r.backend} | {run.mode} | {run.rate:,.0f} | {r.floor_rate:,.0f} "
-                f"| {ratio:.2f} | {run.stored:,} / {r.sent:,} | {processing} | {r.load:.1f} |"
+                f"| {ratio:.2f} | {visible} | {visible_ratio} | {backlog} "
+                f"| {run.stored:,} / {r.sent:,} | {r.load:.1f} |"
             )
             odd = {k: v for k, v in run.statuses.items() if k != 202}
             if odd:

@@ -16,7 +16,7 @@ import dataclasses
 import logging
 from typing import Any
 
-from sqlalchemy import delete, exists, or_, select
+from sqlalchemy import delete, or_, select
 from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -25,13 +25,12 @@ from inbox import emoji, questions
 from inbox.dereference import FetchError, fetch_json, store_actor
 from inbox.parse import Unusable, actor_fields, authority, first, uri_of
 from inbox.parse_notes import ParsedNote, RemoteCard, RemoteMedia, is_note, note_fields
-from inbox.targets import account_by_uri, status_by_uri
+from inbox.targets import account_by_uri, followed_here, status_by_uri
 from models import remote_file
 from models.account import Account
 from models.base import utcnow
 from models.ids import new_id
 from models.preview_card import PreviewCard
-from models.relationship import Follow
 from models.search_index import plain_text
 from models.status import GROUP_ONLY, MediaAttachment, Mention, Status
 from outbox import events, feeds, watch
@@ -44,6 +43,7 @@ from outbox.statuses import count_new
 
 log = logging.getLogger("flurfunk.inbox")
 MAX_DEPTH = 3  # how many missing ancestors of a reply are fetched, at most
+ID_TRIES = 4  # fresh ids drawn for a new status whose back-dated id is taken
 
 
 def is_ours(fed: Federation, uri: str) -> bool:
@@ -111,15 +111,7 @@ async def _wanted(
     replies to a status stored here; other unsolicited posts are dropped."""
     if parent is not None or await _local_readers(session, note):
         return True
-    followed = await session.scalar(
-        select(
-            exists().where(
-                Follow.target_account_id == author.id,
-                Follow.account_id.in_(select(Account.id).where(Account.domain.is_(None))),
-            )
-        )
-    )
-    return bool(followed)
+    return await followed_here(session, author.id)
 
 
 async def _parent(
@@ -213,8 +205,7 @@ async def _insert(
     looked (on PostgreSQL two stores of a new note race, and the second INSERT waits on the
     first one's uri until that commits)."""
     published = note.published or utcnow()
-    status = Status(
-        id=new_id(at_ms=int(published.timestamp() * 1000)),
+    fields = dict(
         account_id=author.id,
         uri=note.uri,
         url=note.url or note.uri,
@@ -233,18 +224,25 @@ async def _insert(
         created_at=published,
         edited_at=note.updated,
     )
-    try:
-        async with session.begin_nested():  # a savepoint: the outer transaction survives
-            session.add(status)
-    except IntegrityError:
-        if await status_by_uri(session, note.uri) is None:
-            raise
-        return None
+    for attempt in range(1, ID_TRIES + 1):
+        # Back-dated to its publication (to the second, as most servers send it): the id's
+        # low bits are random, so a burst of notes from one second can draw the same id.
+        status = Status(id=new_id(at_ms=int(published.timestamp() * 1000)), **fields)
+        try:
+            async with session.begin_nested():  # a savepoint: the outer transaction survives
+                session.add(status)
+            break
+        except IntegrityError:
+            if await status_by_uri(session, note.uri) is not None:
+                return None
+            if attempt == ID_TRIES:
+                raise
     await store_tags(session, status.id, note.hashtags)
     for media in note.media:
         session.add(_attachment(author.id, status.id, media))
     await remote_file.want(session, [m.remote_url for m in note.media])
-    await keep_card(session, status, note.card)
+    if note.card is not None:  # a new status has no card to replace
+        await keep_card(session, status, note.card)
     questions.add_poll(session, status, document)
     await session.flush()
     return status

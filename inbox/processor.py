@@ -2,6 +2,14 @@
 
 A failing activity is retried with back-off and, after `MAX_ATTEMPTS`, kept with its error
 (failed=True) — never dropped silently.
+
+Claimed rows are processed up to `PER_TRANSACTION` at a time in one write transaction, each
+in a savepoint of its own: a commit and its round trips cost about as much as a Create's
+own work, and the rows' outcomes commit with their changes either way. A row whose handler
+fails rolls back only its savepoint (and the stream events it recorded). If the transaction
+itself fails, the rows are processed again one per transaction, so one bad row costs only
+itself. The stored row stays the truth throughout: a crash before the commit leaves the
+rows unprocessed and claimed until the claim lapses or is freed, then they run again.
 """
 
 from __future__ import annotations
@@ -18,7 +26,10 @@ from inbox import handlers  # noqa: F401  (registers every handler)
 from inbox.dereference import FetchError, actor
 from inbox.dispatch import Incoming, handler_for
 from inbox.parse import Unusable
+from inbox.targets import forget_looked_up, look_up_in_batch
+from models.account import Account
 from models.base import utcnow
+from models.db import AFTER_COMMIT
 from models.federation import InboxActivity
 from outbox.context import Federation
 from outbox.deliveries import queued_in
@@ -28,6 +39,11 @@ from outbox.retry import backoff
 log = logging.getLogger("flurfunk.inbox")
 MAX_ATTEMPTS = 8
 LOCK = timedelta(minutes=2)
+# Rows per write transaction: enough to share a commit among many, few enough that on SQLite
+# the write lock is not held long from the web requests that wait for it.
+PER_TRANSACTION = 16
+# Activity types after which what was looked up in the batch may have changed.
+KEEPS_LOOK_UPS = frozenset({"Create", "Like", "Announce"})
 
 
 class InboxProcessor:
@@ -103,9 +119,80 @@ class InboxProcessor:
     async def run_once(self) -> int:
         """Process one batch of due rows; returns how many were claimed."""
         rows = await self.claim()
-        for row in rows:  # in order: a Create must be stored before its Update or Delete
-            await self.process(row)
+        # In order: a Create must be stored before its Update or Delete.
+        for start in range(0, len(rows), PER_TRANSACTION):
+            await self.process_together(rows[start : start + PER_TRANSACTION])
         return len(rows)
+
+    async def process_together(self, rows: list[InboxActivity]) -> None:
+        """Process `rows` in one transaction, each in a savepoint; their outcomes commit with
+        their changes. Falls back to one transaction per row if the shared one fails."""
+        if len(rows) == 1:
+            await self.process(rows[0])
+            return
+        senders = await self._senders(rows)
+        queued = False
+        try:
+            async with self.fed.db.write() as session:
+                look_up_in_batch(session)
+                errors: dict[int, str] = {}
+                for row in rows:
+                    sender = senders.get(row.actor_uri)
+                    if isinstance(sender, str):
+                        error: str | None = sender
+                    else:
+                        error = await self._apply(session, row, sender)
+                    if error is not None:
+                        errors[row.id] = error
+                    if error is not None or row.type not in KEEPS_LOOK_UPS:
+                        forget_looked_up(session)
+                await _record_all(session, rows, errors)
+                queued = queued_in(session)
+        except Exception:  # e.g. the commit failed: nothing of the batch was kept
+            log.exception("processing %d activities together failed; one at a time", len(rows))
+            for row in rows:
+                await self.process(row)
+            return
+        if queued:
+            self.fed.wake_deliveries()
+
+    async def _senders(self, rows: list[InboxActivity]) -> dict[str, Account | str | None]:
+        """Each sender's account (fetched when unknown or stale, before the write transaction
+        opens), or why it could not be had; None for rows without a handler."""
+        senders: dict[str, Account | str | None] = {}
+        for row in rows:
+            if row.actor_uri in senders or handler_for(row.type) is None:
+                continue
+            try:
+                senders[row.actor_uri] = await actor(self.fed, row.actor_uri)
+            except (Unusable, FetchError) as exc:
+                senders[row.actor_uri] = f"unusable: {exc}"
+            except Exception as exc:  # retried with the row; never lost silently
+                log.exception("looking up %s failed", row.actor_uri)
+                senders[row.actor_uri] = f"{type(exc).__name__}: {exc}"
+        return senders
+
+    async def _apply(
+        self, session: AsyncSession, row: InboxActivity, sender: Account | None
+    ) -> str | None:
+        """Run the row's handler in a savepoint; the error when it failed (its changes and
+        stream events then rolled back), else None."""
+        handler = handler_for(row.type)
+        if handler is None or sender is None:
+            return None
+        facts: list[object] = session.info.setdefault(AFTER_COMMIT, [])
+        recorded = len(facts)
+        try:
+            async with session.begin_nested():
+                await handler(Incoming(self.fed, session, orjson.loads(row.payload), sender))
+            return None
+        except (Unusable, FetchError) as exc:
+            error = f"unusable: {exc}"
+        except Exception as exc:  # kept with the row and retried; never lost silently
+            log.exception("processing %s %s failed", row.type, row.activity_uri)
+            error = f"{type(exc).__name__}: {exc}"
+        del facts[recorded:]  # what rolled back announces nothing
+        return error
 
     async def run(self, stop: asyncio.Event, idle_poll: float = 1.0) -> None:
         """Work until `stop` is set."""
@@ -135,3 +222,27 @@ async def _record(
         .values(**values)
         .execution_options(synchronize_session=False)
     )
+
+
+async def _record_all(
+    session: AsyncSession, rows: list[InboxActivity], errors: dict[int, str]
+) -> None:
+    """The outcome of every row of a batch: the processed ones in one statement."""
+    done = [row.id for row in rows if row.id not in errors]
+    if done:
+        await session.execute(
+            update(InboxActivity)
+            .where(InboxActivity.id.in_(done))
+            .values(
+                attempts=InboxActivity.attempts + 1,
+                locked_until=None,
+                claimed_by=None,
+                processed_at=utcnow(),
+                error=None,
+            )
+            .execution_options(synchronize_session=False)
+        )
+    for row in rows:
+        error = errors.get(row.id)
+        if error is not None:
+            await _record(session, row, error, permanent=error.startswith("unusable"))

@@ -4,6 +4,7 @@ follows that local accounts sent (by the id we gave them, or by who and whom).""
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import exists, select
@@ -26,10 +27,41 @@ async def status_by_uri(session: AsyncSession, uri: str | None) -> Status | None
     return (await session.execute(select(Status).where(Status.uri == uri))).scalar_one_or_none()
 
 
+# session.info: what was looked up in this transaction (accounts by URI, whether an account
+# is followed here), kept while the inbox processor says that nothing processed since can
+# have changed it (inbox.processor).
+_LOOKED_UP = "flurfunk.inbox.looked_up"
+
+
+@dataclass
+class _LookedUp:
+    accounts: dict[str, Account] = field(default_factory=dict)
+    followed: dict[int, bool] = field(default_factory=dict)
+
+
+def look_up_in_batch(session: AsyncSession) -> None:
+    """Remember look-ups in this session until `forget_looked_up`: a batch of Creates by one
+    sender asks for the same author, and whether anyone here follows it, again and again."""
+    session.info[_LOOKED_UP] = _LookedUp()
+
+
+def forget_looked_up(session: AsyncSession) -> None:
+    if _LOOKED_UP in session.info:
+        session.info[_LOOKED_UP] = _LookedUp()
+
+
 async def account_by_uri(session: AsyncSession, uri: str | None) -> Account | None:
     if uri is None:
         return None
-    return (await session.execute(select(Account).where(Account.uri == uri))).scalar_one_or_none()
+    remembered: _LookedUp | None = session.info.get(_LOOKED_UP)
+    if remembered is not None and uri in remembered.accounts:
+        return remembered.accounts[uri]
+    account = (
+        await session.execute(select(Account).where(Account.uri == uri))
+    ).scalar_one_or_none()
+    if remembered is not None and account is not None:
+        remembered.accounts[uri] = account
+    return account
 
 
 async def local_account(session: AsyncSession, uri: str | None) -> Account | None:
@@ -42,14 +74,20 @@ async def local_account(session: AsyncSession, uri: str | None) -> Account | Non
 
 async def followed_here(session: AsyncSession, account_id: int) -> bool:
     """Whether any local account follows `account_id`."""
+    remembered: _LookedUp | None = session.info.get(_LOOKED_UP)
+    if remembered is not None and account_id in remembered.followed:
+        return remembered.followed[account_id]
     local = select(Account.id).where(Account.domain.is_(None))
-    return bool(
+    followed = bool(
         await session.scalar(
             select(
                 exists().where(Follow.target_account_id == account_id, Follow.account_id.in_(local))
             )
         )
     )
+    if remembered is not None:
+        remembered.followed[account_id] = followed
+    return followed
 
 
 def _our_row_id(settings: Settings, uri: str | None) -> int | None:

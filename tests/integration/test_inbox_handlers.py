@@ -15,6 +15,7 @@ import asyncio
 import re
 import secrets
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -318,6 +319,28 @@ def test_posts_of_a_followed_actor_reach_the_home_timeline(hq: FedNode, remote: 
     repeat = send(hq, bob, {**create(bob, public), "id": public["id"] + "/again"})
     settled(hq, repeat)
     assert [s["uri"] for s in home(hq, ann)].count(public["id"]) == 1
+
+
+def test_a_burst_of_posts_arrives_whole_around_one_that_fails(
+    hq: FedNode, remote: FakeRemote
+) -> None:
+    """Many posts at once (processed together), all published in the same second; one in
+    the middle is refused: every other one reaches the home timeline once, the refused one
+    is kept as failed and shows nowhere."""
+    ann, bob, eve = hq.create_user("ann"), remote.actor("bob"), remote.actor("eve")
+    follows_remote(hq, remote, ann, bob)
+    good = [create(bob, note(bob, f"<p>burst {n}</p>")) for n in range(30)]
+    bad = create(bob, note(eve, "<p>not bob's to send</p>"))
+    burst = [*good[:15], bad, *good[15:]]
+    with ThreadPoolExecutor(8) as senders:
+        list(senders.map(lambda activity: send(hq, bob, activity), burst))
+
+    assert set(settled(hq, *burst).values()) == {"processed", "failed"}
+    assert settled(hq, bad) == {bad["id"]: "failed"}
+    assert not stored(hq, bad["object"]["id"])
+    shown = [s["uri"] for s in home(hq, ann)]
+    for activity in good:
+        assert shown.count(activity["object"]["id"]) == 1
 
 
 def test_a_direct_message_reaches_only_the_mentioned(hq: FedNode, remote: FakeRemote) -> None:
