@@ -5,13 +5,14 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.account import Account
 from models.base import utcnow
 from models.poll import Poll
 from models.preview_card import PreviewCard
+from models.relationship import Follow
 from models.settings import Settings
 from models.status import GROUP_ONLY, MediaAttachment, Mention, Status, StatusTag, Tag
 from outbox import emoji_use, render
@@ -393,16 +394,14 @@ async def delete_notes(
             + [b for found in boosters.values() for b in found],
         )
     }
-    followers: dict[int, list[str]] = {}
+    followers = await _follower_inboxes_of(session, {s.account_id for s in chosen})
     settings = fed.settings
     for status in chosen:
         author = authors[status.account_id]
         direct = status.visibility == "direct"
         inboxes: list[str | None] = []
         if not direct:
-            if author.id not in followers:
-                followers[author.id] = await follower_inboxes(session, author.id)
-            inboxes += followers[author.id]
+            inboxes += followers.get(author.id, [])
         inboxes += [inbox_of(a, personal=direct) for a in mentioned[status.id] if not a.is_local]
         if status.visibility in ("public", "unlisted"):
             near = [status.in_reply_to_account_id, *boosters[status.id]]
@@ -413,3 +412,26 @@ async def delete_notes(
         )
         targets = sorted({i for i in inboxes if i})
         await send(session, fed, author, activity, targets, status_id=status.id)
+
+
+async def _follower_inboxes_of(
+    session: AsyncSession, account_ids: set[int]
+) -> dict[int, list[str]]:
+    """`follower_inboxes` of many accounts in one query."""
+    inbox = func.coalesce(func.nullif(Account.shared_inbox_url, ""), Account.inbox_url)
+    rows = await session.execute(
+        select(Follow.target_account_id, inbox)
+        .distinct()
+        .select_from(Follow)
+        .join(Account, Account.id == Follow.account_id)
+        .where(
+            Follow.target_account_id.in_(account_ids),
+            Account.domain.is_not(None),
+            inbox.is_not(None),
+        )
+    )
+    found: dict[int, list[str]] = {}
+    for target, url in rows.all():
+        if url:
+            found.setdefault(target, []).append(url)
+    return found

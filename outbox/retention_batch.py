@@ -20,6 +20,7 @@ Legal holds are the caller's to respect: the batch must hold no post a hold cove
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable
 
 from sqlalchemy import ColumnElement, case, delete, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -103,13 +104,7 @@ async def _discount(session: AsyncSession, gone: list[Status], gone_ids: set[int
     that stay: authors' statuses, parents' replies, originals' boosts (and the boost's
     notification to the original's author)."""
     posted = Counter(s.account_id for s in gone if s.visibility != "direct")
-    for account_id, count in posted.items():
-        await session.execute(
-            update(Account)
-            .where(Account.id == account_id)
-            .values(statuses_count=_minus(Account.statuses_count, count))
-            .execution_options(synchronize_session=False)
-        )
+    await _decrement(session, Account.id, Account.statuses_count, posted.items())
     replied = Counter(
         s.in_reply_to_id
         for s in gone
@@ -117,21 +112,10 @@ async def _discount(session: AsyncSession, gone: list[Status], gone_ids: set[int
         and s.in_reply_to_id not in gone_ids
         and s.visibility in COUNTED
     )
-    for parent_id, count in replied.items():
-        await session.execute(
-            update(Status)
-            .where(Status.id == parent_id)
-            .values(replies_count=_minus(Status.replies_count, count))
-            .execution_options(synchronize_session=False)
-        )
+    await _decrement(session, Status.id, Status.replies_count, replied.items())
     boosted = [s for s in gone if s.reblog_of_id is not None and s.reblog_of_id not in gone_ids]
-    for original_id, count in Counter(s.reblog_of_id for s in boosted).items():
-        await session.execute(
-            update(Status)
-            .where(Status.id == original_id)
-            .values(reblogs_count=_minus(Status.reblogs_count, count))
-            .execution_options(synchronize_session=False)
-        )
+    originals = Counter(s.reblog_of_id for s in boosted)
+    await _decrement(session, Status.id, Status.reblogs_count, originals.items())
     if boosted:
         pairs = {(s.account_id, s.reblog_of_id) for s in boosted}
         await session.execute(
@@ -139,4 +123,25 @@ async def _discount(session: AsyncSession, gone: list[Status], gone_ids: set[int
                 Notification.type == "reblog",
                 tuple_(Notification.from_account_id, Notification.status_id).in_(pairs),
             )
+        )
+
+
+async def _decrement(
+    session: AsyncSession,
+    key: InstrumentedAttribute[int],
+    counter: InstrumentedAttribute[int],
+    by: Iterable[tuple[int | None, int]],
+) -> None:
+    """`counter -= by[row]` for every row named: one statement per distinct amount (a few),
+    not one per row (hundreds)."""
+    amounts: dict[int, list[int]] = {}
+    for row_id, amount in by:
+        if row_id is not None:
+            amounts.setdefault(amount, []).append(row_id)
+    for amount, row_ids in amounts.items():
+        await session.execute(
+            update(key.class_)
+            .where(key.in_(row_ids))
+            .values({counter: _minus(counter, amount)})
+            .execution_options(synchronize_session=False)
         )
