@@ -7,8 +7,6 @@ The log is append-only: no code path updates or deletes an entry, and database t
 
 from __future__ import annotations
 
-import csv
-import io
 from datetime import UTC, datetime
 from typing import Any
 
@@ -19,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from models import admin
 from models.admin import AuditQuery
 from outbox.permissions import Operator, require
+from outbox.spreadsheet_csv import csv_text
 
 COLUMNS = ("id", "created_at", "actor", "action", "target", "reason")
 FORMATS = ("json", "csv")
@@ -47,17 +46,7 @@ def as_json(entries: list[dict[str, str]]) -> str:
 
 
 def as_csv(entries: list[dict[str, str]]) -> str:
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(COLUMNS)
-    for e in entries:
-        # A cell starting with = + - @ would be a formula in a spreadsheet: quote it as text.
-        writer.writerow([_cell(e[c]) for c in COLUMNS])
-    return out.getvalue()
-
-
-def _cell(value: str) -> str:
-    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
+    return csv_text(COLUMNS, ([e[c] for c in COLUMNS] for e in entries))
 
 
 async def export(

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models import admin
@@ -245,13 +245,16 @@ async def _decidable(
     return found, warning
 
 
-async def approve(session: AsyncSession, operator: Operator, appeal_id: int) -> Appeal:
-    """Approve the appeal and lift the action it answers."""
+async def approve(
+    session: AsyncSession, operator: Operator, appeal_id: int, fed: Federation | None = None
+) -> Appeal:
+    """Approve the appeal and lift the action it answers (posts no longer sensitive are
+    updated on the nodes that have them, as marking them was)."""
     found, warning = await _decidable(session, operator, appeal_id)
     account = await session.get(Account, warning.account_id)
     if account is None:
         raise UnknownRecord("Record not found")
-    await _lift(session, account, warning)
+    await _lift(session, account, warning, fed)
     found.approved_at = warning.lifted_at = utcnow()
     found.decided_by_account_id = operator.account_id
     _record(session, operator, "appeal.approve", account.acct(), f"warning:{warning.id}")
@@ -268,7 +271,9 @@ async def reject(session: AsyncSession, operator: Operator, appeal_id: int) -> A
     return found
 
 
-async def _lift(session: AsyncSession, account: Account, warning: AccountWarning) -> None:
+async def _lift(
+    session: AsyncSession, account: Account, warning: AccountWarning, fed: Federation | None
+) -> None:
     """Undo what the warning's action did, as far as it can be undone."""
     # The appeal's decider may lack the rank to act on the account directly: the decision
     # is the authority here, so the state is changed without user_admin's rank check.
@@ -283,9 +288,14 @@ async def _lift(session: AsyncSession, account: Account, warning: AccountWarning
     elif warning.action == "sensitive":
         account.sensitized_at = None
     elif warning.action == "mark_statuses_as_sensitive" and warning.status_ids:
-        await session.execute(
-            update(Status)
-            .where(Status.id.in_(warning.status_ids), Status.account_id == account.id)
-            .values(sensitive=False)
-            .execution_options(synchronize_session=False)
+        marked = await session.scalars(
+            select(Status).where(
+                Status.id.in_(warning.status_ids),
+                Status.account_id == account.id,
+                Status.sensitive.is_(True),
+            )
         )
+        for status in list(marked):
+            status.sensitive = False
+            status.edited_at = utcnow()
+            await update_note(session, fed, account, status)

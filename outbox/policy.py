@@ -3,9 +3,7 @@ the policy page, and one rule per top-level list item for /api/v1/instance/rules
 
 from __future__ import annotations
 
-import csv
 import functools
-import io
 from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -15,6 +13,7 @@ from models import policy as stored
 from models.policy import PolicyVersion
 from outbox.content import sanitise
 from outbox.permissions import require
+from outbox.spreadsheet_csv import csv_text
 from outbox.user_admin import AdminError, Operator
 
 if TYPE_CHECKING:
@@ -108,10 +107,9 @@ async def accept(session: AsyncSession, account_id: int, version: int) -> Policy
 
 def acceptances_csv(people: list[stored.Acceptance], version: int) -> str:
     """One row per person: those who have not accepted first."""
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(["username", "email", "role", "version", "accepted", "accepted_at"])
+    header = ["username", "email", "role", "version", "accepted", "accepted_at"]
+    rows = []
     for p in people:
         at = p.accepted_at.isoformat(timespec="seconds") if p.accepted_at else ""
-        writer.writerow([p.username, p.email, p.role, version, "yes" if at else "no", at])
-    return out.getvalue()
+        rows.append([p.username, p.email, p.role, version, "yes" if at else "no", at])
+    return csv_text(header, rows)

@@ -3,10 +3,11 @@ that applies them.
 
 One rule per visibility (`public`, `unlisted`, `private`, `direct`) and `all` for every
 visibility without its own (so also `local` posts and posts in members-only groups). The
-sweep deletes local posts through the normal deletion (outbox.statuses.delete_status:
-boosts, notifications and counters go, the Delete federates) and removes their attachments'
-rows and files. Remote posts older than a rule are removed here too, without telling anyone
-(their author's node decides about its copy). Accounts under legal hold are skipped
+sweep deletes posts a batch at a time with what the normal deletion does for one
+(outbox.retention_batch: boosts, notifications, feed rows and counters go, each local post's
+Delete federates in the same transaction) and removes their attachments' rows and files.
+Remote posts older than a rule are removed here too, without telling anyone (their
+author's node decides about its copy). Accounts under legal hold are skipped
 entirely: their posts stay as they are until the hold is lifted; the next sweep then
 removes them, and also the posts the hold archive kept for them (outbox.legal_holds) that
 are older than the rules. A held group keeps every post in it the same way, whoever wrote
@@ -29,12 +30,11 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models import admin
-from models.account import Account
 from models.base import utcnow
 from models.ids import id_for_time
 from models.retention import RULE_VISIBILITIES, HeldStatus, RetentionRule
 from models.status import GROUP_ONLY, VISIBILITIES, MediaAttachment, Status
-from outbox import legal_holds, statuses
+from outbox import legal_holds, retention_batch
 from outbox.context import Federation
 from outbox.media import remove_files
 from outbox.permissions import AdminError, Operator, require
@@ -148,9 +148,9 @@ async def _batch(
     """Delete up to BATCH posts of `visibility` older than `before_id`, oldest first,
     skipping rows another sweep holds. Ids are time-ordered for every post (a remote post's id
     is back-dated to its publication), so this is a range scan of (visibility, id)."""
-    found = (
-        await session.execute(
-            select(Status.id, Status.account_id)
+    found = list(
+        await session.scalars(
+            select(Status)
             .where(
                 Status.visibility == visibility,
                 Status.id < before_id,
@@ -160,24 +160,9 @@ async def _batch(
             .limit(BATCH)
             .with_for_update(skip_locked=True)
         )
-    ).all()
-    batch = Batch(found=len(found))
-    authors: dict[int, Account | None] = {}
-    for status_id, account_id in found:
-        if account_id not in authors:
-            authors[account_id] = await session.get(Account, account_id)
-        author = authors[account_id]
-        if author is None or await session.get(Status, status_id) is None:
-            continue  # went with a post deleted before it in this batch (a boost)
-        gone = await session.execute(
-            delete(MediaAttachment)
-            .where(MediaAttachment.status_id == status_id)
-            .returning(MediaAttachment.file_path)
-        )
-        batch.files += [p for p in gone.scalars() if p and author.is_local]
-        await statuses.delete_status(session, author, status_id, fed=fed, by="retention")
-        batch.deleted += 1
-    return batch
+    )
+    files = await retention_batch.delete_posts(session, fed, found)
+    return Batch(found=len(found), deleted=len(found), files=files)
 
 
 async def sweep(
@@ -262,16 +247,21 @@ def parse_instant(text: str, what: str = "time") -> datetime:
 
 async def sweep_now(fed: Federation, operator: Operator, now: datetime | None = None) -> int:
     """The sweep on an operator's demand (`flurfunk retention sweep`): needs
-    `manage_compliance` and goes into the audit log with the time that counted as now."""
+    `manage_compliance`. It goes into the audit log before the first post goes, with the
+    time that counted as now and the rules in force (the count is known only at the end,
+    and a sweep that stops half-way has still deleted what it deleted)."""
     require(operator, "manage_compliance")
-    deleted = await sweep(fed, now)
+    now = now or utcnow()
     async with fed.db.write() as session:
+        found = await rules(session)
         admin.record(
             session,
             operator.name,
             "retention.sweep",
-            (now or utcnow()).isoformat(timespec="seconds"),
-            f"deleted={deleted}",
+            now.isoformat(timespec="seconds"),
+            " ".join(f"{r.visibility}={r.days}d" for r in found) or "no rules",
             operator_account_id=operator.account_id,
         )
+    deleted = await sweep(fed, now)
+    log.info("retention sweep by %s deleted %d post(s)", operator.name, deleted)
     return deleted

@@ -26,7 +26,7 @@ from models.settings import Settings
 from outbox import relationship_activities, user_admin
 from outbox.accounts import AccountError
 from outbox.context import Federation
-from outbox.permissions import AdminError, Operator
+from outbox.permissions import AdminError, Operator, require
 from outbox.profile import MAX_DISPLAY_NAME
 
 # A password hash that no password matches (argon2 refuses it): provisioned users sign in
@@ -62,14 +62,21 @@ def operator(label: str) -> Operator:
 # --- tokens --------------------------------------------------------------------------------
 
 
-async def add_token(session: AsyncSession, label: str, token_hash: str, by: str) -> ScimToken:
+async def add_token(
+    session: AsyncSession, operator: Operator, label: str, token_hash: str
+) -> ScimToken:
+    """A directory token (its digest); whoever made it is in the audit log, with their
+    account when a person (not the command line) did."""
+    require(operator, "administer_users")
     label = label.strip()
     if not label or len(label) > TOKEN_LABEL_LENGTH or not label.isprintable():
         raise AdminError(f"the label must be 1 to {TOKEN_LABEL_LENGTH} printable characters")
     row = ScimToken(name=label, token_hash=token_hash)
     session.add(row)
     await session.flush()
-    admin.record(session, by, "scim.token_create", label)
+    admin.record(
+        session, operator.name, "scim.token_create", label, operator_account_id=operator.account_id
+    )
     return row
 
 

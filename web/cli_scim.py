@@ -20,7 +20,7 @@ def cmd_scim_token(args: argparse.Namespace, settings: Settings) -> None:
     token = new_token()
 
     async def add(session: AsyncSession) -> str:
-        row = await scim.add_token(session, args.name, digest(token), operator().name)
+        row = await scim.add_token(session, operator(), args.name, digest(token))
         return row.name
 
     label = run_admin(settings, add)

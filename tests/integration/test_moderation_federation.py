@@ -16,9 +16,12 @@ from tests.federation_kit import (
     FedNode,
     Network,
     Plan,
+    arrives,
+    follows,
     network,
     peer_in_thread,
     post,
+    seen,
     wait_for,
 )
 from tests.integration.test_admin_accounts_api import staff
@@ -170,3 +173,38 @@ def test_hostile_flags_are_dropped(net: Network, mallory: tuple[FakeActor, int])
     assert actor.post(sales, control).status_code == 202  # the same again changes nothing
     arrived = wait_for(lambda: reports_about(sales, mod, cat_id), "mallory's valid Flag")
     assert [r["comment"] for r in arrived] == ["a real one"]
+
+
+def test_marking_a_post_sensitive_reaches_the_nodes_that_have_it(net: Network) -> None:
+    hq, sales = net["hq"], net["sales"]
+    first, second = staff(hq, "modone", "moderator"), staff(hq, "modtwo", "moderator")
+    author, reader = hq.create_user("author"), sales.create_user("reader")
+    follows(sales, reader, hq, author)
+    shown = post(hq, author, "pictures from the plant floor")
+    arrives(sales, reader, shown["uri"])
+    assert seen(sales, reader, shown["uri"])["sensitive"] is False  # type: ignore[index]
+
+    marked = hq.api(
+        first,
+        "POST",
+        "/api/v1/flurfunk/moderation/statuses",
+        data={"type": "sensitive", "status_ids[]": [shown["id"]], "text": "Machinery"},
+    )
+    assert marked.status_code == 200, marked.text
+    wait_for(
+        lambda: (seen(sales, reader, shown["uri"]) or {}).get("sensitive") is True,
+        "the post marked sensitive on sales",
+    )
+
+    # Approving the author's appeal lifts the mark, there too.
+    warning_id = marked.json()[0]["id"]
+    appeal = hq.api(
+        author, "POST", "/api/v1/flurfunk/appeals", data={"warning_id": warning_id, "text": "ok"}
+    )
+    assert appeal.status_code == 200, appeal.text
+    approved = hq.api(second, "POST", f"/api/v1/flurfunk/appeals/{appeal.json()['id']}/approve")
+    assert approved.status_code == 200, approved.text
+    wait_for(
+        lambda: (seen(sales, reader, shown["uri"]) or {}).get("sensitive") is False,
+        "the mark lifted on sales",
+    )

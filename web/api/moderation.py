@@ -176,14 +176,17 @@ def _decide(approving: bool) -> Any:
         c = await call(request, "admin:write:reports")
         who = await _may_moderate(c)
         appeal_id = parse_id(request.path_params["id"])
-        decide = moderation.approve if approving else moderation.reject
         try:
             async with c.node.db.write() as session:
-                await decide(session, who, appeal_id)
+                if approving:
+                    await moderation.approve(session, who, appeal_id, c.node.federation)
+                else:
+                    await moderation.reject(session, who, appeal_id)
         except moderation.UnknownRecord:
             raise not_found() from None
         except AdminError as exc:
             raise refused(exc) from None
+        wake_deliveries(c)
         return await _shown(c, appeal_id)
 
     return endpoint

@@ -8,10 +8,12 @@ from pathlib import Path
 from typing import TypeVar
 
 import pytest
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models import admin
 from models import allowlist as stored_allowlist
+from models.admin import AdminAction
 from models.db import Database
 from models.migrate import upgrade
 from models.settings import Settings
@@ -95,3 +97,22 @@ def test_a_refused_action_changes_nothing_and_logs_nothing(database: str) -> Non
     assert users["ann"].suspended_at is not None
     assert users["boss"].role == "admin"
     assert boss != mod
+
+
+def test_a_scim_token_is_audited_with_the_operators_account(database: str) -> None:
+    from outbox import scim
+
+    person = Operator("anna", account_id=4242)
+    write(database, lambda s: scim.add_token(s, person, "entra", "0" * 64))
+    write(database, lambda s: scim.add_token(s, CLI, "okta", "1" * 64))
+    with pytest.raises(NotPermitted):
+        write(database, lambda s: scim.add_token(s, Operator("bob", role="user"), "x", "2" * 64))
+
+    async def entries(session: AsyncSession) -> list[tuple[str, int | None, str]]:
+        rows = await session.scalars(select(AdminAction).order_by(AdminAction.id))
+        return [(r.operator, r.operator_account_id, r.target) for r in rows]
+
+    found = write(database, entries)
+    assert ("anna", 4242, "entra") in found
+    assert ("cli:ops", None, "okta") in found
+    assert all(target != "x" for _, _, target in found)
