@@ -1,8 +1,9 @@
 """`make bench`: run every benchmark on SQLite and PostgreSQL and write bench/RESULTS.md.
 
 Parts: inbox ingest, delivery, home timeline, fan-out, idle memory, cross-node latency, the
-web home page, full-text search, keyword watch, the retention sweep, announcements (`--only
-ingest,delivery,timeline,fanout,memory,latency,webpage,search,watch,retention,announcements`
+web home page, full-text search, keyword watch, the retention sweep, announcements, and on
+demand only (`make bench-company`) a simulated company day (`--only
+ingest,delivery,timeline,fanout,memory,latency,webpage,search,watch,retention,announcements,company`
 picks some; the others' sections in RESULTS.md are kept). Every benchmark stops by itself and
 talks only to 127.0.0.1.
 """
@@ -21,7 +22,17 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import announcements, fanout, latency, retention, search, timeline, watch, web_page
+from bench import (
+    announcements,
+    company,
+    fanout,
+    latency,
+    retention,
+    search,
+    timeline,
+    watch,
+    web_page,
+)
 from bench.delivery import DeliveryResult, Sink, delivery_bench
 from bench.delivery import report as delivery_report
 from bench.fakeremote import FakeRemote
@@ -62,9 +73,13 @@ SECTIONS = {
     "watch": "Keyword watch",
     "retention": "Retention sweep",
     "announcements": "Announcements to many nodes",
+    "company": "A simulated company day",
 }
+# Not part of a plain `make bench`: ten nodes for ten minutes (`make bench-company`).
+ON_DEMAND = {"company"}
 NOTES = {
     "fanout": fanout.NOTE,
+    "company": company.NOTE,
     "latency": latency.NOTE,
     "ingest": [
         "One `flurfunk serve` process receives signed Create activities (cavage rsa-sha256,",
@@ -258,7 +273,9 @@ def _watch_section(args: argparse.Namespace) -> list[str]:
 def main() -> None:
     parser = argparse.ArgumentParser(description="Flurfunk benchmarks")
     parser.add_argument(
-        "--only", default=",".join(SECTIONS), help="comma-separated: " + ", ".join(SECTIONS)
+        "--only",
+        default=",".join(k for k in SECTIONS if k not in ON_DEMAND),
+        help="comma-separated: " + ", ".join(SECTIONS),
     )
     parser.add_argument("--backends", default="sqlite,postgres")
     parser.add_argument("--output", type=Path, default=RESULTS)
@@ -272,6 +289,7 @@ def main() -> None:
     fanout.add_arguments(parser)
     latency.add_arguments(parser)
     retention.add_arguments(parser)
+    company.add_arguments(parser)
     delivery = parser.add_argument_group("delivery")
     delivery.add_argument("--deliveries", type=int, default=10_000)
     delivery.add_argument("--plain-posts", type=int, default=1_000)
@@ -293,6 +311,7 @@ def main() -> None:
         "watch": _watch_section,
         "retention": lambda args: retention.section(args, per_backend),
         "announcements": announcements.section,
+        "company": company.section,
     }
     fresh: dict[str, list[str]] = {}
     for key in SECTIONS:
