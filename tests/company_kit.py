@@ -648,7 +648,7 @@ class Day:
                 visibility=status["visibility"],
                 sent_at=sent,
                 marker=marker,
-                mentions={m.index for m in mentions if m.index != author.index},
+                mentions=self.mentioned(status, author),
                 group=kind == "group",
                 media=len(media_ids),
             )
@@ -709,7 +709,7 @@ class Day:
                 visibility=status["visibility"],
                 sent_at=sent,
                 marker=marker,
-                mentions={m.index for m in mentions},
+                mentions=self.mentioned(status, replier),
             )
         )
 
@@ -845,6 +845,16 @@ class Day:
             ledger.write_times.append((sent, kind))
         finally:
             self._changing.discard(pair)
+
+    def mentioned(self, status: dict[str, Any], author: Person) -> set[int]:
+        """Whom the node says the status mentions: a mention of someone on a node that is
+        down and unknown here stays plain text, as on Mastodon, and goes to nobody."""
+        names = {m["username"].lower() for m in status.get("mentions", [])}
+        return {
+            p.index
+            for p in self.company.people
+            if p.name.lower() in names and p.index != author.index
+        }
 
     def record(self, written: Written) -> None:
         self.ledger.statuses[written.uri] = written
