@@ -12,6 +12,7 @@ the hour with the outage marked (matplotlib, the `bench` extra).
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import os
 import tempfile
@@ -323,9 +324,10 @@ def report(r: DayResult, points: list[tuple[float, float, bool]]) -> list[str]:
     kinds = ", ".join(f"{k} {n:,}" for k, n in ledger.writes.most_common())
     answers_5xx = sum(n for k, n in ledger.answers.items() if k.split()[-1].startswith("5"))
     lines = [
-        f"{r.nodes} nodes ({SCALED}: PostgreSQL + Redis, `serve --workers 2` + a worker; the "
-        f"others embedded SQLite), {r.staff:,} staff, {r.follows:,} follows ({r.across:,} across "
-        f"nodes), a members-only group of {r.group_members} on dev, {r.streaming} staff on "
+        f"{r.nodes} nodes ({SCALED}: PostgreSQL + Redis, `serve --workers 2` + a worker, unless "
+        f"said otherwise above; the others embedded SQLite), {r.staff:,} staff, "
+        f"{r.follows:,} follows ({r.across:,} across nodes), a members-only group of "
+        f"{r.group_members} on dev, {r.streaming} staff on "
         f"WebSocket user streams. Seeding took {r.seed_seconds:.0f} s. The day: "
         f"{r.duration:.0f} s standing for an hour, peak {r.peak:.0f} writes/s; {VICTIM} killed "
         f"(SIGKILL) at {killed:.0f} s and live again at {back:.0f} s. Load average "
@@ -410,10 +412,18 @@ def add_arguments(parser: Any) -> None:
     group.add_argument("--company-outage", type=float, default=60.0, help="seconds down")
     group.add_argument("--company-streaming", type=float, default=0.1, help="share of staff")
     group.add_argument("--company-accounting-timeout", type=float, default=900.0)
+    group.add_argument(
+        "--company-scaled",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help=f"run {SCALED} on PostgreSQL + Redis (else every node embedded)",
+    )
 
 
 def section(args: Any) -> list[str]:
     available, reason = postgres_available()
+    if not args.company_scaled:
+        available, reason = False, "--no-company-scaled"
     redis = OwnRedis() if available else None
     if redis is not None:
         redis.start()
@@ -430,5 +440,5 @@ def section(args: Any) -> list[str]:
     plot(result, points, PLOT)
     lines = report(result, points)
     if not available:
-        lines.insert(0, f"**No PostgreSQL ({reason}): every node embedded.**")
+        lines.insert(0, f"**No scaled-out node ({reason}): every node embedded.**")
     return lines

@@ -491,9 +491,11 @@ class Day:
         outage: tuple[float, float] | None,
         victim: str | None,
         seed: int = 11,
+        min_writes: int = 0,
     ) -> None:
         self.company = company
         self.duration = duration
+        self.min_writes = min_writes
         self.peak = peak
         self.outage = outage  # (start, length) in seconds into the day
         self.victim = victim
@@ -898,7 +900,7 @@ class Day:
         self.started = time.perf_counter()
         due = self.started
         try:
-            while (now := time.perf_counter()) - self.started < self.duration:
+            while self.going(now := time.perf_counter()):
                 elapsed = now - self.started
                 if (
                     self.outage is not None
@@ -924,6 +926,14 @@ class Day:
         finally:
             for client in self.clients.values():
                 await client.aclose()
+
+    def going(self, now: float) -> bool:
+        """Until `duration` has passed and at least `min_writes` were answered: a machine too
+        busy to write much in that time gets more time, not a thinner day (up to 20 times)."""
+        elapsed = now - self.started
+        if elapsed >= 20 * self.duration:
+            return False
+        return elapsed < self.duration or sum(self.ledger.writes.values()) < self.min_writes
 
     async def _outage(self, kill: Callable[[], None], restart: Callable[[], None]) -> None:
         assert self.victim is not None
