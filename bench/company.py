@@ -347,8 +347,9 @@ def report(r: DayResult, points: list[tuple[float, float, bool]]) -> list[str]:
         f"| edits or media missing | **{len(acc.stale)}** |",
         f"| favourite/boost counts wrong on the author's node | **{len(acc.counts)}** |",
         f"| follows/unfollows not agreed by both sides | **{len(acc.relationships)}** |",
-        f"| 5xx answers (and failed connections) | **{answers_5xx}** "
-        f"({len(ledger.server_errors)}) |",
+        f"| 5xx answers | **{answers_5xx}** |",
+        f"| writes without an answer (timeouts; what they touched is not judged) | "
+        f"{len(ledger.unanswered)} |",
         f"| checking took | {acc.seconds:.0f} s, {acc.rounds} round(s) |",
         "",
     ]

@@ -370,6 +370,9 @@ class Ledger:
     churned: set[tuple[int, int]] = field(default_factory=set)  # follows changed today
     answers: Counter[str] = field(default_factory=Counter)  # "kind status" -> count
     server_errors: list[str] = field(default_factory=list)
+    unanswered: list[str] = field(default_factory=list)  # no answer: outcome unknown
+    uncertain: set[str] = field(default_factory=set)  # statuses an unanswered write touched
+    uncertain_pairs: set[tuple[int, int]] = field(default_factory=set)
     writes: Counter[str] = field(default_factory=Counter)  # accepted writes by kind
     skipped: Counter[str] = field(default_factory=Counter)  # planned but not possible then
     write_times: list[tuple[float, str]] = field(default_factory=list)  # (sent_at, kind)
@@ -386,6 +389,11 @@ class Ledger:
 
 class WriteFailed(Exception):
     pass
+
+
+class Uncertain(WriteFailed):
+    """No answer (a timeout on an overloaded machine, a dropped connection): the write may
+    or may not have happened, so what it touched is not judged."""
 
 
 # --- streams -------------------------------------------------------------------------------
@@ -529,8 +537,8 @@ class Day:
                 **kwargs,
             )
         except httpx.TransportError as exc:
-            self.ledger.server_errors.append(f"{kind} on {person.node}: {type(exc).__name__} {exc}")
-            raise WriteFailed(kind) from exc
+            self.ledger.unanswered.append(f"{kind} on {person.node}: {type(exc).__name__} {exc}")
+            raise Uncertain(kind) from exc
         finally:
             self.inflight[person.node] -= 1
         self.ledger.answers[f"{kind} {answer.status_code}"] += 1
@@ -754,6 +762,9 @@ class Day:
             )
             try:
                 answer = await self.call(actor, "POST", path, kind)
+            except Uncertain:
+                self.ledger.uncertain.add(target.uri)
+                raise
             except WriteFailed:
                 getattr(target, done).discard(actor.index)
                 raise
@@ -794,6 +805,7 @@ class Day:
         target.frozen = True  # before any await: nobody replies, likes or boosts it now
         author = self.company.people[target.author]
         sent = time.perf_counter()
+        self.ledger.uncertain.add(target.uri)  # until the node has answered
         if kind == "delete":
             await self.call(author, "DELETE", f"/api/v1/statuses/{target.local_id}", kind)
             target.deleted = True
@@ -804,6 +816,7 @@ class Day:
                 "status": self.text(author, f"{target.marker}e{target.edits}", mentions),
             }
             await self.call(author, "PUT", f"/api/v1/statuses/{target.local_id}", kind, json=body)
+        self.ledger.uncertain.discard(target.uri)
         self.ledger.writes[kind] += 1
         self.ledger.write_times.append((sent, kind))
 
@@ -838,7 +851,11 @@ class Day:
                 ledger.skipped[kind] += 1
                 return
             sent = time.perf_counter()
-            await self.call(person, "POST", f"/api/v1/accounts/{target_id}/{kind}", kind)
+            try:
+                await self.call(person, "POST", f"/api/v1/accounts/{target_id}/{kind}", kind)
+            except Uncertain:
+                ledger.uncertain_pairs.add(pair)
+                raise
             if kind == "follow":
                 ledger.follows.add(pair)
             else:
@@ -891,7 +908,7 @@ class Day:
         the victim node at `outage` (in a thread: starting a node blocks)."""
         limits = httpx.Limits(max_connections=64, max_keepalive_connections=32)
         self.clients = {
-            name: httpx.AsyncClient(timeout=60, limits=limits) for name in self.company.net.nodes
+            name: httpx.AsyncClient(timeout=120, limits=limits) for name in self.company.net.nodes
         }
         kinds = list(WEIGHTS)
         weights = [WEIGHTS[k] for k in kinds]
@@ -1039,7 +1056,7 @@ def expected_home(company: Company, ledger: Ledger, person: Person) -> tuple[set
     stable = ledger.follows - ledger.churned
     group = company.group
     for w in ledger.statuses.values():
-        if w.kind == "boost" or w.deleted:
+        if w.kind == "boost" or w.deleted or w.uri in ledger.uncertain:
             continue
         s, a = person.index, w.author
         if a == s or s in w.mentions:
@@ -1091,8 +1108,8 @@ def _check_home(
             if original is not None and original.deleted:
                 out.unexpected.append(f"a boost of deleted {original.uri} in {where}'s home")
             continue
-        if written is None:
-            continue  # not written today by the workload (a group's own activity, say)
+        if written is None or written.uri in ledger.uncertain:
+            continue  # not known to be written (a group's own activity, an unanswered post)
         if written.deleted:
             out.unexpected.append(f"deleted {e['uri']} in {where}'s home")
         elif e["uri"] not in must and e["uri"] not in may:
@@ -1218,8 +1235,12 @@ def account(company: Company, ledger: Ledger, *, timeout: float, parallel: int =
     Returns the last round: what is still wrong then stays wrong."""
     started = time.monotonic()
     people = list(company.people)
-    statuses = [w for w in ledger.statuses.values() if w.kind != "boost" and not w.deleted]
-    pairs = sorted(ledger.churned)
+    statuses = [
+        w
+        for w in ledger.statuses.values()
+        if w.kind != "boost" and not w.deleted and w.uri not in ledger.uncertain
+    ]
+    pairs = sorted(ledger.churned - ledger.uncertain_pairs)
     total = Accounts()
     rounds = 0
     while True:

@@ -40,6 +40,7 @@ def test_company_day_loses_and_duplicates_nothing(tmp_path: Path) -> None:
         ledger = day.ledger
         assert day.outage_at is not None, "the node was not killed and restarted"
         assert sum(ledger.writes.values()) >= 100, ledger.writes
+        # No 5xx. A write left without an answer (a timeout on a busy machine) is not judged.
         assert not ledger.server_errors, "\n".join(ledger.server_errors)
         result = account(company, ledger, timeout=300)
         assert result.checked_homes == len(company.people)
