@@ -1071,6 +1071,19 @@ def expected_home(company: Company, ledger: Ledger, person: Person) -> tuple[set
     return must, may
 
 
+async def _get(client: httpx.AsyncClient, url: str, **kwargs: Any) -> httpx.Response:
+    """A read, tried again when the connection drops (a busy node closing a kept-alive
+    connection as it is reused): reading changes nothing, so trying again is safe."""
+    for attempt in range(5):
+        try:
+            return await client.get(url, **kwargs)
+        except httpx.TransportError:
+            if attempt == 4:
+                raise
+            await asyncio.sleep(1 + attempt)
+    raise AssertionError("unreachable")
+
+
 async def _home(
     client: httpx.AsyncClient, company: Company, person: Person
 ) -> list[dict[str, Any]]:
@@ -1078,7 +1091,8 @@ async def _home(
     entries: list[dict[str, Any]] = []
     params: dict[str, Any] = {"limit": 40}
     while True:
-        page = await client.get(
+        page = await _get(
+            client,
             node.url + "/api/v1/timelines/home",
             params=params,
             headers={"Authorization": f"Bearer {person.token}"},
@@ -1135,7 +1149,8 @@ async def _check_counts(
     client: httpx.AsyncClient, company: Company, w: Written, out: Accounts
 ) -> None:
     author = company.people[w.author]
-    answer = await client.get(
+    answer = await _get(
+        client,
         company.node(author).url + f"/api/v1/statuses/{w.local_id}",
         headers={"Authorization": f"Bearer {author.token}"},
     )
@@ -1160,7 +1175,8 @@ async def _relationship(
     account_id = company.account_ids.get((person.node, other.index))
     if account_id is None:
         handle = company.handle(other, person.node).lstrip("@")
-        found = await client.get(
+        found = await _get(
+            client,
             node.url + "/api/v2/search",
             params={"q": "@" + handle, "type": "accounts", "resolve": "false"},
             headers=headers,
@@ -1170,8 +1186,11 @@ async def _relationship(
         if not match:
             return None
         account_id = str(match[0]["id"])
-    answer = await client.get(
-        node.url + "/api/v1/accounts/relationships", params={"id": account_id}, headers=headers
+    answer = await _get(
+        client,
+        node.url + "/api/v1/accounts/relationships",
+        params={"id": account_id},
+        headers=headers,
     )
     answer.raise_for_status()
     return dict(answer.json()[0])
