@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install run test lint bench demo clean catalogues
+.PHONY: install run test lint bench bench-company demo clean catalogues
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,12 @@ test: lint
 
 bench: install
 	$(BIN)/python -m bench.run
+
+# Ten nodes, 2,000 staff, a busy hour in 10 minutes (DURATION=seconds to shorten it).
+DURATION ?= 600
+bench-company: install
+	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
+	$(BIN)/python -m bench.run --only company --company-duration $(DURATION)
 
 demo: install
 	$(BIN)/flurfunk demo

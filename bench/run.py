@@ -2,10 +2,11 @@
 
 Parts: inbox ingest, delivery, home timeline, status creation (`posting`), fan-out, idle
 memory, cross-node latency, the web home page, full-text search, keyword watch, the retention
-sweep, announcements, media upload, attachment serving, group fan-out (`--only ingest,
-delivery,timeline,posting,fanout,memory,latency,webpage,search,watch,retention,announcements,
-media,serving,groups` picks some; the others' sections in RESULTS.md are kept). Every
-benchmark stops by itself and talks only to 127.0.0.1.
+sweep, announcements, media upload, attachment serving, group fan-out, and on demand only
+(`make bench-company`) a simulated company day (`--only ingest,delivery,timeline,posting,
+fanout,memory,latency,webpage,search,watch,retention,announcements,media,serving,groups,
+company` picks some; the others' sections in RESULTS.md are kept). Every benchmark stops by
+itself and talks only to 127.0.0.1.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from pathlib import Path
 
 from bench import (
     announcements,
+    company,
     fanout,
     group_fanout,
     latency,
@@ -80,9 +82,13 @@ SECTIONS = {
     "media": "Media upload",
     "serving": "Attachment serving",
     "groups": "Group fan-out",
+    "company": "A simulated company day",
 }
+# Not part of a plain `make bench`: ten nodes for ten minutes (`make bench-company`).
+ON_DEMAND = {"company"}
 NOTES = {
     "fanout": fanout.NOTE,
+    "company": company.NOTE,
     "latency": latency.NOTE,
     "ingest": [
         "One `flurfunk serve` process receives signed Create activities (cavage rsa-sha256,",
@@ -286,7 +292,9 @@ def _watch_section(args: argparse.Namespace) -> list[str]:
 def main() -> None:
     parser = argparse.ArgumentParser(description="Flurfunk benchmarks")
     parser.add_argument(
-        "--only", default=",".join(SECTIONS), help="comma-separated: " + ", ".join(SECTIONS)
+        "--only",
+        default=",".join(k for k in SECTIONS if k not in ON_DEMAND),
+        help="comma-separated: " + ", ".join(SECTIONS),
     )
     parser.add_argument("--backends", default="sqlite,postgres")
     parser.add_argument("--output", type=Path, default=RESULTS)
@@ -304,6 +312,7 @@ def main() -> None:
     latency.add_arguments(parser)
     retention.add_arguments(parser)
     media_upload.add_arguments(parser)
+    company.add_arguments(parser)
     delivery = parser.add_argument_group("delivery")
     delivery.add_argument("--deliveries", type=int, default=10_000)
     delivery.add_argument("--plain-posts", type=int, default=1_000)
@@ -329,6 +338,7 @@ def main() -> None:
         "media": media_upload.section,
         "serving": lambda args: media_serving.section(args, per_backend),
         "groups": lambda args: group_fanout.section(args, per_backend),
+        "company": company.section,
     }
     fresh: dict[str, list[str]] = {}
     for key in SECTIONS:

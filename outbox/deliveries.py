@@ -12,7 +12,7 @@ from contextvars import ContextVar
 from typing import Any
 
 import orjson
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from federation.allowlist import Allowlist, PatternError, url_host_port
@@ -105,6 +105,33 @@ async def enqueue(
     session.info[QUEUED] = True
     _queued_by_this_task.set(True)
     return len(targets)
+
+
+async def withdraw_unsent(session: AsyncSession, status_id: int) -> set[str]:
+    """Before a status's Delete is queued: its Create and Update rows that have not reached
+    their inbox (the node is down, say) and are not being sent right now are withdrawn, and
+    the inboxes whose Create is among them are returned. Those get no Delete: sent later, it
+    could arrive before the Create, which would bring the deleted post back there."""
+    now = utcnow()
+    rows = (
+        await session.execute(
+            select(Delivery.id, Delivery.inbox_url, OutboxActivity.type)
+            .join(OutboxActivity, OutboxActivity.id == Delivery.activity_id)
+            .where(
+                OutboxActivity.status_id == status_id,
+                OutboxActivity.type.in_(("Create", "Update")),
+                Delivery.state == "pending",
+                or_(Delivery.locked_until.is_(None), Delivery.locked_until < now),
+            )
+        )
+    ).all()
+    if rows:
+        await session.execute(
+            update(Delivery)
+            .where(Delivery.id.in_([r.id for r in rows]), Delivery.state == "pending")
+            .values(state="done", done_at=now, last_error="withdrawn: the status was deleted")
+        )
+    return {r.inbox_url for r in rows if r.type == "Create"}
 
 
 # Set by `enqueue` for the task (one request) that queued deliveries: the request then wakes

@@ -17,7 +17,7 @@ from models.settings import Settings
 from models.status import GROUP_ONLY, MediaAttachment, Mention, Status, StatusTag, Tag
 from outbox import emoji_use, render
 from outbox.context import Federation
-from outbox.deliveries import enqueue, follower_inboxes, inbox_of
+from outbox.deliveries import enqueue, follower_inboxes, inbox_of, withdraw_unsent
 
 FEDERATED = ("public", "unlisted", "private", "direct")
 
@@ -294,7 +294,8 @@ async def delete_note(
     activity = render.delete(
         render.actor_uri(settings, author), render.status_uri(settings, author, status), to, cc
     )
-    inboxes = await status_audience(session, status)
+    never_reached = await withdraw_unsent(session, status.id)
+    inboxes = [i for i in await status_audience(session, status) if i not in never_reached]
     await send(session, fed, author, activity, inboxes, status_id=status.id)
 
 

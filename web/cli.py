@@ -80,6 +80,10 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> None:
             host=args.host,
             port=args.port,
             workers=args.workers,
+            # uvicorn kills a web process that does not answer its health ping in time (5 s by
+            # default) and starts another: on a busy machine, where starting one takes longer,
+            # that loop never ends and the node never comes up.
+            timeout_worker_healthcheck=60,
             proxy_headers=True,
             forwarded_allow_ips=settings.trusted_proxies,
             log_level=args.log_level,

@@ -92,3 +92,27 @@ def test_a_sender_killed_with_pending_deliveries_delivers_each_once(net: Network
     assert len(notified(sales, bo, "mention", hq.handle(ada), sent[-1])) == 1
     wait_for(lambda: pending(hq, sales.host) == 0, "hq's deliveries to sales all done")
     assert delivery_summary(hq, sales.host).get("failed", "0") == "0"
+
+
+def test_a_post_deleted_before_its_node_could_deliver_it_never_arrives(net: Network) -> None:
+    """Sent after the receiver's return, the Delete could overtake the Create (both retried at
+    once) and the deleted post would come back there: the Create is withdrawn instead."""
+    hq, sales = net["hq"], net["sales"]
+    ada, bo = hq.create_user("ada"), sales.create_user("bo")
+    follows(sales, bo, hq, ada)
+
+    sales.stop()
+    gone = post(hq, ada, f"@{sales.handle(bo)} posted and deleted while sales is down")
+    kept = post(hq, ada, "This one stays")
+    retrying(hq, sales, 2)
+    deleted = hq.api(ada, "DELETE", f"/api/v1/statuses/{gone['id']}")
+    assert deleted.status_code == 200, deleted.text
+    # Nothing about the deleted post is left to send: only the kept post waits for sales.
+    assert pending(hq, sales.host) == 1
+    sales.start()
+
+    wait_for(lambda: in_home_all(sales, bo, [kept["uri"]]), "the kept post", RETRY_WAIT)
+    wait_for(lambda: pending(hq, sales.host) == 0, "hq's deliveries to sales all done")
+    assert gone["uri"] not in {s["uri"] for s in home(sales, bo)}
+    assert not notified(sales, bo, "mention", hq.handle(ada))
+    assert delivery_summary(hq, sales.host).get("failed", "0") == "0"
