@@ -18,10 +18,11 @@ import pytest
 from mastodon import Mastodon
 
 from tests import emoji_kit, s3_kit
-from tests.integration.test_media import PDF, png
+from tests.integration.test_media import pdf, png
 from tests.kit import FLURFUNK, RunningNode, User, running_node
 from tests.s3_kit import bucket_client, moto_server, names, s3_env
 
+PDF = pdf(pages=1)
 BUCKET = "flurfunk-media"
 
 
@@ -50,7 +51,8 @@ def stored(bucket: Any, key: str) -> bytes | None:
 def key_of(node: RunningNode, url: str, prefix: str = "/media/") -> str:
     """The object behind a URL of the node: the bucket mirrors DATA_DIR."""
     assert url.startswith(node.url + prefix)
-    return "media/" + url.removeprefix(node.url + "/media/").removeprefix(node.url + "/")
+    path = url.split("?", 1)[0]  # an upload's URL is signed for its owner
+    return "media/" + path.removeprefix(node.url + "/media/").removeprefix(node.url + "/")
 
 
 def files_under(folder: Path) -> list[Path]:
@@ -106,7 +108,9 @@ def test_a_document_is_served_as_a_download_and_missing_keys_are_404(
     s3_node: RunningNode, bucket: Any
 ) -> None:
     alice = s3_node.create_user("alice")
-    media = client(s3_node, alice).media_post(PDF, mime_type="application/pdf", file_name="q.pdf")
+    media = client(s3_node, alice).media_post(
+        PDF, mime_type="application/pdf", file_name="q.pdf", synchronous=True
+    )
     assert stored(bucket, key_of(s3_node, media.url)) == PDF
     served = httpx.get(media.url, timeout=30)
     assert served.content == PDF
@@ -183,7 +187,9 @@ def test_an_investigation_export_holds_the_files_from_the_bucket(
 ) -> None:
     alice = s3_node.create_user("alice")
     api = client(s3_node, alice)
-    media = api.media_post(PDF, mime_type="application/pdf", file_name="bericht.pdf")
+    media = api.media_post(
+        PDF, mime_type="application/pdf", file_name="bericht.pdf", synchronous=True
+    )
     api.status_post("Bericht anbei", media_ids=[media.id])
     out = tmp_path / "export.zip"
     s3_node.cli("export", "account", alice.name, "--out", str(out))
