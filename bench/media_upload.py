@@ -189,11 +189,11 @@ def measure(rounds: int) -> list[str]:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("media upload")
-    group.add_argument("--media-rounds", type=int, default=5)
+    group.add_argument("--upload-rounds", type=int, default=5)
 
 
 def section(args: argparse.Namespace) -> list[str]:
-    return measure(args.media_rounds)
+    return measure(args.upload_rounds)
 
 
 def main() -> None:
