@@ -286,7 +286,8 @@ def _attachment(account_id: int, status_id: int, media: RemoteMedia) -> MediaAtt
         description=media.description,
         blurhash=media.blurhash,
         meta=media.meta,
-        file_size=0,
+        file_name=media.file_name,
+        file_size=media.file_size or 0,
     )
 
 
@@ -381,6 +382,7 @@ async def _replace_media(
             await session.flush()
         else:
             row.description = media.description
+            row.file_name, row.file_size = media.file_name, media.file_size or 0
         kept.append(row.id)
     for dropped in by_url.values():
         dropped.status_id = None

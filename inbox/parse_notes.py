@@ -38,11 +38,16 @@ MAX_TAGS = 64
 MAX_ADDRESSES = 1000
 MAX_SPOILER = 5_000
 MAX_DESCRIPTION = 1_500
+MAX_FILE_NAME = 255
+MAX_FILE_SIZE = 2**31 - 1  # what the attachment row holds; no document is near it
 EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
 _LANGUAGE = re.compile(r"^[A-Za-z]{2,8}(-[A-Za-z0-9]{1,8})*$")
 _TAG_NAME = re.compile(r"^\w{1,255}$")
 _BLURHASH = re.compile(r"^[0-9A-Za-z#$%*+,.:;=?@\[\]^_{|}~-]{6,100}$")  # base 83
 _MEDIA_TYPE = re.compile(r"^[a-z0-9][\w.+-]*/[\w.+-]+$")
+# A document's `name` is its alt text or else its file name (docs: README "Attachments"):
+# only a name that ends in an extension is taken for a file name.
+_EXTENSION = re.compile(r"\.[A-Za-z0-9]{1,8}$")
 
 
 @dataclass(frozen=True)
@@ -55,6 +60,9 @@ class RemoteMedia:
     description: str | None
     blurhash: str | None
     meta: dict[str, Any]
+    # A document's file name and size in bytes, as its node tells them (None when unknown).
+    file_name: str | None = None
+    file_size: int | None = None
 
 
 @dataclass(frozen=True)
@@ -251,17 +259,39 @@ def _media(document: dict[str, Any]) -> tuple[RemoteMedia, ...]:
         media_type = media_type if _MEDIA_TYPE.fullmatch(media_type) else ""
         if url is None or (item.get("type") == "Link" and media_type == "text/html"):
             continue
+        kind = media_kind(media_type, item.get("type"))
+        description = plain(item.get("name"), MAX_DESCRIPTION) or None
+        is_document = kind == "unknown"
         found.append(
             RemoteMedia(
                 remote_url=url,
-                type=media_kind(media_type, item.get("type")),
+                type=kind,
                 content_type=media_type or "application/octet-stream",
-                description=plain(item.get("name"), MAX_DESCRIPTION) or None,
+                description=description,
                 blurhash=_blurhash(item.get("blurhash")),
                 meta=_media_meta(item),
+                file_name=file_name(description) if is_document else None,
+                file_size=file_size(item.get("size")) if is_document else None,
             )
         )
     return tuple(found)
+
+
+def file_name(name: str | None) -> str | None:
+    """A document's name as a file name people may save it under, or None: plain text that
+    ends in an extension, without folders, control characters or excess length."""
+    if not name or len(name) > MAX_FILE_NAME or not _EXTENSION.search(name):
+        return None
+    if "/" in name or "\\" in name or name.startswith(".") or not name.isprintable():
+        return None
+    return name
+
+
+def file_size(value: Any) -> int | None:
+    """A document's size in bytes: a whole number within what any file could be."""
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_FILE_SIZE:
+        return value
+    return None
 
 
 _CARD_TYPES = {"Image": "photo", "Video": "video"}

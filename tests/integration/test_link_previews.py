@@ -35,10 +35,12 @@ from tests.federation_kit import (
     remote_account,
     wait_for,
 )
+from tests.integration.test_media import ODT, odt, pdf
 from tests.integration.test_web_pages import signed_in
 from tests.kit import User
 from tests.peer import FakePeer
 from tests.stream_kit import client, frames, ws_url
+from web.ui.formats import file_size
 
 WIKI = "wiki.corp.test"
 SLOW = "slow.corp.test"
@@ -317,6 +319,46 @@ def test_remote_attachments_and_avatars_are_served_by_the_receiving_node(scene: 
     finally:
         hq.cli("allowlist", "add", sales.host)
     wait_for(lambda: local_get(hq, media["url"]).status_code == 200, "the copy back")
+
+
+def test_remote_documents_keep_their_file_name_and_size(scene: Scene) -> None:
+    hq, sales = scene.hq, scene.sales
+    carl = sales.create_user("carl")
+    report, minutes = pdf(), odt()
+    uploads = [
+        sales.api(carl, "POST", "/api/v2/media", files={"file": (name, data, kind)}).json()
+        for name, data, kind in (
+            ("Quartalsbericht Q3.pdf", report, "application/pdf"),
+            ("Protokoll.odt", minutes, ODT),
+        )
+    ]
+    for upload in uploads:  # a PDF's first page is drawn in the background first
+        wait_for(
+            lambda u=upload: sales.api(carl, "GET", f"/api/v1/media/{u['id']}").status_code == 200,
+            "the upload ready",
+        )
+    follows(hq, scene.anna, sales, carl)
+    sent = post(
+        sales, carl, "Bericht " + secrets.token_hex(3), media_ids=[u["id"] for u in uploads]
+    )
+    arrived = arrives(hq, scene.anna, sent["uri"])
+    shown = [(m["type"], m["file_name"], m["file_size"]) for m in arrived["media_attachments"]]
+    assert shown == [
+        ("unknown", "Quartalsbericht Q3.pdf", len(report)),
+        ("unknown", "Protokoll.odt", len(minutes)),
+    ]
+    assert all(
+        m["url"].startswith(hq.public_url + "/media/remote/") for m in arrived["media_attachments"]
+    )
+
+    # The post's page on hq offers them for download as sales's page does.
+    with signed_in(hq, scene.anna) as browser:
+        page = browser.get(f"/@{hq.handle(carl)}/{arrived['id']}").text
+    assert 'download="Quartalsbericht Q3.pdf"' in page
+    assert 'download="Protokoll.odt"' in page
+    for media in arrived["media_attachments"]:
+        assert f'<span class="muted file-size">{file_size(media["file_size"])}</span>' in page
+    assert page.count("Protokoll.odt<") == 1  # the name once: not again as a description
 
 
 def carded(frame: dict[str, Any], uri: str) -> bool:

@@ -339,6 +339,107 @@ def test_hostile_attachment_details_are_dropped() -> None:
     assert image.description is None
 
 
+def test_a_documents_file_name_and_size_are_read() -> None:
+    parsed = note_fields(
+        note(
+            attachment=[
+                {
+                    "type": "Document",
+                    "mediaType": "application/pdf",
+                    "url": "https://sales.example/media/r.pdf",
+                    "name": "Quartalsbericht Q3.pdf",
+                    "size": 48213,
+                },
+                {
+                    "type": "Document",
+                    "mediaType": "application/vnd.oasis.opendocument.text",
+                    "url": "https://sales.example/media/p.odt",
+                    "name": "The minutes of Monday's meeting",  # alt text, no file name
+                    "size": 0,
+                },
+                {
+                    "type": "Image",
+                    "mediaType": "image/png",
+                    "url": "https://sales.example/media/a.png",
+                    "name": "chart.png",
+                    "size": 100,
+                },
+            ]
+        )
+    )
+    pdf, odt, image = parsed.media
+    assert (pdf.file_name, pdf.file_size) == ("Quartalsbericht Q3.pdf", 48213)
+    assert pdf.description == "Quartalsbericht Q3.pdf"
+    assert (odt.file_name, odt.file_size) == (None, 0)
+    assert odt.description == "The minutes of Monday's meeting"
+    assert (image.file_name, image.file_size) == (None, None)  # only documents have them
+
+
+@pytest.mark.parametrize(
+    "size",
+    [-1, 2**31, 10**30, "48213", 48213.0, True, None, [1], {"value": 1}],
+)
+def test_a_hostile_document_size_is_dropped(size: Any) -> None:
+    parsed = note_fields(
+        note(
+            attachment=[
+                {
+                    "type": "Document",
+                    "mediaType": "application/pdf",
+                    "url": "https://s.ex/r.pdf",
+                    "name": "r.pdf",
+                    "size": size,
+                }
+            ]
+        )
+    )
+    (pdf,) = parsed.media
+    assert pdf.file_size is None
+    assert pdf.file_name == "r.pdf"
+
+
+@pytest.mark.parametrize(
+    ("name", "file_name"),
+    [
+        ("../../etc/passwd.pdf", None),
+        ("..\\..\\boot.ini", None),
+        ("reports/q3.pdf", None),
+        (".htaccess", None),
+        ("q3\x00.pdf", "q3.pdf"),  # the markup cleaner drops NUL
+        ("q3\n.pdf", None),
+        ("evil\u202egnp.pdf", None),  # right-to-left override: shown reversed
+        ("a" * 10_000 + ".pdf", None),
+        ("a" * 300 + ".pdf", None),
+        ("<b>Bericht</b>.pdf", "Bericht.pdf"),
+        ("<script>alert(1)</script>x.pdf", "x.pdf"),
+        ("&lt;img src=x onerror=alert(1)&gt;.pdf", None),
+        ({"evil": 1}, None),
+        (12, None),
+    ],
+)
+def test_a_hostile_document_name_is_no_file_name(name: Any, file_name: str | None) -> None:
+    parsed = note_fields(
+        note(
+            attachment=[
+                {
+                    "type": "Document",
+                    "mediaType": "application/pdf",
+                    "url": "https://s.ex/r.pdf",
+                    "name": name,
+                    "size": 10,
+                }
+            ]
+        )
+    )
+    (pdf,) = parsed.media
+    assert pdf.file_name == file_name
+    for shown in (pdf.file_name or "", pdf.description or ""):
+        assert "<" not in shown
+        assert ">" not in shown
+        assert len(shown) <= 1_500
+    assert (pdf.file_name or "").isprintable()  # alt text may have lines, a file name not
+
+
 # --- hostile shapes ------------------------------------------------------------------------
 
 

@@ -151,8 +151,9 @@ def media(m: MediaFields, links: Links, signed_for: int | None = None) -> dict[s
     if signed_for is not None:
         url, preview = links.signed(url, signed_for), links.signed(preview, signed_for)
     extra = {}
-    if kind == "unknown" and m.file_path:
+    if m.type == "unknown" and (m.file_path or m.remote_url):
         # Not in Mastodon's entity (apps ignore them): what the pages show for a download.
+        # A remote document's come from its node (inbox.parse_notes); 0 is "not known".
         extra = {"file_name": m.file_name, "file_size": m.original_bytes or m.file_size}
     return extra | {
         "id": str(m.id),
