@@ -24,6 +24,9 @@ from federation.contexts import bundled_files, canonical_url
 AS = "https://www.w3.org/ns/activitystreams"
 PUBLIC = AS + "#Public"
 PUBLIC_ALIASES = frozenset({PUBLIC, "as:Public", "Public"})
+# A Group actor's `true`/`false`: whether only members see its posts. Written as a full IRI,
+# so it needs no context entry and survives JSON-LD compaction unchanged (docs/groups.md).
+MEMBERS_ONLY = "https://flurfunk.dev/ns#membersOnly"
 
 KNOWN_CONTEXTS = frozenset(
     {

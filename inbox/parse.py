@@ -15,7 +15,7 @@ from typing import Any
 import nh3
 
 from federation import values
-from federation.jsonld import is_public
+from federation.jsonld import MEMBERS_ONLY, is_public
 from federation.values import InvalidValue
 from outbox.content import sanitise
 
@@ -139,11 +139,20 @@ def actor_fields(document: dict[str, Any]) -> dict[str, Any]:
         "locked": document.get("manuallyApprovesFollowers") is True,
         "bot": document.get("type") in ("Service", "Application"),
         "group": document.get("type") == "Group",
+        "group_visibility": _group_visibility(document),
         "discoverable": document.get("discoverable") is not False,
         "fields": fields,
         "avatar_remote_url": uri_of(icon.get("url")) if isinstance(icon, dict) else None,
         "header_remote_url": uri_of(image.get("url")) if isinstance(image, dict) else None,
     }
+
+
+def _group_visibility(document: dict[str, Any]) -> str | None:
+    """A group's visibility as its actor tells it; None when it does not (another server)."""
+    members_only = document.get(MEMBERS_ONLY)
+    if document.get("type") != "Group" or not isinstance(members_only, bool):
+        return None
+    return "members" if members_only else "public"
 
 
 def plain_text(content_html: str) -> str:

@@ -48,6 +48,9 @@ class Account(TimeOrderedId, CreatedAt, Base):
     locked: Mapped[bool] = mapped_column(Boolean, default=False, nullable=False)
     bot: Mapped[bool] = mapped_column(Boolean, default=False, nullable=False)
     group: Mapped[bool] = mapped_column(Boolean, default=False, nullable=False)
+    # A remote group's visibility ("public", "members") as its actor says; None when it does
+    # not say (then posts to it stay members-only). A local group's is in `groups`.
+    group_visibility: Mapped[str | None] = mapped_column(String(16))
     discoverable: Mapped[bool] = mapped_column(Boolean, default=True, nullable=False)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
     last_status_at: Mapped[date | None] = mapped_column(Date)

@@ -50,11 +50,12 @@ async def address(
         return
     status.audience_id = group.id
     rules = await session.get(Group, group.id) if group.is_local else None
-    if rules is not None:
-        if not await groups.may_post(session, rules, author.id):
-            raise InvalidStatus(f"You may not post in the group {group.username}")
-        if rules.visibility == "public" and status.visibility in ("public", "unlisted"):
-            return
+    if rules is not None and not await groups.may_post(session, rules, author.id):
+        raise InvalidStatus(f"You may not post in the group {group.username}")
+    # A remote group's as its actor says; one that does not say stays members-only.
+    visibility = rules.visibility if rules is not None else group.group_visibility
+    if visibility == "public" and status.visibility in ("public", "unlisted"):
+        return
     status.visibility = GROUP_ONLY
 
 

@@ -36,7 +36,7 @@ from models.ids import new_id
 from models.relationship import Follow, FollowRequest
 from models.settings import Settings
 from models.status import GROUP_ONLY, Status
-from outbox import relationships, render
+from outbox import relationship_activities, relationships, render
 from outbox.accounts import USERNAME
 from outbox.context import Federation
 from outbox.deliveries import enqueue, follower_inboxes, inbox_of
@@ -309,8 +309,11 @@ async def update_group(
         if len(description) > 5000:
             raise GroupError("the description is too long")
         account.note, account.note_source = _paragraph(description), description
-    if visibility is not None:
+    if visibility is not None and visibility != group.visibility:
         group.visibility = visibility
+        await session.flush()
+        # Member nodes on other hosts address new posts to the group by it (docs/groups.md).
+        await relationship_activities.update_person(session, fed, account)
     if posting is not None:
         group.posting = posting
     if join is not None:

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from federation.jsonld import PUBLIC
 from models.account import Account
 from models.base import utcnow
+from models.group import Group
 from models.relationship import Follow, FollowRequest
 from models.settings import Settings
 from outbox import emoji_use, render
@@ -145,6 +146,14 @@ async def _profile_audience(session: AsyncSession, account_id: int) -> list[str]
     return sorted({i for i in (inbox_of(a) for a in rows.scalars()) if i})
 
 
+async def group_members_only(session: AsyncSession, account: Account) -> bool | None:
+    """For a local group's actor document: whether only members see its posts."""
+    if not (account.group and account.is_local):
+        return None
+    rules = await session.get(Group, account.id)
+    return None if rules is None else rules.visibility != "public"
+
+
 async def update_person(session: AsyncSession, fed: Federation | None, account: Account) -> None:
     """Update(Person) after a profile change, to the shared inboxes of remote followers."""
     if fed is None or not account.is_local:
@@ -153,6 +162,8 @@ async def update_person(session: AsyncSession, fed: Federation | None, account: 
     uri = render.actor_uri(settings, account)
     moment = int((account.updated_at or utcnow()).timestamp() * 1000)
     emojis = await emoji_use.of_account(session, account)
-    person = {k: v for k, v in render.person(settings, account, emojis).items() if k != "@context"}
+    members_only = await group_members_only(session, account)
+    document = render.person(settings, account, emojis, members_only=members_only)
+    person = {k: v for k, v in document.items() if k != "@context"}
     activity = render.simple("Update", f"{uri}#updates/{moment}", uri, person, to=[PUBLIC])
     await send(session, fed, account, activity, await _profile_audience(session, account.id))

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from federation.jsonld import AS, PUBLIC
+from federation.jsonld import AS, MEMBERS_ONLY, PUBLIC
 from models.account import Account
 from models.base import utcnow
 from models.emoji import CustomEmoji
@@ -78,8 +78,14 @@ def _image(settings: Settings, path: str | None) -> dict[str, Any] | None:
 
 
 def person(
-    settings: Settings, account: Account, emojis: Sequence[CustomEmoji] = ()
+    settings: Settings,
+    account: Account,
+    emojis: Sequence[CustomEmoji] = (),
+    *,
+    members_only: bool | None = None,
 ) -> dict[str, Any]:
+    """`members_only`: for a local group, whether only its members see its posts (so that
+    a member's node on another host knows whether a post to it may be public)."""
     uri = actor_uri(settings, account)
     document: dict[str, Any] = {
         "id": uri,
@@ -107,6 +113,8 @@ def person(
             "publicKeyPem": account.public_key_pem,
         },
     }
+    if members_only is not None:
+        document[MEMBERS_ONLY] = members_only
     assertion = proof_keys.assertion_methods(uri, account)
     if assertion:
         document["assertionMethod"] = assertion

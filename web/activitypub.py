@@ -23,7 +23,7 @@ from models.emoji import LOCAL, CustomEmoji
 from models.interaction import Pin
 from models.relationship import Follow
 from models.status import Status
-from outbox import emoji_use, groups, render
+from outbox import emoji_use, groups, relationship_activities, render
 from outbox.context import Federation
 from outbox.emoji_catalogue import as_tag
 from outbox.federate import boost_document, note_document
@@ -108,7 +108,9 @@ async def actor(request: Request) -> Response:
         return account
     async with node_of(request).db.read() as session:
         emojis = await emoji_use.of_account(session, account)
-    return ActivityResponse(render.person(node_of(request).settings, account, emojis))
+        members_only = await relationship_activities.group_members_only(session, account)
+    settings = node_of(request).settings
+    return ActivityResponse(render.person(settings, account, emojis, members_only=members_only))
 
 
 async def instance_actor(request: Request) -> Response:

@@ -9,12 +9,15 @@ arrive" is only asserted after something sent later did arrive.
 
 from __future__ import annotations
 
+import contextlib
+import sqlite3
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from tests.federation_kit import (
+    FedNode,
     Network,
     Plan,
     arrives,
@@ -147,6 +150,60 @@ def test_boosts_follow_the_groups_visibility(net: Network) -> None:
     control = post(hq, hb, "after the refused boost")
     arrives(sales, fan, control["uri"])
     assert seen(sales, fan, secret["uri"]) is None
+
+
+def test_posts_to_a_public_group_of_another_node_may_be_boosted(net: Network) -> None:
+    """hq learns the groups' visibility from their actors on dev: a public post to the public
+    group stays public and may be boosted; one to the members-only group stays its members'."""
+    dev, hq, sales = net["dev"], net["hq"], net["sales"]
+    owner, booster = dev.create_user("powner"), dev.create_user("pbooster")
+    writer, fan = hq.create_user("writer"), sales.create_user("pfan")
+    open_name = new_group(dev, owner)  # public
+    closed_name = new_group(dev, owner, "--visibility", "members")
+    for name in (open_name, closed_name):
+        dev.cli("group", "add-member", name, booster.name)
+        found = group_on(hq, writer, dev, name)
+        join(hq, writer, found["id"])
+        wait_for(lambda found=found: is_member(hq, writer, found["id"]), f"writer joining {name}")
+    follows(sales, fan, hq, writer)  # fan is in neither group
+
+    # Posted on hq to dev's public group: public on every node, boosted on hq and on dev.
+    sent = post(hq, writer, f"@{open_name}@{dev.domain} lunch at 12", visibility="public")
+    assert sent["visibility"] == "public"
+    boosted = hq.api(writer, "POST", f"/api/v1/statuses/{sent['id']}/reblog")
+    assert boosted.status_code == 200, boosted.text
+    on_dev = arrives(dev, booster, sent["uri"])
+    assert on_dev["visibility"] == "public"
+    assert dev.api(booster, "POST", f"/api/v1/statuses/{on_dev['id']}/reblog").status_code == 200
+    arrives(sales, fan, sent["uri"])  # through writer's own public post
+
+    # To the members-only group: members only, and the boost refused with its reason.
+    secret = post(hq, writer, f"@{closed_name}@{dev.domain} the numbers", visibility="public")
+    assert secret["visibility"] == "private"  # the API shows `group` as private
+    refused = hq.api(writer, "POST", f"/api/v1/statuses/{secret['id']}/reblog")
+    assert refused.status_code == 422
+    assert "members-only group" in refused.json()["error"]
+    control = post(hq, writer, "after the members-only post")
+    arrives(sales, fan, control["uri"])
+    assert seen(sales, fan, secret["uri"]) is None
+
+    # The owner opens the group: dev tells hq (Update{Group}), and new posts may be public.
+    closed = dev.api(owner, "GET", f"{GROUPS}/{closed_name}").json()
+    opened = dev.api(owner, "PATCH", f"{GROUPS}/{closed['id']}", json={"visibility": "public"})
+    assert opened.status_code == 200, opened.text
+    wait_for(lambda: group_visibility(hq, closed_name) == "public", "hq learning of the change")
+    now_open = post(hq, writer, f"@{closed_name}@{dev.domain} open now", visibility="public")
+    assert now_open["visibility"] == "public"
+
+
+def group_visibility(node: FedNode, name: str) -> str | None:
+    """What `node` keeps of a remote group's visibility (nothing in the API shows it)."""
+    with contextlib.closing(sqlite3.connect(node.data_dir / "flurfunk.db")) as db:
+        row = db.execute(
+            "SELECT group_visibility FROM accounts WHERE username = ? AND domain IS NOT NULL",
+            (name,),
+        ).fetchone()
+    return None if row is None else row[0]
 
 
 def test_a_member_node_that_was_down_gets_the_post(net: Network) -> None:

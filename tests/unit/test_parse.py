@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from federation.jsonld import PUBLIC, normalize
+from federation.jsonld import MEMBERS_ONLY, PUBLIC, normalize
 from inbox.parse import MAX_TEXT, Unusable, actor_fields, markup_free, uri_of
 from inbox.parse_notes import (
     MAX_ATTACHMENTS,
@@ -579,6 +579,40 @@ def test_user_names_and_instance_actors_named_after_their_node_are_usable(name: 
         {"id": AUTHOR, "type": "Application", "preferredUsername": name, "inbox": AUTHOR + "/i"}
     )
     assert fields["username"] == name
+
+
+@pytest.mark.parametrize(
+    ("kind", "members_only", "visibility"),
+    [
+        ("Group", True, "members"),
+        ("Group", False, "public"),
+        ("Group", None, None),  # another server's group says nothing: stays members-only
+        ("Group", "false", None),
+        ("Group", 0, None),
+        ("Group", ["false"], None),
+        ("Person", False, None),  # only groups have a visibility
+    ],
+)
+def test_a_groups_visibility_is_read_from_its_actor(
+    kind: str, members_only: Any, visibility: str | None
+) -> None:
+    actor = {"id": AUTHOR, "type": kind, "preferredUsername": "apollo", "inbox": AUTHOR + "/i"}
+    if members_only is not None:
+        actor[MEMBERS_ONLY] = members_only
+    assert actor_fields(actor)["group_visibility"] == visibility
+
+
+def test_a_groups_visibility_survives_json_ld_processing() -> None:
+    actor = {
+        # A context this node does not know: the document goes through pyld.
+        "@context": ["https://www.w3.org/ns/activitystreams", "https://x.example/context"],
+        "id": AUTHOR,
+        "type": "Group",
+        "preferredUsername": "apollo",
+        "inbox": AUTHOR + "/i",
+        MEMBERS_ONLY: False,
+    }
+    assert actor_fields(normalize(actor))["group_visibility"] == "public"
 
 
 # --- link previews (docs/link-previews.md) -------------------------------------------------
