@@ -394,6 +394,29 @@ def test_an_edit_reaches_each_listener_with_its_own_flags(node: RunningNode) -> 
     assert edits["plain"]["text"] is None
 
 
+def test_streamed_statuses_are_what_the_api_shows_each_viewer(node: RunningNode) -> None:
+    author, keen, plain = (node.create_user(n) for n in ("apiauthor", "apikeen", "apiplain"))
+    for reader in (keen, plain):
+        follow(node, reader, author)
+    with (
+        connect(ws_url(node, "?stream=user"), subprotocols=[Subprotocol(keen.token)]) as keen_ws,
+        connect(ws_url(node, "?stream=user"), subprotocols=[Subprotocol(plain.token)]) as plain_ws,
+    ):
+        status_id = post(node, author, "for followers", visibility="private")
+        sockets = [(keen, keen_ws), (plain, plain_ws)]
+        for reader, ws in sockets:
+            (frame,) = frames(ws, is_update_of(status_id))[-1:]
+            shown = node.api(reader, "GET", f"/api/v1/statuses/{status_id}").json()
+            assert json.loads(frame["payload"]) == shown
+        node.api(keen, "POST", f"/api/v1/statuses/{status_id}/bookmark").raise_for_status()
+        node.api(author, "PUT", f"/api/v1/statuses/{status_id}", data={"status": "revised"})
+        for reader, ws in sockets:
+            (frame,) = frames(ws, lambda f: f.get("event") == "status.update")[-1:]
+            shown = node.api(reader, "GET", f"/api/v1/statuses/{status_id}").json()
+            assert json.loads(frame["payload"]) == shown
+            assert shown["bookmarked"] is (reader is keen)
+
+
 def test_blocked_and_muted_authors_do_not_reach_the_stream(node: RunningNode) -> None:
     author, blocker, muter, fan, other = (
         node.create_user(n) for n in ("loud", "blocker", "muter", "fan", "other")
