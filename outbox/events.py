@@ -4,8 +4,12 @@ Actions record facts inside their transaction — a status entered home feeds (`
 edited (`edited`) or is about to be deleted (`removing`), a notification was written
 (`notified`) — and the database hands them to `Publisher` once the transaction has committed,
 so a change that rolls back announces nothing. A message carries an event name and an id,
-never a rendered status: each listening connection renders it for its own viewer and checks
-again that the viewer may see it, so a channel chosen too broadly cannot leak a post.
+never a rendered status: the listening process checks for every listener again that its
+viewer may see it, so a channel chosen too broadly cannot leak a post. A status's `update` and
+`status.update` are read and rendered once per process for all the listeners the message
+woke, and only what differs per viewer (the admission check, marks, poll votes, filters) is
+worked out per viewer, for all of them in a few statements (web.status_events); other events
+are rendered per listener.
 
 Channels: `home:<account>`, `notifications:<account>`, `direct:<account>`, `list:<list>`,
 `public`, `public:local`, `public:remote` (each also with `:media`), `hashtag:<tag>` and

@@ -5,7 +5,9 @@ A stream (`user`, `public:local`, `hashtag` with a tag, …) listens to broker c
 checked for the listener with the conditions of the timeline the stream mirrors — the home
 feed, the public, hashtag and list timelines, direct messages — and rendered for that viewer.
 So visibility, blocks, mutes and hosts removed from the allowlist hold on streams exactly as
-on timelines, even where a channel reaches more listeners than should see a post.
+on timelines, even where a channel reaches more listeners than should see a post. Statuses
+(`update`, `status.update`) are rendered for all the listeners of one message at once, with
+the same checks (web.status_events).
 
 Public and hashtag streams are open without a token, as the public timelines are (and as
 Mastodon does by default); anonymous listeners see public posts only, never local-only ones.
@@ -30,6 +32,7 @@ from models.status import Mention, Status, StatusTag, Tag
 from models.timeline import List, ListAccount
 from models.visibility import not_blocked_either_way, not_held, visible_to
 from outbox import announcement_reads, events
+from web import status_events
 from web.api import conversations, filtering, serializers
 from web.api.announcements import entity as announcement_entity
 from web.api.hosts import account_admitted, hidden_domains, status_admitted
@@ -331,6 +334,8 @@ async def render(node: Node, viewer: Viewer, channel: str, raw: bytes) -> tuple[
         return await announcement_event(node, viewer_id, message)
     if message.event == "filters_changed":  # for the account's own `user` stream only
         return ("filters_changed", NO_PAYLOAD) if _own(channel, "home:", viewer_id) else None
+    if message.event in status_events.EVENTS:  # rendered once for all its listeners here
+        return await status_events.render(node, viewer, channel, message.event, message.id)
     async with node.db.read() as session:
         payload: dict[str, Any] | None
         if message.event == "notification":

@@ -362,6 +362,61 @@ def test_private_direct_and_local_posts_reach_only_those_allowed(node: RunningNo
         assert not {private, secret} & on_socket
 
 
+def test_an_edit_reaches_each_listener_with_its_own_flags(node: RunningNode) -> None:
+    """A status is rendered once for all its listeners in a process (web.status_events): the
+    flags of one viewer must not reach another."""
+    author, keen, plain = (node.create_user(n) for n in ("shared", "keen", "plain"))
+    for reader in (keen, plain):
+        follow(node, reader, author)
+    status_id = post(node, author, "first draft")
+    for action in ("favourite", "bookmark"):
+        node.api(keen, "POST", f"/api/v1/statuses/{status_id}/{action}").raise_for_status()
+    with listening_all(
+        {
+            "author": lambda r: client(node, author).stream_user(r, run_async=True),
+            "keen": lambda r: client(node, keen).stream_user(r, run_async=True),
+            "plain": lambda r: client(node, plain).stream_user(r, run_async=True),
+        }
+    ) as heard:
+        node.api(author, "PUT", f"/api/v1/statuses/{status_id}", data={"status": "second"})
+        edits = {}
+        for name, recorder in heard.items():
+            recorder.wait_for_id("status.update", status_id)
+            edits[name] = next(d for n, d in recorder.events if n == "status.update")
+    assert all("second" in edit["content"] for edit in edits.values())
+    assert (edits["keen"]["favourited"], edits["keen"]["bookmarked"]) == (True, True)
+    assert (edits["plain"]["favourited"], edits["plain"]["bookmarked"]) == (False, False)
+    assert (edits["author"]["favourited"], edits["author"]["bookmarked"]) == (False, False)
+    assert edits["keen"]["favourites_count"] == edits["plain"]["favourites_count"] == 1
+    # The source text is the author's alone.
+    assert edits["author"]["text"] == "second"
+    assert edits["keen"]["text"] is None
+    assert edits["plain"]["text"] is None
+
+
+def test_streamed_statuses_are_what_the_api_shows_each_viewer(node: RunningNode) -> None:
+    author, keen, plain = (node.create_user(n) for n in ("apiauthor", "apikeen", "apiplain"))
+    for reader in (keen, plain):
+        follow(node, reader, author)
+    with (
+        connect(ws_url(node, "?stream=user"), subprotocols=[Subprotocol(keen.token)]) as keen_ws,
+        connect(ws_url(node, "?stream=user"), subprotocols=[Subprotocol(plain.token)]) as plain_ws,
+    ):
+        status_id = post(node, author, "for followers", visibility="private")
+        sockets = [(keen, keen_ws), (plain, plain_ws)]
+        for reader, ws in sockets:
+            (frame,) = frames(ws, is_update_of(status_id))[-1:]
+            shown = node.api(reader, "GET", f"/api/v1/statuses/{status_id}").json()
+            assert json.loads(frame["payload"]) == shown
+        node.api(keen, "POST", f"/api/v1/statuses/{status_id}/bookmark").raise_for_status()
+        node.api(author, "PUT", f"/api/v1/statuses/{status_id}", data={"status": "revised"})
+        for reader, ws in sockets:
+            (frame,) = frames(ws, lambda f: f.get("event") == "status.update")[-1:]
+            shown = node.api(reader, "GET", f"/api/v1/statuses/{status_id}").json()
+            assert json.loads(frame["payload"]) == shown
+            assert shown["bookmarked"] is (reader is keen)
+
+
 def test_blocked_and_muted_authors_do_not_reach_the_stream(node: RunningNode) -> None:
     author, blocker, muter, fan, other = (
         node.create_user(n) for n in ("loud", "blocker", "muter", "fan", "other")

@@ -67,7 +67,9 @@ STATUSES_PAGE = 20
 STATUSES_MAX = 40
 
 # A viewer and a point in time: values, or bind parameters in statements built once.
-Viewer = int | BindParameter[int]
+# Or the viewer column of feed entries, to check several viewers in one statement
+# (web.status_events).
+Viewer = int | BindParameter[int] | ColumnElement[int]
 Instant = datetime | BindParameter[datetime]
 # One alias for every query: SQLAlchemy adapts a new alias's columns anew, ~1 ms of CPU.
 _ORIGINAL = aliased(Status)

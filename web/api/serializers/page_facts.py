@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Collection, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from sqlalchemy import (
@@ -87,6 +87,7 @@ APP_COLUMNS = (OAuthApp.__table__.c.id, OAuthApp.__table__.c.name, OAuthApp.__ta
 
 # Kinds of rows in the facts query: the viewer's marks first, then what statuses carry.
 FAVOURITED, BOOKMARKED, PINNED, REBLOGGED, MEDIA, MENTION, TAG, POLL, CARD = range(9)
+MUTED = 9  # only in `for_viewers`: thread roots a viewer muted
 
 _VIEWER = bindparam("viewer", type_=BigInteger)
 _NO_REF = cast(null(), BigInteger)
@@ -172,6 +173,7 @@ class PageFacts:
         default_factory=lambda: (set(), set(), set(), set())
     )
     muted_threads: set[int] = field(default_factory=set)  # thread roots the viewer muted
+    poll_rows: dict[int, PollFields] = field(default_factory=dict)  # by poll id
 
 
 def _live(session: AsyncSession, model: Any, rows: Iterable[Row[Any]]) -> list[Any]:
@@ -203,8 +205,14 @@ async def _by_id(
 
 
 async def load(
-    session: AsyncSession, rows: Sequence[StatusFields], viewer_id: int | None
+    session: AsyncSession,
+    rows: Sequence[StatusFields],
+    viewer_id: int | None,
+    *,
+    every_app: bool = False,
 ) -> PageFacts:
+    """What the page needs for `viewer_id`; `every_app`: the applications of all local
+    statuses, not just the viewer's own (a page shared by several viewers, see `for_viewers`)."""
     facts = PageFacts()
     if not rows:
         return facts
@@ -244,14 +252,15 @@ async def load(
             m = attachments[media_id]
             facts.media.setdefault(m.status_id or 0, []).append(m)
     if poll_ids:
-        facts.polls = await _polls(session, conn, viewer_id, poll_ids)
+        facts.poll_rows = await _by_id(session, conn, Poll, POLL_COLUMNS, poll_ids)
+        facts.polls = await _polls(session, viewer_id, facts.poll_rows)
     if card_ids:
         cards = await _by_id(session, conn, PreviewCard, CARD_COLUMNS, card_ids)
         facts.cards = {c.status_id: c for c in cards.values()}
     own_apps = {
         s.application_id
         for s in everything
-        if s.application_id and s.local and s.account_id == viewer_id
+        if s.application_id and s.local and (every_app or s.account_id == viewer_id)
     }
     if own_apps:
         facts.apps = await _by_id(session, conn, OAuthApp, APP_COLUMNS, own_apps)
@@ -278,10 +287,77 @@ async def _muted_threads(
 
 
 async def _polls(
-    session: AsyncSession, conn: AsyncConnection, viewer_id: int | None, poll_ids: list[int]
+    session: AsyncSession, viewer_id: int | None, found: dict[int, PollFields]
 ) -> dict[int, dict[str, Any]]:
-    found: dict[int, PollFields] = await _by_id(session, conn, Poll, POLL_COLUMNS, poll_ids)
     votes = await own_votes(session, viewer_id, set(found))
     return {
         p.status_id: poll(p, votes.get(p.id, []) if viewer_id else None) for p in found.values()
     }
+
+
+@functools.cache
+def _viewers_marks_statement(postgres: bool) -> CompoundSelect[Any]:
+    """Several viewers' favourites, bookmarks, pins and boosts among the statuses:
+    (kind, viewer, status_id)."""
+    viewers: Any = bindparam("viewers", expanding=True)
+    kinds: list[Any] = [
+        select(_kind(kind), model.account_id, model.status_id).where(
+            model.account_id.in_(viewers), _among(model.status_id, postgres)
+        )
+        for kind, model in ((FAVOURITED, Favourite), (BOOKMARKED, Bookmark), (PINNED, Pin))
+    ]
+    kinds.append(
+        select(_kind(REBLOGGED), Status.account_id, Status.reblog_of_id).where(
+            Status.account_id.in_(viewers), _among(Status.reblog_of_id, postgres)
+        )
+    )
+    kinds.append(
+        select(_kind(MUTED), ConversationMute.account_id, ConversationMute.thread_id).where(
+            ConversationMute.account_id.in_(viewers),
+            ConversationMute.thread_id.in_(bindparam("threads", expanding=True)),
+        )
+    )
+    return union_all(*kinds)
+
+
+async def for_viewers(
+    session: AsyncSession,
+    rows: Sequence[StatusFields],
+    shared: PageFacts,
+    viewer_ids: Collection[int],
+) -> dict[int, PageFacts]:
+    """The facts of `rows` for each of several viewers, from facts loaded once without a viewer
+    (`load(..., None, every_app=True)`): what differs per viewer — their marks, muted threads
+    and poll votes — is read for all of them at once (polls: one query per viewer, only when
+    the page has one)."""
+    if not viewer_ids:
+        return {}
+    everything = [*rows, *shared.originals.values()]
+    conn = await session.connection()
+    statement = _viewers_marks_statement(conn.dialect.name == "postgresql")
+    found = await conn.execute(
+        statement,
+        {
+            "ids": list({s.id for s in everything}),
+            "viewers": list(viewer_ids),
+            "threads": list({thread_of(s) for s in everything}),
+        },
+    )
+    marks: dict[int, tuple[set[int], set[int], set[int], set[int]]] = {
+        v: (set(), set(), set(), set()) for v in viewer_ids
+    }
+    muted: dict[int, set[int]] = {v: set() for v in viewer_ids}
+    for kind, viewer, status_id in found:
+        if status_id is None:
+            continue
+        if kind == MUTED:
+            muted[viewer].add(status_id)
+        else:
+            marks[viewer][kind].add(status_id)
+    out = {}
+    for v in viewer_ids:
+        polls = shared.polls
+        if shared.poll_rows:
+            polls = await _polls(session, v, shared.poll_rows)
+        out[v] = replace(shared, marks=marks[v], muted_threads=muted[v], polls=polls)
+    return out

@@ -132,7 +132,13 @@ async def statuses(
     viewer_id: int | None,
 ) -> list[dict[str, Any]]:
     """Present a page of statuses (boosts embed the boosted status) for one viewer."""
-    facts = await load(session, rows, viewer_id)
+    return presented(links, rows, await load(session, rows, viewer_id), viewer_id)
+
+
+def presented(
+    links: Links, rows: Sequence[StatusFields], facts: PageFacts, viewer_id: int | None
+) -> list[dict[str, Any]]:
+    """`statuses` from facts already loaded for the viewer (page_facts.for_viewers)."""
     present = _Presenter(links, facts, viewer_id)
     out = []
     for s in rows:
