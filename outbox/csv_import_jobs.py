@@ -16,6 +16,7 @@ from datetime import timedelta
 from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from models.account import Account
 from models.base import utcnow
 from models.csv_import import CsvImport, CsvImportRow
 from models.db import Database
@@ -43,6 +44,8 @@ class Progress:
 
 async def start(session: AsyncSession, account_id: int, kind: str, rows: Sequence[Row]) -> int:
     """Store an import of `rows` for the background; ImportBusy while another one is unfinished."""
+    # Locking the person's row makes two uploads at once take turns: the second sees the first.
+    await session.scalar(select(Account.id).where(Account.id == account_id).with_for_update())
     busy = await session.scalar(
         select(CsvImport.id)
         .where(CsvImport.account_id == account_id, CsvImport.state != "done")

@@ -11,12 +11,13 @@ import json
 import re
 import zipfile
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
 from PIL import Image
 
-from tests.fakenode import wait_for
+from tests.fakenode import fake_node, node_named, wait_for
 from tests.kit import RunningNode, User
 
 HTML = {"Accept": "text/html,application/xhtml+xml"}
@@ -216,3 +217,31 @@ def test_broken_or_huge_files_change_nothing(node: RunningNode, alice: User, bob
     assert not mine["following"]
     assert not mine["blocking"]
     assert not mine["muting"]
+
+
+def test_csv_import_follows_accounts_on_other_nodes(tmp_path: Path) -> None:
+    """Remote rows are found by WebFinger on allowlisted hosts only; the follow reaches the
+    other node, and what was not found is listed."""
+    with (
+        fake_node("sales.flurfunk.test") as sales,
+        node_named(
+            tmp_path,
+            "sqlite",
+            "hq.flurfunk.test",
+            FLURFUNK_ALLOWLIST="sales.flurfunk.test",
+            FLURFUNK_CONNECT_TO=sales.connect_to,
+        ) as hq,
+    ):
+        colleague = sales.add_actor("colleague")
+        ann = hq.node.create_user("ann")
+        following = (
+            f"{sales.handle(colleague)}\nvanished@sales.flurfunk.test\nstranger@elsewhere.example\n"
+        )
+        with signed_in(hq.node, ann) as browser:
+            assert flashed(browser, upload(browser, "following", following)) == (
+                "Import started: 3 rows."
+            )
+            done = imported(browser)
+        assert "Imported 1 of 3." in done
+        assert "Not found: vanished@sales.flurfunk.test, stranger@elsewhere.example" in done
+        sales.wait("Follow", colleague.uri, "ann's follow to reach sales")
