@@ -77,10 +77,16 @@ async def _status(fed: Federation, url: str) -> int | None:
 
 
 async def _apply(fed: Federation, taken: jobs.Claim, row: CsvImportRow) -> None:
-    if taken.kind == "bookmarks":
-        found = await _status(fed, row.target)
-    else:
-        found = await _account(fed, row.target)
+    try:
+        if taken.kind == "bookmarks":
+            found = await _status(fed, row.target)
+        else:
+            found = await _account(fed, row.target)
+    except (FetchError, NotAllowed, Unusable) as exc:
+        # A row another node answers badly for counts as not found, or it would stop the
+        # import at the same row after every restart.
+        log.info("import: resolving %s failed: %s", row.target, exc)
+        found = None
     async with fed.db.write() as session:
         me = await session.get(Account, taken.account_id)
         if me is None:
