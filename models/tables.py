@@ -12,6 +12,7 @@ from models.base import Base
 from models.browser_session import BrowserSession
 from models.compliance import StatusHold, WatchTerm
 from models.conversation import ConversationMark
+from models.csv_import import CsvImport, CsvImportRow
 from models.discovery import SuggestionDismissal, TrendItem, TrendReview, TrendRun
 from models.emoji import CustomEmoji
 from models.federation import (
@@ -81,6 +82,8 @@ __all__ = [
     "BrowserSession",
     "ConversationMark",
     "ConversationMute",
+    "CsvImport",
+    "CsvImportRow",
     "CustomEmoji",
     "CustomRole",
     "Delivery",

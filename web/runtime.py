@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from federation.allowlist import PreviewHosts
 from federation.client import FederationClient
+from inbox import csv_import_run
 from inbox.processor import InboxProcessor
 from models.broker import broker_for
 from models.db import Database
@@ -238,6 +239,9 @@ async def running(
             ),
             asyncio.create_task(
                 every(periodic.INTERVAL, stop, lambda: periodic.build_archives(fed), "archives")
+            ),
+            asyncio.create_task(
+                every(periodic.INTERVAL, stop, lambda: csv_import_run.run_pending(fed), "imports")
             ),
             asyncio.create_task(
                 every(

@@ -38,6 +38,7 @@ from arq.worker import Worker, func
 from redis.exceptions import RedisError
 from sqlalchemy import text
 
+from inbox import csv_import_run
 from inbox.processor import InboxProcessor
 from models.broker import Broker, SubscriptionDropped
 from models.db import Database
@@ -276,6 +277,7 @@ async def work(settings: Settings) -> None:
         ),
         asyncio.create_task(every(sweep, stop, lambda: periodic.close_polls(fed), "polls")),
         asyncio.create_task(every(sweep, stop, lambda: periodic.build_archives(fed), "archives")),
+        asyncio.create_task(every(sweep, stop, lambda: csv_import_run.run_pending(fed), "imports")),
         asyncio.create_task(
             every(
                 sweep,

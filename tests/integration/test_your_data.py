@@ -1,6 +1,7 @@
 """A person's own data on /settings/data: the archive in Mastodon's format, prepared in the
 background and downloaded from the page; importing follows, blocks, mutes and bookmarks from
-Mastodon's CSV files; and files that are broken or too large change nothing."""
+Mastodon's CSV files, also in the background; and files that are broken or too large change
+nothing."""
 
 from __future__ import annotations
 
@@ -10,12 +11,13 @@ import json
 import re
 import zipfile
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
 from PIL import Image
 
-from tests.fakenode import wait_for
+from tests.fakenode import fake_node, node_named, wait_for
 from tests.kit import RunningNode, User
 
 HTML = {"Accept": "text/html,application/xhtml+xml"}
@@ -132,6 +134,23 @@ def upload(browser: httpx.Client, kind: str, text: str | bytes) -> httpx.Respons
     )
 
 
+def imported(browser: httpx.Client) -> str:
+    """The newest import's line on the page, once it is done (the import runs in the
+    background)."""
+
+    def newest_done() -> str | None:
+        found = re.search(
+            r'<ul class="imports" id="imports">\s*<li class="import-(\w+)">(.*?)</li>',
+            browser.get("/settings/data").text,
+            re.S,
+        )
+        if found is None or found.group(1) != "done":
+            return None
+        return " ".join(found.group(2).split())
+
+    return str(wait_for(newest_done, "the import to be done"))
+
+
 def test_csv_import_follows_blocks_mutes_and_bookmarks(node: RunningNode, alice: User) -> None:
     friend, pest, noisy, writer = (
         node.create_user(p) for p in ("friend", "pest", "noisy", "writer")
@@ -142,16 +161,25 @@ def test_csv_import_follows_blocks_mutes_and_bookmarks(node: RunningNode, alice:
             "Account address,Show boosts,Notify on new posts,Languages\n"
             f"{friend.name}@{node.url.split('//')[1]},false,true,\n"
             "ghost@nowhere.invalid,true,false,\n"
+            f"{writer.name},true,false,\n"
+            "nobody,true,false,\n"
         )
-        message = flashed(browser, upload(browser, "following", following))
-        assert "Imported 1 of 2." in message
-        assert "ghost@nowhere.invalid" in message
-        assert flashed(browser, upload(browser, "blocks", f"{pest.name}\n")) == "Imported 1 of 1."
+        assert flashed(browser, upload(browser, "following", following)) == (
+            "Import started: 4 rows."
+        )
+        done = imported(browser)
+        assert "Imported 2 of 4." in done
+        assert "Not found: ghost@nowhere.invalid, nobody" in done
+        assert flashed(browser, upload(browser, "blocks", f"{pest.name}\n")) == (
+            "Import started: 1 rows."
+        )
+        assert "Imported 1 of 1." in imported(browser)
         mutes = f"Account address,Hide notifications\n@{noisy.name},false\n"
-        assert flashed(browser, upload(browser, "mutes", mutes)) == "Imported 1 of 1."
-        assert (
-            flashed(browser, upload(browser, "bookmarks", note["url"] + "\n")) == "Imported 1 of 1."
-        )
+        flashed(browser, upload(browser, "mutes", mutes))
+        assert "Imported 1 of 1." in imported(browser)
+        flashed(browser, upload(browser, "bookmarks", note["url"] + "\n"))
+        assert "Imported 1 of 1." in imported(browser)
+    assert relationship(node, alice, writer)["following"]
     followed = relationship(node, alice, friend)
     assert followed["following"]
     assert followed["showing_reblogs"] is False
@@ -184,7 +212,36 @@ def test_broken_or_huge_files_change_nothing(node: RunningNode, alice: User, bob
             files={"file": ("b.csv", f"{bob.name}\n".encode(), "text/csv")},
         )
         assert without_token.status_code == 403
+        assert 'id="imports"' not in browser.get("/settings/data").text  # no job was stored
     mine = relationship(node, alice, bob)
     assert not mine["following"]
     assert not mine["blocking"]
     assert not mine["muting"]
+
+
+def test_csv_import_follows_accounts_on_other_nodes(tmp_path: Path) -> None:
+    """Remote rows are found by WebFinger on allowlisted hosts only; the follow reaches the
+    other node, and what was not found is listed."""
+    with (
+        fake_node("sales.flurfunk.test") as sales,
+        node_named(
+            tmp_path,
+            "sqlite",
+            "hq.flurfunk.test",
+            FLURFUNK_ALLOWLIST="sales.flurfunk.test",
+            FLURFUNK_CONNECT_TO=sales.connect_to,
+        ) as hq,
+    ):
+        colleague = sales.add_actor("colleague")
+        ann = hq.node.create_user("ann")
+        following = (
+            f"{sales.handle(colleague)}\nvanished@sales.flurfunk.test\nstranger@elsewhere.example\n"
+        )
+        with signed_in(hq.node, ann) as browser:
+            assert flashed(browser, upload(browser, "following", following)) == (
+                "Import started: 3 rows."
+            )
+            done = imported(browser)
+        assert "Imported 1 of 3." in done
+        assert "Not found: vanished@sales.flurfunk.test, stranger@elsewhere.example" in done
+        sales.wait("Follow", colleague.uri, "ann's follow to reach sales")

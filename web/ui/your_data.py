@@ -3,24 +3,21 @@ in the background: outbox.personal_archive) and download it; import follows, blo
 and bookmarks from Mastodon's CSV files.
 
 An import reads and checks the whole file first (outbox.csv_import: a bad file changes
-nothing), then goes through the client API's own endpoints in-process, row by row: accounts
-and posts on other nodes are looked up the normal way (search with resolve) and follows of
-remote accounts go through the normal follow path.
+nothing), then stores it as a job (outbox.csv_import_jobs) and answers at once: the rows are
+applied in the background (inbox.csv_import_run), and this page shows how far each import
+has come.
 """
 
 from __future__ import annotations
-
-from typing import Any
 
 from starlette.datastructures import UploadFile
 from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from outbox import csv_import, personal_archive
+from outbox import csv_import, csv_import_jobs, personal_archive
 from web.node import node_of
 from web.ui.access import back, checked_form, flash, viewer
-from web.ui.calls import api
 from web.ui.errors import not_found_page
 from web.ui.i18n import translator
 from web.ui.render import language, page
@@ -33,7 +30,23 @@ async def show(request: Request) -> Response:
     assert caller.account is not None
     async with node_of(request).db.read() as session:
         latest = await personal_archive.latest(session, caller.account.id)
-    return page(request, "your_data.html", nav="settings", archive=latest, kinds=csv_import.KINDS)
+        imports = await csv_import_jobs.recent(session, caller.account.id)
+    t = translator(language(request))
+    kind_names = {
+        "following": t("Follows"),
+        "blocks": t("Blocks"),
+        "mutes": t("Mutes"),
+        "bookmarks": t("Bookmarks"),
+    }
+    return page(
+        request,
+        "your_data.html",
+        nav="settings",
+        archive=latest,
+        kinds=csv_import.KINDS,
+        imports=imports,
+        kind_names=kind_names,
+    )
 
 
 async def request_archive(request: Request) -> Response:
@@ -63,57 +76,9 @@ async def download(request: Request) -> Response:
     return FileResponse(path, media_type="application/zip", filename=name)
 
 
-async def _account_id(request: Request, address: str) -> str | None:
-    found = await api(
-        request,
-        "GET",
-        "/api/v2/search",
-        query={"q": "@" + address, "resolve": "true", "type": "accounts", "limit": "5"},
-    )
-    if not found.ok:
-        return None
-    for account in found.data.get("accounts", []):
-        if str(account.get("acct", "")).lower() in (address.lower(), address.split("@")[0].lower()):
-            return str(account["id"])
-    return None
-
-
-async def _status_id(request: Request, url: str) -> str | None:
-    found = await api(
-        request, "GET", "/api/v2/search", query={"q": url, "resolve": "true", "type": "statuses"}
-    )
-    statuses = found.data.get("statuses", []) if found.ok else []
-    return str(statuses[0]["id"]) if statuses else None
-
-
-async def _apply(request: Request, kind: str, row: csv_import.Row) -> bool:
-    if kind == "bookmarks":
-        status_id = await _status_id(request, row.target)
-        if status_id is None:
-            return False
-        done = await api(request, "POST", "/api/v1/statuses/{id}/bookmark", path={"id": status_id})
-        return done.ok
-    account_id = await _account_id(request, row.target)
-    if account_id is None:
-        return False
-    action, body = {
-        "following": ("follow", {"reblogs": row.reblogs, "notify": row.notify}),
-        "blocks": ("block", {}),
-        "mutes": ("mute", {"notifications": row.notifications}),
-    }[kind]
-    body_of: dict[str, Any] = body
-    done = await api(
-        request,
-        "POST",
-        f"/api/v1/accounts/{{id:int}}/{action}",
-        path={"id": int(account_id)},
-        body=body_of,
-    )
-    return done.ok
-
-
 async def import_csv(request: Request) -> Response:
-    await viewer(request)
+    caller = await viewer(request)
+    assert caller.account is not None
     form = await checked_form(request)
     t = translator(language(request))
     kind = str(form.get("kind") or "")
@@ -127,12 +92,13 @@ async def import_csv(request: Request) -> Response:
     except csv_import.ImportProblem as exc:
         flash(request, t("Nothing was imported: %(reason)s", reason=str(exc)))
         return back(form, HERE)
-    missed = [row.target for row in rows if not await _apply(request, kind, row)]
-    done = len(rows) - len(missed)
-    message = t("Imported %(done)s of %(total)s.", done=done, total=len(rows))
-    if missed:
-        message += " " + t("Not found: %(names)s", names=", ".join(missed[:20]))
-    flash(request, message)
+    async with node_of(request).db.write() as session:
+        try:
+            await csv_import_jobs.start(session, caller.account.id, kind, rows)
+        except csv_import_jobs.ImportBusy:
+            flash(request, t("Nothing was imported: your last import is still running."))
+            return back(form, HERE)
+    flash(request, t("Import started: %(total)s rows.", total=len(rows)))
     return back(form, HERE)
 
 
