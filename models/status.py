@@ -156,6 +156,7 @@ class IdempotencyKey(CreatedAt, Base):
         BigInteger, ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True
     )
     key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    # Indexed: deleting a status (retention sweeps thousands) cascades here by status_id.
     status_id: Mapped[int] = mapped_column(
-        BigInteger, ForeignKey("statuses.id", ondelete="CASCADE"), nullable=False
+        BigInteger, ForeignKey("statuses.id", ondelete="CASCADE"), nullable=False, index=True
     )
