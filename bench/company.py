@@ -382,8 +382,8 @@ def report(r: DayResult, points: list[tuple[float, float, bool]]) -> list[str]:
 
 
 NOTE = [
-    "Ten real nodes on loopback (tests/company_kit.py; its three-node, 30-second test is out",
-    "of the suite until an edit reported missing after the outage is explained).",
+    "Ten real nodes on loopback (tests/company_kit.py; its three-node, 30-second version is",
+    "tests/integration/test_company_day.py).",
     "Staff, tokens and follows are written straight into each database as the API and the",
     "inbox would (a follow across nodes on both sides, with the same Follow id); follows",
     "made during the day are real federated follows. The workload (Poisson arrivals at a",

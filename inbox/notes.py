@@ -323,11 +323,14 @@ async def revise_note(session: AsyncSession, status: Status, note_document: obje
     """Apply an Update of a stored remote note; whether anything changed.
 
     Like a local edit: the first revision keeps the original, every revision is kept for
-    /history, and local accounts who boosted it are told.
+    /history, and local accounts who boosted it are told. A revision older than the one
+    stored (by `updated`) changes nothing.
     """
     note = note_fields(note_document)
     if note.uri != status.uri:
         raise Unusable("the update names another note")
+    if note.updated and status.edited_at and note.updated < status.edited_at:
+        return False  # an older revision, retried after a newer one had arrived
     await questions.refresh_poll(session, status, note_document)  # new counts are no edit
     old_media = list(
         (

@@ -134,6 +134,31 @@ async def withdraw_unsent(session: AsyncSession, status_id: int) -> set[str]:
     return {r.inbox_url for r in rows if r.type == "Create"}
 
 
+async def refresh_unsent(session: AsyncSession, activity: dict[str, Any]) -> None:
+    """After an edit: the status's Create, while a delivery of it has not reached its inbox
+    yet (the node is down, say), carries the Note as it is now.
+
+    The Update is sent to those inboxes all the same (a Create may have arrived unanswered),
+    and the two are retried together in no particular order: an Update that comes first is
+    of a note unknown there and dropped, and the Create must not then bring the old text. The
+    one payload serves every inbox still waiting; those it reached have no use for it."""
+    waiting = (
+        select(Delivery.id)
+        .where(Delivery.activity_id == OutboxActivity.id, Delivery.state == "pending")
+        .exists()
+    )
+    await session.execute(
+        update(OutboxActivity)
+        .where(
+            OutboxActivity.uri == activity["id"],
+            OutboxActivity.type == "Create",
+            waiting,
+        )
+        .values(payload=orjson.dumps(activity).decode())
+        .execution_options(synchronize_session=False)
+    )
+
+
 # Set by `enqueue` for the task (one request) that queued deliveries: the request then wakes
 # the delivery worker, and a request that queued none (a post nobody elsewhere follows) does
 # not make it claim in vain — with workers, that would be one Redis job per post.

@@ -17,7 +17,13 @@ from models.settings import Settings
 from models.status import GROUP_ONLY, MediaAttachment, Mention, Status, StatusTag, Tag
 from outbox import emoji_use, render
 from outbox.context import Federation
-from outbox.deliveries import enqueue, follower_inboxes, inbox_of, withdraw_unsent
+from outbox.deliveries import (
+    enqueue,
+    follower_inboxes,
+    inbox_of,
+    refresh_unsent,
+    withdraw_unsent,
+)
 
 FEDERATED = ("public", "unlisted", "private", "direct")
 
@@ -260,6 +266,7 @@ async def update_note(
     if not inboxes:
         return
     note = await note_document(session, fed.settings, status)
+    await refresh_unsent(session, render.create(note))
     activity = render.update(note, status.edited_at or status.created_at)
     await send(session, fed, author, activity, inboxes, status_id=status.id)
 
@@ -275,6 +282,7 @@ async def card_arrived(
     if not inboxes:
         return
     note = await note_document(session, fed.settings, status)
+    await refresh_unsent(session, render.create(note))
     activity = render.update(note, utcnow())
     await send(session, fed, author, activity, inboxes, status_id=status.id)
 

@@ -8,8 +8,8 @@ Mastodon API: each follower's home timeline holds each expected status exactly o
 text, media attached), no deleted or misaddressed status, favourite and boost counts on the
 author's node match what was done, and follows and unfollows look the same from both sides.
 
-Its three-node, half-minute test is out of the suite until an edit reported missing after
-the outage is explained. Used by bench/company.py (ten nodes, 2,000 staff, a busy hour
+Its three-node, half-minute test is tests/integration/test_company_day.py (embedded nodes on
+SQLite only). Used by bench/company.py (ten nodes, 2,000 staff, a busy hour
 compressed into minutes), which adds the clock: the times kept here (when a write was sent,
 when a stream showed it) are only read there.
 

@@ -8,15 +8,20 @@ when a process dies: tests/integration/test_crash_claims.py.)
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 
 import pytest
+from sqlalchemy import func, or_, select
 
+from models.db import Database
+from models.federation import Delivery, OutboxActivity
 from tests.federation_kit import (
     FedNode,
     Network,
     Plan,
     arrives,
+    by_uri,
     delivery_summary,
     follows,
     home,
@@ -116,3 +121,59 @@ def test_a_post_deleted_before_its_node_could_deliver_it_never_arrives(net: Netw
     assert gone["uri"] not in {s["uri"] for s in home(sales, bo)}
     assert not notified(sales, bo, "mention", hq.handle(ada))
     assert delivery_summary(hq, sales.host).get("failed", "0") == "0"
+
+
+def test_a_post_edited_while_its_follower_is_down_arrives_edited_once(net: Network) -> None:
+    """The Create and the Update wait together and are retried together after the receiver's
+    return, in no particular order: whichever arrives first, the follower sees the edit."""
+    hq, sales = net["hq"], net["sales"]
+    ada, bo = hq.create_user("ada"), sales.create_user("bo")
+    follows(sales, bo, hq, ada)
+
+    sales.kill()
+    posted = [post(hq, ada, f"First draft, part {i}") for i in range(4)]
+    # The Creates back off further than the Updates will: after the return, the Updates
+    # are retried first (without the fix, they were dropped and the Creates kept the draft).
+    wait_for(lambda: create_attempts(hq, sales) >= 3, "the Creates failing thrice", RETRY_WAIT)
+    for i, p in enumerate(posted):
+        edited = hq.api(ada, "PUT", f"/api/v1/statuses/{p['id']}", json={"status": f"Final {i}"})
+        assert edited.status_code == 200, edited.text
+    retrying(hq, sales, 2 * len(posted))
+    sales.start()
+
+    uris = [p["uri"] for p in posted]
+    wait_for(lambda: in_home_all(sales, bo, uris), "every post after sales is back", RETRY_WAIT)
+    wait_for(lambda: pending(hq, sales.host) == 0, "hq's deliveries to sales all done")
+    exactly_once(sales, bo, uris)
+    timeline = home(sales, bo)
+    for i, uri in enumerate(uris):
+        seen_there = by_uri(timeline, uri)
+        assert seen_there is not None
+        assert f"Final {i}" in seen_there["content"], seen_there["content"]
+        assert "First draft" not in seen_there["content"], seen_there["content"]
+
+
+def create_attempts(sender: FedNode, receiver: FedNode) -> int:
+    """The fewest attempts among the Creates that `sender` has still to deliver to `receiver`."""
+
+    async def read() -> int:
+        db = Database(sender.database_url, pool_size=1)
+        try:
+            async with db.read() as session:
+                fewest = await session.scalar(
+                    select(func.min(Delivery.attempts))
+                    .join(OutboxActivity, OutboxActivity.id == Delivery.activity_id)
+                    .where(
+                        OutboxActivity.type == "Create",
+                        or_(
+                            Delivery.host == receiver.host,
+                            Delivery.host.startswith(receiver.host + ":"),
+                        ),
+                        Delivery.state == "pending",
+                    )
+                )
+                return int(fewest or 0)
+        finally:
+            await db.dispose()
+
+    return asyncio.run(read())

@@ -433,6 +433,26 @@ def test_edits_keep_their_history_and_deletes_remove(hq: FedNode, remote: FakeRe
     assert in_home(hq, ann, original["id"]) is None
 
 
+def test_an_older_revision_arriving_late_changes_nothing(hq: FedNode, remote: FakeRemote) -> None:
+    """Retried after an outage, two edits may arrive in either order: the newer one stays."""
+    ann, bob = hq.create_user("ann"), remote.actor("bob")
+    follows_remote(hq, remote, ann, bob)
+    original = note(bob, "<p>first draft</p>")
+    send(hq, bob, create(bob, original))
+    shown = wait_for(lambda: in_home(hq, ann, original["id"]), "the post in ann's home")
+
+    revisions = [("<p>second draft</p>", "2024-05-02T10:00:00Z", 2)]
+    revisions.append(("<p>first edit, late</p>", "2024-05-02T09:30:00Z", 1))
+    for content, updated, number in revisions:
+        edited = {**original, "content": content, "updated": updated}
+        update = {**bob.activity("Update", edited), "id": f"{original['id']}#updates/{number}"}
+        settled(hq, send(hq, bob, update))
+    now = status(hq, ann, shown["id"]).json()
+    assert now["content"] == "<p>second draft</p>"
+    history = hq.api(ann, "GET", f"/api/v1/statuses/{shown['id']}/history").json()
+    assert [h["content"] for h in history] == ["<p>first draft</p>", "<p>second draft</p>"]
+
+
 # --- favourites and boosts ------------------------------------------------------------------
 
 
