@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
 
 from models.account import Account
 from models.base import utcnow
@@ -178,6 +179,7 @@ async def attachable_media(
 async def attach_media(
     session: AsyncSession, status_id: int, media: Iterable[MediaAttachment]
 ) -> None:
+    media = list(media)
     ids = [m.id for m in media]
     if ids:
         await session.execute(
@@ -186,6 +188,10 @@ async def attach_media(
             .values(status_id=status_id)
             .execution_options(synchronize_session=False)
         )
+    for m in media:
+        # The session's objects say what the row now says, without an UPDATE of their own:
+        # the answer to the post is presented from them.
+        set_committed_value(m, "status_id", status_id)
 
 
 async def store_mentions(
