@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -27,6 +29,8 @@ from models import search_index
 from models.settings import Settings
 
 AFTER_COMMIT = "flurfunk.after_commit"
+PING_AFTER_IDLE = 10.0  # seconds a pooled PostgreSQL connection may idle unpinged
+_RETURNED_AT = "flurfunk.returned_at"
 
 SQLITE_PRAGMAS = (
     "PRAGMA journal_mode=WAL",
@@ -45,9 +49,9 @@ def database_url(settings: Settings) -> str:
 def create_engine(url: str, pool_size: int = 10, max_overflow: int | None = None) -> AsyncEngine:
     if not url.startswith("sqlite"):
         overflow = pool_size if max_overflow is None else max_overflow
-        return create_async_engine(
-            url, pool_size=pool_size, max_overflow=overflow, pool_pre_ping=True
-        )
+        engine = create_async_engine(url, pool_size=pool_size, max_overflow=overflow)
+        _ping_when_idle(engine)
+        return engine
     engine = create_async_engine(url)
 
     @event.listens_for(engine.sync_engine, "connect")
@@ -65,6 +69,34 @@ def create_engine(url: str, pool_size: int = 10, max_overflow: int | None = None
         conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
     return engine
+
+
+def _ping_when_idle(engine: AsyncEngine) -> None:
+    """Ping a pooled connection only when it has lain idle for PING_AFTER_IDLE seconds.
+
+    `pool_pre_ping` would cost a round trip on every checkout, even on a busy, healthy pool.
+    A connection that was just used is alive; one that lay idle may have been closed by the
+    server or a restart, so it is pinged, and a dead one is replaced (SQLAlchemy retries the
+    checkout after a DisconnectionError). A connection that dies in use fails its statement
+    and is invalidated by SQLAlchemy, as before.
+    """
+    dialect = engine.sync_engine.dialect
+
+    @event.listens_for(engine.sync_engine, "checkin")
+    def _on_checkin(_dbapi_connection: Any, record: Any) -> None:
+        record.info[_RETURNED_AT] = time.monotonic()
+
+    @event.listens_for(engine.sync_engine, "checkout")
+    def _on_checkout(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        returned = record.info.get(_RETURNED_AT)
+        if returned is None or time.monotonic() - returned < PING_AFTER_IDLE:
+            return  # new (just connected) or recently used
+        try:
+            alive = dialect.do_ping(dbapi_connection)
+        except Exception as exc:  # what a dead connection raises depends on the driver
+            raise DisconnectionError() from exc
+        if not alive:
+            raise DisconnectionError()
 
 
 def after_commit(session: AsyncSession, fact: object) -> None:

@@ -98,10 +98,26 @@ async def accept(session: AsyncSession, account_id: int, version: int) -> None:
 
 
 async def needs_acceptance(session: AsyncSession, account_id: int) -> PolicyVersion | None:
-    """The version this person must accept before writing, or None when they may write."""
-    policy = await current(session)
-    if policy is None or await accepted_at(session, account_id, policy.version) is not None:
+    """The version this person must accept before writing, or None when they may write.
+
+    One statement (the newest version and whether this person accepted it): every gated
+    request asks."""
+    accepted = (
+        select(PolicyAcceptance.id)
+        .where(
+            PolicyAcceptance.account_id == account_id,
+            PolicyAcceptance.version == PolicyVersion.version,
+        )
+        .exists()
+    )
+    row = (
+        await session.execute(
+            select(PolicyVersion, accepted).order_by(PolicyVersion.version.desc()).limit(1)
+        )
+    ).first()
+    if row is None or row[1]:
         return None
+    policy: PolicyVersion = row[0]
     return policy
 
 

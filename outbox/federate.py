@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import func, select
@@ -38,6 +39,16 @@ async def mentioned_accounts(session: AsyncSession, status_id: int) -> list[Acco
     return list(rows.scalars())
 
 
+@dataclass(frozen=True)
+class NewParts:
+    """What a post just stored besides its row, so that its Note needs no reading back."""
+
+    mentioned: list[Account]  # ordered by id
+    tags: list[Tag]  # ordered by name
+    media: list[MediaAttachment]  # ordered by id
+    poll: Poll | None
+
+
 async def note_document(
     session: AsyncSession,
     settings: Settings,
@@ -45,12 +56,16 @@ async def note_document(
     *,
     author: Account | None = None,
     mentioned: list[Account] | None = None,
+    new: NewParts | None = None,
 ) -> dict[str, Any]:
     """The Note for a (non-boost) status, with its addressing, tags and attachments.
 
     `author` and `mentioned` (ordered by id), when the caller has them, spare reading them
     again; with `mentioned` given the status is taken as just posted, without a link preview
-    yet (it is fetched after the post, and then sent as an Update)."""
+    yet (it is fetched after the post, and then sent as an Update). `new`: everything a post
+    just stored, so that nothing of it is read back."""
+    if new is not None and mentioned is None:
+        mentioned = new.mentioned
     if author is None or author.id != status.account_id:
         author = await session.get(Account, status.account_id)
     assert author is not None
@@ -61,26 +76,29 @@ async def note_document(
             parent_author = await session.get(Account, parent.account_id)
             if parent_author is not None:
                 parent_uri = render.status_uri(settings, parent_author, parent)
-    tags = list(
-        (
-            await session.execute(
-                select(Tag)
-                .join(StatusTag, StatusTag.tag_id == Tag.id)
-                .where(StatusTag.status_id == status.id)
-                .order_by(Tag.name)
-            )
-        ).scalars()
-    )
-    media = list(
-        (
-            await session.execute(
-                select(MediaAttachment)
-                .where(MediaAttachment.status_id == status.id)
-                .order_by(MediaAttachment.id)
-            )
-        ).scalars()
-    )
-    poll = await session.scalar(select(Poll).where(Poll.status_id == status.id))
+    if new is not None:
+        tags, media, poll = new.tags, new.media, new.poll
+    else:
+        tags = list(
+            (
+                await session.execute(
+                    select(Tag)
+                    .join(StatusTag, StatusTag.tag_id == Tag.id)
+                    .where(StatusTag.status_id == status.id)
+                    .order_by(Tag.name)
+                )
+            ).scalars()
+        )
+        media = list(
+            (
+                await session.execute(
+                    select(MediaAttachment)
+                    .where(MediaAttachment.status_id == status.id)
+                    .order_by(MediaAttachment.id)
+                )
+            ).scalars()
+        )
+        poll = await session.scalar(select(Poll).where(Poll.status_id == status.id))
     card = None
     if mentioned is None:
         card = await session.scalar(
@@ -238,17 +256,23 @@ async def create_note(
     status: Status,
     *,
     mentioned: list[Account] | None = None,
+    new: NewParts | None = None,
 ) -> None:
     """Create(Note) for a new post; `local` posts never leave the node. `mentioned`: the
-    accounts the post mentions, when the caller has them (posting does: it just stored them)."""
+    accounts the post mentions, when the caller has them; `new`: all it just stored (posting
+    has both, so the Note is built without reading the post back)."""
     if fed is None or not author.is_local or status.visibility not in FEDERATED or status.held:
         return
+    if new is not None:
+        mentioned = new.mentioned
     if mentioned is not None:
         mentioned = sorted(mentioned, key=lambda a: a.id)
     inboxes = await status_audience(session, status, mentioned=mentioned)
     if not inboxes:
         return  # nobody elsewhere follows or is mentioned: nothing to render
-    note = await note_document(session, fed.settings, status, author=author, mentioned=mentioned)
+    note = await note_document(
+        session, fed.settings, status, author=author, mentioned=mentioned, new=new
+    )
     await send(session, fed, author, render.create(note), inboxes, status_id=status.id)
 
 

@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
 
 from models.account import Account
 from models.base import utcnow
@@ -178,6 +179,7 @@ async def attachable_media(
 async def attach_media(
     session: AsyncSession, status_id: int, media: Iterable[MediaAttachment]
 ) -> None:
+    media = list(media)
     ids = [m.id for m in media]
     if ids:
         await session.execute(
@@ -186,6 +188,10 @@ async def attach_media(
             .values(status_id=status_id)
             .execution_options(synchronize_session=False)
         )
+    for m in media:
+        # The session's objects say what the row now says, without an UPDATE of their own:
+        # the answer to the post is presented from them.
+        set_committed_value(m, "status_id", status_id)
 
 
 async def store_mentions(
@@ -198,14 +204,13 @@ async def store_mentions(
     """Record the mentions; returns the mentioned accounts (for notifications)."""
     skipped = set(skip)
     ids = [t.account_id for t in targets if t.account_id not in skipped]
-    for account_id in ids:
-        await session.execute(
-            upsert(session, Mention)
-            .values(status_id=status_id, account_id=account_id)
-            .on_conflict_do_nothing(index_elements=["status_id", "account_id"])
-        )
     if not ids:
         return []
+    await session.execute(
+        upsert(session, Mention)
+        .values([{"status_id": status_id, "account_id": account_id} for account_id in ids])
+        .on_conflict_do_nothing(index_elements=["status_id", "account_id"])
+    )
     rows = await session.execute(select(Account).where(Account.id.in_(ids)))
     accounts = {a.id: a for a in rows.scalars()}
     return [accounts[i] for i in ids if i in accounts]
@@ -213,26 +218,31 @@ async def store_mentions(
 
 async def store_tags(
     session: AsyncSession, status_id: int, names: Iterable[str], *, replace: bool = False
-) -> None:
-    """Link the status to its hashtags, creating tags seen for the first time."""
+) -> list[Tag]:
+    """Link the status to its hashtags, creating tags seen for the first time; returns the
+    tags by name (a new post's Note is built from them). One statement per kind of row."""
     if replace:
         await session.execute(delete(StatusTag).where(StatusTag.status_id == status_id))
     wanted = list(dict.fromkeys(n.lower() for n in names))
     if not wanted:
-        return
-    for name in wanted:
-        await session.execute(
-            upsert(session, Tag)
-            .values(id=new_id(), name=name, created_at=utcnow())
-            .on_conflict_do_nothing(index_elements=["name"])
-        )
-    tag_ids = (await session.execute(select(Tag.id).where(Tag.name.in_(wanted)))).scalars()
-    for tag_id in tag_ids:
-        await session.execute(
-            upsert(session, StatusTag)
-            .values(status_id=status_id, tag_id=tag_id)
-            .on_conflict_do_nothing(index_elements=["status_id", "tag_id"])
-        )
+        return []
+    now = utcnow()
+    await session.execute(
+        upsert(session, Tag)
+        .values([{"id": new_id(), "name": name, "created_at": now} for name in wanted])
+        .on_conflict_do_nothing(index_elements=["name"])
+    )
+    tags = list(
+        (await session.execute(select(Tag).where(Tag.name.in_(wanted)).order_by(Tag.name)))
+        .scalars()
+        .all()
+    )
+    await session.execute(
+        upsert(session, StatusTag)
+        .values([{"status_id": status_id, "tag_id": tag.id} for tag in tags])
+        .on_conflict_do_nothing(index_elements=["status_id", "tag_id"])
+    )
+    return tags
 
 
 async def notify_subscribers(session: AsyncSession, status: Status) -> None:

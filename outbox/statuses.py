@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -97,14 +98,11 @@ async def _reply_parent(
     return parent
 
 
-async def _visibility(
-    session: AsyncSession, author: Account, requested: str | None, parent: Status | None
-) -> str:
+def _visibility(preferences: dict[str, Any], requested: str | None, parent: Status | None) -> str:
     """The requested visibility, else the author's default, never wider than the parent's."""
     if requested is not None:
         return requested
-    user = await session.get(User, author.id)
-    default = (user.preferences if user else {}).get("posting:default:visibility")
+    default = preferences.get("posting:default:visibility")
     if default not in VISIBILITY_ORDER or default == "group":
         default = "public"
     return stricter(default, parent.visibility) if parent is not None else default
@@ -116,10 +114,13 @@ async def _compose(
     author: Account,
     draft: Draft,
     resolver: MentionResolver | None,
+    user: User | None,
 ) -> tuple[Status, Rendered, list[MediaAttachment], Status | None]:
-    """Check a draft and build its (unsaved) status, rendered body, attachments and parent."""
-    user = await session.get(User, author.id)
-    preferences = user.preferences if user else {}
+    """Check a draft and build its (unsaved) status, rendered body, attachments and parent.
+    `user`: the author's, when the caller has it (else read here)."""
+    if user is None or user.account_id != author.id:
+        user = await session.get(User, author.id)
+    preferences: dict[str, Any] = (user.preferences if user else None) or {}
     text, spoiler_text = draft.text, draft.spoiler_text
     if not text.strip() and spoiler_text.strip():
         text, spoiler_text = spoiler_text, ""  # as Mastodon: a lone warning becomes the text
@@ -143,7 +144,7 @@ async def _compose(
         content=rendered.html,
         spoiler_text=spoiler_text,
         sensitive=sensitive or bool(spoiler_text),
-        visibility=await _visibility(session, author, draft.visibility, parent),
+        visibility=_visibility(preferences, draft.visibility, parent),
         language=language_or_default(draft.language, preferences),
         in_reply_to_id=parent.id if parent else None,
         in_reply_to_account_id=parent.account_id if parent else None,
@@ -152,6 +153,19 @@ async def _compose(
     )
     await group_posts.address(session, author, status, group)
     return status, rendered, media, parent
+
+
+@dataclass(frozen=True)
+class Posted:
+    """A posted status; `parts`: what was stored with it (None for an Idempotency-Key
+    repeat, which stored nothing), so that its Note and its API answer need no reading back."""
+
+    status: Status
+    parts: federate.NewParts | None
+
+    @property
+    def new(self) -> bool:
+        return self.parts is not None
 
 
 async def post_status(
@@ -164,24 +178,49 @@ async def post_status(
     fed: Federation | None = None,
 ) -> tuple[Status, bool]:
     """Post a status; returns it and whether it is new (False: an Idempotency-Key repeat)."""
+    posted = await post(session, settings, author, draft, resolver=resolver, fed=fed)
+    return posted.status, posted.new
+
+
+async def post(
+    session: AsyncSession,
+    settings: Settings,
+    author: Account,
+    draft: Draft,
+    *,
+    resolver: MentionResolver | None = None,
+    fed: Federation | None = None,
+    user: User | None = None,
+) -> Posted:
+    """`post_status`, with what was stored along with the status; `user`: the author's row
+    when the caller has it (the API has, from the token), which spares reading it again."""
     if draft.idempotency_key:
         earlier = await earlier_post(session, author.id, draft.idempotency_key)
         if earlier is not None:
-            return earlier, False
-    status, rendered, media, parent = await _compose(session, settings, author, draft, resolver)
+            return Posted(earlier, None)
+    status, rendered, media, parent = await _compose(
+        session, settings, author, draft, resolver, user
+    )
     status.id = new_id()  # known before the INSERT, so the URIs go in with it
     status.uri = settings.url(f"/users/{author.username}/statuses/{status.id}")
     status.url = settings.url(f"/@{author.username}/{status.id}")
     session.add(status)
     await session.flush()
     mentioned = await store_mentions(session, status.id, rendered.mentions)
-    await store_tags(session, status.id, rendered.tags)
+    tags = await store_tags(session, status.id, rendered.tags)
     await attach_media(session, status.id, media)
     await link_preview.track(session, status, new=True)
+    poll = None
     if draft.poll is not None:
         if media:
             raise InvalidStatus("a status cannot have both a poll and media")
-        await attach_poll(session, status, draft.poll)
+        poll = await attach_poll(session, status, draft.poll)
+    parts = federate.NewParts(
+        mentioned=sorted(mentioned, key=lambda a: a.id),
+        tags=tags,
+        media=sorted(media, key=lambda m: m.id),
+        poll=poll,
+    )
     await count_new(session, author, status, parent)
     if draft.idempotency_key:
         await _remember_key(session, author.id, draft.idempotency_key, status.id)
@@ -190,7 +229,7 @@ async def post_status(
         # Held by a compliance watch term: only its author sees it until it is released
         # (outbox.watch.release then does what follows here).
         await feeds.fan_out(session, status, audience="author", author=author)
-        return status, True
+        return Posted(status, parts)
     for account in mentioned:
         await notify(
             session, recipient=account, actor_id=author.id, type="mention", status_id=status.id
@@ -206,8 +245,8 @@ async def post_status(
     if status.audience_id is not None:
         await group_posts.create(session, fed, author, status)
     else:
-        await federate.create_note(session, fed, author, status, mentioned=mentioned)
-    return status, True
+        await federate.create_note(session, fed, author, status, new=parts)
+    return Posted(status, parts)
 
 
 async def count_new(

@@ -25,7 +25,7 @@ from outbox import media, scheduled
 from outbox.polls import PollDraft, PollProblem, poll_draft
 from outbox.status_edits import Edit, edit_status
 from outbox.status_parts import load_visible
-from outbox.statuses import Draft, delete_status, earlier_post, post_status
+from outbox.statuses import Draft, Posted, delete_status, earlier_post, post
 from web.api import filtering, serializers, status_actions
 from web.api.base import Call, call, ok
 from web.api.errors import forbidden, not_found, validation
@@ -35,6 +35,8 @@ from web.api.params import Params, parse_id
 from web.api.policy_gate import policy_gated
 from web.api.polls import parse_time, present_scheduled
 from web.api.resolve import mention_resolver
+from web.api.serializers.entities import TagRef
+from web.api.serializers.page_facts import JustWritten
 from web.api.status_actions import status_errors
 
 MAX_IDS = 40  # statuses fetched at once by GET /api/v1/statuses?id[]=
@@ -111,10 +113,18 @@ async def create(request: Request) -> Response:
     try:
         async with c.node.db.write() as session:
             with status_errors():
-                status, _ = await post_status(
-                    session, settings, c.account, draft, resolver=resolver, fed=federation(c)
+                posted = await post(
+                    session,
+                    settings,
+                    c.account,
+                    draft,
+                    resolver=resolver,
+                    fed=federation(c),
+                    user=c.caller.user if c.caller else None,
                 )
-            data = await serializers.status(session, c.node.links(), status, c.viewer_id)
+            data = await serializers.status(
+                session, c.node.links(), posted.status, c.viewer_id, written=_written(posted)
+            )
         wake_deliveries(c)
     except IntegrityError:
         # Two requests with one Idempotency-Key raced (PostgreSQL): the first one won.
@@ -126,6 +136,19 @@ async def create(request: Request) -> Response:
                 raise
             data = await serializers.status(session, c.node.links(), earlier, c.viewer_id)
     return ok(data)
+
+
+def _written(posted: Posted) -> JustWritten | None:
+    """What a new post carries, for its answer; None for an Idempotency-Key repeat."""
+    parts = posted.parts
+    if parts is None:
+        return None
+    return JustWritten(
+        media_ids=[m.id for m in parts.media],
+        mentions=list(dict.fromkeys(a.id for a in parts.mentioned)),
+        tags=[TagRef(t.id, t.name) for t in parts.tags],
+        poll_id=parts.poll.id if parts.poll is not None else None,
+    )
 
 
 async def _schedule(c: Call, draft: Draft, at: datetime) -> Response:

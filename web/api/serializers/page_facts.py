@@ -176,6 +176,18 @@ class PageFacts:
     poll_rows: dict[int, PollFields] = field(default_factory=dict)  # by poll id
 
 
+@dataclass(frozen=True)
+class JustWritten:
+    """What one status written in this very transaction carries, as its writer knows it: the
+    page needs no reading of it back, and nobody can have favourited, bookmarked, pinned or
+    boosted it yet, nor muted the thread it starts. A new status has no fetched link preview."""
+
+    media_ids: list[int]
+    mentions: list[int]  # account ids
+    tags: list[TagRef]
+    poll_id: int | None
+
+
 def _live(session: AsyncSession, model: Any, rows: Iterable[Row[Any]]) -> list[Any]:
     """Rows, each replaced by the session's own object for it if the session holds one
     whose attributes are all loaded (an expired one would need a lazy load, not possible
@@ -210,9 +222,12 @@ async def load(
     viewer_id: int | None,
     *,
     every_app: bool = False,
+    written: JustWritten | None = None,
 ) -> PageFacts:
     """What the page needs for `viewer_id`; `every_app`: the applications of all local
-    statuses, not just the viewer's own (a page shared by several viewers, see `for_viewers`)."""
+    statuses, not just the viewer's own (a page shared by several viewers, see `for_viewers`).
+    `written`: the page is the one status (not a boost) just written in this transaction, and
+    this is what it carries."""
     facts = PageFacts()
     if not rows:
         return facts
@@ -222,8 +237,18 @@ async def load(
     everything = [*rows, *facts.originals.values()]
     ids = list({s.id for s in everything})
 
-    statement = facts_statement(conn.dialect.name == "postgresql", viewer_id is not None)
-    found = await conn.execute(statement, {"ids": ids, "viewer": viewer_id})
+    found: Iterable[Row[Any]] | list[tuple[int, int, int, str | None]]
+    if written is None:
+        statement = facts_statement(conn.dialect.name == "postgresql", viewer_id is not None)
+        found = await conn.execute(statement, {"ids": ids, "viewer": viewer_id})
+    else:
+        (status_id,) = ids
+        found = [
+            *((MEDIA, status_id, i, None) for i in written.media_ids),
+            *((MENTION, status_id, i, None) for i in written.mentions),
+            *((TAG, status_id, t.id, t.name) for t in written.tags),
+            *([(POLL, status_id, written.poll_id, None)] if written.poll_id is not None else []),
+        ]
     media_ids: list[int] = []
     poll_ids: list[int] = []
     card_ids: list[int] = []
@@ -264,7 +289,8 @@ async def load(
     }
     if own_apps:
         facts.apps = await _by_id(session, conn, OAuthApp, APP_COLUMNS, own_apps)
-    if viewer_id is not None:
+    starts_thread = written is not None and thread_of(rows[0]) == rows[0].id
+    if viewer_id is not None and not starts_thread:
         facts.muted_threads = await _muted_threads(session, viewer_id, everything)
     return facts
 

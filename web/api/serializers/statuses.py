@@ -26,7 +26,13 @@ from web.api.serializers.entities import (
     tag,
 )
 from web.api.serializers.links import Links
-from web.api.serializers.page_facts import PageFacts, StatusFields, load, thread_of
+from web.api.serializers.page_facts import (
+    JustWritten,
+    PageFacts,
+    StatusFields,
+    load,
+    thread_of,
+)
 
 
 class _Presenter:
@@ -152,9 +158,18 @@ def presented(
 
 
 async def status(
-    session: AsyncSession, links: Links, row: StatusFields, viewer_id: int | None
+    session: AsyncSession,
+    links: Links,
+    row: StatusFields,
+    viewer_id: int | None,
+    *,
+    written: JustWritten | None = None,
 ) -> dict[str, Any]:
-    return (await statuses(session, links, [row], viewer_id))[0]
+    """One status; `written`: it was just written in this transaction, carrying that."""
+    if written is None:
+        return (await statuses(session, links, [row], viewer_id))[0]
+    facts = await load(session, [row], viewer_id, written=written)
+    return presented(links, [row], facts, viewer_id)[0]
 
 
 async def status_history(
