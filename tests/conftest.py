@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -9,6 +10,13 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 from tests.kit import RunningNode, User, running_node
+
+# Nodes in tests share one PostgreSQL (100 connections by default) from many processes at once:
+# two pytest workers, each with nodes of several processes (`serve --workers 2` and a worker).
+# Smaller pools than production's keep them all under the server's limit; a busy node waits a
+# moment for a connection instead. Every node a test starts inherits this environment.
+os.environ.setdefault("FLURFUNK_DB_POOL_SIZE", "6")
+os.environ.setdefault("FLURFUNK_DB_POOL_OVERFLOW", "4")
 
 BACKENDS = ["sqlite", "postgres"]
 
