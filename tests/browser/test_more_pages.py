@@ -281,7 +281,7 @@ def test_vote_in_a_poll(browser: Browser, site: Site, alice: User, bob: User) ->
         card.get_by_label("Park").check()
         card.get_by_role("button", name="Vote").click()
         card = page.locator("article.status", has_text="Where should the summer party be?")
-        expect(card.locator("ul.poll")).to_contain_text("Park · 1 votes")
+        expect(card.locator("ul.poll")).to_contain_text("Park · 1 vote")
 
 
 def test_approve_a_follow_request(browser: Browser, site: Site, bob: User) -> None:
