@@ -43,7 +43,7 @@ demo: install
 # Extract the web app's words and merge them into the .po files (translators edit those).
 LOCALES := web/ui/locale
 catalogues: install
-	$(BIN)/pybabel extract -F babel.cfg -k t -k N_ --no-location --sort-output \
+	$(BIN)/pybabel extract -F babel.cfg -k t -k N_ -k tn:1,2 --no-location --sort-output \
 		--omit-header -o $(LOCALES)/messages.pot .
 	set -e; for lang in de en; do \
 		if [ -f $(LOCALES)/$$lang/LC_MESSAGES/messages.po ]; then \

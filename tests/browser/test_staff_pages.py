@@ -74,7 +74,9 @@ def test_the_local_timeline_shows_new_posts_in_a_bar_when_scrolled_down(
         text = f"Fire drill at noon {secrets.token_hex(3)}"
         post_via_api(site, bob, text)
         bar = page.locator(".new-posts button")
-        expect(bar).to_have_text("1 new posts")
+        expect(bar).to_have_text("1 new post")
+        post_via_api(site, bob, f"Second drill {secrets.token_hex(3)}")
+        expect(bar).to_have_text("2 new posts")
         bar.click()
         expect(page.locator("article.status").first).to_contain_text(text)
         screenshot(page, "local-phone")

@@ -168,17 +168,17 @@ def test_csv_import_follows_blocks_mutes_and_bookmarks(node: RunningNode, alice:
             "Import started: 4 rows."
         )
         done = imported(browser)
-        assert "Imported 2 of 4." in done
+        assert "Imported 2 of 4 rows." in done
         assert "Not found: ghost@nowhere.invalid, nobody" in done
         assert flashed(browser, upload(browser, "blocks", f"{pest.name}\n")) == (
-            "Import started: 1 rows."
+            "Import started: 1 row."
         )
-        assert "Imported 1 of 1." in imported(browser)
+        assert "Imported 1 of 1 row." in imported(browser)
         mutes = f"Account address,Hide notifications\n@{noisy.name},false\n"
         flashed(browser, upload(browser, "mutes", mutes))
-        assert "Imported 1 of 1." in imported(browser)
+        assert "Imported 1 of 1 row." in imported(browser)
         flashed(browser, upload(browser, "bookmarks", note["url"] + "\n"))
-        assert "Imported 1 of 1." in imported(browser)
+        assert "Imported 1 of 1 row." in imported(browser)
     assert relationship(node, alice, writer)["following"]
     followed = relationship(node, alice, friend)
     assert followed["following"]
@@ -242,6 +242,6 @@ def test_csv_import_follows_accounts_on_other_nodes(tmp_path: Path) -> None:
                 "Import started: 3 rows."
             )
             done = imported(browser)
-        assert "Imported 1 of 3." in done
+        assert "Imported 1 of 3 rows." in done
         assert "Not found: vanished@sales.flurfunk.test, stranger@elsewhere.example" in done
         sales.wait("Follow", colleague.uri, "ann's follow to reach sales")

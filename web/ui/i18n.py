@@ -1,18 +1,22 @@
 """The words on the node's own pages, from Babel catalogues (web/ui/locale/*/messages.po).
 
-Message ids are the English text. The `.po` files are compiled in memory the first time a
-language is used, so a fresh checkout or `pip install -e .` needs no compile step, and a
-translator's edit shows after a restart. `make catalogues` extracts new strings and updates
-the catalogues.
+Message ids are the English text. A count with a noun goes through `plural_translator`
+(gettext's ngettext; pages call it `tn`, and `make catalogues` extracts `tn` with both forms),
+so a page says "1 row" and "2 rows", never "1 rows". The `.po` files are compiled in memory
+the first time a language is used, so a fresh checkout or `pip install -e .` needs no compile
+step, and a translator's edit shows after a restart. `make catalogues` extracts new strings
+and updates the catalogues.
 """
 
 from __future__ import annotations
 
 import functools
 import io
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from babel.support import NullTranslations
 
 LOCALE_DIR = Path(__file__).parent / "locale"
 LANGUAGES = ("en", "de")
@@ -22,6 +26,10 @@ LANGUAGE_NAMES = {"en": "English", "de": "Deutsch"}
 
 class Translate(Protocol):
     def __call__(self, message: str, /, **values: Any) -> str: ...
+
+
+class TranslatePlural(Protocol):
+    def __call__(self, singular: str, plural: str, n: int, /, **values: Any) -> str: ...
 
 
 def N_(message: str) -> str:
@@ -70,31 +78,43 @@ def choose_language(accept_language: str, preferred: str | None = None) -> str:
 
 
 @functools.cache
-def _catalogue(language: str) -> Callable[[str], str]:
+def _catalogue(language: str) -> NullTranslations:
     # Babel is loaded with the first page, like Jinja: a node serving only apps never needs it.
     from babel.messages.mofile import write_mo
     from babel.messages.pofile import read_po
-    from babel.support import Translations
+    from babel.support import NullTranslations, Translations
 
     source = LOCALE_DIR / language / "LC_MESSAGES" / "messages.po"
     if not source.exists():
-        return lambda message: message
+        return NullTranslations()
     with source.open("rb") as po:
         catalogue = read_po(po, locale=language)
     compiled = io.BytesIO()
     write_mo(compiled, catalogue)
     compiled.seek(0)
-    return Translations(compiled).gettext
+    return Translations(compiled)
 
 
 def translator(language: str) -> Translate:
-    gettext = _catalogue(language if language in LANGUAGES else DEFAULT_LANGUAGE)
+    gettext = _catalogue(language if language in LANGUAGES else DEFAULT_LANGUAGE).gettext
 
     def translate(message: str, /, **values: Any) -> str:
         text = gettext(message)
         return text % values if values else text
 
     return translate
+
+
+def plural_translator(language: str) -> TranslatePlural:
+    """`tn("%(num)s row", "%(num)s rows", n)`: the form the language's plural rule picks for
+    n; `num` is n unless given (a template for the live script passes a stand-in)."""
+    ngettext = _catalogue(language if language in LANGUAGES else DEFAULT_LANGUAGE).ngettext
+
+    def translate_plural(singular: str, plural: str, n: int, /, **values: Any) -> str:
+        values.setdefault("num", n)
+        return ngettext(singular, plural, n) % values
+
+    return translate_plural
 
 
 def describe_scope(scope: str, t: Translate) -> str:

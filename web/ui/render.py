@@ -14,7 +14,13 @@ from outbox.reminder import reminder
 from web.node import node_of
 from web.ui import formats
 from web.ui.cards import cached_card
-from web.ui.i18n import LANGUAGE_NAMES, Translate, choose_language, translator
+from web.ui.i18n import (
+    LANGUAGE_NAMES,
+    Translate,
+    choose_language,
+    plural_translator,
+    translator,
+)
 from web.ui.session import CSRF_FIELD, csrf_token
 
 if TYPE_CHECKING:
@@ -106,6 +112,7 @@ def _html(request: Request, template: str, lang: str, context: dict[str, Any]) -
         .render(
             _=t,
             t=t,
+            tn=plural_translator(lang),
             lang=lang,
             languages=LANGUAGE_NAMES,
             domain=settings.domain,

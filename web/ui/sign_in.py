@@ -13,7 +13,7 @@ from web.api.grants import verify_login
 from web.api.params import read_params
 from web.login_guard import TooManyFailures, client_address
 from web.node import node_of
-from web.ui.i18n import translator
+from web.ui.i18n import plural_translator, translator
 from web.ui.render import language, page
 from web.ui.session import CSRF_FIELD, csrf_valid, safe_next, sign_in, sign_out
 
@@ -81,11 +81,13 @@ async def sign_in_submit(request: Request) -> Response:
             )
         except TooManyFailures as exc:
             minutes = -(-exc.retry_after // 60)
+            tn = plural_translator(language(request))
             refused = again(
                 429,
-                t(
-                    "Too many failed sign-ins. Please try again in %(minutes)s minute(s).",
-                    minutes=minutes,
+                tn(
+                    "Too many failed sign-ins. Please try again in %(num)s minute.",
+                    "Too many failed sign-ins. Please try again in %(num)s minutes.",
+                    minutes,
                 ),
             )
             refused.headers["Retry-After"] = str(exc.retry_after)

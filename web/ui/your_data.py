@@ -19,7 +19,7 @@ from outbox import csv_import, csv_import_jobs, personal_archive
 from web.node import node_of
 from web.ui.access import back, checked_form, flash, viewer
 from web.ui.errors import not_found_page
-from web.ui.i18n import translator
+from web.ui.i18n import plural_translator, translator
 from web.ui.render import language, page
 
 HERE = "/settings/data"
@@ -98,7 +98,8 @@ async def import_csv(request: Request) -> Response:
         except csv_import_jobs.ImportBusy:
             flash(request, t("Nothing was imported: your last import is still running."))
             return back(form, HERE)
-    flash(request, t("Import started: %(total)s rows.", total=len(rows)))
+    tn = plural_translator(language(request))
+    flash(request, tn("Import started: %(num)s row.", "Import started: %(num)s rows.", len(rows)))
     return back(form, HERE)
 
 

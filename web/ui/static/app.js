@@ -92,7 +92,9 @@ function liveFeed(feed) {
   const showBar = () => {
     if (!bar || !button) return;
     bar.hidden = waiting.length === 0;
-    button.textContent = button.dataset.template.replace("{n}", String(waiting.length));
+    // Both catalogue languages (en, de) use the singular for exactly one and the plural else.
+    const form = waiting.length === 1 ? button.dataset.one : button.dataset.other;
+    button.textContent = form.replace("{n}", String(waiting.length));
   };
   const insert = (article) => {
     const empty = feed.querySelector(".empty");
