@@ -2,8 +2,8 @@
 at a time per person); the background job (inbox.csv_import_run) claims a job, applies its
 rows in batches and marks each row in the transaction of its effect.
 
-A claim is a lease renewed with every row: a job whose process died is taken again after
-LEASE, and continues with the rows not yet marked.
+A claim (outbox.claimed_jobs) is a lease renewed with every row: a job whose process died is
+taken again after LEASE, and continues with the rows not yet marked.
 """
 
 from __future__ import annotations
@@ -13,13 +13,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.account import Account
 from models.base import utcnow
 from models.csv_import import CsvImport, CsvImportRow
 from models.db import Database
+from outbox.claimed_jobs import QueuedJobs
 from outbox.csv_import import Row
 
 LEASE = timedelta(minutes=2)
@@ -27,6 +28,7 @@ BATCH = 25  # rows applied per claim
 SHOWN = 3  # imports listed on the page
 MISSED_SHOWN = 20  # not-found rows named on the page
 KEEP = timedelta(days=30)  # finished imports older than this are swept
+QUEUE = QueuedJobs(CsvImport, CsvImport.state, CsvImport.claimed_at, "queued", "running", LEASE)
 
 
 class ImportBusy(Exception):
@@ -115,31 +117,11 @@ class Claim:
 
 async def claim(db: Database) -> Claim | None:
     """Take the oldest queued import, or one whose lease ran out."""
-    async with db.write() as session:
-        stale = utcnow() - LEASE
-        job = await session.scalar(
-            select(CsvImport)
-            .where(
-                or_(
-                    CsvImport.state == "queued",
-                    (CsvImport.state == "running") & (CsvImport.claimed_at < stale),
-                )
-            )
-            .order_by(CsvImport.id)
-            .limit(1)
-        )
-        if job is None:
-            return None
-        token = secrets.token_hex(16)
-        taken = await session.execute(
-            update(CsvImport)
-            .where(CsvImport.id == job.id, CsvImport.claim.is_(job.claim))
-            .values(state="running", claim=token, claimed_at=utcnow())
-            .execution_options(synchronize_session=False)
-        )
-        if taken.rowcount != 1:  # type: ignore[attr-defined]
-            return None
-        return Claim(job.id, job.account_id, job.kind, token)
+    token = secrets.token_hex(16)
+    job = await QUEUE.claim(db, claim=token)
+    if job is None:
+        return None
+    return Claim(job.id, job.account_id, job.kind, token)
 
 
 async def next_rows(db: Database, taken: Claim) -> list[CsvImportRow]:
@@ -157,13 +139,7 @@ async def next_rows(db: Database, taken: Claim) -> list[CsvImportRow]:
 async def mark(session: AsyncSession, taken: Claim, position: int, outcome: str) -> bool:
     """Mark a row applied (in the transaction of its effect) and renew the lease; False when
     the claim was lost or the row was marked already: then the caller rolls its effect back."""
-    held = await session.execute(
-        update(CsvImport)
-        .where(CsvImport.id == taken.import_id, CsvImport.claim == taken.token)
-        .values(claimed_at=utcnow())
-        .execution_options(synchronize_session=False)
-    )
-    if held.rowcount != 1:  # type: ignore[attr-defined]
+    if not await QUEUE.renew(session, taken.import_id, CsvImport.claim == taken.token):
         return False
     marked = await session.execute(
         update(CsvImportRow)
@@ -180,11 +156,13 @@ async def mark(session: AsyncSession, taken: Claim, position: int, outcome: str)
 
 async def finish(db: Database, taken: Claim) -> None:
     async with db.write() as session:
-        await session.execute(
-            update(CsvImport)
-            .where(CsvImport.id == taken.import_id, CsvImport.claim == taken.token)
-            .values(state="done", claim=None, finished_at=utcnow())
-            .execution_options(synchronize_session=False)
+        await QUEUE.finish(
+            session,
+            taken.import_id,
+            CsvImport.claim == taken.token,
+            state="done",
+            claim=None,
+            finished_at=utcnow(),
         )
 
 

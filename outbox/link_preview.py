@@ -2,8 +2,8 @@
 becomes its card (Mastodon's PreviewCard), which then travels to other nodes with the post.
 
 `track` runs in the transaction that posts or edits a status: it keeps, resets or drops the
-status's card row so that it names the post's first link. The fetcher claims due rows (as the
-emoji and remote-file fetchers do), reads the page through the preview client — hosts on the
+status's card row so that it names the post's first link. The fetcher claims due rows
+(outbox.claimed_jobs), reads the page through the preview client — hosts on the
 federation allowlist or FLURFUNK_PREVIEW_HOSTS only, every redirect hop checked before it is
 followed, within a time and a size limit — and its oEmbed answer from an allowed host, and
 stores what it found. Readers of open timelines hear `status.update`; followers on other nodes
@@ -17,7 +17,7 @@ import logging
 from dataclasses import replace
 from datetime import timedelta
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from federation.allowlist import Allowlist
@@ -30,6 +30,7 @@ from models.db import Database
 from models.preview_card import PreviewCard
 from models.status import Status
 from outbox import events, federate
+from outbox.claimed_jobs import DueRows
 from outbox.context import Federation
 from outbox.page_meta import MAX_OEMBED, MAX_PAGE, PageMeta, first_link, read_page, with_oembed
 from outbox.remote_media import RemoteMediaFetcher
@@ -41,6 +42,7 @@ LEASE = timedelta(minutes=2)
 TIME_LIMIT = 15.0  # the page and its oEmbed answer together, redirects and slow bodies included
 MAX_ATTEMPTS = 3
 HTML_TYPES = ("text/html", "application/xhtml+xml")
+DUE = DueRows(PreviewCard.id, PreviewCard.fetch_after, LEASE, BATCH)
 
 
 class Refused(Exception):
@@ -86,31 +88,9 @@ class LinkPreviewFetcher:
         self.media = media
 
     async def step(self) -> int:
-        claimed = await self._claim()
+        claimed = await DUE.claim(self.db, PreviewCard.link)
         await asyncio.gather(*(self._fetch_one(card_id, link) for card_id, link in claimed))
         return len(claimed)
-
-    async def _claim(self) -> list[tuple[int, str]]:
-        now = utcnow()
-        async with self.db.write() as session:
-            rows = (
-                await session.execute(
-                    select(PreviewCard.id, PreviewCard.link, PreviewCard.fetch_after)
-                    .where(PreviewCard.fetch_after <= now)
-                    .order_by(PreviewCard.fetch_after)
-                    .limit(BATCH)
-                )
-            ).all()
-            claimed = []
-            for card_id, link, due in rows:
-                taken = await session.execute(
-                    update(PreviewCard)
-                    .where(PreviewCard.id == card_id, PreviewCard.fetch_after == due)
-                    .values(fetch_after=now + LEASE)
-                )
-                if taken.rowcount == 1:  # type: ignore[attr-defined]
-                    claimed.append((card_id, link))
-        return claimed
 
     async def _fetch_one(self, card_id: int, link: str) -> None:
         try:

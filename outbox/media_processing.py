@@ -25,7 +25,7 @@ from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 
-from sqlalchemy import and_, delete, or_, select, update
+from sqlalchemy import and_, delete, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.base import utcnow
@@ -34,6 +34,7 @@ from models.retention import HeldStatus
 from models.settings import Settings
 from models.status import MediaAttachment
 from outbox import pdf_preview, storage
+from outbox.claimed_jobs import DueRows
 from outbox.images import ImageError, clean_image
 from outbox.media import remove_files
 
@@ -49,6 +50,7 @@ PROCESSING_FAILED = "failed"
 UNATTACHED_FOR = timedelta(days=1)
 SWEEP_EVERY = 600.0
 SWEEP_BATCH = 200
+DUE = DueRows(MediaAttachment.id, MediaAttachment.processing_due, LEASE, BATCH)
 
 
 class Unreadable(Exception):
@@ -105,32 +107,15 @@ class MediaProcessor:
     async def _claim(self) -> list[tuple[int, str]]:
         now = utcnow()
         async with self.db.write() as session:
-            rows = (
-                await session.execute(
-                    select(
-                        MediaAttachment.id,
-                        MediaAttachment.file_path,
-                        MediaAttachment.processing_due,
-                        MediaAttachment.processing_attempts,
-                    )
-                    .where(MediaAttachment.processing_due <= now)
-                    .order_by(MediaAttachment.processing_due)
-                    .limit(BATCH)
-                )
-            ).all()
+            rows = await DUE.due_now(
+                session, now, MediaAttachment.file_path, MediaAttachment.processing_attempts
+            )
             claimed = []
-            for media_id, path, due, attempts in rows:
+            for media_id, due, path, attempts in rows:
                 if attempts >= MAX_ATTEMPTS or not path:
                     await self._finish(session, media_id, failed=True)
                     continue
-                # Only one process moves the due time from what it read: that one has the row.
-                taken = await session.execute(
-                    update(MediaAttachment)
-                    .where(MediaAttachment.id == media_id, MediaAttachment.processing_due == due)
-                    .values(processing_due=now + LEASE, processing_attempts=attempts + 1)
-                    .execution_options(synchronize_session=False)
-                )
-                if taken.rowcount == 1:  # type: ignore[attr-defined]
+                if await DUE.take(session, media_id, due, now, processing_attempts=attempts + 1):
                     claimed.append((media_id, path))
         return claimed
 
@@ -138,16 +123,8 @@ class MediaProcessor:
     async def _finish(
         session: AsyncSession, media_id: int, *, failed: bool, **values: object
     ) -> None:
-        await session.execute(
-            update(MediaAttachment)
-            .where(MediaAttachment.id == media_id)
-            .values(
-                processing=PROCESSING_FAILED if failed else None,
-                processing_due=None,
-                **values,
-            )
-            .execution_options(synchronize_session=False)
-        )
+        processing = PROCESSING_FAILED if failed else None
+        await DUE.finish(session, media_id, processing=processing, **values)
 
     async def _process(self, media_id: int, path: str) -> None:
         values: dict[str, object] = {}

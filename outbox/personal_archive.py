@@ -3,7 +3,8 @@
 Asking writes a `pending` row (one at a time per person); the periodic job (every few
 seconds, in the serve process without Redis or in the workers with it) claims it, writes the
 zip under DATA_DIR/archives and marks it `ready`, replacing the person's older archive. A
-claim that a dead process left behind is taken again after CLAIM_TIMEOUT.
+claim (outbox.claimed_jobs) that a dead process left behind is taken again after
+CLAIM_TIMEOUT.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import secrets
 from datetime import timedelta
 from pathlib import Path
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.account import Account
@@ -23,11 +24,21 @@ from models.db import Database
 from models.retention import PersonalArchive
 from models.settings import Settings
 from outbox import archive
+from outbox.claimed_jobs import QueuedJobs
 
 log = logging.getLogger(__name__)
 
 CLAIM_TIMEOUT = timedelta(hours=1)
 FOLDER = "archives"
+# A claim restarts `created_at`: a building archive older than CLAIM_TIMEOUT was left behind.
+QUEUE = QueuedJobs(
+    PersonalArchive,
+    PersonalArchive.state,
+    PersonalArchive.created_at,
+    "pending",
+    "building",
+    CLAIM_TIMEOUT,
+)
 
 
 def archive_path(settings: Settings, row: PersonalArchive) -> Path | None:
@@ -58,34 +69,9 @@ async def request_archive(session: AsyncSession, account_id: int) -> PersonalArc
     return row
 
 
-async def _claim(db: Database) -> PersonalArchive | None:
-    async with db.write() as session:
-        stale = utcnow() - CLAIM_TIMEOUT
-        row = await session.scalar(
-            select(PersonalArchive)
-            .where(
-                or_(
-                    PersonalArchive.state == "pending",
-                    (PersonalArchive.state == "building") & (PersonalArchive.created_at < stale),
-                )
-            )
-            .order_by(PersonalArchive.id)
-            .limit(1)
-        )
-        if row is None:
-            return None
-        taken = await session.execute(
-            update(PersonalArchive)
-            .where(PersonalArchive.id == row.id, PersonalArchive.state == row.state)
-            .values(state="building", created_at=utcnow())
-            .execution_options(synchronize_session=False)
-        )
-        return row if taken.rowcount == 1 else None  # type: ignore[attr-defined]
-
-
 async def build_next(db: Database, settings: Settings) -> bool:
     """Prepare one pending archive; returns whether there was one."""
-    row = await _claim(db)
+    row = await QUEUE.claim(db)
     if row is None:
         return False
     folder = settings.data_dir / FOLDER
@@ -101,10 +87,8 @@ async def build_next(db: Database, settings: Settings) -> bool:
     except OSError as exc:
         log.exception("archive %s failed", row.id)
         async with db.write() as session:
-            await session.execute(
-                update(PersonalArchive)
-                .where(PersonalArchive.id == row.id)
-                .values(state="failed", error=str(exc)[:500], finished_at=utcnow())
+            await QUEUE.finish(
+                session, row.id, state="failed", error=str(exc)[:500], finished_at=utcnow()
             )
         return True
     async with db.write() as session:
@@ -120,10 +104,8 @@ async def build_next(db: Database, settings: Settings) -> bool:
             if path is not None:
                 path.unlink(missing_ok=True)
             await session.delete(old)
-        await session.execute(
-            update(PersonalArchive)
-            .where(PersonalArchive.id == row.id)
-            .values(state="ready", file_path=name, file_size=size, finished_at=utcnow())
+        await QUEUE.finish(
+            session, row.id, state="ready", file_path=name, file_size=size, finished_at=utcnow()
         )
     return True
 

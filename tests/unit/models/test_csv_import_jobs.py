@@ -1,9 +1,11 @@
-"""CSV import jobs on a real SQLite database: one import at a time per person, and a job whose
-process died is taken again and continues without applying a marked row twice."""
+"""CSV import jobs on real SQLite and PostgreSQL databases: one import at a time per person,
+and a job whose process died is taken again and continues without applying a marked row
+twice."""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -19,13 +21,22 @@ from outbox import csv_import_jobs as jobs
 from outbox import user_admin
 from outbox.csv_import import Row
 from outbox.user_admin import Operator
+from tests.conftest import BACKENDS
+from tests.kit import postgres_available, postgres_database, require_service
 
 
-@pytest.fixture
-def database(tmp_path: Path) -> str:
-    url = f"sqlite+aiosqlite:///{tmp_path / 'imports.db'}"
-    upgrade(url)
-    return url
+@pytest.fixture(params=BACKENDS)
+def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        url = f"sqlite+aiosqlite:///{tmp_path / 'imports.db'}"
+        upgrade(url)
+        yield url
+        return
+    available, reason = postgres_available()
+    require_service("PostgreSQL", available, reason)
+    with postgres_database() as url:
+        upgrade(url)
+        yield url
 
 
 def test_one_import_at_a_time_and_a_dead_claim_is_taken_again(database: str) -> None:
