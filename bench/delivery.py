@@ -29,7 +29,7 @@ from sqlalchemy import func, insert, select
 from bench.ingest import ROOT, _wait_for_port, run_async
 from federation.allowlist import Allowlist
 from federation.client import FederationClient
-from federation.httpsig import sign_request
+from federation.httpsig_sign import sign_request
 from federation.keys import load_private_key
 from models.account import Account
 from models.base import utcnow

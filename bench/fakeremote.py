@@ -2,7 +2,7 @@
 
 It has one actor with an RSA key, serves that actor's document over HTTP on loopback (so the
 node under test can fetch the key, as it would from a real peer routed by CONNECT_TO), and
-signs Create activities with the key the way federation.httpsig.sign_request does (cavage,
+signs Create activities with the key the way federation.httpsig_sign.sign_request does (cavage,
 rsa-sha256). Signing happens before the clock starts — it is the sender's cost, not ours —
 on every core at once, and produces complete HTTP/1.1 requests ready to be written.
 """
@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 
 import orjson
 
-from federation.httpsig import sign_request
+from federation.httpsig_sign import sign_request
 from federation.keys import generate_rsa_keypair, load_private_key
 
 AS_CONTEXT = [

@@ -24,7 +24,8 @@ import httpx
 import orjson
 
 from bench.ingest import ROOT, _wait_for_port
-from federation.httpsig import SignatureError, body_digest_matches, parse, verify
+from federation.httpsig_base import SignatureError
+from federation.httpsig_verify import body_digest_matches, parse, verify
 from federation.keys import PublicKey, load_public_key
 from tests.kit import free_port
 

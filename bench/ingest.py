@@ -43,7 +43,8 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from bench.fakeremote import FakeRemote
-from federation.httpsig import SignatureError, body_digest_matches, check_freshness, parse, verify
+from federation.httpsig_base import SignatureError
+from federation.httpsig_verify import body_digest_matches, check_freshness, parse, verify
 from federation.keys import load_public_key
 from models.account import Account
 from models.db import Database

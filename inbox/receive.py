@@ -21,9 +21,9 @@ from typing import Any
 import orjson
 
 from federation.client import NotAllowed
-from federation.httpsig import (
+from federation.httpsig_base import SignatureError
+from federation.httpsig_verify import (
     ParsedSignature,
-    SignatureError,
     check_coverage,
     check_freshness,
     parse,

@@ -37,7 +37,7 @@ async def fan_out(
     Every new status passes here, so here it is recorded for the stream events. `audience`:
     "author" alone (a post held by a compliance watch term), or the "others" once released.
     `author` and `mentioned`, when the caller has them (posting does), spare reading them again;
-    `broadcast`, its other stream channels (events.broadcast_channels), spares reading the
+    `broadcast`, its other stream channels (stream_channels.broadcast_channels), spares reading the
     status again after the commit to work them out.
     """
     targets = await _feed_targets(session, status, audience, author, mentioned)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from federation.httpsig import sign_request
+from federation.httpsig_sign import sign_request
 from federation.keys import PrivateKey, generate_rsa_keypair, load_private_key
 from models.db import Database
 from models.federation import NodeKey

@@ -24,7 +24,16 @@ from models.ids import new_id
 from models.notification import Notification
 from models.settings import Settings
 from models.status import IdempotencyKey, MediaAttachment, Status
-from outbox import events, federate, feeds, group_posts, legal_holds, link_preview, watch
+from outbox import (
+    events,
+    federate,
+    feeds,
+    group_posts,
+    legal_holds,
+    link_preview,
+    stream_channels,
+    watch,
+)
 from outbox.content import PLAIN, Rendered
 from outbox.context import Federation
 from outbox.notify import notify, withdraw
@@ -234,7 +243,7 @@ async def post(
         await notify(
             session, recipient=account, actor_id=author.id, type="mention", status_id=status.id
         )
-    broadcast = await events.broadcast_channels(
+    broadcast = await stream_channels.broadcast_channels(
         session,
         status,
         tags=list(dict.fromkeys(t.lower() for t in rendered.tags)),

@@ -23,7 +23,7 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import orjson
 
-from federation.httpsig import sign_request
+from federation.httpsig_sign import sign_request
 from federation.keys import generate_rsa_keypair, load_private_key
 from tests.federation_kit import AS_CONTEXT, PUBLIC, wait_for
 from tests.kit import RunningNode, User, free_port, postgres_database

@@ -33,7 +33,7 @@ from urllib.parse import urlsplit
 import httpx
 import orjson
 
-from federation.httpsig import http_date, sign_request
+from federation.httpsig_sign import http_date, sign_request
 from federation.keys import PrivateKey, generate_rsa_keypair, load_private_key
 from tests.kit import (
     FLURFUNK,

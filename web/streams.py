@@ -1,9 +1,10 @@
 """Mastodon's streams: which exist, who may open them, and what one listener is sent.
 
 A stream (`user`, `public:local`, `hashtag` with a tag, …) listens to broker channels
-(outbox.events). Each message names a status or a notification; before it is sent, it is
-checked for the listener with the conditions of the timeline the stream mirrors — the home
-feed, the public, hashtag and list timelines, direct messages — and rendered for that viewer.
+(outbox.stream_channels) for messages (outbox.events). Each message names a status or a
+notification; before it is sent, it is checked for the listener with the conditions of the
+timeline the stream mirrors — the home feed, the public, hashtag and list timelines, direct
+messages — and rendered for that viewer.
 So visibility, blocks, mutes and hosts removed from the allowlist hold on streams exactly as
 on timelines, even where a channel reaches more listeners than should see a post. Statuses
 (`update`, `status.update`) are rendered for all the listeners of one message at once, with
@@ -31,7 +32,7 @@ from models.notification import Notification
 from models.status import Mention, Status, StatusTag, Tag
 from models.timeline import List, ListAccount
 from models.visibility import not_blocked_either_way, not_held, visible_to
-from outbox import announcement_reads, events
+from outbox import announcement_reads, events, stream_channels
 from web import status_events
 from web.api import conversations, filtering, serializers
 from web.api.announcements import entity as announcement_entity
@@ -81,7 +82,7 @@ class Viewer:
     @property
     def revocation(self) -> tuple[str, ...]:
         """The channel that announces this viewer's token revoked (the stream then ends)."""
-        return (events.access_token(self.caller.token.id),) if self.caller else ()
+        return (stream_channels.access_token(self.caller.token.id),) if self.caller else ()
 
 
 @dataclass(frozen=True)
@@ -143,20 +144,20 @@ async def open_stream(
     if name in PUBLIC:
         return Stream(name, key, (name,))
     if name in HASHTAG:
-        return Stream(name, key, (events.hashtag(key[1], local=name == "hashtag:local"),))
+        return Stream(name, key, (stream_channels.hashtag(key[1], local=name == "hashtag:local"),))
     assert account_id is not None
     if name == "list":
         owned = await session.get(List, int(key[1]))
         if owned is None or owned.account_id != account_id:
             raise StreamError(404, "Record not found")
-        return Stream(name, key, (events.list_channel(owned.id),))
+        return Stream(name, key, (stream_channels.list_channel(owned.id),))
     if name == "direct":
-        return Stream(name, key, (events.direct(account_id),))
-    channels = [] if name == "user:notification" else [events.home(account_id)]
+        return Stream(name, key, (stream_channels.direct(account_id),))
+    channels = [] if name == "user:notification" else [stream_channels.home(account_id)]
     if name == "user":  # as Mastodon: announcements reach every signed-in user's stream
-        channels.append(events.ANNOUNCEMENTS)
+        channels.append(stream_channels.ANNOUNCEMENTS)
     if viewer.may("read:notifications"):  # as Mastodon: `user` carries them only with scope
-        channels.append(events.notifications(account_id))
+        channels.append(stream_channels.notifications(account_id))
     return Stream(name, key, tuple(channels))
 
 
@@ -329,7 +330,7 @@ async def render(node: Node, viewer: Viewer, channel: str, raw: bytes) -> tuple[
         return "delete", str(message.id)  # a bare id: there is nothing left to check
     viewer_id = viewer.account_id
     if message.event.startswith("announcement"):
-        if channel != events.ANNOUNCEMENTS or viewer_id is None:
+        if channel != stream_channels.ANNOUNCEMENTS or viewer_id is None:
             return None
         return await announcement_event(node, viewer_id, message)
     if message.event == "filters_changed":  # for the account's own `user` stream only

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from models.broker import Broker
 from models.db import Database
 from models.tables import AccessToken, Account, User
-from outbox import events
+from outbox import events, stream_channels
 
 WATCH_SECONDS = 2.0  # CLI changes reach open streams well within the 5 s DESIGN promises
 CHUNK = 500  # ids per query: keeps the IN list within every database's limits
@@ -50,8 +50,8 @@ async def dead_tokens(session: AsyncSession, token_ids: list[int]) -> list[int]:
 async def end_dead_streams(db: Database, broker: Broker) -> int:
     """End this process's streams opened with tokens that stopped working; returns how many
     tokens that concerned."""
-    channels = broker.listened(events.TOKEN_CHANNELS)
-    ids = [int(c.removeprefix(events.TOKEN_CHANNELS)) for c in channels]
+    channels = broker.listened(stream_channels.TOKEN_CHANNELS)
+    ids = [int(c.removeprefix(stream_channels.TOKEN_CHANNELS)) for c in channels]
     dead: list[int] = []
     if not ids:
         return 0
@@ -60,6 +60,6 @@ async def end_dead_streams(db: Database, broker: Broker) -> int:
             dead += await dead_tokens(session, ids[start : start + CHUNK])
     for token_id in dead:
         broker.deliver_here(
-            events.access_token(token_id), events.Message("revoked", token_id).encode()
+            stream_channels.access_token(token_id), events.Message("revoked", token_id).encode()
         )
     return len(dead)

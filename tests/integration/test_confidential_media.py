@@ -25,7 +25,7 @@ import pytest
 from mastodon import Mastodon
 from PIL import Image
 
-from federation.httpsig import sign_request
+from federation.httpsig_sign import sign_request
 from federation.keys import load_private_key
 from models.settings import Settings
 from outbox.media_access import signed_query

@@ -12,7 +12,7 @@ from sqlalchemy import select, update
 
 from federation.allowlist import Allowlist
 from federation.client import FederationClient
-from federation.httpsig import body_digest_matches, parse, verify
+from federation.httpsig_verify import body_digest_matches, parse, verify
 from federation.keys import load_public_key
 from models.base import utcnow
 from models.db import Database

@@ -15,7 +15,7 @@ from typing import Any
 import orjson
 import pytest
 
-from federation.httpsig import digest_header
+from federation.httpsig_sign import digest_header
 from tests.federation_kit import (
     PUBLIC,
     FakeActor,

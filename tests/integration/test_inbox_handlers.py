@@ -24,7 +24,8 @@ import orjson
 import pytest
 from sqlalchemy import select
 
-from federation.httpsig import body_digest_matches, parse, sign_request, verify
+from federation.httpsig_sign import sign_request
+from federation.httpsig_verify import body_digest_matches, parse, verify
 from federation.keys import load_private_key, load_public_key
 from models.db import Database
 from models.federation import InboxActivity

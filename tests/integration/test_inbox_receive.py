@@ -21,7 +21,7 @@ import orjson
 import pytest
 from sqlalchemy import select
 
-from federation.httpsig import POST_HEADERS, http_date, sign_request
+from federation.httpsig_sign import POST_HEADERS, http_date, sign_request
 from federation.keys import load_private_key
 from models.db import Database
 from models.federation import InboxActivity

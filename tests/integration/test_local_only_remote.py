@@ -19,7 +19,7 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from federation.httpsig import sign_request
+from federation.httpsig_sign import sign_request
 from models.db import Database
 from models.federation import InboxActivity
 from models.status import Status

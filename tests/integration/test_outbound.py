@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from mastodon import Mastodon
 
-from federation.httpsig import body_digest_matches, parse, verify
+from federation.httpsig_verify import body_digest_matches, parse, verify
 from federation.keys import load_public_key
 from tests.conftest import BACKENDS
 from tests.fakenode import (

@@ -184,7 +184,7 @@ async def page(c: Call, context: str, response: Response) -> Response:
 
 
 def stream_context(channel: str) -> str | None:
-    """Which filters apply to a stream channel's statuses (outbox.events names them)."""
+    """Which filters apply to a stream channel's statuses (outbox.stream_channels names them)."""
     if channel.startswith(("home:", "list:")):
         return "home"
     if channel.startswith(("public", "hashtag:")):

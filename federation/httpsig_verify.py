@@ -1,11 +1,10 @@
-"""HTTP signatures: draft-cavage-12 (sign and verify) and RFC 9421 (verify).
+"""HTTP signatures, inbound: draft-cavage-12 and RFC 9421.
 
-Outbound requests are signed the way Mastodon signs them: RSA-SHA256 over
-`(request-target) host date digest content-type` (POST) or `(request-target) host date accept`
-(GET). Inbound, cavage signatures with rsa-sha256 or hs2019 (RSA or Ed25519 keys) and RFC 9421
-signatures are accepted — when they cover the method, target and host (check_coverage) and
-their age is signed too (check_freshness). Key look-up is the caller's business: this module
-parses, builds signature bases and checks signatures with a key it is given.
+Cavage signatures with rsa-sha256 or hs2019 (RSA or Ed25519 keys) and RFC 9421 signatures are
+accepted — when they cover the method, target and host (check_coverage) and their age is
+signed too (check_freshness). Key look-up is the caller's business: this module parses,
+builds signature bases and checks signatures with a key it is given. Signing outbound
+requests is federation.httpsig_sign's business.
 """
 
 from __future__ import annotations
@@ -15,14 +14,14 @@ import hashlib
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from email.utils import formatdate
 from urllib.parse import urlsplit
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 
-from federation.keys import PrivateKey, PublicKey
+from federation.httpsig_base import SignatureError, cavage_base
+from federation.keys import PublicKey
 from federation.values import (
     DEFAULT_PORTS,
     InvalidValue,
@@ -31,13 +30,6 @@ from federation.values import (
     parse_http_date,
     split_authority,
 )
-
-POST_HEADERS: tuple[str, ...] = ("(request-target)", "host", "date", "digest", "content-type")
-GET_HEADERS: tuple[str, ...] = ("(request-target)", "host", "date", "accept")
-
-
-class SignatureError(ValueError):
-    """A signature that is missing, malformed or does not verify; the message says which."""
 
 
 @dataclass(frozen=True)
@@ -56,10 +48,6 @@ class ParsedSignature:
 
 
 # --- digests ---------------------------------------------------------------------------
-
-
-def digest_header(body: bytes) -> str:
-    return "SHA-256=" + base64.b64encode(hashlib.sha256(body).digest()).decode()
 
 
 def body_digest_matches(headers: Mapping[str, str], body: bytes) -> bool | None:
@@ -83,79 +71,6 @@ def body_digest_matches(headers: Mapping[str, str], body: bytes) -> bool | None:
                     return False
                 found = True
     return found
-
-
-# --- signing (cavage) ------------------------------------------------------------------
-
-
-def http_date(timestamp: float | None = None) -> str:
-    return formatdate(timestamp, usegmt=True)
-
-
-def _request_target(method: str, url: str) -> str:
-    parts = urlsplit(url)
-    path = parts.path or "/"
-    if parts.query:
-        path += "?" + parts.query
-    return f"{method.lower()} {path}"
-
-
-def _cavage_base(
-    method: str,
-    target_url: str,
-    headers: Mapping[str, str],
-    covered: tuple[str, ...],
-    created: int | None = None,
-    expires: int | None = None,
-) -> bytes:
-    lines = []
-    for name in covered:
-        if name == "(request-target)":
-            lines.append(f"(request-target): {_request_target(method, target_url)}")
-        elif name == "(created)":
-            if created is None:
-                raise SignatureError("(created) is covered but the created parameter is missing")
-            lines.append(f"(created): {created}")
-        elif name == "(expires)":
-            if expires is None:
-                raise SignatureError("(expires) is covered but the expires parameter is missing")
-            lines.append(f"(expires): {expires}")
-        else:
-            value = headers.get(name)
-            if value is None:
-                raise SignatureError(f"the signed header {name!r} is missing")
-            lines.append(f"{name}: {value.strip()}")
-    return "\n".join(lines).encode()
-
-
-def sign_request(
-    method: str,
-    url: str,
-    headers: dict[str, str],
-    key_id: str,
-    private_key: PrivateKey,
-    body: bytes | None = None,
-) -> dict[str, str]:
-    """Add Host, Date, (Digest) and a cavage Signature header; returns the headers."""
-    if not isinstance(private_key, rsa.RSAPrivateKey):
-        raise SignatureError("outbound signatures use RSA keys")
-    headers = {k.lower(): v for k, v in headers.items()}
-    headers.setdefault("host", urlsplit(url).netloc)
-    headers.setdefault("date", http_date())
-    if method.upper() == "POST":
-        headers["digest"] = digest_header(body or b"")
-        headers.setdefault("content-type", "application/activity+json")
-        covered = POST_HEADERS
-    else:
-        headers.setdefault("accept", "application/activity+json")
-        covered = GET_HEADERS
-    base = _cavage_base(method, url, headers, covered)
-    signature = private_key.sign(base, padding.PKCS1v15(), hashes.SHA256())
-    headers["signature"] = (
-        f'keyId="{key_id}",algorithm="rsa-sha256",headers="{" ".join(covered)}",'
-        f'signature="{base64.b64encode(signature).decode()}"'
-    )
-    return headers
 
 
 # --- parsing ---------------------------------------------------------------------------
@@ -199,7 +114,7 @@ def parse_cavage(method: str, target_url: str, headers: Mapping[str, str]) -> Pa
         raise SignatureError("the Signature header lacks keyId or a valid signature") from None
     covered = tuple(params.get("headers", "date").lower().split())
     created, expires = _seconds(params.get("created")), _seconds(params.get("expires"))
-    base = _cavage_base(method, target_url, headers, covered, created, expires)
+    base = cavage_base(method, target_url, headers, covered, created, expires)
     return ParsedSignature(
         key_id,
         params.get("algorithm", "hs2019").lower(),
