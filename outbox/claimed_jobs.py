@@ -10,7 +10,7 @@ and another one takes it again: the rows are the truth, nothing lives only in me
 - `QueuedJobs`: a job with a state, waiting until claimed, then running under a lease that its
   holder may renew, until the holder finishes it (CSV imports, personal archives).
 - `DueRows`: rows with a due time; claiming moves the due time a lease ahead, finishing clears
-  it (media processing, link previews).
+  it (media processing, link previews, copies of remote files and emoji images).
 """
 
 from __future__ import annotations
@@ -105,14 +105,16 @@ class DueRows:
     due: InstrumentedAttribute[datetime | None]
     lease: timedelta
     batch: int
+    only: ColumnElement[bool] | None = None  # rows outside it are never due here
 
     async def due_now(
         self, session: AsyncSession, now: datetime, *columns: InstrumentedAttribute[Any]
     ) -> list[tuple[Any, ...]]:
         """The rows due at `now` as (id, due, *columns), to be claimed one by one (`take`)."""
+        due = self.due <= now
         rows = await session.execute(
             select(self.id, self.due, *columns)
-            .where(self.due <= now)
+            .where(due if self.only is None else due & self.only)
             .order_by(self.due)
             .limit(self.batch)
         )

@@ -17,14 +17,13 @@ import asyncio
 import logging
 from datetime import timedelta
 
-from sqlalchemy import select, update
-
 from federation.client import FederationClient, NotAllowed, ResponseTooLarge
 from models.base import utcnow
 from models.db import Database
 from models.emoji import LOCAL, CustomEmoji
 from models.settings import Settings
 from outbox import emoji_images
+from outbox.claimed_jobs import DueRows
 from outbox.emoji_catalogue import LiveEmojis
 
 log = logging.getLogger("flurfunk.emoji")
@@ -34,6 +33,7 @@ LEASE = timedelta(minutes=2)
 TIME_LIMIT = 30.0  # a whole fetch, redirects and a slow body included
 MAX_ATTEMPTS = 5
 ACCEPT = "image/png, image/gif, image/webp"
+DUE = DueRows(CustomEmoji.id, CustomEmoji.fetch_after, LEASE, BATCH, CustomEmoji.domain != LOCAL)
 
 
 class Refused(Exception):
@@ -60,32 +60,8 @@ class EmojiFetcher:
         return len(claimed)
 
     async def _claim(self) -> list[tuple[int, str, str]]:
-        now = utcnow()
-        async with self.db.write() as session:
-            rows = (
-                await session.execute(
-                    select(
-                        CustomEmoji.id,
-                        CustomEmoji.image_remote_url,
-                        CustomEmoji.shortcode,
-                        CustomEmoji.fetch_after,
-                    )
-                    .where(CustomEmoji.fetch_after <= now, CustomEmoji.domain != LOCAL)
-                    .order_by(CustomEmoji.fetch_after)
-                    .limit(BATCH)
-                )
-            ).all()
-            claimed = []
-            for row_id, url, shortcode, due in rows:
-                # Only one process moves a row's due time from what it read: that one has it.
-                taken = await session.execute(
-                    update(CustomEmoji)
-                    .where(CustomEmoji.id == row_id, CustomEmoji.fetch_after == due)
-                    .values(fetch_after=now + LEASE)
-                )
-                if taken.rowcount == 1 and url:  # type: ignore[attr-defined]
-                    claimed.append((row_id, url, shortcode))
-        return claimed
+        claimed = await DUE.claim(self.db, CustomEmoji.image_remote_url, CustomEmoji.shortcode)
+        return [(row_id, url, shortcode) for row_id, url, shortcode in claimed if url]
 
     async def _fetch_one(self, row_id: int, url: str, shortcode: str) -> int:
         try:

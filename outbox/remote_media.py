@@ -22,7 +22,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, select
 
 from federation.client import FederationClient, NotAllowed, ResponseTooLarge
 from models import remote_file
@@ -34,6 +34,7 @@ from models.remote_file import FOLDER, RemoteFile
 from models.settings import Settings
 from models.status import MediaAttachment
 from outbox import storage
+from outbox.claimed_jobs import DueRows
 from outbox.filetypes import FileTypeError, identify
 from outbox.images import ImageError, clean_image
 from outbox.signing import Signer
@@ -42,6 +43,7 @@ log = logging.getLogger("flurfunk.remote_media")
 INTERVAL = 1.0  # how often a web process looks for due rows
 BATCH = 8
 LEASE = timedelta(minutes=2)
+DUE = DueRows(RemoteFile.id, RemoteFile.fetch_after, LEASE, BATCH)
 TIME_LIMIT = 60.0  # a whole fetch, redirects and a slow body included
 MAX_BYTES = 40 << 20
 MAX_ATTEMPTS = 5
@@ -180,27 +182,10 @@ class RemoteMediaFetcher:
         return path is not None
 
     async def _claim(self) -> list[tuple[int, str, str]]:
-        now = utcnow()
-        async with self.db.write() as session:
-            rows = (
-                await session.execute(
-                    select(RemoteFile.id, RemoteFile.key, RemoteFile.url, RemoteFile.fetch_after)
-                    .where(RemoteFile.fetch_after <= now)
-                    .order_by(RemoteFile.fetch_after)
-                    .limit(BATCH)
-                )
-            ).all()
-            claimed = []
-            for row_id, key, url, due in rows:
-                # Only one process moves a row's due time from what it read: that one has it.
-                taken = await session.execute(
-                    update(RemoteFile)
-                    .where(RemoteFile.id == row_id, RemoteFile.fetch_after == due)
-                    .values(fetch_after=now + LEASE)
-                )
-                if taken.rowcount == 1:  # type: ignore[attr-defined]
-                    claimed.append((row_id, key, url))
-        return claimed
+        return [
+            (row_id, key, url)
+            for row_id, key, url in await DUE.claim(self.db, RemoteFile.key, RemoteFile.url)
+        ]
 
     async def _fetch_one(self, row_id: int, key: str, url: str) -> None:
         try:
