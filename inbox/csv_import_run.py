@@ -33,6 +33,11 @@ class _Lost(Exception):
     """Another process holds the import now, or marked the row: undo this row's effect."""
 
 
+class _Suspended(Exception):
+    """The person was suspended after the upload: they may only read (web.api.base), so
+    the rows not yet applied stay so."""
+
+
 def _is_ours(fed: Federation, host: str) -> bool:
     return host.lower() == fed.settings.domain.lower()
 
@@ -91,6 +96,8 @@ async def _apply(fed: Federation, taken: jobs.Claim, row: CsvImportRow) -> None:
         me = await session.get(Account, taken.account_id)
         if me is None:
             raise _Lost()
+        if me.suspended_at is not None:
+            raise _Suspended()
         outcome = "missing"
         if found is not None:
             try:
@@ -135,6 +142,9 @@ async def run_next(fed: Federation) -> bool:
         await jobs.finish(fed.db, taken)
     except _Lost:
         log.info("import %s: taken over by another process", taken.import_id)
+    except _Suspended:
+        log.info("import %s: its person is suspended; the rest is not applied", taken.import_id)
+        await jobs.finish(fed.db, taken)
     return True
 
 

@@ -14,7 +14,9 @@ import csv
 import io
 import re
 from dataclasses import dataclass
-from urllib.parse import urlsplit
+
+from federation import values
+from federation.values import InvalidValue
 
 KINDS = ("following", "blocks", "mutes", "bookmarks")
 MAX_BYTES = 256 * 1024
@@ -78,9 +80,10 @@ def parse(kind: str, data: bytes) -> list[Row]:
 
 def _row(kind: str, number: int, first: str, cells: list[str]) -> Row:
     if kind == "bookmarks":
-        parts = urlsplit(first)
-        if parts.scheme not in ("http", "https") or not parts.netloc or len(first) > 2048:
-            raise ImportProblem(f"line {number}: not the URL of a post: {first[:80]!r}")
+        try:
+            values.authority(first)  # an http(s) URL with a valid host and port
+        except InvalidValue:
+            raise ImportProblem(f"line {number}: not the URL of a post: {first[:80]!r}") from None
         return Row(first)
     if not ADDRESS.match(first):
         raise ImportProblem(f"line {number}: not an account address: {first[:80]!r}")

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
+from datetime import timedelta
 from html import escape
 from typing import Any
 
@@ -23,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from federation.keys import generate_rsa_keypair
 from models import admin
 from models.account import Account
+from models.base import utcnow
 from models.group import (
     GROUP_VISIBILITIES,
     JOIN_POLICIES,
@@ -301,6 +303,7 @@ async def update_group(
     posting: str | None = None,
 ) -> None:
     _check_rules(visibility, join, posting)
+    before = (account.display_name, account.note, group.visibility, account.locked)
     if title is not None:
         if len(title) > 255:
             raise GroupError("the title is too long")
@@ -309,11 +312,8 @@ async def update_group(
         if len(description) > 5000:
             raise GroupError("the description is too long")
         account.note, account.note_source = _paragraph(description), description
-    if visibility is not None and visibility != group.visibility:
+    if visibility is not None:
         group.visibility = visibility
-        await session.flush()
-        # Member nodes on other hosts address new posts to the group by it (docs/groups.md).
-        await relationship_activities.update_person(session, fed, account)
     if posting is not None:
         group.posting = posting
     if join is not None:
@@ -321,6 +321,14 @@ async def update_group(
         account.locked = join == "approval"
         if join == "open":
             await relationships.authorize_all(session, account, fed=fed)
+    if before != (account.display_name, account.note, group.visibility, account.locked):
+        # The Update's id is made from updated_at: an unchanged one would repeat the last
+        # Update's id, and member nodes would drop the change as a duplicate.
+        account.updated_at = max(utcnow(), account.updated_at + timedelta(milliseconds=1))
+        await session.flush()
+        # Member nodes on other hosts address new posts to the group by its visibility
+        # (docs/groups.md), and show its title, description and join policy.
+        await relationship_activities.update_person(session, fed, account)
     await session.flush()
 
 

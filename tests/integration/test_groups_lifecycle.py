@@ -196,6 +196,26 @@ def test_posts_to_a_public_group_of_another_node_may_be_boosted(net: Network) ->
     assert now_open["visibility"] == "public"
 
 
+def test_a_group_closed_again_is_members_only_on_member_nodes(net: Network) -> None:
+    """Every change of a group's visibility reaches the member nodes, the second one too:
+    posts from hq to a group that was opened and then closed again stay its members'."""
+    dev, hq = net["dev"], net["hq"]
+    owner, writer = dev.create_user("cowner"), hq.create_user("cwriter")
+    name = new_group(dev, owner, "--visibility", "members")
+    found = group_on(hq, writer, dev, name)
+    join(hq, writer, found["id"])
+    wait_for(lambda: is_member(hq, writer, found["id"]), f"writer joining {name}")
+    group_id = dev.api(owner, "GET", f"{GROUPS}/{name}").json()["id"]
+    for visibility in ("public", "members"):
+        changed = dev.api(owner, "PATCH", f"{GROUPS}/{group_id}", json={"visibility": visibility})
+        assert changed.status_code == 200, changed.text
+        wait_for(
+            lambda v=visibility: group_visibility(hq, name) == v, f"hq learning it is {visibility}"
+        )
+    closed = post(hq, writer, f"@{name}@{dev.domain} members only again", visibility="public")
+    assert closed["visibility"] == "private"  # the API shows `group` as private
+
+
 def group_visibility(node: FedNode, name: str) -> str | None:
     """What `node` keeps of a remote group's visibility (nothing in the API shows it)."""
     with contextlib.closing(sqlite3.connect(node.data_dir / "flurfunk.db")) as db:

@@ -16,6 +16,8 @@ from mastodon import Mastodon, MastodonAPIError
 
 from tests.conftest import BACKENDS
 from tests.integration.test_web_pages import csrf, signed_in
+from tests.integration.test_your_data import signed_in as data_signed_in
+from tests.integration.test_your_data import upload
 from tests.kit import RunningNode, User, running_node
 
 POLICY = """# Nutzungsrichtlinie
@@ -196,3 +198,19 @@ def test_rules_csv_and_clean_html(policy_node: RunningNode, tmp_path: Path) -> N
     assert [s["content"] for s in statuses] == ["<p>from the web</p>"]
     following = node.api(waiting, "GET", f"/api/v1/accounts/{waiting.id}/following").json()
     assert following == []  # the refused follow left nothing behind
+
+
+def test_importing_follows_waits_for_acceptance(policy_node: RunningNode, tmp_path: Path) -> None:
+    """A CSV file of follows is interacting too: before accepting, the upload goes to the
+    policy page and no import is stored (the rows would be applied in the background)."""
+    node = policy_node
+    dora, emil = node.create_user("dora"), node.create_user("emil")
+    publish(node, tmp_path, POLICY)
+    with data_signed_in(node, dora) as browser:
+        answer = upload(browser, "following", f"{emil.name}\n")
+        assert answer.status_code == 303
+        assert answer.headers["location"].startswith("/policy")
+        assert 'id="imports"' not in browser.get("/settings/data").text
+    relationship = node.api(dora, "GET", "/api/v1/accounts/relationships", params={"id": emil.id})
+    assert not relationship.json()[0]["following"]
+    assert not relationship.json()[0]["requested"]

@@ -16,6 +16,7 @@ from starlette.responses import FileResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from outbox import csv_import, csv_import_jobs, personal_archive
+from web.api.policy_gate import check_policy_accepted
 from web.node import node_of
 from web.ui.access import back, checked_form, flash, viewer
 from web.ui.errors import not_found_page
@@ -92,6 +93,10 @@ async def import_csv(request: Request) -> Response:
     except csv_import.ImportProblem as exc:
         flash(request, t("Nothing was imported: %(reason)s", reason=str(exc)))
         return back(form, HERE)
+    if kind == "following":
+        # Following is interacting, gated like the follow button (the rows are applied in
+        # the background, where no request could be sent to the policy page).
+        await check_policy_accepted(request)
     async with node_of(request).db.write() as session:
         try:
             await csv_import_jobs.start(session, caller.account.id, kind, rows)
