@@ -33,7 +33,7 @@ from models.ids import new_id
 from models.preview_card import PreviewCard
 from models.search_index import plain_text
 from models.status import GROUP_ONLY, MediaAttachment, Mention, Status
-from outbox import events, feeds, watch
+from outbox import events, feeds, group_posts, watch
 from outbox.content import MentionTarget
 from outbox.context import Federation
 from outbox.notify import notify, notify_boosters
@@ -205,6 +205,9 @@ async def _insert(
     looked (on PostgreSQL two stores of a new note race, and the second INSERT waits on the
     first one's uri until that commits)."""
     published = note.published or utcnow()
+    # Whatever the sender's view of the group (stale, or hostile), a members-only group's
+    # posts stay with its members here and on every node this one relays them to.
+    public_group = audience is not None and await group_posts.is_public(session, audience)
     fields = dict(
         account_id=author.id,
         uri=note.uri,
@@ -215,7 +218,7 @@ async def _insert(
         content=note.content,
         spoiler_text=note.spoiler_text,
         sensitive=note.sensitive,
-        visibility=_visibility(note, author, audience),
+        visibility=_visibility(note, author, audience, public_group),
         audience_id=audience.id if audience else None,
         language=note.language,
         in_reply_to_id=parent.id if parent else None,
@@ -268,10 +271,13 @@ async def keep_card(session: AsyncSession, status: Status, card: RemoteCard | No
     return True
 
 
-def _visibility(note: ParsedNote, author: Account, audience: Account | None) -> str:
-    """As addressed; a post in a group that is not public is for the group's members only."""
+def _visibility(
+    note: ParsedNote, author: Account, audience: Account | None, public_group: bool
+) -> str:
+    """As addressed; a post in a group is for the group's members only unless both the
+    post and the group are public."""
     visibility = note.visibility(author.followers_url)
-    if audience is not None and visibility not in ("public", "unlisted"):
+    if audience is not None and (visibility not in ("public", "unlisted") or not public_group):
         return GROUP_ONLY
     return visibility
 

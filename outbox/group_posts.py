@@ -52,11 +52,17 @@ async def address(
     rules = await session.get(Group, group.id) if group.is_local else None
     if rules is not None and not await groups.may_post(session, rules, author.id):
         raise InvalidStatus(f"You may not post in the group {group.username}")
-    # A remote group's as its actor says; one that does not say stays members-only.
-    visibility = rules.visibility if rules is not None else group.group_visibility
-    if visibility == "public" and status.visibility in ("public", "unlisted"):
+    if await is_public(session, group) and status.visibility in ("public", "unlisted"):
         return
     status.visibility = GROUP_ONLY
+
+
+async def is_public(session: AsyncSession, group: Account) -> bool:
+    """Whether posts in `group` may be public: a local group's as its rules say, a remote
+    one's as its actor says; a group that does not say is members-only."""
+    rules = await session.get(Group, group.id) if group.is_local else None
+    visibility = rules.visibility if rules is not None else group.group_visibility
+    return visibility == "public"
 
 
 async def _signed(

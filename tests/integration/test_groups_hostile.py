@@ -18,6 +18,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from federation import proofs
 from tests.federation_kit import (
     AS_CONTEXT,
+    PUBLIC,
     FakeActor,
     FedNode,
     Plan,
@@ -276,3 +277,38 @@ def test_membership_changes_only_from_the_group_itself(scene: Scene) -> None:
     control_group = signed(scene, group_create(scene, "nobody hears this"))
     assert band.post(hq, announce(band, control_group)).status_code == 202
     assert in_home(hq, alice, note_uri(after)) is None
+
+
+def test_a_public_post_to_a_members_only_group_stays_with_its_members(scene: Scene) -> None:
+    """A member's node whose view of the group is stale (or hostile) addresses a post to a
+    members-only group publicly: the group's node keeps it for the members."""
+    hq, alice, author = scene.hq, scene.alice, scene.author
+    name = f"g{secrets.token_hex(4)}"
+    hq.cli("group", "create", name, "--owner", alice.name, "--visibility", "members")
+    group_uri = f"{hq.public_url}/users/{name}"
+    assert author.post(hq, author.activity("Follow", group_uri)).status_code == 202
+    members = f"/api/v1/flurfunk/groups/{name}/members"
+    wait_for(
+        lambda: any(
+            m["account"]["acct"].startswith("author@") for m in hq.api(alice, "GET", members).json()
+        ),
+        "the fake author joining the group",
+    )
+    note_id = f"{author.uri}/statuses/{secrets.token_hex(6)}"
+    note = {
+        "id": note_id,
+        "type": "Note",
+        "attributedTo": author.uri,
+        "content": "<p>only for the group</p>",
+        "published": "2026-12-07T10:00:00Z",
+        "audience": group_uri,
+        "to": [PUBLIC],
+        "cc": [group_uri, author.uri + "/followers"],
+    }
+    create = author.activity("Create", note, to=[PUBLIC], cc=[group_uri])
+    assert author.post(hq, create).status_code == 202
+    shown = arrives(hq, alice, note_id)
+    assert shown["visibility"] == "private"
+    public = hq.api(None, "GET", "/api/v1/timelines/public").json()
+    assert note_id not in [s["uri"] for s in public]
+    assert hq.api(None, "GET", f"/api/v1/statuses/{shown['id']}").status_code == 404
