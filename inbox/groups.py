@@ -25,7 +25,7 @@ from sqlalchemy import or_, select
 from federation import proofs
 from inbox.dereference import FetchError
 from inbox.dispatch import Incoming, handler_for
-from inbox.notes import fetch, remote_actor, store_note
+from inbox.notes import fetch, is_ours, remote_actor, store_note
 from inbox.parse import Unusable, authority, type_of, uri_of, uris
 from inbox.parse_notes import author_of, is_note
 from inbox.targets import account_by_uri, followed_here, status_by_uri
@@ -59,7 +59,8 @@ def _candidates(*documents: Any) -> set[str]:
 
 async def addressed_group(incoming: Incoming, document: Any) -> tuple[Account, Group] | None:
     """The local group a note is posted in, if any."""
-    candidates = _candidates(document, incoming.activity)
+    # A local group's URI and followers collection live on this node: others cannot name one.
+    candidates = {u for u in _candidates(document, incoming.activity) if is_ours(incoming.fed, u)}
     if not candidates:
         return None
     row = (

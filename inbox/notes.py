@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import delete, or_, select
@@ -25,14 +26,24 @@ from inbox import emoji, questions
 from inbox.dereference import FetchError, fetch_json, store_actor
 from inbox.parse import Unusable, actor_fields, authority, first, uri_of
 from inbox.parse_notes import ParsedNote, RemoteCard, RemoteMedia, is_note, note_fields
-from inbox.targets import account_by_uri, followed_here, status_by_uri
+from inbox.targets import (
+    account_by_uri,
+    author_lists,
+    followed_here,
+    followers_here,
+    forget_looked_up,
+    known_tags,
+    shunning,
+    status_by_uri,
+    subscribers_of,
+)
 from models import remote_file
 from models.account import Account
 from models.base import utcnow
 from models.ids import new_id
 from models.preview_card import PreviewCard
 from models.search_index import plain_text
-from models.status import GROUP_ONLY, MediaAttachment, Mention, Status
+from models.status import GROUP_ONLY, MediaAttachment, Mention, Status, Tag
 from outbox import events, feeds, group_posts, watch
 from outbox.content import MentionTarget
 from outbox.context import Federation
@@ -40,6 +51,7 @@ from outbox.notify import notify, notify_boosters
 from outbox.status_edits import keep_original, snapshot
 from outbox.status_parts import notify_subscribers, store_mentions, store_tags
 from outbox.statuses import count_new
+from outbox.stream_channels import broadcast_channels
 
 log = logging.getLogger("flurfunk.inbox")
 MAX_DEPTH = 3  # how many missing ancestors of a reply are fetched, at most
@@ -91,25 +103,32 @@ async def fetch_note(fed: Federation, uri: str) -> dict[str, Any]:
     return document
 
 
-async def _local_readers(session: AsyncSession, note: ParsedNote) -> list[Account]:
-    """Local accounts the note mentions or addresses."""
+async def _named(session: AsyncSession, note: ParsedNote) -> list[Account]:
+    """The accounts we know among those the note mentions or addresses, read once: who may
+    want the note (the local ones) and whom it mentions are both picked from them."""
     named = {*note.mentions, *note.addressed}
     if not named:
         return []
     rows = await session.execute(
-        select(Account).where(
-            Account.domain.is_(None), or_(Account.uri.in_(named), Account.url.in_(named))
-        )
+        select(Account).where(or_(Account.uri.in_(named), Account.url.in_(named)))
     )
     return list(rows.scalars())
 
 
+def _among(accounts: list[Account], names: set[str]) -> list[Account]:
+    return [a for a in accounts if a.uri in names or a.url in names]
+
+
 async def _wanted(
-    session: AsyncSession, note: ParsedNote, author: Account, parent: Status | None
+    session: AsyncSession,
+    note: ParsedNote,
+    author: Account,
+    parent: Status | None,
+    named: list[Account],
 ) -> bool:
     """Kept when someone here follows the author, is addressed or mentioned, or when it
     replies to a status stored here; other unsolicited posts are dropped."""
-    if parent is not None or await _local_readers(session, note):
+    if parent is not None or any(a.domain is None for a in named):
         return True
     return await followed_here(session, author.id)
 
@@ -132,6 +151,7 @@ async def _parent(
             )
     except (FetchError, Unusable, IntegrityError, DataError) as exc:
         log.info("%s is kept without its parent %s: %s", note.uri, uri, exc)
+        forget_looked_up(session)  # rows looked up or made in the savepoint may be gone
         return None
 
 
@@ -165,21 +185,42 @@ async def store_note(
     if known_parent is not None and known_parent.visibility == "local":
         # Nobody elsewhere can have seen a local-only post (models.visibility), nor reply to it.
         raise Unusable("the note replies to a local-only post")
-    if not solicited and not await _wanted(session, note, author, known_parent):
+    named = await _named(session, note)
+    if not solicited and not await _wanted(session, note, author, known_parent, named):
         return None
     parent = known_parent or await _parent(fed, session, note, depth, lineage | {note.uri})
+    if parent is not None and known_parent is None:
+        named = await _named(session, note)  # storing the parent may have stored one of them
     audience = await _audience(session, note_document)
-    status = await _insert(session, note, author, parent, note_document, audience)
-    if status is None:
+    inserted = await _insert(session, note, author, parent, note_document, audience)
+    if inserted is None:
         return await status_by_uri(session, note.uri)  # counted by whoever stored it
+    status, tags = inserted
     await count_new(session, author, status, parent)
     await emoji.record(session, fed.allowlist(), author.domain, note_document)
-    for account in await _store_mentions(session, status, note):
+    mentioned = await _store_mentions(session, status, note, named=named)
+    for account in mentioned:
         await notify(
             session, recipient=account, actor_id=author.id, type="mention", status_id=status.id
         )
-    await feeds.fan_out(session, status)
-    await notify_subscribers(session, status)
+    # Who hears it, from what was just written: nothing is read back after the commit.
+    broadcast = await broadcast_channels(
+        session,
+        status,
+        tags=[t.name for t in tags],
+        has_media=bool(note.media),
+        lists=await author_lists(session, author.id),
+    )
+    await feeds.fan_out(
+        session,
+        status,
+        author=author,
+        mentioned=mentioned,
+        broadcast=broadcast,
+        followers=await followers_here(session, author.id),
+        shunning=await shunning(session, author.id),
+    )
+    await notify_subscribers(session, status, await subscribers_of(session, author.id))
     await watch.watch_remote(session, status, plain_text(status.content or ""))
     return status
 
@@ -200,7 +241,7 @@ async def _insert(
     parent: Status | None,
     document: object,
     audience: Account | None = None,
-) -> Status | None:
+) -> tuple[Status, list[Tag]] | None:
     """The new status with its tags, media and poll; None when the note was stored since we
     looked (on PostgreSQL two stores of a new note race, and the second INSERT waits on the
     first one's uri until that commits)."""
@@ -240,7 +281,7 @@ async def _insert(
                 return None
             if attempt == ID_TRIES:
                 raise
-    await store_tags(session, status.id, note.hashtags)
+    tags = await store_tags(session, status.id, note.hashtags, known=known_tags(session))
     for media in note.media:
         session.add(_attachment(author.id, status.id, media))
     await remote_file.want(session, [m.remote_url for m in note.media])
@@ -248,7 +289,7 @@ async def _insert(
         await keep_card(session, status, note.card)
     questions.add_poll(session, status, document)
     await session.flush()
-    return status
+    return status, tags
 
 
 async def keep_card(session: AsyncSession, status: Status, card: RemoteCard | None) -> bool:
@@ -298,20 +339,29 @@ def _attachment(account_id: int, status_id: int, media: RemoteMedia) -> MediaAtt
 
 
 async def _store_mentions(
-    session: AsyncSession, status: Status, note: ParsedNote, *, skip: set[int] | None = None
+    session: AsyncSession,
+    status: Status,
+    note: ParsedNote,
+    *,
+    skip: set[int] | None = None,
+    named: list[Account] | None = None,
 ) -> list[Account]:
     """Mentioned accounts we know; for private and direct notes also the local accounts
-    addressed without a mention tag (as Mastodon's silent mentions), so that they may read it."""
-    named = set(note.mentions)
+    addressed without a mention tag (as Mastodon's silent mentions), so that they may read it.
+    `named`: the accounts `_named` found for the note, when the caller has them."""
+    names = set(note.mentions)
     if status.visibility in ("private", "direct"):
-        named |= note.addressed
-    if not named:
+        names |= note.addressed
+    if not names:
         return []
-    accounts = (
-        await session.execute(
-            select(Account).where(or_(Account.uri.in_(named), Account.url.in_(named)))
-        )
-    ).scalars()
+    if named is not None:
+        accounts: Iterable[Account] = _among(named, names)
+    else:
+        accounts = (
+            await session.execute(
+                select(Account).where(or_(Account.uri.in_(names), Account.url.in_(names)))
+            )
+        ).scalars()
     targets = [MentionTarget(a.id, a.username, a.url or a.uri or "") for a in accounts]
     return await store_mentions(session, status.id, targets, skip=skip or set())
 

@@ -14,7 +14,10 @@ from inbox.parse import uri_of
 from models.account import Account
 from models.relationship import Follow, FollowRequest
 from models.settings import Settings
-from models.status import Status
+from models.status import Status, Tag
+from outbox import feeds
+from outbox.status_parts import bell_subscribers
+from outbox.stream_channels import lists_including
 
 SentFollow = Follow | FollowRequest
 FOLLOW_MODELS: tuple[type[Follow] | type[FollowRequest], ...] = (FollowRequest, Follow)
@@ -37,6 +40,11 @@ _LOOKED_UP = "flurfunk.inbox.looked_up"
 class _LookedUp:
     accounts: dict[str, Account] = field(default_factory=dict)
     followed: dict[int, bool] = field(default_factory=dict)
+    lists: dict[int, list[int]] = field(default_factory=dict)
+    subscribers: dict[int, list[Account]] = field(default_factory=dict)
+    tags: dict[str, Tag] = field(default_factory=dict)  # by name
+    followers: dict[int, list[int]] = field(default_factory=dict)  # local ones, by account
+    shunning: dict[int, set[int]] = field(default_factory=dict)  # who blocks or mutes whom
 
 
 def look_up_in_batch(session: AsyncSession) -> None:
@@ -88,6 +96,57 @@ async def followed_here(session: AsyncSession, account_id: int) -> bool:
     if remembered is not None:
         remembered.followed[account_id] = followed
     return followed
+
+
+async def author_lists(session: AsyncSession, account_id: int) -> list[int]:
+    """The lists that include `account_id` (their streams hear its posts)."""
+    remembered: _LookedUp | None = session.info.get(_LOOKED_UP)
+    if remembered is not None and account_id in remembered.lists:
+        return remembered.lists[account_id]
+    lists = await lists_including(session, account_id)
+    if remembered is not None:
+        remembered.lists[account_id] = lists
+    return lists
+
+
+async def subscribers_of(session: AsyncSession, account_id: int) -> list[Account]:
+    """Local accounts that asked to hear of every new post of `account_id`."""
+    remembered: _LookedUp | None = session.info.get(_LOOKED_UP)
+    if remembered is not None and account_id in remembered.subscribers:
+        return remembered.subscribers[account_id]
+    subscribers = await bell_subscribers(session, account_id)
+    if remembered is not None:
+        remembered.subscribers[account_id] = subscribers
+    return subscribers
+
+
+async def followers_here(session: AsyncSession, account_id: int) -> list[int]:
+    """The local accounts that follow `account_id`."""
+    remembered: _LookedUp | None = session.info.get(_LOOKED_UP)
+    if remembered is not None and account_id in remembered.followers:
+        return remembered.followers[account_id]
+    followers = await feeds.local_followers(session, account_id)
+    if remembered is not None:
+        remembered.followers[account_id] = followers
+        remembered.followed[account_id] = bool(followers)
+    return followers
+
+
+async def shunning(session: AsyncSession, account_id: int) -> set[int]:
+    """The accounts that block or mute `account_id`."""
+    remembered: _LookedUp | None = session.info.get(_LOOKED_UP)
+    if remembered is not None and account_id in remembered.shunning:
+        return remembered.shunning[account_id]
+    found = await feeds.shunning(session, account_id)
+    if remembered is not None:
+        remembered.shunning[account_id] = found
+    return found
+
+
+def known_tags(session: AsyncSession) -> dict[str, Tag] | None:
+    """Tags by name read in this batch (store_tags adds to it), or None outside a batch."""
+    remembered: _LookedUp | None = session.info.get(_LOOKED_UP)
+    return remembered.tags if remembered is not None else None
 
 
 def _our_row_id(settings: Settings, uri: str | None) -> int | None:

@@ -31,6 +31,8 @@ async def fan_out(
     author: Account | None = None,
     mentioned: Iterable[Account] | None = None,
     broadcast: list[str] | None = None,
+    followers: list[int] | None = None,
+    shunning: set[int] | None = None,
 ) -> list[int]:
     """Write feed entries for a new status; returns the ids of the local feeds it entered.
 
@@ -38,9 +40,13 @@ async def fan_out(
     "author" alone (a post held by a compliance watch term), or the "others" once released.
     `author` and `mentioned`, when the caller has them (posting does), spare reading them again;
     `broadcast`, its other stream channels (stream_channels.broadcast_channels), spares reading the
-    status again after the commit to work them out.
+    status again after the commit to work them out. `followers` (`local_followers` of the
+    author; not for a boost) and `shunning` (`shunning` the author), when the caller has them
+    (the inbox, for a batch of posts by one author), are not read again either.
     """
-    targets = await _feed_targets(session, status, audience, author, mentioned)
+    if status.reblog_of_id is not None:
+        followers = None  # only those who see the author's boosts
+    targets = await _feed_targets(session, status, audience, author, mentioned, followers, shunning)
     events.posted(session, status, targets, broadcast)
     return targets
 
@@ -51,6 +57,8 @@ async def _feed_targets(
     audience: str,
     author: Account | None,
     mentioned: Iterable[Account] | None,
+    followers: list[int] | None = None,
+    shunning: set[int] | None = None,
 ) -> list[int]:
     recipients: set[int] = set()
     if author is None or author.id != status.account_id:
@@ -67,7 +75,9 @@ async def _feed_targets(
         )
         recipients.update((await session.execute(members)).scalars())
     if status.visibility != GROUP_ONLY:
-        if status.visibility != "direct":
+        if status.visibility != "direct" and followers is not None:
+            recipients.update(followers)
+        elif status.visibility != "direct":
             follower_query = (
                 select(Follow.account_id)
                 .join(Account, Account.id == Follow.account_id)
@@ -90,31 +100,56 @@ async def _feed_targets(
             )
     if audience == "others" and author is not None:
         recipients.discard(author.id)
-    return await _write(session, status, recipients)
+    return await _write(session, status, recipients, shunning)
 
 
-async def _write(session: AsyncSession, status: Status, recipients: set[int]) -> list[int]:
-    """Feed entries for `recipients`, but not for those who block or mute the author."""
+async def local_followers(session: AsyncSession, account_id: int) -> list[int]:
+    """The local accounts that follow `account_id`."""
+    query = (
+        select(Follow.account_id)
+        .join(Account, Account.id == Follow.account_id)
+        .where(Follow.target_account_id == account_id, Account.domain.is_(None))
+    )
+    return list((await session.execute(query)).scalars())
+
+
+async def shunning(session: AsyncSession, author_id: int) -> set[int]:
+    """The accounts that block `author_id` or mute it for now: their feeds get none of its posts."""
+    query = (
+        select(Block.account_id)
+        .where(Block.target_account_id == author_id)
+        .union(select(Mute.account_id).where(Mute.target_account_id == author_id, mute_in_force()))
+    )
+    return set((await session.execute(query)).scalars())
+
+
+async def _write(
+    session: AsyncSession, status: Status, recipients: set[int], shunned: set[int] | None = None
+) -> list[int]:
+    """Feed entries for `recipients`, but not for those who block or mute the author
+    (`shunned`, when the caller has them)."""
     if not recipients:
         return []
-    excluded = set(
-        (
-            await session.execute(
-                select(Block.account_id)
-                .where(
-                    Block.target_account_id == status.account_id, Block.account_id.in_(recipients)
-                )
-                .union(
-                    select(Mute.account_id).where(
-                        Mute.target_account_id == status.account_id,
-                        Mute.account_id.in_(recipients),
-                        mute_in_force(),
+    if shunned is None:
+        shunned = set(
+            (
+                await session.execute(
+                    select(Block.account_id)
+                    .where(
+                        Block.target_account_id == status.account_id,
+                        Block.account_id.in_(recipients),
+                    )
+                    .union(
+                        select(Mute.account_id).where(
+                            Mute.target_account_id == status.account_id,
+                            Mute.account_id.in_(recipients),
+                            mute_in_force(),
+                        )
                     )
                 )
-            )
-        ).scalars()
-    )
-    targets = sorted(recipients - excluded)
+            ).scalars()
+        )
+    targets = sorted(recipients - shunned)
     if status.reblog_of_id is not None:
         targets = await _skip_own_and_seen(session, status, targets)
     return await _insert_entries(session, status, targets)

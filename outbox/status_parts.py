@@ -217,26 +217,35 @@ async def store_mentions(
 
 
 async def store_tags(
-    session: AsyncSession, status_id: int, names: Iterable[str], *, replace: bool = False
+    session: AsyncSession,
+    status_id: int,
+    names: Iterable[str],
+    *,
+    replace: bool = False,
+    known: dict[str, Tag] | None = None,
 ) -> list[Tag]:
     """Link the status to its hashtags, creating tags seen for the first time; returns the
-    tags by name (a new post's Note is built from them). One statement per kind of row."""
+    tags by name (a new post's Note is built from them). One statement per kind of row.
+    `known`: tags by name that the caller has at hand; the ones read here are added to it."""
     if replace:
         await session.execute(delete(StatusTag).where(StatusTag.status_id == status_id))
     wanted = list(dict.fromkeys(n.lower() for n in names))
     if not wanted:
         return []
-    now = utcnow()
-    await session.execute(
-        upsert(session, Tag)
-        .values([{"id": new_id(), "name": name, "created_at": now} for name in wanted])
-        .on_conflict_do_nothing(index_elements=["name"])
-    )
-    tags = list(
-        (await session.execute(select(Tag).where(Tag.name.in_(wanted)).order_by(Tag.name)))
-        .scalars()
-        .all()
-    )
+    missing = [name for name in wanted if known is None or name not in known]
+    tags: list[Tag] = []
+    if missing:
+        now = utcnow()
+        await session.execute(
+            upsert(session, Tag)
+            .values([{"id": new_id(), "name": name, "created_at": now} for name in missing])
+            .on_conflict_do_nothing(index_elements=["name"])
+        )
+        read = await session.execute(select(Tag).where(Tag.name.in_(missing)).order_by(Tag.name))
+        tags = list(read.scalars().all())
+    if known is not None:
+        known.update((tag.name, tag) for tag in tags)
+        tags = [known[name] for name in wanted if name in known]
     await session.execute(
         upsert(session, StatusTag)
         .values([{"status_id": status_id, "tag_id": tag.id} for tag in tags])
@@ -245,25 +254,21 @@ async def store_tags(
     return tags
 
 
-async def notify_subscribers(session: AsyncSession, status: Status) -> None:
+async def notify_subscribers(
+    session: AsyncSession, status: Status, subscribers: list[Account] | None = None
+) -> None:
     """`status` notifications for followers who asked to hear of every new post (the bell).
 
-    As on Mastodon: not for direct messages, nor for replies to someone else.
+    As on Mastodon: not for direct messages, nor for replies to someone else. `subscribers`
+    (`bell_subscribers` of the author), when the caller has them, are not read again.
     """
     if status.visibility in ("direct", "group") or status.reblog_of_id is not None:
         return
     if status.in_reply_to_account_id not in (None, status.account_id):
         return
-    subscribers = await session.execute(
-        select(Account)
-        .join(Follow, Follow.account_id == Account.id)
-        .where(
-            Follow.target_account_id == status.account_id,
-            Follow.notify.is_(True),
-            Account.domain.is_(None),
-        )
-    )
-    for subscriber in subscribers.scalars():
+    if subscribers is None:
+        subscribers = await bell_subscribers(session, status.account_id)
+    for subscriber in subscribers:
         await notify(
             session,
             recipient=subscriber,
@@ -271,3 +276,17 @@ async def notify_subscribers(session: AsyncSession, status: Status) -> None:
             type="status",
             status_id=status.id,
         )
+
+
+async def bell_subscribers(session: AsyncSession, account_id: int) -> list[Account]:
+    """Local followers of `account_id` who asked to hear of its every new post."""
+    rows = await session.execute(
+        select(Account)
+        .join(Follow, Follow.account_id == Account.id)
+        .where(
+            Follow.target_account_id == account_id,
+            Follow.notify.is_(True),
+            Account.domain.is_(None),
+        )
+    )
+    return list(rows.scalars())

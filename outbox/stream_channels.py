@@ -67,14 +67,17 @@ async def broadcast_channels(
     *,
     tags: list[str] | None = None,
     has_media: bool | None = None,
+    lists: list[int] | None = None,
 ) -> list[str]:
     """Lists that include the author; for public and local-only posts (not boosts) their
     hashtags and, unless they reply to someone else, the public streams. `tags` (names as
-    stored) and `has_media`, when the caller knows them, are not read again."""
+    stored), `has_media` and `lists` (the author's), when the caller knows them, are not read
+    again."""
     if status.visibility == "group":
         return []  # members hear it on their home streams only
-    lists = select(ListAccount.list_id).where(ListAccount.account_id == status.account_id)
-    list_ids = list((await session.execute(lists)).scalars())
+    if lists is None:
+        lists = await lists_including(session, status.account_id)
+    list_ids = lists
     if status.reblog_of_id is not None or status.visibility not in BROADCAST:
         return _broadcast(status, list_ids, [], False)
     if tags is None:
@@ -87,6 +90,12 @@ async def broadcast_channels(
             await session.scalar(select(exists().where(MediaAttachment.status_id == status.id)))
         )
     return _broadcast(status, list_ids, tags, has_media)
+
+
+async def lists_including(session: AsyncSession, account_id: int) -> list[int]:
+    """The lists that include the account."""
+    query = select(ListAccount.list_id).where(ListAccount.account_id == account_id)
+    return list((await session.execute(query)).scalars())
 
 
 def _broadcast(status: Status, list_ids: list[int], tags: list[str], has_media: bool) -> list[str]:
