@@ -1,22 +1,19 @@
-"""Federating what local users do: documents assembled from rows, and where they go."""
+"""Federating what local users do: which activity goes where (the documents come from
+outbox.note_documents; many posts' Deletes at once from outbox.bulk_deletes)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.account import Account
 from models.base import utcnow
-from models.poll import Poll
-from models.preview_card import PreviewCard
-from models.relationship import Follow
 from models.settings import Settings
-from models.status import GROUP_ONLY, MediaAttachment, Mention, Status, StatusTag, Tag
-from outbox import emoji_use, render
+from models.status import Status
+from outbox import render
 from outbox.context import Federation
 from outbox.deliveries import (
     enqueue,
@@ -25,134 +22,9 @@ from outbox.deliveries import (
     refresh_unsent,
     withdraw_unsent,
 )
+from outbox.note_documents import NewParts, boost_document, mentioned_accounts, note_document
 
 FEDERATED = ("public", "unlisted", "private", "direct")
-
-
-async def mentioned_accounts(session: AsyncSession, status_id: int) -> list[Account]:
-    rows = await session.execute(
-        select(Account)
-        .join(Mention, Mention.account_id == Account.id)
-        .where(Mention.status_id == status_id)
-        .order_by(Account.id)
-    )
-    return list(rows.scalars())
-
-
-@dataclass(frozen=True)
-class NewParts:
-    """What a post just stored besides its row, so that its Note needs no reading back."""
-
-    mentioned: list[Account]  # ordered by id
-    tags: list[Tag]  # ordered by name
-    media: list[MediaAttachment]  # ordered by id
-    poll: Poll | None
-
-
-async def note_document(
-    session: AsyncSession,
-    settings: Settings,
-    status: Status,
-    *,
-    author: Account | None = None,
-    mentioned: list[Account] | None = None,
-    new: NewParts | None = None,
-) -> dict[str, Any]:
-    """The Note for a (non-boost) status, with its addressing, tags and attachments.
-
-    `author` and `mentioned` (ordered by id), when the caller has them, spare reading them
-    again; with `mentioned` given the status is taken as just posted, without a link preview
-    yet (it is fetched after the post, and then sent as an Update). `new`: everything a post
-    just stored, so that nothing of it is read back."""
-    if new is not None and mentioned is None:
-        mentioned = new.mentioned
-    if author is None or author.id != status.account_id:
-        author = await session.get(Account, status.account_id)
-    assert author is not None
-    parent_uri = None
-    if status.in_reply_to_id is not None:
-        parent = await session.get(Status, status.in_reply_to_id)
-        if parent is not None:
-            parent_author = await session.get(Account, parent.account_id)
-            if parent_author is not None:
-                parent_uri = render.status_uri(settings, parent_author, parent)
-    if new is not None:
-        tags, media, poll = new.tags, new.media, new.poll
-    else:
-        tags = list(
-            (
-                await session.execute(
-                    select(Tag)
-                    .join(StatusTag, StatusTag.tag_id == Tag.id)
-                    .where(StatusTag.status_id == status.id)
-                    .order_by(Tag.name)
-                )
-            ).scalars()
-        )
-        media = list(
-            (
-                await session.execute(
-                    select(MediaAttachment)
-                    .where(MediaAttachment.status_id == status.id)
-                    .order_by(MediaAttachment.id)
-                )
-            ).scalars()
-        )
-        poll = await session.scalar(select(Poll).where(Poll.status_id == status.id))
-    card = None
-    if mentioned is None:
-        card = await session.scalar(
-            select(PreviewCard).where(
-                PreviewCard.status_id == status.id, PreviewCard.fetched_at.is_not(None)
-            )
-        )
-    document = render.note(
-        settings,
-        author,
-        status,
-        parent_uri=parent_uri,
-        mentioned=mentioned
-        if mentioned is not None
-        else await mentioned_accounts(session, status.id),
-        tags=tags,
-        media=media,
-        poll=poll,
-        emojis=await emoji_use.of_status(session, status, poll),
-        card=card,
-    )
-    group = await session.get(Account, status.audience_id) if status.audience_id else None
-    if group is not None:  # FEP-1b12: the group it is posted in
-        group_uri = render.actor_uri(settings, group)
-        document["audience"] = group_uri
-        if status.visibility == GROUP_ONLY:
-            document["to"] = [group.followers_url or group_uri + "/followers"]
-            document["cc"] = [group_uri]
-    return document
-
-
-async def boost_document(
-    session: AsyncSession, settings: Settings, boost: Status
-) -> dict[str, Any]:
-    """The Announce for a boost."""
-    booster = await session.get(Account, boost.account_id)
-    original = await session.get(Status, boost.reblog_of_id or 0)
-    assert booster is not None
-    assert original is not None
-    original_author = await session.get(Account, original.account_id)
-    assert original_author is not None
-    to, cc = render.addressing(settings, booster, boost.visibility, [original_author])
-    uri = render.status_uri(settings, booster, boost)
-    # A local boost's uri is its Announce's id already (as on Mastodon); older rows lack it.
-    if boost.local and not uri.endswith("/activity"):
-        uri += "/activity"
-    return render.announce(
-        uri,
-        render.actor_uri(settings, booster),
-        render.status_uri(settings, original_author, original),
-        boost.created_at,
-        to,
-        cc,
-    )
 
 
 async def send(
@@ -213,7 +85,9 @@ def _inner(activity: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in activity.items() if k != "@context"}
 
 
-async def _remote(session: AsyncSession, account_ids: Iterable[int | None]) -> list[Account]:
+async def remote_accounts(
+    session: AsyncSession, account_ids: Iterable[int | None]
+) -> list[Account]:
     ids = {i for i in account_ids if i is not None}
     if not ids:
         return []
@@ -243,7 +117,7 @@ async def status_audience(
         if mentioned is None:
             boosters = select(Status.account_id).where(Status.reblog_of_id == status.id)
             boosted = list((await session.execute(boosters)).scalars())
-        reached = await _remote(session, [status.in_reply_to_account_id, *boosted])
+        reached = await remote_accounts(session, [status.in_reply_to_account_id, *boosted])
         inboxes += [inbox_of(a) for a in reached]
     inboxes += [inbox_of(a, personal=direct) for a in also if not a.is_local]
     return sorted({i for i in inboxes if i})
@@ -340,7 +214,7 @@ async def boost_audience(session: AsyncSession, boost: Status) -> list[str]:
     if boost.visibility != "private":
         original = await session.get(Status, boost.reblog_of_id or 0)
         if original is not None:
-            inboxes += [inbox_of(a) for a in await _remote(session, [original.account_id])]
+            inboxes += [inbox_of(a) for a in await remote_accounts(session, [original.account_id])]
     return sorted({i for i in inboxes if i})
 
 
@@ -410,93 +284,3 @@ async def undo_like(
 
 
 # --- many deletions at once (the retention sweep) ------------------------------------------
-
-
-async def delete_notes(
-    session: AsyncSession,
-    fed: Federation | None,
-    authors: dict[int, Account],
-    statuses: Iterable[Status],
-) -> None:
-    """`delete_note` for many local posts (not boosts, not group posts) in one transaction:
-    the same Delete to the same inboxes, one activity per post, but mentions, boosters and
-    followers are read once for all of them instead of once per post."""
-    if fed is None:
-        return
-    chosen = [
-        s
-        for s in statuses
-        if s.visibility in FEDERATED
-        and not s.held
-        and s.reblog_of_id is None
-        and authors[s.account_id].is_local
-    ]
-    if not chosen:
-        return
-    ids = [s.id for s in chosen]
-    mentioned: dict[int, list[Account]] = {i: [] for i in ids}
-    rows = await session.execute(
-        select(Mention.status_id, Account)
-        .join(Account, Account.id == Mention.account_id)
-        .where(Mention.status_id.in_(ids))
-        .order_by(Account.id)
-    )
-    for status_id, account in rows.all():
-        mentioned[status_id].append(account)
-    boosters: dict[int, list[int]] = {i: [] for i in ids}
-    for original, booster in (
-        await session.execute(
-            select(Status.reblog_of_id, Status.account_id).where(Status.reblog_of_id.in_(ids))
-        )
-    ).all():
-        if original is not None:
-            boosters[original].append(booster)
-    reached = {
-        a.id: a
-        for a in await _remote(
-            session,
-            [s.in_reply_to_account_id for s in chosen]
-            + [b for found in boosters.values() for b in found],
-        )
-    }
-    followers = await _follower_inboxes_of(session, {s.account_id for s in chosen})
-    settings = fed.settings
-    for status in chosen:
-        author = authors[status.account_id]
-        direct = status.visibility == "direct"
-        inboxes: list[str | None] = []
-        if not direct:
-            inboxes += followers.get(author.id, [])
-        inboxes += [inbox_of(a, personal=direct) for a in mentioned[status.id] if not a.is_local]
-        if status.visibility in ("public", "unlisted"):
-            near = [status.in_reply_to_account_id, *boosters[status.id]]
-            inboxes += [inbox_of(reached[i]) for i in dict.fromkeys(near) if i in reached]
-        to, cc = render.addressing(settings, author, status.visibility, mentioned[status.id])
-        activity = render.delete(
-            render.actor_uri(settings, author), render.status_uri(settings, author, status), to, cc
-        )
-        targets = sorted({i for i in inboxes if i})
-        await send(session, fed, author, activity, targets, status_id=status.id)
-
-
-async def _follower_inboxes_of(
-    session: AsyncSession, account_ids: set[int]
-) -> dict[int, list[str]]:
-    """`follower_inboxes` of many accounts in one query."""
-    inbox = func.coalesce(func.nullif(Account.shared_inbox_url, ""), Account.inbox_url)
-    rows = await session.execute(
-        select(Follow.target_account_id, inbox)
-        .distinct()
-        .select_from(Follow)
-        .join(Account, Account.id == Follow.account_id)
-        .where(
-            Follow.target_account_id.in_(account_ids),
-            Account.domain.is_not(None),
-            inbox.is_not(None),
-        )
-    )
-    found: dict[int, list[str]] = {}
-    for target, url in rows.all():
-        if url:
-            found.setdefault(target, []).append(url)
-    return found

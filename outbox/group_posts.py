@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from models.account import Account
 from models.group import Group
 from models.status import GROUP_ONLY, Status
-from outbox import federate, group_relay, groups, proof_keys, render
+from outbox import federate, group_relay, groups, note_documents, proof_keys, render
 from outbox.content import MentionTarget
 from outbox.context import Federation
 from outbox.deliveries import inbox_of
@@ -101,7 +101,7 @@ async def create(
 ) -> None:
     if fed is None or not author.is_local:
         return
-    note = await federate.note_document(session, fed.settings, status)
+    note = await note_documents.note_document(session, fed.settings, status)
     await _deliver(session, fed, author, status, render.create(note))
 
 
@@ -110,7 +110,7 @@ async def update(
 ) -> None:
     if fed is None or not author.is_local:
         return
-    note = await federate.note_document(session, fed.settings, status)
+    note = await note_documents.note_document(session, fed.settings, status)
     activity = render.update(note, status.edited_at or status.created_at)
     await _deliver(session, fed, author, status, activity)
 
@@ -120,7 +120,7 @@ async def delete(
 ) -> None:
     if fed is None or not author.is_local:
         return
-    note = await federate.note_document(session, fed.settings, status)
+    note = await note_documents.note_document(session, fed.settings, status)
     activity = render.delete(note["attributedTo"], note["id"], note["to"], note["cc"])
     await _deliver(session, fed, author, status, activity)
 

@@ -20,7 +20,8 @@ from models.status import Status
 from outbox import render
 from outbox.context import Federation
 from outbox.deliveries import inbox_of
-from outbox.federate import FEDERATED, note_document, send, status_audience
+from outbox.federate import FEDERATED, send, status_audience
+from outbox.note_documents import note_document
 
 
 async def votes_cast(

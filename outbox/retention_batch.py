@@ -29,7 +29,7 @@ from sqlalchemy.orm import InstrumentedAttribute
 from models.account import Account
 from models.notification import Notification
 from models.status import MediaAttachment, Status
-from outbox import events, federate, group_posts
+from outbox import bulk_deletes, events, federate, group_posts
 from outbox.context import Federation
 from outbox.status_parts import COUNTED
 
@@ -91,7 +91,7 @@ async def _federate(
             await group_posts.delete(session, fed, author, status)
         else:
             plain.append(status)
-    await federate.delete_notes(session, fed, authors, plain)
+    await bulk_deletes.delete_notes(session, fed, authors, plain)
 
 
 def _minus(column: InstrumentedAttribute[int], by: int) -> ColumnElement[int]:

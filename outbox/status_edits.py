@@ -14,7 +14,7 @@ from models.account import Account
 from models.base import utcnow
 from models.settings import Settings
 from models.status import MediaAttachment, Mention, Status, StatusEdit
-from outbox import events, federate, group_posts, link_preview, watch
+from outbox import events, federate, group_posts, link_preview, note_documents, watch
 from outbox.content import MentionTarget
 from outbox.context import Federation
 from outbox.notify import notify, notify_boosters
@@ -157,7 +157,7 @@ async def edit_status(
     session.add(snapshot(status, revision.media_ids))
     await session.flush()
     await link_preview.track(session, status)
-    mentioned_before = await federate.mentioned_accounts(session, status.id)
+    mentioned_before = await note_documents.mentioned_accounts(session, status.id)
     await _refresh_metadata(session, status, rendered.mentions, rendered.tags)
     await notify_boosters(session, status)
     # An edit is scanned again (reported on a match); only a new post can be held back.

@@ -31,6 +31,7 @@ from outbox import (
     group_posts,
     legal_holds,
     link_preview,
+    note_documents,
     stream_channels,
     watch,
 )
@@ -170,7 +171,7 @@ class Posted:
     repeat, which stored nothing), so that its Note and its API answer need no reading back."""
 
     status: Status
-    parts: federate.NewParts | None
+    parts: note_documents.NewParts | None
 
     @property
     def new(self) -> bool:
@@ -224,7 +225,7 @@ async def post(
         if media:
             raise InvalidStatus("a status cannot have both a poll and media")
         poll = await attach_poll(session, status, draft.poll)
-    parts = federate.NewParts(
+    parts = note_documents.NewParts(
         mentioned=sorted(mentioned, key=lambda a: a.id),
         tags=tags,
         media=sorted(media, key=lambda m: m.id),

@@ -30,7 +30,7 @@ from models.compliance import StatusHold, WatchTerm
 from models.poll import Poll
 from models.settings import Settings
 from models.status import MediaAttachment, Mention, Status
-from outbox import compliance_reports, federate, feeds, render
+from outbox import compliance_reports, federate, feeds, note_documents, render
 from outbox.deliveries import enqueue
 from outbox.notify import notify
 from outbox.permissions import AdminError, Operator, require
@@ -263,7 +263,7 @@ async def release(
     if status.visibility in federate.FEDERATED:
         inboxes = await federate.status_audience(session, status)
         if inboxes:
-            note = await federate.note_document(session, settings, status)
+            note = await note_documents.note_document(session, settings, status)
             await enqueue(
                 session,
                 allowlist,

@@ -26,7 +26,7 @@ from models.status import Status
 from outbox import emoji_use, groups, relationship_activities, render
 from outbox.context import Federation
 from outbox.emoji_catalogue import as_tag
-from outbox.federate import boost_document, note_document
+from outbox.note_documents import boost_document, note_document
 from web.api.base import JSONResponse
 from web.node import node_of
 
