@@ -399,7 +399,10 @@ NOTE = [
     "is or the accounting time limit passes. Delivery lag: from just before the write's",
     "request until the first streaming client on another node shows it (nodes without a",
     "streaming recipient of that status count nothing). CPU and RSS from /proc for each",
-    "node's processes (serve with its children, plus the worker).",
+    "node's processes (serve with its children, plus the worker). The streams are watched",
+    "from child processes of the load generator (50 each); one asyncio process plans and",
+    "sends the writes, with a connection pool per node; a write that found no free",
+    "connection was never sent and is counted as not possible, not as unanswered.",
 ]
 
 
