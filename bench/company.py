@@ -7,7 +7,9 @@ suite runs the same day on three nodes for half a minute). This adds the clock a
 delivery lag (a status sent on one node until the first streaming client on another node that
 should have it shows it), stream latency (until each streaming client shows it; same-node
 latency is the floor), CPU and RSS of each node's processes from /proc, and a plot of lag over
-the hour with the outage marked (matplotlib, the `bench` extra).
+the hour with the outage marked (matplotlib, the `bench` extra). The streams are watched from
+child processes (tests/company_streams.py), so that the process that writes waits for none
+of them.
 """
 
 from __future__ import annotations
@@ -28,12 +30,12 @@ from tests.company_kit import (
     Company,
     Day,
     Ledger,
-    Listener,
     account,
     company_network,
     group_for,
     seed_company,
     stream_times,
+    watch_streams,
 )
 from tests.federation_kit import FedNode, Network
 from tests.kit import postgres_available
@@ -186,18 +188,13 @@ def run_day(args: Any, work: Path, redis: OwnRedis | None) -> DayResult:
         load_before = os.getloadavg()[0]
 
         async def run() -> None:
-            listeners = [Listener(company, p, day.ledger) for p in streaming]
-            for listener in listeners:
-                listener.start()
-            await asyncio.gather(
-                *(asyncio.wait_for(lis.connected.wait(), 120) for lis in listeners)
-            )
+            streams = watch_streams(company, streaming, day.ledger)
             try:
+                await streams.start(connected_within=120)
                 await day.run(kill=victim.kill, restart=victim.start)
                 await asyncio.sleep(20)  # late frames (the victim's backlog) still count
             finally:
-                for listener in listeners:
-                    await listener.stop()
+                await streams.stop()
 
         with Sampler(net) as busy:
             asyncio.run(run())
@@ -322,6 +319,7 @@ def report(r: DayResult, points: list[tuple[float, float, bool]]) -> list[str]:
     same = [ms for _, ms, cross in ledger.stream_samples if not cross]
     cross = [ms for _, ms, cross in ledger.stream_samples if cross]
     kinds = ", ".join(f"{k} {n:,}" for k, n in ledger.writes.most_common())
+    no_connection = sum(n for k, n in ledger.skipped.items() if "no free connection" in k)
     answers_5xx = sum(n for k, n in ledger.answers.items() if k.split()[-1].startswith("5"))
     lines = [
         f"{r.nodes} nodes ({SCALED}: PostgreSQL + Redis, `serve --workers 2` + a worker, unless "
@@ -335,7 +333,9 @@ def report(r: DayResult, points: list[tuple[float, float, bool]]) -> list[str]:
         "",
         f"**Writes: {writes:,}** ({kinds}); highest 10-second rate {peak_10s:.1f} writes/s. "
         f"Planned but not possible at that moment (nothing fitting to reply to or like, the "
-        f"victim's staff while it was down): {sum(ledger.skipped.values()):,}.",
+        f"victim's staff while it was down): {sum(ledger.skipped.values()):,}, of which "
+        f"{no_connection:,} waited in vain for a free connection of the load generator's "
+        "client (never sent).",
         "",
         "| accounting | result |",
         "|---|---|",
@@ -399,7 +399,10 @@ NOTE = [
     "is or the accounting time limit passes. Delivery lag: from just before the write's",
     "request until the first streaming client on another node shows it (nodes without a",
     "streaming recipient of that status count nothing). CPU and RSS from /proc for each",
-    "node's processes (serve with its children, plus the worker).",
+    "node's processes (serve with its children, plus the worker). The streams are watched",
+    "from child processes of the load generator (50 each); one asyncio process plans and",
+    "sends the writes, with a connection pool per node; a write that found no free",
+    "connection was never sent and is counted as not possible, not as unanswered.",
 ]
 
 

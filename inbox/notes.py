@@ -22,7 +22,7 @@ from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from federation.client import NotAllowed
-from inbox import emoji, questions
+from inbox import emoji, questions, tombstones
 from inbox.dereference import FetchError, fetch_json, store_actor
 from inbox.parse import Unusable, actor_fields, authority, first, uri_of
 from inbox.parse_notes import ParsedNote, RemoteCard, RemoteMedia, is_note, note_fields
@@ -174,6 +174,8 @@ async def store_note(
     existing = await status_by_uri(session, note.uri)
     if existing is not None:
         return existing
+    if await tombstones.deleted(session, note.uri):
+        return None  # its Delete was processed first
     if note.uri in lineage:
         raise Unusable("the thread loops back to this note")
     if authority(note.uri) != authority(note.author_uri):

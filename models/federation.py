@@ -148,6 +148,17 @@ class PeerDeliveryHour(Base):
     failed: Mapped[int] = mapped_column(Integer, default=0, nullable=False)
 
 
+class DeletedNote(Base):
+    """A remote note its author deleted: its uri is remembered (as Mastodon's tombstones) so
+    that a Create or Update of it that arrives after the Delete (the Create was retried, or
+    processed later) does not bring it back."""
+
+    __tablename__ = "deleted_notes"
+
+    uri: Mapped[str] = mapped_column(String(1024), primary_key=True)
+    deleted_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+
+
 class NodeKey(Base):
     """Key pairs of the node itself (the instance actor that signs the node's own fetches).
 

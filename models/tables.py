@@ -18,6 +18,7 @@ from models.emoji import CustomEmoji
 from models.federation import (
     AllowlistAudit,
     AllowlistEntry,
+    DeletedNote,
     Delivery,
     InboxActivity,
     NodeKey,
@@ -86,6 +87,7 @@ __all__ = [
     "CsvImportRow",
     "CustomEmoji",
     "CustomRole",
+    "DeletedNote",
     "Delivery",
     "DomainBlock",
     "Endorsement",

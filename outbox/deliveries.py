@@ -110,12 +110,14 @@ async def enqueue(
 async def withdraw_unsent(session: AsyncSession, status_id: int) -> set[str]:
     """Before a status's Delete is queued: its Create and Update rows that have not reached
     their inbox (the node is down, say) and are not being sent right now are withdrawn, and
-    the inboxes whose Create is among them are returned. Those get no Delete: sent later, it
-    could arrive before the Create, which would bring the deleted post back there."""
+    the inboxes whose Create among them was never tried are returned: only those certainly
+    never had it, and need no Delete. A Create tried before may have arrived without an
+    answer (a timeout), so the Delete goes there; if it overtakes a Create still on its way,
+    the receiver remembers the deletion and does not store the late Create (inbox.tombstones)."""
     now = utcnow()
     rows = (
         await session.execute(
-            select(Delivery.id, Delivery.inbox_url, OutboxActivity.type)
+            select(Delivery.id, Delivery.inbox_url, Delivery.attempts, OutboxActivity.type)
             .join(OutboxActivity, OutboxActivity.id == Delivery.activity_id)
             .where(
                 OutboxActivity.status_id == status_id,
@@ -131,7 +133,7 @@ async def withdraw_unsent(session: AsyncSession, status_id: int) -> set[str]:
             .where(Delivery.id.in_([r.id for r in rows]), Delivery.state == "pending")
             .values(state="done", done_at=now, last_error="withdrawn: the status was deleted")
         )
-    return {r.inbox_url for r in rows if r.type == "Create"}
+    return {r.inbox_url for r in rows if r.type == "Create" and r.attempts == 0}
 
 
 async def refresh_unsent(session: AsyncSession, activity: dict[str, Any]) -> None:

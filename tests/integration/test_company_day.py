@@ -11,7 +11,14 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from tests.company_kit import Day, Listener, account, company_network, group_for, seed_company
+from tests.company_kit import (
+    Day,
+    account,
+    company_network,
+    group_for,
+    seed_company,
+    watch_streams,
+)
 
 NODES = ["hq", "sales", "dev"]
 VICTIM = "sales"
@@ -26,15 +33,12 @@ def test_company_day_loses_and_duplicates_nothing(tmp_path: Path) -> None:
         streaming = company.people[::10]
 
         async def run() -> None:
-            listeners = [Listener(company, p, day.ledger) for p in streaming]
-            for listener in listeners:
-                listener.start()
-            await asyncio.gather(*(asyncio.wait_for(lis.connected.wait(), 60) for lis in listeners))
+            streams = watch_streams(company, streaming, day.ledger)
             try:
+                await streams.start(connected_within=60)
                 await day.run(kill=victim.kill, restart=victim.start)
             finally:
-                for listener in listeners:
-                    await listener.stop()
+                await streams.stop()
 
         asyncio.run(run())
         ledger = day.ledger

@@ -100,8 +100,9 @@ def test_a_sender_killed_with_pending_deliveries_delivers_each_once(net: Network
 
 
 def test_a_post_deleted_before_its_node_could_deliver_it_never_arrives(net: Network) -> None:
-    """Sent after the receiver's return, the Delete could overtake the Create (both retried at
-    once) and the deleted post would come back there: the Create is withdrawn instead."""
+    """The waiting Create is withdrawn; the Delete goes all the same (a Create tried before
+    may have arrived unanswered) and, retried together with the other post's Create after
+    the receiver's return, it changes nothing there: the deleted post never shows."""
     hq, sales = net["hq"], net["sales"]
     ada, bo = hq.create_user("ada"), sales.create_user("bo")
     follows(sales, bo, hq, ada)
@@ -112,8 +113,8 @@ def test_a_post_deleted_before_its_node_could_deliver_it_never_arrives(net: Netw
     retrying(hq, sales, 2)
     deleted = hq.api(ada, "DELETE", f"/api/v1/statuses/{gone['id']}")
     assert deleted.status_code == 200, deleted.text
-    # Nothing about the deleted post is left to send: only the kept post waits for sales.
-    assert pending(hq, sales.host) == 1
+    # The deleted post's Create is withdrawn: the kept post and the Delete wait for sales.
+    assert pending(hq, sales.host) == 2
     sales.start()
 
     wait_for(lambda: in_home_all(sales, bo, [kept["uri"]]), "the kept post", RETRY_WAIT)

@@ -434,6 +434,34 @@ def test_edits_keep_their_history_and_deletes_remove(hq: FedNode, remote: FakeRe
     assert in_home(hq, ann, original["id"]) is None
 
 
+def test_a_delete_processed_before_its_create_keeps_the_post_away(
+    hq: FedNode, remote: FakeRemote
+) -> None:
+    """Retries reorder deliveries: the Delete of a post may be processed before its Create
+    (or its edit's Update). The post its author deleted never appears, and the author's
+    next post still does."""
+    ann, bob = hq.create_user("ann"), remote.actor("bob")
+    follows_remote(hq, remote, ann, bob)
+    deleted = note(bob, "<p>posted in haste</p>")
+    delete = {
+        **bob.activity("Delete", {"id": deleted["id"], "type": "Tombstone"}),
+        "id": deleted["id"] + "#delete",
+    }
+    settled(hq, send(hq, bob, delete))
+    edited = {**deleted, "content": "<p>edited in haste</p>", "updated": "2024-05-02T10:00:00Z"}
+    late = [
+        send(hq, bob, create(bob, deleted)),
+        send(hq, bob, {**bob.activity("Update", edited), "id": deleted["id"] + "#updates/1"}),
+    ]
+    settled(hq, *late)
+    assert not stored(hq, deleted["id"])
+    assert in_home(hq, ann, deleted["id"]) is None
+
+    later = note(bob, "<p>the real announcement</p>")
+    send(hq, bob, create(bob, later))
+    wait_for(lambda: in_home(hq, ann, later["id"]), "bob's next post in ann's home")
+
+
 def test_an_older_revision_arriving_late_changes_nothing(hq: FedNode, remote: FakeRemote) -> None:
     """Retried after an outage, two edits may arrive in either order: the newer one stays."""
     ann, bob = hq.create_user("ann"), remote.actor("bob")
