@@ -73,7 +73,7 @@ def test_a_worker_applies_a_follows_import_uploaded_to_a_web_process(hq: ScaledN
     except AssertionError:
         print(hq.worker_tail())
         raise
-    assert "Imported 2 of 3." in done
+    assert "Imported 2 of 3 rows." in done
     assert "Not found: nobody" in done
     followed = relationship(hq, ann, friend)
     assert followed["following"]
